@@ -1,0 +1,54 @@
+"""memem: persistent, self-evolving memory for Claude Code.
+
+    from memem import Store
+    store = Store.open()            # MEMEM_DIR / MEMEM_OBSIDIAN_VAULT, or state_dir= / vault_dir=
+    store.save("We deploy with Fly.io", project="shop")
+    for hit in store.search("how do we deploy?"):
+        print(hit.id, hit.score, hit.title)
+
+Names are imported lazily so that a hook importing `memem` pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from memem.errors import (
+    BrokenFile,
+    ConfigError,
+    InvalidInput,
+    MememError,
+    NotFound,
+    SecurityError,
+    TooLarge,
+)
+
+if TYPE_CHECKING:
+    from memem.memory import Memory
+    from memem.store import Hit, Store
+
+__version__ = "0.1.0"
+__all__ = [
+    "BrokenFile",
+    "ConfigError",
+    "Hit",
+    "InvalidInput",
+    "MememError",
+    "Memory",
+    "NotFound",
+    "SecurityError",
+    "Store",
+    "TooLarge",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Store", "Hit"):
+        from memem import store
+
+        return getattr(store, name)
+    if name == "Memory":
+        from memem.memory import Memory
+
+        return Memory
+    raise AttributeError(f"module 'memem' has no attribute {name!r}")

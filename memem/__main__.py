@@ -1,0 +1,5 @@
+"""`python -m memem ...` runs the CLI."""
+
+from memem.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,460 @@
+"""The `memem` command line: everything a person or a slash command needs.
+
+Every command has --help. An error is one line on stderr and a non-zero exit, never a
+traceback: 1 for a memem error (bad input, not found, refused), 2 for bad usage, 3 for an
+internal error (details in the log file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from memem.errors import MememError
+
+if TYPE_CHECKING:
+    from memem.memory import Memory
+    from memem.store import Store
+
+log = logging.getLogger("memem.cli")
+
+EPILOG = """\
+paths: MEMEM_DIR (state: index, logs; default ~/.memem) and MEMEM_OBSIDIAN_VAULT
+(the vault; default ~/obsidian-brain). Memories live in <vault>/memem/memories/*.md.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"memem: {message} (see: {self.prog} --help)\n")
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _layer_line(layers: dict[int, int] | Any) -> str:
+    return " · ".join(f"L{k} {v}" for k, v in sorted(layers.items()))
+
+
+def _short(memory_id: str) -> str:
+    return memory_id[:8]
+
+
+def _show(memory: Memory) -> None:
+    print(f"# {memory.title}")
+    print(
+        f"id {memory.id} · {memory.project} · L{memory.layer} · importance {memory.importance} "
+        f"· {memory.status} · {memory.source_type} · created {memory.created:%Y-%m-%d %H:%M}"
+    )
+    if memory.tags:
+        print("tags " + ", ".join(memory.tags))
+    if memory.valid_to:
+        print(f"valid to {memory.valid_to:%Y-%m-%d %H:%M}")
+    print()
+    print(memory.content)
+    if memory.related:
+        print("\nrelated: " + " ".join(_short(i) for i in memory.related))
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def cmd_save(store: Store, args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.text == "-" else args.text
+    tags = [t for t in (args.tags or "").split(",") if t.strip()]
+    saved = store.add(
+        text,
+        title=args.title,
+        project=args.project,
+        tags=tags,
+        layer=args.layer,
+        importance=args.importance,
+    )
+    for kind in saved.redacted:
+        print(f"redacted a secret ({kind})")
+    for old, why in zip(saved.superseded, saved.reasons, strict=True):
+        print(f"superseded {_short(old)}: {why}")
+    m = saved.memory
+    if saved.outcome == "duplicate":
+        print(f"already known (duplicate), L{m.layer} {m.project}: {m.id}")
+    else:
+        print(f"saved L{m.layer} {m.project}: {m.id}")
+    return 0
+
+
+def cmd_search(store: Store, args: argparse.Namespace) -> int:
+    store.reconcile()
+    hits = store.search(
+        args.query,
+        project=args.project,
+        limit=args.limit,
+        include_deprecated=args.include_deprecated,
+    )
+    if args.json:
+        _print_json([h.to_dict() for h in hits])
+        return 0
+    if not hits:
+        print("no memories match", file=sys.stderr)
+    for h in hits:
+        flag = "" if h.status == "active" else f" [{h.status}]"
+        print(f"{_short(h.id)}  L{h.layer}  {h.score:.3f}  {h.project}  {h.title}{flag}")
+        print(f"          {h.snippet}")
+    return 0
+
+
+def cmd_get(store: Store, args: argparse.Namespace) -> int:
+    store.reconcile()
+    memories = store.get_many(args.ids)
+    if args.json:
+        _print_json([m.to_dict() for m in memories])
+        return 0
+    for n, m in enumerate(memories):
+        if n:
+            print("\n" + "-" * 60 + "\n")
+        _show(m)
+    return 0
+
+
+def cmd_list(store: Store, args: argparse.Namespace) -> int:
+    store.reconcile()
+    listings = store.list(project=args.project, recent=args.recent)
+    if args.json:
+        _print_json(
+            [
+                {
+                    "project": p.project,
+                    "active": p.active,
+                    "deprecated": p.deprecated,
+                    "layers": {f"L{k}": v for k, v in p.layers.items()},
+                    "recent": [
+                        {
+                            "id": m.id,
+                            "title": m.title,
+                            "layer": m.layer,
+                            "created": m.to_dict()["created"],
+                        }
+                        for m in p.recent
+                    ],
+                }
+                for p in listings
+            ]
+        )
+        return 0
+    if not listings:
+        print("no memories yet: add one with `memem save TEXT`", file=sys.stderr)
+    for p in listings:
+        print(
+            f"{p.project}: {p.active} active ({_layer_line(p.layers)}), {p.deprecated} deprecated"
+        )
+        for m in p.recent:
+            print(f"  {_short(m.id)}  L{m.layer}  {m.title}")
+    return 0
+
+
+def cmd_timeline(store: Store, args: argparse.Namespace) -> int:
+    store.reconcile()
+    thread = store.timeline(args.id, window=args.window)
+    if args.json:
+        _print_json([{**m.to_dict(), "why": why} for m, why in thread])
+        return 0
+    for m, why in thread:
+        marker = ">" if why == "this memory" else " "
+        print(
+            f"{marker} {m.created:%Y-%m-%d %H:%M}  {_short(m.id)}  L{m.layer}  {m.title}  ({why})"
+        )
+    return 0
+
+
+def cmd_forget(store: Store, args: argparse.Namespace) -> int:
+    m = store.forget(args.id, reason=args.reason)
+    print(f"deprecated (the file stays in the vault, out of recall): {m.id}")
+    return 0
+
+
+def cmd_import(store: Store, args: argparse.Namespace) -> int:
+    report = store.import_path(args.path, project=args.project)
+    for path, why in report.errors:
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    print(
+        f"imported {len(report.created)} memories, {len(report.duplicates)} already known, "
+        f"{len(report.errors)} files skipped"
+    )
+    return 1 if report.errors and not report.created and not report.duplicates else 0
+
+
+def cmd_graph(store: Store, args: argparse.Namespace) -> int:
+    action = args.action
+    if action == "rebuild":
+        counts = store.graph_rebuild()
+        print(f"graph rebuilt: {sum(counts.values())} edges " + json.dumps(counts))
+        return 0
+    store.reconcile()
+    if action == "stats":
+        stats = store.graph_stats()
+        if args.json:
+            _print_json(stats)
+        else:
+            for key, value in stats.items():
+                print(f"{key}: {value}")
+        return 0
+    if action == "audit":
+        a = store.graph_audit()
+        result = {
+            "orphans": list(a.orphans),
+            "dead_links": [{"memory": m, "missing": r} for m, r in a.dead_links],
+            "hubs": [{"memory": m, "degree": d} for m, d in a.hubs],
+            "stale_edges": [{"src": e.src, "dst": e.dst, "type": e.type} for e in a.stale_edges],
+            "edge_counts": dict(a.edge_counts),
+        }
+        if args.json:
+            _print_json(result)
+        else:
+            print(
+                f"orphans: {len(a.orphans)}  dead links: {len(a.dead_links)}  "
+                f"hubs: {len(a.hubs)}  stale edges: {len(a.stale_edges)}"
+            )
+            for m, r in a.dead_links[:20]:
+                print(f"  dead link {_short(m)} -> {r}")
+            for e in a.stale_edges[:20]:
+                print(f"  stale {e.type} {_short(e.src)} -> {_short(e.dst)}")
+        return 0
+    if not args.id:
+        raise _usage("graph neighbors needs a memory id")
+    neighbors = store.neighbors(args.id, limit=args.limit)
+    if args.json:
+        _print_json(
+            [
+                {
+                    "id": n.memory.id,
+                    "title": n.memory.title,
+                    "type": n.type,
+                    "score": n.score,
+                    "direction": n.direction,
+                }
+                for n in neighbors
+            ]
+        )
+        return 0
+    if not neighbors:
+        print("no neighbours", file=sys.stderr)
+    for n in neighbors:
+        arrow = "->" if n.direction == "out" else "<-"
+        print(f"{arrow} {n.type:<13} {n.score:.2f}  {_short(n.memory.id)}  {n.memory.title}")
+    return 0
+
+
+def cmd_rebuild_index(store: Store, args: argparse.Namespace) -> int:
+    print("rebuilding the index from the vault...", file=sys.stderr)
+    report = store.rebuild_index()
+    print(f"index rebuilt: {report.added} memories, {report.broken} broken files skipped")
+    return 0
+
+
+def cmd_reconcile(store: Store, args: argparse.Namespace) -> int:
+    r = store.reconcile()
+    print(
+        f"added {r.added}, updated {r.updated}, removed {r.removed}, broken {r.broken}, "
+        f"unchanged {r.unchanged}"
+    )
+    return 0
+
+
+def cmd_status(store: Store, args: argparse.Namespace) -> int:
+    store.reconcile()
+    status = store.status()
+    if args.json:
+        _print_json(status.to_dict())
+        return 0
+    print(f"vault  {status.vault_dir}")
+    print(f"state  {status.state_dir}")
+    print(
+        f"memories: {status.active} active, {status.deprecated} deprecated; "
+        f"{status.edges} graph edges; index {status.index_bytes / 1e6:.1f} MB"
+    )
+    for project, layers in status.projects.items():
+        print(f"  {project}: {_layer_line(dict(layers))}")
+    if status.broken:
+        print(f"broken files ({len(status.broken)}), skipped and left untouched:")
+        for name, reason in status.broken.items():
+            print(f"  {name}: {reason}")
+    return 0
+
+
+def cmd_doctor(store: Store, args: argparse.Namespace) -> int:
+    from memem import doctor
+
+    report = doctor.check(store)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.render())
+    return 0 if report.verdict != "FAILING" else 1
+
+
+def cmd_demo(store: Store, args: argparse.Namespace) -> int:
+    from memem import demo
+
+    return demo.run(store)
+
+
+# -- wiring ------------------------------------------------------------------------------------
+
+
+class _Usage(MememError):
+    pass
+
+
+def _usage(message: str) -> _Usage:
+    return _Usage(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="memem",
+        description="Persistent memory for Claude Code: markdown memories in an Obsidian vault, "
+        "searchable through a SQLite FTS5 + graph index.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version="memem 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def add(
+        name: str, func: Callable[[Store, argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.set_defaults(func=func)
+        return p
+
+    p = add("save", cmd_save, "Save a memory (prints its id as the last word).")
+    p.add_argument("text", help="the memory's content ('-' reads standard input)")
+    p.add_argument("--title", help="a short title (default: the first line)")
+    p.add_argument("--project", help="project name (default: global)")
+    p.add_argument("--tags", help="comma-separated tags, e.g. db,postgres")
+    p.add_argument(
+        "--layer",
+        type=int,
+        choices=range(4),
+        metavar="N",
+        help="0 identity, 1 convention, 2 domain, 3 archival (default: classified)",
+    )
+    p.add_argument(
+        "--importance", type=int, choices=range(1, 6), metavar="N", help="1-5 (default 3)"
+    )
+
+    p = add("search", cmd_search, "Search memories (any wording: a question, keywords).")
+    p.add_argument("query")
+    p.add_argument("--project", help="only this project (default: every project)")
+    p.add_argument(
+        "--limit", type=int, default=10, help="at most this many hits (1-100, default 10)"
+    )
+    p.add_argument(
+        "--include-deprecated", action="store_true", help="also superseded/forgotten memories"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="a JSON list of {id,title,project,layer,score,snippet}"
+    )
+
+    p = add("get", cmd_get, "Show memories in full by id (or unique short-id prefix).")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument(
+        "--json", action="store_true", help="a JSON list of memories (all fields + content)"
+    )
+
+    p = add("list", cmd_list, "Memories grouped by project, with counts per layer.")
+    p.add_argument("--project", help="only this project")
+    p.add_argument(
+        "--recent", type=int, default=10, help="recent memories shown per project (default 10)"
+    )
+    p.add_argument("--json", action="store_true")
+
+    p = add("timeline", cmd_timeline, "The chronological thread around a memory.")
+    p.add_argument("id")
+    p.add_argument(
+        "--window", type=int, default=3, help="project memories before and after (default 3)"
+    )
+    p.add_argument("--json", action="store_true")
+
+    p = add("forget", cmd_forget, "Deprecate a memory (its file stays, marked deprecated).")
+    p.add_argument("id")
+    p.add_argument("--reason", help="why, kept in the file")
+
+    p = add("import", cmd_import, "Import markdown/text files, a directory, or a CLAUDE.md.")
+    p.add_argument("path")
+    p.add_argument("--project", help="project for the imported memories")
+
+    p = add("graph", cmd_graph, "The memory graph: rebuild | audit | stats | neighbors ID.")
+    p.add_argument("action", choices=("rebuild", "audit", "stats", "neighbors"))
+    p.add_argument("id", nargs="?", help="memory id (for neighbors)")
+    p.add_argument("--limit", type=int, default=20, help="neighbours shown (default 20)")
+    p.add_argument("--json", action="store_true")
+
+    add("rebuild-index", cmd_rebuild_index, "Recreate the whole index from the vault.")
+    add("reconcile", cmd_reconcile, "Index vault files added or edited outside memem now.")
+
+    p = add("status", cmd_status, "Counts per project and layer, index size, broken files.")
+    p.add_argument("--json", action="store_true")
+
+    p = add(
+        "doctor", cmd_doctor, "Check the installation: HEALTHY, DEGRADED or FAILING, with fixes."
+    )
+    p.add_argument("--json", action="store_true")
+
+    add("demo", cmd_demo, "Seed a temporary vault with sample memories and search it.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from memem import logs
+    from memem.settings import Settings
+
+    settings = Settings.from_env(os.environ)
+    logs.setup(settings.log_dir)
+    try:
+        if args.command == "demo":
+            return cmd_demo(None, args)  # type: ignore[arg-type]  # the demo opens its own store
+        from memem.store import Store
+
+        with Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir) as store:
+            code: int = args.func(store, args)
+            return code
+    except _Usage as exc:
+        print(f"memem: {exc}", file=sys.stderr)
+        return 2
+    except MememError as exc:
+        print(f"memem: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:
+        log.exception("index error")
+        print(f"memem: index error: {exc} (try `memem rebuild-index`)", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        log.exception("file system error")
+        print(f"memem: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        log.exception("internal error")
+        print(
+            f"memem: internal error: {type(exc).__name__}: {exc} (details in "
+            f"{settings.log_dir / 'memem.log'})",
+            file=sys.stderr,
+        )
+        return 3

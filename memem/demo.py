@@ -1,0 +1,109 @@
+"""`./bootstrap.sh demo`: a temporary vault seeded with sample memories, searched."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from memem.store import Store
+
+SAMPLES: tuple[tuple[str, str, str], ...] = (
+    (
+        "shop",
+        "The shop project is a Django 5 web store with a Postgres database and a Stripe checkout.",
+        "identity",
+    ),
+    ("shop", "The API uses MySQL 8 for orders and sessions.", "db"),
+    (
+        "shop",
+        "Always run `make migrate` before `make test`: the test database is created from migrations.",
+        "testing",
+    ),
+    (
+        "shop",
+        "Stripe webhooks must be verified with the signing secret from settings.STRIPE_WEBHOOK_SECRET; unverified events are rejected with 400.",
+        "payments",
+    ),
+    (
+        "shop",
+        "Deploys go through Fly.io: `fly deploy` from main, never from a feature branch.",
+        "deploy",
+    ),
+    (
+        "shop",
+        "The flaky test test_checkout_timeout was caused by a real network call; it now uses the fake payment gateway.",
+        "testing",
+    ),
+    ("shop", "Prefer function-based views; class-based views only for the admin.", "style"),
+    (
+        "memem",
+        "memem stores each memory as a markdown file in an Obsidian vault; the SQLite index is derived and can be rebuilt.",
+        "identity",
+    ),
+    (
+        "memem",
+        "Use uv instead of pip for installs in CI because it is about ten times faster.",
+        "tooling",
+    ),
+    (
+        "memem",
+        "Never print to stdout in hooks or the MCP server: stdout is the protocol channel.",
+        "hooks",
+    ),
+    (
+        "memem",
+        "The hook budget is 40 ms: the hook must not import the MCP SDK or parse the vault.",
+        "performance",
+    ),
+    (
+        "global",
+        "The user prefers concise answers with code first and explanations after.",
+        "preference",
+    ),
+    (
+        "global",
+        "On macOS, Homebrew Python lives in /opt/homebrew/bin; the system python3 is too old.",
+        "environment",
+    ),
+)
+
+QUERIES: tuple[str, ...] = (
+    "Which database does the API use?",
+    "how do we deploy the shop",
+    "why are hooks not allowed to print",
+    "test database setup before running tests",
+    "what's the weather like in Lisbon tomorrow",
+)
+
+
+def run(store: Store | None = None) -> int:
+    from memem.store import Store
+
+    with tempfile.TemporaryDirectory(prefix="memem-demo-") as tmp:
+        root = Path(tmp)
+        with Store.open(state_dir=root / "state", vault_dir=root / "vault") as demo:
+            print(f"Demo vault: {demo.vault.memories_dir} (temporary)\n")
+            for project, text, tag in SAMPLES:
+                m = demo.save(text, project=project, tags=[tag])
+                print(f"  saved {m.short_id} L{m.layer} {project:<6} {m.title[:70]}")
+            print("\nA newer fact contradicts an older one; the older is superseded:")
+            saved = demo.add("The API uses Postgres 16, not MySQL.", project="shop", tags=["db"])
+            for old, why in zip(saved.superseded, saved.reasons, strict=True):
+                print(f"  {saved.memory.short_id} supersedes {old[:8]} ({why})")
+            for query in QUERIES:
+                print(f"\n$ memem search {query!r}")
+                hits = demo.search(query, limit=3)
+                if not hits:
+                    print("  (nothing relevant: memem abstains)")
+                for h in hits:
+                    print(
+                        f"  {h.id[:8]}  L{h.layer}  {h.score:.2f}  {h.project:<6}  {h.title[:70]}"
+                    )
+            status = demo.status()
+            print(
+                f"\n{status.active} active and {status.deprecated} deprecated memories, "
+                f"{status.edges} graph edges, index {status.index_bytes / 1024:.0f} KiB."
+            )
+    return 0

@@ -1,0 +1,139 @@
+"""`memem doctor`: HEALTHY, DEGRADED or FAILING, with a fix for every problem found."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sqlite3
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from memem.store import Store
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    level: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    checks: tuple[Check, ...]
+
+    @property
+    def verdict(self) -> str:
+        levels = {c.level for c in self.checks}
+        return "FAILING" if FAIL in levels else "DEGRADED" if WARN in levels else "HEALTHY"
+
+    def render(self) -> str:
+        marks = {OK: "ok  ", WARN: "WARN", FAIL: "FAIL"}
+        lines = [f"memem doctor: {self.verdict}"]
+        for c in self.checks:
+            lines.append(f"  [{marks[c.level]}] {c.name}: {c.detail}")
+            if c.fix:
+                lines.append(f"         fix: {c.fix}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "checks": [
+                {"name": c.name, "level": c.level, "detail": c.detail, "fix": c.fix}
+                for c in self.checks
+            ],
+        }
+
+
+def _writable(directory: Path) -> str | None:
+    """None when a file can be created, written and removed in `directory`; else why not."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".memem-canary-", dir=directory)
+        os.write(fd, b"ok")
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def check(store: Store) -> Report:
+    checks: list[Check] = []
+    version = ".".join(map(str, sys.version_info[:3]))
+    checks.append(
+        Check("python", OK, version)
+        if sys.version_info >= (3, 11)
+        else Check("python", FAIL, version, "install Python 3.11 or newer")
+    )
+    for label, directory, env in (
+        ("state dir", store.settings.state_dir, "MEMEM_DIR"),
+        ("vault", store.vault.memories_dir, "MEMEM_OBSIDIAN_VAULT"),
+    ):
+        problem = _writable(directory)
+        checks.append(
+            Check(label, OK, str(directory))
+            if problem is None
+            else Check(label, FAIL, f"{directory}: {problem}", f"make it writable or set {env}")
+        )
+    mode = store.vault.memories_dir.stat().st_mode & 0o777
+    if mode & 0o077:
+        checks.append(
+            Check(
+                "permissions",
+                WARN,
+                f"{store.vault.memories_dir} is {mode:o}",
+                f"chmod 700 {store.vault.memories_dir}",
+            )
+        )
+    conn = store.index.connection()
+    try:
+        result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('integrity-check')")
+        checks.append(
+            Check("index", OK, f"{store.settings.index_path} ({result})")
+            if result == "ok"
+            else Check("index", FAIL, result, "run `memem rebuild-index`")
+        )
+    except sqlite3.Error as exc:
+        checks.append(Check("index", FAIL, str(exc), "run `memem rebuild-index`"))
+    sync = store.reconcile()
+    checks.append(
+        Check(
+            "vault sync",
+            OK,
+            f"{sync.unchanged + sync.added + sync.updated} files indexed "
+            f"(just now: +{sync.added} ~{sync.updated} -{sync.removed})",
+        )
+    )
+    for name, reason in store.status().broken.items():
+        checks.append(
+            Check(
+                "broken file",
+                WARN,
+                f"{name}: {reason}",
+                "fix the file in an editor (memem leaves it untouched) or move it out of the vault",
+            )
+        )
+    for module, purpose in (
+        ("mcp", "the MCP server"),
+        ("anthropic", "mining with the Anthropic API"),
+        ("watchdog", "the miner daemon"),
+    ):
+        if importlib.util.find_spec(module) is None:
+            checks.append(
+                Check(
+                    "dependency",
+                    WARN,
+                    f"{module} is missing: {purpose} is unavailable",
+                    "run `./bootstrap.sh setup` to reinstall the locked dependencies",
+                )
+            )
+    return Report(tuple(checks))

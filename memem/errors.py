@@ -1,0 +1,48 @@
+"""memem's one exception tree.
+
+    MememError                  anything memem raises on purpose
+    ├── ConfigError             a bad setting or an unusable state dir / vault
+    ├── InvalidInput            a bad argument: an empty query, an unknown layer, a bad id
+    │   ├── SecurityError       content refused by the security scan (prompt injection, exfiltration)
+    │   └── TooLarge            content or a file over a size limit; never silently truncated
+    ├── NotFound                no memory with that id (or an ambiguous short id)
+    └── BrokenFile              a vault file that cannot be parsed; it is skipped, never rewritten
+
+Front-ends translate at their edge: the CLI prints one line and exits non-zero, the MCP server
+returns a tool error, hooks exit 0 silently and log, the daemon logs and carries on.
+"""
+
+from __future__ import annotations
+
+
+class MememError(Exception):
+    """Base class of every error memem raises on purpose."""
+
+
+class ConfigError(MememError):
+    """A setting, the state dir or the vault is unusable."""
+
+
+class InvalidInput(MememError):
+    """An argument is malformed or out of range."""
+
+
+class SecurityError(InvalidInput):
+    """Content refused by the security scan; the message says why."""
+
+
+class TooLarge(InvalidInput):
+    """Content or a file exceeds a size limit."""
+
+
+class NotFound(MememError):
+    """No memory matches the id, or a short id matches more than one."""
+
+
+class BrokenFile(MememError):
+    """A vault file cannot be parsed. It is reported, never deleted or rewritten."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason

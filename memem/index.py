@@ -1,0 +1,650 @@
+"""The SQLite index: derived from the vault, rebuildable at any time.
+
+Tables: `memories` (every field of every memory file plus its analysed terms), an FTS5 table
+over title, content, tags and project (porter stemming, diacritics folded), `terms` (document
+frequency per stemmed term, for IDF), `edges` (the graph side index), `broken` (vault files
+that could not be parsed). WAL, a busy timeout, numbered migrations in `PRAGMA user_version`.
+
+One connection per thread (mcp runs sync tool handlers on worker threads); writes go through
+`Index.write()`, an IMMEDIATE transaction. Every user string reaches MATCH quoted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from memem.conflict import fingerprint
+from memem.memory import Memory, format_datetime, to_datetime
+from memem.text import STOPWORDS, quote_fts
+
+TOKENIZER: Final = "porter unicode61 remove_diacritics 2"
+# bm25 column weights: title, content, tags, project.
+WEIGHTS: Final = (4.0, 1.0, 2.0, 0.5)
+# Upper bound on the postings a query may make FTS5 score; rarer terms are always kept, the most
+# common ones are dropped from MATCH past it (they still count for coverage).
+POSTINGS_BUDGET: Final = 40_000
+BUSY_TIMEOUT_MS: Final = 10_000
+
+MIGRATIONS: Final[Sequence[str]] = (
+    f"""
+    CREATE TABLE memories (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        file TEXT NOT NULL UNIQUE,
+        hash TEXT NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        content TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        project TEXT NOT NULL,
+        layer INTEGER NOT NULL,
+        importance INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        source_type TEXT NOT NULL,
+        source_session TEXT,
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        valid_to TEXT,
+        related TEXT NOT NULL,
+        contradicts TEXT NOT NULL,
+        schema_version INTEGER NOT NULL,
+        extra TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        terms TEXT NOT NULL
+    );
+    CREATE INDEX memories_scope ON memories(project, status, layer);
+    CREATE INDEX memories_fingerprint ON memories(fingerprint);
+    CREATE INDEX memories_created ON memories(created);
+    CREATE INDEX memories_session ON memories(source_session) WHERE source_session IS NOT NULL;
+    CREATE VIRTUAL TABLE memories_fts USING fts5(
+        title, content, tags, project,
+        content='memories', content_rowid='rowid', tokenize='{TOKENIZER}'
+    );
+    INSERT INTO memories_fts(memories_fts, rank) VALUES ('rank', 'bm25({", ".join(map(str, WEIGHTS))})');
+    -- bulk = 1 while a full rebuild loads rows: the triggers stand aside and the FTS index is
+    -- rebuilt in one pass at the end.
+    CREATE TABLE counts (docs INTEGER NOT NULL, bulk INTEGER NOT NULL);
+    INSERT INTO counts VALUES (0, 0);
+    CREATE TRIGGER memories_ai AFTER INSERT ON memories
+    WHEN (SELECT bulk FROM counts) = 0 BEGIN
+        INSERT INTO memories_fts(rowid, title, content, tags, project)
+        VALUES (new.rowid, new.title, new.content, new.tags, new.project);
+        UPDATE counts SET docs = docs + 1;
+    END;
+    CREATE TRIGGER memories_ad AFTER DELETE ON memories
+    WHEN (SELECT bulk FROM counts) = 0 BEGIN
+        INSERT INTO memories_fts(memories_fts, rowid, title, content, tags, project)
+        VALUES ('delete', old.rowid, old.title, old.content, old.tags, old.project);
+        UPDATE counts SET docs = docs - 1;
+    END;
+    CREATE TRIGGER memories_au AFTER UPDATE OF title, content, tags, project ON memories
+    WHEN (SELECT bulk FROM counts) = 0 BEGIN
+        INSERT INTO memories_fts(memories_fts, rowid, title, content, tags, project)
+        VALUES ('delete', old.rowid, old.title, old.content, old.tags, old.project);
+        INSERT INTO memories_fts(rowid, title, content, tags, project)
+        VALUES (new.rowid, new.title, new.content, new.tags, new.project);
+    END;
+    CREATE VIRTUAL TABLE memories_vocab USING fts5vocab(memories_fts, 'row');
+    CREATE TABLE terms (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE edges (
+        src TEXT NOT NULL,
+        dst TEXT NOT NULL,
+        type TEXT NOT NULL,
+        score REAL NOT NULL,
+        PRIMARY KEY (src, dst, type)
+    ) WITHOUT ROWID;
+    CREATE INDEX edges_dst ON edges(dst);
+    CREATE TABLE broken (
+        file TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        size INTEGER NOT NULL
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+
+MEMORY_COLUMNS: Final = (
+    "id, file, hash, mtime_ns, size, title, content, tags, project, layer, importance, status, "
+    "source_type, source_session, created, updated, valid_to, related, contradicts, "
+    "schema_version, extra, fingerprint, terms"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A memory as the index holds it, with the bookkeeping reconcile and search need."""
+
+    memory: Memory
+    file: str
+    hash: str
+    mtime_ns: int
+    size: int
+    terms: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A search result before presentation: the row, its score and its query coverage."""
+
+    row: Row
+    score: float
+    coverage: float
+
+
+def _json_default(value: object) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def row_to_memory(r: sqlite3.Row) -> Memory:
+    return Memory(
+        id=r["id"],
+        title=r["title"],
+        content=r["content"],
+        project=r["project"],
+        tags=tuple(r["tags"].split()),
+        layer=r["layer"],
+        importance=r["importance"],
+        status=r["status"],
+        source_type=r["source_type"],
+        source_session=r["source_session"],
+        created=to_datetime(r["created"]),
+        updated=to_datetime(r["updated"]),
+        valid_to=to_datetime(r["valid_to"]) if r["valid_to"] else None,
+        related=tuple(json.loads(r["related"])),
+        contradicts=tuple(json.loads(r["contradicts"])),
+        schema_version=r["schema_version"],
+        extra=json.loads(r["extra"]),
+    )
+
+
+def to_row(r: sqlite3.Row) -> Row:
+    return Row(
+        memory=row_to_memory(r),
+        file=r["file"],
+        hash=r["hash"],
+        mtime_ns=r["mtime_ns"],
+        size=r["size"],
+        terms=frozenset(r["terms"].split()),
+    )
+
+
+class _Connection(sqlite3.Connection):
+    scratch_ready = False
+
+
+class Index:
+    """Handle on the index database; hands out one connection per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+
+    def connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            factory=_Connection,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        self.path.chmod(0o600)
+        _migrate(conn)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """An IMMEDIATE transaction: committed on success, rolled back on any exception."""
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into statements (executescript would commit our transaction)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer
+            buffer = ""
+
+
+# -- analysis: the index's own tokenizer, so our terms always equal FTS5's -----------------------
+
+
+def analyze(conn: sqlite3.Connection, text: str) -> list[str]:
+    """The stemmed, folded tokens FTS5 makes of `text`, in order (repeats included)."""
+    if not getattr(conn, "scratch_ready", False):
+        conn.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.scratch USING fts5(x, tokenize='{TOKENIZER}')"
+        )
+        conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.scratch_terms "
+            "USING fts5vocab(temp, scratch, 'instance')"
+        )
+        if isinstance(conn, _Connection):
+            conn.scratch_ready = True
+    conn.execute("INSERT INTO temp.scratch(rowid, x) VALUES (1, ?)", (text,))
+    try:
+        return [t for (t,) in conn.execute("SELECT term FROM temp.scratch_terms ORDER BY offset")]
+    finally:
+        conn.execute("DELETE FROM temp.scratch")
+
+
+def memory_terms(conn: sqlite3.Connection, memory: Memory) -> set[str]:
+    text = "\n".join((memory.title, memory.content, " ".join(memory.tags), memory.project))
+    return set(analyze(conn, text))
+
+
+def doc_count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT docs FROM counts").fetchone()[0])
+
+
+def document_frequencies(conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, int]:
+    wanted = list(set(terms))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(conn.execute(f"SELECT term, df FROM terms WHERE term IN ({marks})", chunk))
+    return {t: found.get(t, 0) for t in wanted}
+
+
+def idf(df: int, docs: int) -> float:
+    """Always positive (BM25+ style): a term in every document still weighs a little."""
+    return math.log(1.0 + (docs - df + 0.5) / (df + 0.5))
+
+
+_stopword_stems: frozenset[str] | None = None
+
+
+def stopword_stems(conn: sqlite3.Connection) -> frozenset[str]:
+    """The stopwords as the index stems them ("does" -> "doe"); computed once per process."""
+    global _stopword_stems
+    if _stopword_stems is None:
+        _stopword_stems = frozenset(analyze(conn, " ".join(STOPWORDS)))
+    return _stopword_stems
+
+
+def weights(conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, float]:
+    """IDF weight of each term; stopwords weigh nothing (they say nothing about similarity)."""
+    docs = doc_count(conn)
+    stop = stopword_stems(conn)
+    return {
+        t: 0.0 if t in stop else idf(df, docs)
+        for t, df in document_frequencies(conn, terms).items()
+    }
+
+
+def _adjust_terms(conn: sqlite3.Connection, terms: Iterable[str], delta: int) -> None:
+    conn.executemany(
+        "INSERT INTO terms(term, df) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + ?",
+        [(t, max(delta, 0), delta) for t in terms],
+    )
+    if delta < 0:
+        conn.execute("DELETE FROM terms WHERE df <= 0")
+
+
+# -- memories ------------------------------------------------------------------------------------
+
+
+def _values(
+    memory: Memory,
+    *,
+    file: str,
+    hash: str,
+    mtime_ns: int,
+    size: int,
+    fingerprint: str,
+    terms: Iterable[str],
+) -> tuple[Any, ...]:
+    """Column values in MEMORY_COLUMNS order."""
+    return (
+        memory.id,
+        file,
+        hash,
+        mtime_ns,
+        size,
+        memory.title,
+        memory.content,
+        " ".join(memory.tags),
+        memory.project,
+        memory.layer,
+        memory.importance,
+        memory.status,
+        memory.source_type,
+        memory.source_session,
+        format_datetime(memory.created),
+        format_datetime(memory.updated),
+        format_datetime(memory.valid_to) if memory.valid_to else None,
+        json.dumps(list(memory.related)),
+        json.dumps(list(memory.contradicts)),
+        memory.schema_version,
+        json.dumps(dict(memory.extra), default=_json_default, ensure_ascii=False),
+        fingerprint,
+        " ".join(sorted(terms)),
+    )
+
+
+_INSERT: Final = f"INSERT INTO memories({MEMORY_COLUMNS}) VALUES ({','.join('?' * len(MEMORY_COLUMNS.split(',')))})"
+
+
+def upsert(
+    conn: sqlite3.Connection,
+    memory: Memory,
+    *,
+    file: str,
+    hash: str,
+    mtime_ns: int,
+    size: int,
+    fingerprint: str,
+) -> None:
+    """Insert or replace the row for `memory` (by id; a row holding the same file goes first)."""
+    terms = memory_terms(conn, memory)
+    old = conn.execute(
+        "SELECT rowid, id, terms FROM memories WHERE id = ? OR file = ?", (memory.id, file)
+    ).fetchall()
+    for r in old:
+        if r["id"] != memory.id:
+            delete(conn, r["id"])
+    previous = next((r for r in old if r["id"] == memory.id), None)
+    values = _values(
+        memory,
+        file=file,
+        hash=hash,
+        mtime_ns=mtime_ns,
+        size=size,
+        fingerprint=fingerprint,
+        terms=terms,
+    )
+    if previous is None:
+        conn.execute(_INSERT, values)
+        _adjust_terms(conn, terms, +1)
+        return
+    sets = ", ".join(f"{c.strip()} = ?" for c in MEMORY_COLUMNS.split(","))
+    conn.execute(f"UPDATE memories SET {sets} WHERE rowid = ?", (*values, previous["rowid"]))
+    old_terms = set(previous["terms"].split())
+    _adjust_terms(conn, old_terms - terms, -1)
+    _adjust_terms(conn, terms - old_terms, +1)
+
+
+def load(conn: sqlite3.Connection, entries: Iterable[tuple[Memory, str, str, int, int]]) -> int:
+    """Replace every memory row at once: (memory, file, hash, mtime_ns, size) per file.
+
+    For a full rebuild: the triggers stand aside, the FTS index and the term statistics are
+    built in one pass each at the end. Edges and broken-file records are cleared."""
+    conn.execute("UPDATE counts SET bulk = 1")
+    for table in ("memories", "terms", "edges", "broken"):
+        conn.execute(f"DELETE FROM {table}")
+    conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('delete-all')")
+    rows = (
+        _values(
+            memory,
+            file=file,
+            hash=digest,
+            mtime_ns=mtime_ns,
+            size=size,
+            fingerprint=fingerprint(memory.content),
+            terms=memory_terms(conn, memory),
+        )
+        for memory, file, digest, mtime_ns, size in entries
+    )
+    conn.executemany(_INSERT, rows)
+    conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')")
+    conn.execute("INSERT INTO terms(term, df) SELECT term, doc FROM memories_vocab")
+    count = int(conn.execute("SELECT count(*) FROM memories").fetchone()[0])
+    conn.execute("UPDATE counts SET docs = ?, bulk = 0", (count,))
+    return count
+
+
+def delete(conn: sqlite3.Connection, memory_id: str) -> None:
+    """Remove a memory from the index (its file is gone) with its edges."""
+    r = conn.execute("SELECT terms FROM memories WHERE id = ?", (memory_id,)).fetchone()
+    if r is None:
+        return
+    conn.execute("DELETE FROM memories WHERE id = ?", (memory_id,))
+    _adjust_terms(conn, r["terms"].split(), -1)
+    conn.execute("DELETE FROM edges WHERE src = ? OR dst = ?", (memory_id, memory_id))
+
+
+def get(conn: sqlite3.Connection, memory_id: str) -> Row | None:
+    r = conn.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", (memory_id,)).fetchone()
+    return to_row(r) if r else None
+
+
+def get_many(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Row]:
+    found: dict[str, Row] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(
+            f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})", chunk
+        ):
+            found[r["id"]] = to_row(r)
+    return found
+
+
+def ids_with_prefix(conn: sqlite3.Connection, prefix: str, limit: int = 2) -> list[str]:
+    upper = prefix + "\uffff"
+    return [
+        i
+        for (i,) in conn.execute(
+            "SELECT id FROM memories WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+            (prefix, upper, limit),
+        )
+    ]
+
+
+def by_fingerprint(conn: sqlite3.Connection, fingerprint: str, project: str) -> Row | None:
+    r = conn.execute(
+        f"SELECT {MEMORY_COLUMNS} FROM memories WHERE fingerprint = ? AND project = ? "
+        "AND status = 'active' LIMIT 1",
+        (fingerprint, project),
+    ).fetchone()
+    return to_row(r) if r else None
+
+
+def select(
+    conn: sqlite3.Connection,
+    where: str = "1",
+    params: Sequence[Any] = (),
+    *,
+    order: str = "created",
+) -> list[Row]:
+    """Rows matching a WHERE clause built by the caller from constants (values go in params)."""
+    sql = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY {order}"
+    return [to_row(r) for r in conn.execute(sql, params)]
+
+
+def files(conn: sqlite3.Connection) -> dict[str, tuple[str, int, int, str]]:
+    """file -> (id, mtime_ns, size, hash), for reconcile."""
+    return {
+        r[0]: (r[1], r[2], r[3], r[4])
+        for r in conn.execute("SELECT file, id, mtime_ns, size, hash FROM memories")
+    }
+
+
+# -- search --------------------------------------------------------------------------------------
+
+
+def search(
+    conn: sqlite3.Connection,
+    words: Sequence[str],
+    *,
+    projects: Sequence[str] | None = None,
+    include_deprecated: bool = False,
+    max_layer: int = 3,
+    limit: int = 10,
+    candidates: int = 40,
+    min_coverage: float = 0.0,
+    max_match_terms: int | None = None,
+    exclude: Sequence[str] = (),
+) -> list[Match]:
+    """Rank memories for a bag of query words: an OR of terms scored by BM25, re-weighted by
+    coverage (the share of the query's IDF mass a memory contains). Memories below
+    `min_coverage` are dropped: that is the relevance floor. `max_match_terms` keeps only the
+    rarest words in MATCH (for long texts used as queries: finding a memory's neighbours)."""
+    if not words:
+        return []
+    stems = _stems_of(conn, words)
+    docs = doc_count(conn)
+    dfs = document_frequencies(conn, stems.values())
+    # A word the vault has never seen weighs as much as its rarest word, no more: it may be
+    # filler ("production") or the heart of an off-topic prompt ("weather").
+    weights = {s: idf(max(dfs[s], 1), docs) for s in set(stems.values())}
+    total = sum(weights.values())
+    known = sorted((w for w, s in stems.items() if dfs[s] > 0), key=lambda w: dfs[stems[w]])
+    if not known or total <= 0:
+        return []
+    chosen: list[str] = []
+    budget = 0
+    for word in known:
+        df = dfs[stems[word]]
+        if chosen and (budget + df > POSTINGS_BUDGET or df > docs // 2):
+            continue
+        chosen.append(word)
+        budget += df
+        if max_match_terms and len(chosen) >= max_match_terms:
+            break
+    where = ["memories_fts MATCH ?"]
+    params: list[Any] = [" OR ".join(quote_fts(w) for w in chosen)]
+    if not include_deprecated:
+        where.append("m.status = 'active'")
+    if max_layer < 3:
+        where.append("m.layer <= ?")
+        params.append(max_layer)
+    if projects:
+        where.append(f"m.project IN ({','.join('?' * len(projects))})")
+        params.extend(projects)
+    if exclude:
+        where.append(f"m.id NOT IN ({','.join('?' * len(exclude))})")
+        params.extend(exclude)
+    sql = (
+        f"SELECT {', '.join('m.' + c.strip() for c in MEMORY_COLUMNS.split(','))}, "
+        "memories_fts.rank AS rank FROM memories_fts JOIN memories m ON m.rowid = memories_fts.rowid "
+        f"WHERE {' AND '.join(where)} ORDER BY memories_fts.rank LIMIT ?"
+    )
+    params.append(max(candidates, limit))
+    matches: list[Match] = []
+    for r in conn.execute(sql, params):
+        doc_terms = r["terms"].split()
+        present = set(doc_terms)
+        coverage = sum(w for s, w in weights.items() if s in present) / total
+        if coverage < min_coverage:
+            continue
+        relevance = -float(r["rank"])
+        matches.append(Match(to_row(r), relevance * (0.25 + coverage), coverage))
+    matches.sort(key=lambda m: m.score, reverse=True)
+    return matches[:limit]
+
+
+def _stems_of(conn: sqlite3.Connection, words: Sequence[str]) -> dict[str, str]:
+    """word -> its FTS5 stem. One tokenizer pass when it yields one token per word."""
+    stems = analyze(conn, " ".join(words))
+    if len(stems) == len(words):
+        return dict(zip(words, stems, strict=True))
+    result: dict[str, str] = {}
+    for word in words:
+        tokens = analyze(conn, word)
+        if tokens:
+            result[word] = tokens[0]
+    return result
+
+
+# -- graph edges ---------------------------------------------------------------------------------
+
+
+def add_edges(conn: sqlite3.Connection, edges: Iterable[tuple[str, str, str, float]]) -> None:
+    conn.executemany(
+        "INSERT INTO edges(src, dst, type, score) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(src, dst, type) DO UPDATE SET score = max(score, excluded.score)",
+        list(edges),
+    )
+
+
+def edges_of(conn: sqlite3.Connection, memory_id: str) -> list[tuple[str, str, str, float]]:
+    return [
+        (r[0], r[1], r[2], r[3])
+        for r in conn.execute(
+            "SELECT src, dst, type, score FROM edges WHERE src = ? "
+            "UNION ALL SELECT src, dst, type, score FROM edges WHERE dst = ?",
+            (memory_id, memory_id),
+        )
+    ]
+
+
+def remove_edges(conn: sqlite3.Connection, edges: Iterable[tuple[str, str, str]]) -> None:
+    conn.executemany("DELETE FROM edges WHERE src = ? AND dst = ? AND type = ?", list(edges))
+
+
+# -- broken files --------------------------------------------------------------------------------
+
+
+def set_broken(conn: sqlite3.Connection, file: str, reason: str, mtime_ns: int, size: int) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO broken(file, reason, mtime_ns, size) VALUES (?, ?, ?, ?)",
+        (file, reason, mtime_ns, size),
+    )
+
+
+def broken_files(conn: sqlite3.Connection) -> dict[str, tuple[str, int, int]]:
+    return {r[0]: (r[1], r[2], r[3]) for r in conn.execute("SELECT * FROM broken ORDER BY file")}
+
+
+def clear_broken(conn: sqlite3.Connection, file: str) -> None:
+    conn.execute("DELETE FROM broken WHERE file = ?", (file,))

@@ -1,0 +1,45 @@
+"""Layer classification. Pure.
+
+L0  project identity: what the project is, its stack and architecture; pinned into every
+    slice of the project, so capped per project
+L1  generic conventions and preferences: how we always / never do things
+L2  domain-specific knowledge: the default
+L3  rare or archival: one-off, historical, low importance; never recalled automatically
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Final
+
+L0_CAP: Final = 8
+
+_IDENTITY: Final = re.compile(
+    r"^(?:this|the|our)\s+(?:project|repo|repository|codebase|app|application|service|library|tool)"
+    r"\s+(?:is|provides|implements|exists)\b",
+    re.IGNORECASE,
+)
+_CONVENTION: Final = re.compile(
+    r"\b(?:always|never|prefer(?:s|red)?|convention|style guide|we use|don't|do not)\b",
+    re.IGNORECASE,
+)
+_ARCHIVAL: Final = re.compile(
+    r"\b(?:one-off|one-time|temporary|historical|used to|was once|no longer relevant|archived?)\b",
+    re.IGNORECASE,
+)
+_L0_TAGS: Final = frozenset({"identity", "overview", "architecture", "project-identity", "stack"})
+_L1_TAGS: Final = frozenset({"convention", "conventions", "style", "preference", "preferences"})
+_L3_TAGS: Final = frozenset({"archive", "archival", "historical", "one-off", "rare"})
+
+
+def classify(title: str, content: str, tags: Sequence[str], importance: int) -> int:
+    """The layer a memory belongs in when nobody said."""
+    tagset = set(tags)
+    if tagset & _L3_TAGS or importance <= 1 or _ARCHIVAL.search(content[:400]):
+        return 3
+    if tagset & _L0_TAGS or _IDENTITY.search(title) or _IDENTITY.search(content[:200]):
+        return 0
+    if tagset & _L1_TAGS or _CONVENTION.search(title) or _CONVENTION.search(content[:300]):
+        return 1
+    return 2

@@ -1,0 +1,215 @@
+"""Memory <-> markdown with YAML frontmatter. Pure: strings in, strings out.
+
+A memory file is frontmatter, a blank line, the content, and (when the memory has related
+memories) a generated `## Related` list of `[[wikilinks]]` so Obsidian's graph view and
+backlinks work. The list is regenerated on every write and ignored on read: `related` in the
+frontmatter is the truth.
+
+Parsing tolerates a BOM, CRLF line ends, YAML dates and loosely typed values typed by hand in
+Obsidian, and keeps unknown keys. It refuses YAML aliases (a "billion laughs" bomb) and
+anything that does not describe a memory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Final
+
+from memem.errors import InvalidInput
+from memem.memory import Memory, format_datetime, title_from_content, to_datetime
+
+MAX_FRONTMATTER_CHARS: Final = 64 * 1024
+
+FIELDS: Final = (
+    "id",
+    "schema_version",
+    "title",
+    "project",
+    "tags",
+    "layer",
+    "importance",
+    "status",
+    "source_type",
+    "source_session",
+    "created",
+    "updated",
+    "valid_to",
+    "related",
+    "contradicts",
+)
+
+_PLAIN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_ ./()+-]*")
+_YAML_WORDS: Final = frozenset(
+    ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"]
+)  # compared lowercased: YAML 1.1 reads these as booleans or null
+_NEEDS_ESCAPE: Final = re.compile(
+    "[^\x09\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+_FENCE: Final = re.compile(r"\A---[ \t]*\n")
+_RELATED_BLOCK: Final = re.compile(r"(?:\A|\n)## Related\n(?:- \[\[[^\[\]\n]*\]\]\n|\n)*\Z")
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def _quote(text: str) -> str:
+    """A YAML scalar for `text`: plain when unambiguous, else a double-quoted JSON string."""
+    if _PLAIN.fullmatch(text) and not text.endswith(" ") and text.lower() not in _YAML_WORDS:
+        return text
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _NEEDS_ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+
+
+def _value(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_quote(v) for v in value) + "]"
+    return _quote(str(value))
+
+
+def _extra_yaml(extra: Mapping[str, Any]) -> str:
+    import yaml  # only files with unknown keys pay for PyYAML when rendering
+
+    return yaml.safe_dump(
+        dict(extra), allow_unicode=True, sort_keys=False, default_flow_style=False, width=10_000
+    )
+
+
+def render(memory: Memory, links: Mapping[str, str] | None = None) -> str:
+    """The file text for `memory`. `links` maps related ids to file stems for the wikilinks."""
+    lines = ["---"]
+    for name in FIELDS:
+        lines.append(f"{name}: {_value(getattr(memory, name))}")
+    head = "\n".join(lines) + "\n"
+    if memory.extra:
+        head += _extra_yaml(memory.extra)
+    body = memory.content + "\n"
+    if memory.related or _RELATED_BLOCK.search(body):
+        # An empty block still goes out when the content itself ends like one, so that the
+        # reader strips ours and never the user's.
+        links = links or {}
+        items = "".join(f"- [[{links.get(i, i)}]]\n" for i in memory.related)
+        body += "\n## Related\n\n" + items
+    return head + "---\n\n" + body
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+
+def _load_yaml(text: str) -> dict[str, Any]:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        if "*" in text and any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, loader)):
+            raise InvalidInput("YAML aliases are not allowed in frontmatter")
+        data = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidInput(f"invalid YAML frontmatter: {problem}") from None
+    except RecursionError:
+        raise InvalidInput("frontmatter nested too deeply") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidInput("frontmatter is not a mapping of keys to values")
+    return {str(k): v for k, v in data.items()}
+
+
+def split(text: str) -> tuple[dict[str, Any], str]:
+    """Frontmatter mapping and body of a markdown file's text."""
+    from frontmatter.default_handlers import YAMLHandler
+
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not _FENCE.match(text):
+        return {}, text
+    try:
+        fm, body = YAMLHandler().split(text)
+    except ValueError:
+        raise InvalidInput("frontmatter opened with '---' but never closed") from None
+    if len(fm) > MAX_FRONTMATTER_CHARS:
+        raise InvalidInput(f"frontmatter over {MAX_FRONTMATTER_CHARS} characters")
+    return _load_yaml(fm), body
+
+
+def _int(meta: Mapping[str, Any], name: str, default: int) -> int:
+    value = meta.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise InvalidInput(f"{name} must be a number, got {value!r}")
+    try:
+        return int(str(value).strip().upper().removeprefix("L"))
+    except ValueError:
+        raise InvalidInput(f"{name} must be a number, got {value!r}") from None
+
+
+def _strings(meta: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    value = meta.get(name)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part for part in re.split(r"[,\s]+", value) if part)
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value if v is not None)
+    raise InvalidInput(f"{name} must be a list, got {type(value).__name__}")
+
+
+def _when(meta: Mapping[str, Any], name: str, default: datetime | None) -> datetime | None:
+    value = meta.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, datetime | date | str):
+        return to_datetime(value)
+    raise InvalidInput(f"{name} must be a date, got {value!r}")
+
+
+def _text(meta: Mapping[str, Any], name: str, default: str) -> str:
+    value = meta.get(name)
+    if value is None:
+        return default
+    if isinstance(value, list | dict):
+        raise InvalidInput(f"{name} must be text, got a {type(value).__name__}")
+    return str(value)
+
+
+def parse(text: str, *, fallback_id: str, fallback_time: datetime, fallback_title: str) -> Memory:
+    """The memory in a file's text. Missing fields take the fallbacks (a note written in
+    Obsidian has no id): the caller derives them from the file's path and mtime.
+
+    Raises InvalidInput with the reason when the text does not describe a memory.
+    """
+    meta, body = split(text)
+    content = body.strip("\n")
+    if match := _RELATED_BLOCK.search(content + "\n"):
+        content = content[: match.start()]
+    created = _when(meta, "created", fallback_time) or fallback_time
+    return Memory(
+        id=_text(meta, "id", fallback_id),
+        title=_text(meta, "title", "") or title_from_content(content) or fallback_title,
+        content=content,
+        project=_text(meta, "project", "global"),
+        tags=_strings(meta, "tags"),
+        layer=_int(meta, "layer", 2),
+        importance=_int(meta, "importance", 3),
+        status=_text(meta, "status", "active").strip().lower(),
+        source_type=_text(meta, "source_type", "user").strip().lower(),
+        source_session=_text(meta, "source_session", "") or None,
+        created=created,
+        updated=_when(meta, "updated", created) or created,
+        valid_to=_when(meta, "valid_to", None),
+        related=_strings(meta, "related"),
+        contradicts=_strings(meta, "contradicts"),
+        schema_version=_int(meta, "schema_version", 1),
+        extra={k: v for k, v in meta.items() if k not in FIELDS},
+    )

@@ -1,0 +1,810 @@
+"""The one store API every front-end uses (CLI, MCP server, hooks, daemon).
+
+    store = Store.open()                    # paths from MEMEM_DIR / MEMEM_OBSIDIAN_VAULT
+    memory = store.save("We deploy with Fly.io", project="shop")
+    hits = store.search("how do we deploy?")
+    store.close()
+
+Markdown in the vault is the truth; the SQLite index is derived. `save` runs the whole path:
+security scan and secret redaction, exact and near-duplicate detection, contradiction check
+(the newer memory supersedes the older), layer classification with a per-project L0 cap,
+atomic write, index, graph edges. `reconcile` brings the index in line with the vault after
+edits made elsewhere (Obsidian, an editor, another machine); `rebuild_index` recreates it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from memem import conflict, events, graph, index, layers, security
+from memem.errors import BrokenFile, InvalidInput, NotFound, SecurityError, TooLarge
+from memem.graph import Edge
+from memem.index import Index, Row
+from memem.memory import (
+    LAYERS,
+    MAX_CONTENT_CHARS,
+    Memory,
+    check_id_prefix,
+    new_id,
+    normalize_content,
+    normalize_project,
+    normalize_title,
+    title_from_content,
+    to_datetime,
+)
+from memem.settings import Settings
+from memem.text import query_terms
+from memem.vault import FileStat, Vault
+
+MAX_QUERY_CHARS: Final = 10_000
+MAX_LIMIT: Final = 100
+RELATED_IN_FILE: Final = 8
+MIN_COVERAGE: Final = 0.3
+SNIPPET_CHARS: Final = 160
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result: compact, for lists. `id` is the full id `save` returned."""
+
+    id: str
+    title: str
+    project: str
+    layer: int
+    score: float
+    snippet: str
+    status: str = "active"
+    created: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "project": self.project,
+            "layer": self.layer,
+            "score": self.score,
+            "snippet": self.snippet,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """What `add` did: `outcome` is "created" or "duplicate" (then `memory` is the existing one)."""
+
+    memory: Memory
+    outcome: str
+    superseded: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    redacted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbor:
+    memory: Memory
+    type: str
+    score: float
+    direction: str  # "out" (this memory -> neighbour) or "in"
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    broken: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    created: tuple[str, ...] = ()
+    duplicates: tuple[str, ...] = ()
+    errors: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectListing:
+    project: str
+    layers: Mapping[int, int]
+    active: int
+    deprecated: int
+    recent: tuple[Memory, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    state_dir: str
+    vault_dir: str
+    memories: int
+    active: int
+    deprecated: int
+    projects: Mapping[str, Mapping[int, int]]
+    edges: int
+    index_bytes: int
+    broken: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state_dir": self.state_dir,
+            "vault_dir": self.vault_dir,
+            "memories": self.memories,
+            "active": self.active,
+            "deprecated": self.deprecated,
+            "projects": {p: {f"L{k}": v for k, v in c.items()} for p, c in self.projects.items()},
+            "edges": self.edges,
+            "index_bytes": self.index_bytes,
+            "broken_files": [{"file": f, "reason": r} for f, r in self.broken.items()],
+        }
+
+
+def _stem(file: str) -> str:
+    return file.removesuffix(".md")
+
+
+def _snippet(content: str, query_words: Sequence[str]) -> str:
+    """One line of `content` around the first query word it contains."""
+    flat = " ".join(content.split())
+    lowered = flat.lower()
+    at = min((i for w in query_words if (i := lowered.find(w)) >= 0), default=0)
+    start = max(0, at - SNIPPET_CHARS // 3)
+    if start:
+        space = flat.find(" ", start)
+        start = space + 1 if 0 <= space < at else start
+    text = flat[start : start + SNIPPET_CHARS]
+    return ("…" if start else "") + text + ("…" if start + SNIPPET_CHARS < len(flat) else "")
+
+
+class Store:
+    """The memory store: a vault of markdown files plus the SQLite index derived from it."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings
+        self.vault = Vault(settings.vault_dir)
+        self.index = Index(settings.index_path)
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        state_dir: str | Path | None = None,
+        vault_dir: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Store:
+        """Open (creating if needed) the store. Paths default from the environment."""
+        defaults = Settings.from_env(os.environ if env is None else env)
+        settings = Settings(
+            state_dir=Path(state_dir).expanduser().absolute() if state_dir else defaults.state_dir,
+            vault_dir=Path(vault_dir).expanduser().absolute() if vault_dir else defaults.vault_dir,
+        )
+        settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        store = cls(settings)
+        store.vault.ensure()
+        store.index.connection()
+        return store
+
+    def close(self) -> None:
+        self.index.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- saving --------------------------------------------------------------------------------
+
+    def save(
+        self,
+        content: str,
+        *,
+        title: str | None = None,
+        project: str | None = None,
+        tags: Iterable[str] = (),
+        layer: int | None = None,
+        importance: int | None = None,
+        created: datetime | date | str | None = None,
+    ) -> Memory:
+        """Save a memory; on an exact or near duplicate return the existing one.
+
+        Raises SecurityError (content refused, with the reason), TooLarge or InvalidInput.
+        """
+        return self.add(
+            content,
+            title=title,
+            project=project,
+            tags=tags,
+            layer=layer,
+            importance=importance,
+            created=created,
+        ).memory
+
+    def add(
+        self,
+        content: str,
+        *,
+        title: str | None = None,
+        project: str | None = None,
+        tags: Iterable[str] = (),
+        layer: int | None = None,
+        importance: int | None = None,
+        created: datetime | date | str | None = None,
+        source_type: str = "user",
+        source_session: str | None = None,
+    ) -> Saved:
+        """`save` with the details: created or duplicate, what it superseded, what was redacted."""
+        draft, redacted = self._draft(
+            content, title, project, tags, layer, importance, created, source_type, source_session
+        )
+        fingerprint = conflict.fingerprint(draft.content)
+        with self.index.write() as conn:
+            existing = index.by_fingerprint(conn, fingerprint, draft.project)
+            if existing is not None:
+                return Saved(existing.memory, "duplicate", redacted=redacted)
+            terms = frozenset(index.memory_terms(conn, draft))
+            candidates = self._candidates(conn, draft)
+            weights = self._weights(conn, terms, candidates)
+            superseded: list[tuple[Row, str]] = []
+            for row in candidates:
+                if row.memory.project != draft.project:
+                    continue
+                reason = conflict.contradiction(
+                    draft.content, row.memory.content, terms, row.terms, weights
+                )
+                if reason:
+                    superseded.append((row, reason))
+                elif conflict.is_near_duplicate(terms, row.terms, weights):
+                    return Saved(row.memory, "duplicate", redacted=redacted)
+            gone = {row.memory.id for row, _ in superseded}
+            draft = draft.evolve(
+                layer=self._layer(conn, draft, explicit=layer is not None, gone=gone)
+            )
+            edges = graph.propose(
+                draft,
+                terms,
+                [(r.memory, r.terms) for r in candidates if r.memory.id not in gone],
+                weights,
+            )
+            for row, _ in superseded:
+                edges += [
+                    Edge(draft.id, row.memory.id, "supersedes", 1.0),
+                    Edge(draft.id, row.memory.id, "contradicts", 1.0),
+                ]
+            memory = draft.evolve(
+                related=self._related(edges, draft.id), contradicts=tuple(sorted(gone))
+            )
+            self._write(conn, memory, self.vault.free_name(memory), fingerprint)
+            index.add_edges(conn, ((e.src, e.dst, e.type, e.score) for e in edges))
+            now = self._clock()
+            for row, _ in superseded:
+                old = row.memory.evolve(status="deprecated", valid_to=now, updated=now)
+                self._write(conn, old, row.file, conflict.fingerprint(old.content))
+            self._prune(conn, {e.other(memory.id) for e in edges})
+        reasons = tuple(reason for _, reason in superseded)
+        events.append(
+            self.settings.events_path,
+            "save",
+            id=memory.id,
+            project=memory.project,
+            layer=memory.layer,
+            superseded=sorted(gone),
+            redacted=list(redacted),
+        )
+        return Saved(memory, "created", tuple(sorted(gone)), reasons, redacted)
+
+    def _draft(
+        self,
+        content: str,
+        title: str | None,
+        project: str | None,
+        tags: Iterable[str],
+        layer: int | None,
+        importance: int | None,
+        created: datetime | date | str | None,
+        source_type: str,
+        source_session: str | None,
+    ) -> tuple[Memory, tuple[str, ...]]:
+        if not isinstance(content, str):
+            raise InvalidInput("content must be text")
+        if len(content) > MAX_CONTENT_CHARS:
+            raise TooLarge(
+                f"content is {len(content):,} characters; the limit is {MAX_CONTENT_CHARS:,}. "
+                "Split it into several memories."
+            )
+        content = normalize_content(content)
+        if not content:
+            raise InvalidInput("content is empty")
+        if layer is not None and layer not in LAYERS:
+            raise InvalidInput(f"layer must be 0-3, got {layer!r}")
+        if importance is not None and not (isinstance(importance, int) and 1 <= importance <= 5):
+            raise InvalidInput(f"importance must be 1-5, got {importance!r}")
+        if isinstance(tags, str):
+            tags = [t for t in tags.split(",")]
+        scanned = security.scan(content)
+        scanned_title = security.scan(normalize_title(title or ""))
+        for result in (scanned, scanned_title):
+            if result.refused:
+                raise SecurityError(f"refused: {result.reason()}")
+        redacted = tuple(f.kind for f in (*scanned.redactions, *scanned_title.redactions))
+        now = self._clock()
+        memory = Memory(
+            id=new_id(),
+            title=scanned_title.text or title_from_content(scanned.text),
+            content=scanned.text,
+            project=normalize_project(project),
+            tags=tuple(tags),
+            layer=layer if layer is not None else 2,
+            importance=importance or 3,
+            created=to_datetime(created) if created is not None else now,
+            updated=now,
+            source_type=source_type,
+            source_session=source_session,
+        )
+        if layer is None:
+            memory = memory.evolve(
+                layer=layers.classify(memory.title, memory.content, memory.tags, memory.importance)
+            )
+        return memory, redacted
+
+    def _candidates(self, conn: Any, memory: Memory, limit: int = 20) -> list[Row]:
+        """Existing memories that share the most weight with `memory`: for dedup and edges."""
+        query = query_terms(f"{memory.title}\n{memory.content}", limit=400)
+        matches = index.search(
+            conn, query, limit=limit, candidates=limit * 2, max_match_terms=12, exclude=(memory.id,)
+        )
+        return [m.row for m in matches]
+
+    @staticmethod
+    def _weights(conn: Any, terms: frozenset[str], rows: Sequence[Row]) -> dict[str, float]:
+        every = set(terms).union(*(r.terms for r in rows)) if rows else set(terms)
+        return index.weights(conn, every)
+
+    def _layer(self, conn: Any, memory: Memory, *, explicit: bool, gone: set[str]) -> int:
+        """The memory's layer after the per-project L0 cap."""
+        if memory.layer != 0:
+            return memory.layer
+        pinned = [
+            r
+            for r in index.select(
+                conn, "project = ? AND layer = 0 AND status = 'active'", (memory.project,)
+            )
+            if r.memory.id not in gone
+        ]
+        if len(pinned) < layers.L0_CAP:
+            return 0
+        if not explicit:
+            return 1
+        # The user asked for L0: make room by demoting the least important, oldest anchor.
+        weakest = min(pinned, key=lambda r: (r.memory.importance, r.memory.created))
+        demoted = weakest.memory.evolve(layer=1, updated=self._clock())
+        self._write(conn, demoted, weakest.file, conflict.fingerprint(demoted.content))
+        return 0
+
+    @staticmethod
+    def _related(edges: Sequence[Edge], memory_id: str) -> tuple[str, ...]:
+        ranked = sorted(edges, key=lambda e: -e.score)
+        return tuple(dict.fromkeys(e.other(memory_id) for e in ranked))[:RELATED_IN_FILE]
+
+    def _write(self, conn: Any, memory: Memory, file: str, fingerprint: str) -> None:
+        """Write a memory's file, then its index row (one transaction with the caller's)."""
+        stems = {i: _stem(r.file) for i, r in index.get_many(conn, memory.related).items()}
+        stat, digest = self.vault.write(memory, file, stems)
+        index.upsert(
+            conn,
+            memory,
+            file=file,
+            hash=digest,
+            mtime_ns=stat.mtime_ns,
+            size=stat.size,
+            fingerprint=fingerprint,
+        )
+
+    @staticmethod
+    def _prune(conn: Any, memory_ids: Iterable[str]) -> None:
+        for memory_id in memory_ids:
+            mine = [Edge(*e) for e in index.edges_of(conn, memory_id)]
+            drop = graph.excess(mine, memory_id)
+            if drop:
+                index.remove_edges(conn, (e.key() for e in drop))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        project: str | None = None,
+        limit: int = 10,
+        include_deprecated: bool = False,
+    ) -> list[Hit]:
+        """Memories relevant to `query` (any wording: a question, keywords, a prompt), best
+        first. Without `project`, every project. A query that matches nothing well enough
+        returns []: there is a relevance floor."""
+        if not isinstance(query, str):
+            raise InvalidInput("query must be text")
+        if len(query) > MAX_QUERY_CHARS:
+            raise TooLarge(f"query is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise InvalidInput(f"limit must be 1-{MAX_LIMIT}, got {limit!r}")
+        terms = query_terms(query)
+        projects = [normalize_project(project)] if project else None
+        conn = self.index.connection()
+        matches = index.search(
+            conn,
+            terms,
+            projects=projects,
+            include_deprecated=include_deprecated,
+            limit=limit,
+            min_coverage=MIN_COVERAGE,
+        )
+        top = max((m.score for m in matches), default=1.0) or 1.0
+        return [
+            Hit(
+                id=m.row.memory.id,
+                title=m.row.memory.title,
+                project=m.row.memory.project,
+                layer=m.row.memory.layer,
+                score=round(m.score / top * m.coverage, 4),
+                snippet=_snippet(m.row.memory.content, terms),
+                status=m.row.memory.status,
+                created=m.row.memory.created.date().isoformat(),
+            )
+            for m in matches
+        ]
+
+    def resolve(self, memory_id: str) -> str:
+        """The full id for a full id or a unique short-id prefix."""
+        prefix = check_id_prefix(memory_id)
+        found = index.ids_with_prefix(self.index.connection(), prefix)
+        if not found:
+            raise NotFound(f"no memory with id {memory_id!r}")
+        if len(found) > 1:
+            raise NotFound(
+                f"id prefix {memory_id!r} matches more than one memory; give more digits"
+            )
+        return found[0]
+
+    def get(self, memory_id: str) -> Memory:
+        """The memory with this id (full, or a unique prefix of at least 4 hex digits)."""
+        row = index.get(self.index.connection(), self.resolve(memory_id))
+        if row is None:
+            raise NotFound(f"no memory with id {memory_id!r}")
+        return row.memory
+
+    def get_many(self, memory_ids: Sequence[str]) -> list[Memory]:
+        return [self.get(i) for i in memory_ids]
+
+    def file_of(self, memory_id: str) -> Path:
+        row = index.get(self.index.connection(), self.resolve(memory_id))
+        if row is None:
+            raise NotFound(f"no memory with id {memory_id!r}")
+        return self.vault.path(row.file)
+
+    def neighbors(self, memory_id: str, *, limit: int = 20) -> list[Neighbor]:
+        """Typed, scored graph neighbours of a memory, strongest first."""
+        full = self.resolve(memory_id)
+        conn = self.index.connection()
+        edges = sorted((Edge(*e) for e in index.edges_of(conn, full)), key=lambda e: -e.score)
+        rows = index.get_many(conn, [e.other(full) for e in edges])
+        result = [
+            Neighbor(rows[e.other(full)].memory, e.type, e.score, "out" if e.src == full else "in")
+            for e in edges
+            if e.other(full) in rows
+        ]
+        return result[:limit]
+
+    def timeline(self, memory_id: str, *, window: int = 3) -> list[tuple[Memory, str]]:
+        """The chronological thread around a memory: `window` memories of its project before
+        and after it, plus its graph neighbours, oldest first. Each comes with why it is there."""
+        center = self.get(memory_id)
+        conn = self.index.connection()
+        stamp = center.created.isoformat().replace("+00:00", "Z")
+        before = index.select(
+            conn,
+            "project = ? AND created < ? AND id != ?",
+            (center.project, stamp, center.id),
+            order=f"created DESC LIMIT {int(window)}",
+        )
+        after = index.select(
+            conn,
+            "project = ? AND created >= ? AND id != ?",
+            (center.project, stamp, center.id),
+            order=f"created LIMIT {int(window)}",
+        )
+        thread: dict[str, tuple[Memory, str]] = {center.id: (center, "this memory")}
+        for row in (*before, *after):
+            thread[row.memory.id] = (row.memory, "same project")
+        for n in self.neighbors(center.id, limit=10):
+            thread.setdefault(n.memory.id, (n.memory, n.type.replace("_", " ")))
+        return sorted(thread.values(), key=lambda item: item[0].created)
+
+    def list(self, *, project: str | None = None, recent: int = 10) -> list[ProjectListing]:
+        """Projects with memory counts per layer and their most recent active memories."""
+        conn = self.index.connection()
+        where, params = ("project = ?", [normalize_project(project)]) if project else ("1", [])
+        counts: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {"layers": dict.fromkeys(LAYERS, 0), "active": 0, "deprecated": 0}
+        )
+        for p, layer, status, n in conn.execute(
+            f"SELECT project, layer, status, count(*) FROM memories WHERE {where} "
+            "GROUP BY project, layer, status",
+            params,
+        ):
+            entry = counts[p]
+            entry[status if status in ("active", "deprecated") else "active"] += n
+            if status == "active":
+                entry["layers"][layer] += n
+        listings = []
+        for p in sorted(counts):
+            latest = index.select(
+                conn,
+                "project = ? AND status = 'active'",
+                (p,),
+                order=f"created DESC LIMIT {int(recent)}",
+            )
+            c = counts[p]
+            listings.append(
+                ProjectListing(
+                    p, c["layers"], c["active"], c["deprecated"], tuple(r.memory for r in latest)
+                )
+            )
+        return listings
+
+    # -- changing ------------------------------------------------------------------------------
+
+    def forget(self, memory_id: str, *, reason: str | None = None) -> Memory:
+        """Deprecate a memory: it keeps its file (`status: deprecated`, `valid_to`) and leaves
+        recall. Idempotent."""
+        full = self.resolve(memory_id)
+        with self.index.write() as conn:
+            row = index.get(conn, full)
+            if row is None:
+                raise NotFound(f"no memory with id {memory_id!r}")
+            if not row.memory.active:
+                return row.memory
+            now = self._clock()
+            extra = dict(row.memory.extra)
+            if reason:
+                extra["deprecated_reason"] = normalize_title(reason)
+            old = row.memory.evolve(status="deprecated", valid_to=now, updated=now, extra=extra)
+            self._write(conn, old, row.file, conflict.fingerprint(old.content))
+        events.append(self.settings.events_path, "forget", id=full, reason=reason)
+        return old
+
+    def import_path(self, path: str | Path, *, project: str | None = None) -> ImportReport:
+        """Import a markdown or text file, a directory of them, or a CLAUDE.md (one memory per
+        section). A memem memory file keeps its fields. Unreadable files are reported, not fatal."""
+        root = Path(path).expanduser()
+        if not root.exists():
+            raise InvalidInput(f"no such file or directory: {root}")
+        created: list[str] = []
+        duplicates: list[str] = []
+        errors: list[tuple[str, str]] = []
+        for file in _documents(root):
+            try:
+                for saved in self._import_file(file, project):
+                    (created if saved.outcome == "created" else duplicates).append(saved.memory.id)
+            except (InvalidInput, BrokenFile) as exc:
+                errors.append((str(file), str(exc)))
+        events.append(self.settings.events_path, "import", source=str(root), created=len(created))
+        return ImportReport(tuple(created), tuple(duplicates), tuple(errors))
+
+    def _import_file(self, file: Path, project: str | None) -> Iterator[Saved]:
+        from memem import importing, markdown
+
+        data = file.read_bytes() if file.stat().st_size <= 1024 * 1024 else None
+        if data is None:
+            raise TooLarge("file over 1 MiB")
+        if b"\x00" in data:
+            raise InvalidInput("binary file")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"invalid UTF-8 at byte {exc.start}") from None
+        meta, body = markdown.split(text)
+        if meta.get("id") or (meta.get("title") and meta.get("layer") is not None):
+            m = markdown.parse(
+                text, fallback_id=new_id(), fallback_time=self._clock(), fallback_title=file.stem
+            )
+            yield self.add(
+                m.content,
+                title=m.title,
+                project=project or m.project,
+                tags=m.tags,
+                layer=m.layer,
+                importance=m.importance,
+                created=m.created,
+                source_type="import",
+            )
+            return
+        default_project = project or (
+            file.parent.name if file.name.upper() == "CLAUDE.MD" else None
+        )
+        for draft in importing.drafts_for(file.name, body):
+            yield self.add(
+                draft.content,
+                title=draft.title,
+                project=default_project,
+                tags=[str(t) for t in meta.get("tags") or []]
+                if isinstance(meta.get("tags"), list)
+                else (),
+                source_type="import",
+            )
+
+    # -- keeping the index in line with the vault -------------------------------------------
+
+    def reconcile(self) -> ReconcileReport:
+        """Index files added or edited outside memem, drop files that are gone. Files are
+        compared by mtime and size, then by content hash; only changed files are parsed."""
+        conn = self.index.connection()
+        known = index.files(conn)
+        broken = index.broken_files(conn)
+        seen: set[str] = set()
+        changed: list[FileStat] = []
+        for st in self.vault.scan():
+            seen.add(st.name)
+            have = known.get(st.name)
+            if have and (have[1], have[2]) == (st.mtime_ns, st.size):
+                continue
+            bad = broken.get(st.name)
+            if bad and (bad[1], bad[2]) == (st.mtime_ns, st.size):
+                continue
+            changed.append(st)
+        gone = [name for name in known if name not in seen]
+        stale_broken = [name for name in broken if name not in seen]
+        if not changed and not gone and not stale_broken:
+            return ReconcileReport(unchanged=len(seen))
+        counts = {"added": 0, "updated": 0, "removed": 0, "broken": 0}
+        with self.index.write() as conn:
+            for name in gone:
+                index.delete(conn, known[name][0])
+                counts["removed"] += 1
+            for name in stale_broken:
+                index.clear_broken(conn, name)
+            for st in changed:
+                outcome = self._ingest(conn, st, known.get(st.name))
+                counts[outcome] += 1
+        if any(counts.values()):
+            events.append(self.settings.events_path, "reconcile", **counts)
+        return ReconcileReport(unchanged=len(seen) - len(changed), **counts)
+
+    def _ingest(self, conn: Any, st: FileStat, have: tuple[str, int, int, str] | None) -> str:
+        """Index one changed vault file; returns added, updated or broken."""
+        try:
+            read = self.vault.read(st.name)
+            other = conn.execute(
+                "SELECT file FROM memories WHERE id = ? AND file != ?", (read.memory.id, st.name)
+            ).fetchone()
+            if other and self.vault.path(other[0]).exists():
+                raise BrokenFile(st.name, f"duplicate id {read.memory.id} (also in {other[0]})")
+            memory = self.checked(read.memory, st.name)
+        except BrokenFile as exc:
+            index.set_broken(conn, st.name, exc.reason, st.mtime_ns, st.size)
+            if have:
+                index.delete(conn, have[0])
+            return "broken"
+        index.clear_broken(conn, st.name)
+        if have and have[3] == read.hash and have[0] == memory.id:
+            conn.execute(
+                "UPDATE memories SET mtime_ns = ?, size = ? WHERE file = ?",
+                (read.stat.mtime_ns, read.stat.size, st.name),
+            )
+            return "updated"
+        index.upsert(
+            conn,
+            memory,
+            file=st.name,
+            hash=read.hash,
+            mtime_ns=read.stat.mtime_ns,
+            size=read.stat.size,
+            fingerprint=conflict.fingerprint(memory.content),
+        )
+        terms = frozenset(index.memory_terms(conn, memory))
+        candidates = self._candidates(conn, memory)
+        weights = self._weights(conn, terms, candidates)
+        conn.execute(
+            "DELETE FROM edges WHERE src = ? AND type NOT IN ('supersedes', 'contradicts')",
+            (memory.id,),
+        )
+        edges = graph.propose(memory, terms, [(r.memory, r.terms) for r in candidates], weights)
+        edges += graph.declared(memory)
+        index.add_edges(conn, ((e.src, e.dst, e.type, e.score) for e in edges))
+        self._prune(conn, {memory.id, *(e.other(memory.id) for e in edges)})
+        return "updated" if have else "added"
+
+    @staticmethod
+    def checked(memory: Memory, file: str) -> Memory:
+        """A file's memory after the checks an edit made outside memem must pass: refused
+        content makes the file broken; secrets are kept out of the index (the file is the
+        user's and is not rewritten behind their back)."""
+        for text in (memory.title, memory.content):
+            scanned = security.scan(text)
+            if scanned.refused:
+                raise BrokenFile(file, f"refused by the security scan: {scanned.reason()}")
+        return memory.evolve(
+            title=security.redact(memory.title), content=security.redact(memory.content)
+        )
+
+    def rebuild_index(self) -> ReconcileReport:
+        """Recreate the whole index (FTS, terms, graph) from the vault."""
+        from memem import rebuild
+
+        report = rebuild.rebuild(self)
+        events.append(
+            self.settings.events_path, "rebuild", added=report.added, broken=report.broken
+        )
+        return report
+
+    def graph_rebuild(self) -> dict[str, int]:
+        """Recompute every edge from the index (no vault reads)."""
+        from memem import rebuild
+
+        with self.index.write() as conn:
+            counts = rebuild.rebuild_edges(conn)
+        return counts
+
+    def graph_audit(self) -> graph.Audit:
+        conn = self.index.connection()
+        memories = [r.memory for r in index.select(conn)]
+        edges = [Edge(*e) for e in conn.execute("SELECT src, dst, type, score FROM edges")]
+        return graph.audit(memories, edges)
+
+    def graph_stats(self) -> dict[str, Any]:
+        conn = self.index.connection()
+        n = index.doc_count(conn)
+        by_type = dict(conn.execute("SELECT type, count(*) FROM edges GROUP BY type").fetchall())
+        total = sum(by_type.values())
+        return {
+            "memories": n,
+            "edges": total,
+            "by_type": by_type,
+            "mean_degree": round(2 * total / n, 2) if n else 0.0,
+            "max_edges_per_memory": graph.MAX_EDGES,
+        }
+
+    def status(self) -> Status:
+        conn = self.index.connection()
+        projects: dict[str, dict[int, int]] = defaultdict(lambda: dict.fromkeys(LAYERS, 0))
+        active = deprecated = 0
+        for p, layer, status, n in conn.execute(
+            "SELECT project, layer, status, count(*) FROM memories GROUP BY 1, 2, 3"
+        ):
+            if status == "active":
+                projects[p][layer] += n
+                active += n
+            else:
+                deprecated += n
+        edges = conn.execute("SELECT count(*) FROM edges").fetchone()[0]
+        size = sum(
+            p.stat().st_size
+            for p in self.settings.state_dir.glob(self.settings.index_path.name + "*")
+            if p.is_file()
+        )
+        broken = {f: r[0] for f, r in index.broken_files(conn).items()}
+        return Status(
+            state_dir=str(self.settings.state_dir),
+            vault_dir=str(self.settings.vault_dir),
+            memories=active + deprecated,
+            active=active,
+            deprecated=deprecated,
+            projects=dict(sorted(projects.items())),
+            edges=edges,
+            index_bytes=size,
+            broken=broken,
+        )
+
+
+def _documents(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+        return
+    for path in sorted(root.rglob("*")):
+        hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
+        if path.is_file() and not hidden and path.suffix.lower() in (".md", ".markdown", ".txt"):
+            yield path

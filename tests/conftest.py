@@ -1,0 +1,50 @@
+"""Shared fixtures. Every test runs with HOME, the state dir and the vault in tmp_path and
+with MEMEM_*/CLAUDE_*/ANTHROPIC_* scrubbed from the environment: no test touches the real
+home directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memem.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRUBBED = ("MEMEM_", "CLAUDE_", "ANTHROPIC_")
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    for key in list(os.environ):
+        if key.startswith(SCRUBBED) or key == "CLAUDECODE":
+            monkeypatch.delenv(key)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("MEMEM_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("MEMEM_OBSIDIAN_VAULT", str(tmp_path / "vault"))
+    yield tmp_path
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(state_dir=tmp_path / "state", vault_dir=tmp_path / "vault") as s:
+        yield s
+
+
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it: a separate process, environment from the isolated fixture."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "memem", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )

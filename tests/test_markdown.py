@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import string
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memem import markdown
+from memem.errors import InvalidInput
+from memem.memory import Memory, new_id
+
+T0 = datetime(2026, 11, 21, 6, 40, tzinfo=UTC)
+FALLBACK = {"fallback_id": "f" * 32, "fallback_time": T0, "fallback_title": "note"}
+
+ids = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
+times = st.datetimes(
+    min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+texts = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=300
+)
+plain = st.text(alphabet=string.ascii_letters + string.digits + " -_.:#'\"", max_size=40)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    plain,
+    times,
+)
+extras = st.dictionaries(
+    st.text(alphabet=string.ascii_lowercase + "_", min_size=1, max_size=12).filter(
+        lambda k: k not in markdown.FIELDS
+    ),
+    st.one_of(scalars, st.lists(plain, max_size=3)),
+    max_size=3,
+)
+
+
+@st.composite
+def memories(draw: st.DrawFn) -> Memory:
+    content = draw(texts)
+    if not content.strip():
+        content = "x" + content
+    return Memory(
+        id=draw(ids),
+        title=draw(texts),
+        content=content,
+        project=draw(plain),
+        tags=tuple(draw(st.lists(plain, max_size=4))),
+        layer=draw(st.integers(0, 3)),
+        importance=draw(st.integers(1, 5)),
+        status=draw(st.sampled_from(["active", "deprecated"])),
+        source_type=draw(st.sampled_from(["mined", "user", "import"])),
+        source_session=draw(st.one_of(st.none(), plain)),
+        created=draw(times),
+        updated=draw(times),
+        valid_to=draw(st.one_of(st.none(), times)),
+        related=tuple(draw(st.lists(ids, max_size=3))),
+        contradicts=tuple(draw(st.lists(ids, max_size=2))),
+        extra=draw(extras),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(memories())
+def test_parse_of_render_is_identity(memory: Memory) -> None:
+    assert markdown.parse(markdown.render(memory), **FALLBACK) == memory
+
+
+def test_related_ids_are_mirrored_as_wikilinks_and_ignored_on_read() -> None:
+    other = new_id()
+    m = Memory(id=new_id(), title="T", content="body", created=T0, updated=T0, related=(other,))
+    text = markdown.render(m, {other: "other-note-1234abcd"})
+    assert "## Related\n\n- [[other-note-1234abcd]]" in text
+    edited = text.replace("[[other-note-1234abcd]]", "[[something-else]]")
+    assert markdown.parse(edited, **FALLBACK) == m
+
+
+def test_content_that_ends_like_a_related_block_survives() -> None:
+    m = Memory(
+        id=new_id(), title="T", content="notes\n\n## Related\n\n- [[mine]]", created=T0, updated=T0
+    )
+    assert markdown.parse(markdown.render(m), **FALLBACK).content == m.content
+
+
+def test_bom_crlf_and_yaml_dates_are_tolerated() -> None:
+    text = (
+        "\ufeff---\r\nid: "
+        + "a" * 32
+        + "\r\ntitle: Hello\r\ncreated: 2026-01-02\r\n---\r\nBody line\r\n"
+    )
+    m = markdown.parse(text, **FALLBACK)
+    assert m.title == "Hello"
+    assert m.content == "Body line"
+    assert m.created == datetime(2026, 1, 2, tzinfo=UTC)
+    assert m.updated == m.created
+
+
+def test_unknown_keys_are_kept_in_order() -> None:
+    text = "---\nid: " + "b" * 32 + "\naliases: [x, y]\ncssclass: wide\n---\nBody\n"
+    m = markdown.parse(text, **FALLBACK)
+    assert list(m.extra) == ["aliases", "cssclass"]
+    rendered = markdown.render(m)
+    assert "aliases:\n- x\n- y\ncssclass: wide\n" in rendered
+    assert markdown.parse(rendered, **FALLBACK) == m
+
+
+def test_a_note_without_frontmatter_takes_the_fallbacks() -> None:
+    m = markdown.parse("# My note\n\nSome text", **FALLBACK)
+    assert (m.id, m.title, m.created) == ("f" * 32, "My note", T0)
+
+
+def test_hand_typed_values_are_coerced() -> None:
+    text = (
+        "---\nlayer: L1\nimportance: '4'\ntags: db, postgres\nrelated: " + "c" * 32 + "\n---\nx\n"
+    )
+    m = markdown.parse(text, **FALLBACK)
+    assert (m.layer, m.importance, m.tags, m.related) == (1, 4, ("db", "postgres"), ("c" * 32,))
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("---\ntitle: [unclosed\n---\nx", "invalid YAML"),
+        ("---\ntitle: x\nno closing fence", "never closed"),
+        ("---\n- a list\n- not a mapping\n---\nx", "not a mapping"),
+        ("---\na: &a [1, 2]\nb: [*a, *a]\n---\nx", "aliases"),
+        ("---\nlayer: banana\n---\nx", "layer must be a number"),
+        ("---\nlayer: 7\n---\nx", "layer must be 0-3"),
+        ("---\ncreated: not a date\n---\nx", "ISO-8601"),
+        ("---\ntitle: only frontmatter\n---\n", "needs content"),
+    ],
+)
+def test_broken_frontmatter_is_refused_with_a_reason(text: str, reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        markdown.parse(text, **FALLBACK)
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 12)]
+    with pytest.raises(InvalidInput, match="aliases"):
+        markdown.parse("---\n" + "\n".join(lines) + "\n---\nbody", **FALLBACK)
+
+
+def test_datetimes_normalise_to_utc() -> None:
+    local = datetime(2026, 1, 1, 12, tzinfo=UTC) + timedelta(hours=2)
+    m = Memory(id=new_id(), title="t", content="c", created=local.isoformat(), updated=local)
+    assert m.created.tzinfo == UTC
+    assert markdown.parse(markdown.render(m), **FALLBACK) == m
