@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Final
 
 from memem.memory import Memory
@@ -32,7 +33,7 @@ TOPIC_THRESHOLD: Final = 0.18
 PROJECT_THRESHOLD: Final = 0.06
 SAME_PROJECT_EDGES: Final = 2
 SAME_SESSION_EDGES: Final = 3
-KEY_TERMS: Final = 12
+KEY_TERMS: Final = 8
 
 _DEPENDS: Final = re.compile(
     r"\b(?:depends? on|requires?|relies on|built on|needs|prerequisite)\b", re.IGNORECASE
@@ -57,13 +58,26 @@ class Edge:
         return self.dst if self.src == memory_id else self.src
 
 
-def similarity(a: Iterable[str], b: Iterable[str], weights: Mapping[str, float]) -> float:
-    """IDF-weighted Jaccard of two term sets, in [0, 1]."""
-    sa, sb = set(a), set(b)
-    union = sum(weights.get(t, 0.0) for t in sa | sb)
-    if union <= 0:
-        return 0.0
-    return sum(weights.get(t, 0.0) for t in sa & sb) / union
+def mass(terms: Iterable[str], weights: Mapping[str, float]) -> float:
+    """The total weight of a term set."""
+    return sum(map(weights.get, terms, repeat(0.0)))
+
+
+def similarity(
+    a: frozenset[str],
+    b: frozenset[str],
+    weights: Mapping[str, float],
+    mass_a: float | None = None,
+    mass_b: float | None = None,
+) -> float:
+    """IDF-weighted Jaccard of two term sets, in [0, 1]. Pass the sets' masses when known: the
+    union's weight is then derived, and only the (small) intersection is summed."""
+    shared = mass(a & b, weights)
+    total = (mass(a, weights) if mass_a is None else mass_a) + (
+        mass(b, weights) if mass_b is None else mass_b
+    )
+    union = total - shared
+    return shared / union if union > 0 else 0.0
 
 
 def key_terms(
@@ -80,8 +94,14 @@ def propose(
     new_terms: frozenset[str],
     candidates: Sequence[tuple[Memory, frozenset[str]]],
     weights: Mapping[str, float],
+    masses: Mapping[str, float] | None = None,
 ) -> list[Edge]:
-    """Edges from `new` to the best of `candidates` (at most `NEW_EDGES`)."""
+    """Edges from `new` to the best of `candidates` (at most `NEW_EDGES`). `masses` may hold
+    precomputed term-set masses by memory id."""
+    masses = masses or {}
+    new_mass = masses.get(new.id)
+    if new_mass is None:
+        new_mass = mass(new_terms, weights)
     depends = bool(_DEPENDS.search(new.content))
     supports = bool(_SUPPORTS.search(new.content))
     topical: list[Edge] = []
@@ -90,7 +110,7 @@ def propose(
     for other, terms in candidates:
         if other.id == new.id:
             continue
-        score = round(similarity(new_terms, terms, weights), 4)
+        score = round(similarity(new_terms, terms, weights, new_mass, masses.get(other.id)), 4)
         if new.source_session and other.source_session == new.source_session:
             session.append(Edge(new.id, other.id, "same_session", max(score, 0.3)))
         if score >= TOPIC_THRESHOLD:

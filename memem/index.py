@@ -28,9 +28,10 @@ from memem.text import STOPWORDS, quote_fts
 TOKENIZER: Final = "porter unicode61 remove_diacritics 2"
 # bm25 column weights: title, content, tags, project.
 WEIGHTS: Final = (4.0, 1.0, 2.0, 0.5)
+BM25_ARGS: Final = ", ".join(map(str, WEIGHTS))
 # Upper bound on the postings a query may make FTS5 score; rarer terms are always kept, the most
 # common ones are dropped from MATCH past it (they still count for coverage).
-POSTINGS_BUDGET: Final = 40_000
+POSTINGS_BUDGET: Final = 8_000
 BUSY_TIMEOUT_MS: Final = 10_000
 
 MIGRATIONS: Final[Sequence[str]] = (
@@ -69,7 +70,6 @@ MIGRATIONS: Final[Sequence[str]] = (
         title, content, tags, project,
         content='memories', content_rowid='rowid', tokenize='{TOKENIZER}'
     );
-    INSERT INTO memories_fts(memories_fts, rank) VALUES ('rank', 'bm25({", ".join(map(str, WEIGHTS))})');
     -- bulk = 1 while a full rebuild loads rows: the triggers stand aside and the FTS index is
     -- rebuilt in one pass at the end.
     CREATE TABLE counts (docs INTEGER NOT NULL, bulk INTEGER NOT NULL);
@@ -92,6 +92,25 @@ MIGRATIONS: Final[Sequence[str]] = (
         VALUES ('delete', old.rowid, old.title, old.content, old.tags, old.project);
         INSERT INTO memories_fts(rowid, title, content, tags, project)
         VALUES (new.rowid, new.title, new.content, new.tags, new.project);
+    END;
+    -- What search filters on, in rows small enough that joining thousands of FTS matches
+    -- to them stays in cache (the memories rows carry whole contents).
+    CREATE TABLE scope (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL,
+        project TEXT NOT NULL,
+        status TEXT NOT NULL,
+        layer INTEGER NOT NULL
+    );
+    CREATE TRIGGER scope_ai AFTER INSERT ON memories BEGIN
+        INSERT INTO scope VALUES (new.rowid, new.id, new.project, new.status, new.layer);
+    END;
+    CREATE TRIGGER scope_ad AFTER DELETE ON memories BEGIN
+        DELETE FROM scope WHERE rowid = old.rowid;
+    END;
+    CREATE TRIGGER scope_au AFTER UPDATE ON memories BEGIN
+        UPDATE scope SET id = new.id, project = new.project, status = new.status,
+            layer = new.layer WHERE rowid = old.rowid;
     END;
     CREATE VIRTUAL TABLE memories_vocab USING fts5vocab(memories_fts, 'row');
     CREATE TABLE terms (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
@@ -145,8 +164,12 @@ def _json_default(value: object) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+def _ids(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text)) if text != "[]" else ()
+
+
 def row_to_memory(r: sqlite3.Row) -> Memory:
-    return Memory(
+    return Memory.trusted(
         id=r["id"],
         title=r["title"],
         content=r["content"],
@@ -160,10 +183,10 @@ def row_to_memory(r: sqlite3.Row) -> Memory:
         created=to_datetime(r["created"]),
         updated=to_datetime(r["updated"]),
         valid_to=to_datetime(r["valid_to"]) if r["valid_to"] else None,
-        related=tuple(json.loads(r["related"])),
-        contradicts=tuple(json.loads(r["contradicts"])),
+        related=_ids(r["related"]),
+        contradicts=_ids(r["contradicts"]),
         schema_version=r["schema_version"],
-        extra=json.loads(r["extra"]),
+        extra=json.loads(r["extra"]) if r["extra"] != "{}" else {},
     )
 
 
@@ -429,7 +452,7 @@ def load(conn: sqlite3.Connection, entries: Iterable[tuple[Memory, str, str, int
     For a full rebuild: the triggers stand aside, the FTS index and the term statistics are
     built in one pass each at the end. Edges and broken-file records are cleared."""
     conn.execute("UPDATE counts SET bulk = 1")
-    for table in ("memories", "terms", "edges", "broken"):
+    for table in ("scope", "memories", "terms", "edges", "broken"):
         conn.execute(f"DELETE FROM {table}")
     conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('delete-all')")
     rows = (
@@ -440,13 +463,28 @@ def load(conn: sqlite3.Connection, entries: Iterable[tuple[Memory, str, str, int
             mtime_ns=mtime_ns,
             size=size,
             fingerprint=fingerprint(memory.content),
-            terms=memory_terms(conn, memory),
+            terms=(),
         )
         for memory, file, digest, mtime_ns, size in entries
     )
     conn.executemany(_INSERT, rows)
     conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')")
     conn.execute("INSERT INTO terms(term, df) SELECT term, doc FROM memories_vocab")
+    # Each row's term set, read back from the index FTS5 just built (one tokenizer pass).
+    conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.memories_instances "
+        "USING fts5vocab(main, memories_fts, 'instance')"
+    )
+    conn.execute("CREATE TEMP TABLE doc_terms (doc INTEGER PRIMARY KEY, terms TEXT NOT NULL)")
+    conn.execute(
+        "INSERT INTO doc_terms SELECT doc, group_concat(term, ' ') FROM "
+        "(SELECT DISTINCT doc, term FROM temp.memories_instances) GROUP BY doc"
+    )
+    conn.execute(
+        "UPDATE memories SET terms = "
+        "coalesce((SELECT terms FROM doc_terms WHERE doc_terms.doc = memories.rowid), '')"
+    )
+    conn.execute("DROP TABLE temp.doc_terms")
     count = int(conn.execute("SELECT count(*) FROM memories").fetchone()[0])
     conn.execute("UPDATE counts SET docs = ?, bulk = 0", (count,))
     return count
@@ -555,7 +593,9 @@ def search(
     budget = 0
     for word in known:
         df = dfs[stems[word]]
-        if chosen and (budget + df > POSTINGS_BUDGET or df > docs // 2):
+        # Past the rarest word, a word in over a quarter of the memories adds little to BM25
+        # (its IDF is small) but costs a posting per memory: it only counts for coverage.
+        if chosen and (budget + df > POSTINGS_BUDGET or df > docs // 4):
             continue
         chosen.append(word)
         budget += df
@@ -564,33 +604,38 @@ def search(
     where = ["memories_fts MATCH ?"]
     params: list[Any] = [" OR ".join(quote_fts(w) for w in chosen)]
     if not include_deprecated:
-        where.append("m.status = 'active'")
+        where.append("s.status = 'active'")
     if max_layer < 3:
-        where.append("m.layer <= ?")
+        where.append("s.layer <= ?")
         params.append(max_layer)
     if projects:
-        where.append(f"m.project IN ({','.join('?' * len(projects))})")
+        where.append(f"s.project IN ({','.join('?' * len(projects))})")
         params.extend(projects)
     if exclude:
-        where.append(f"m.id NOT IN ({','.join('?' * len(exclude))})")
+        where.append(f"s.id NOT IN ({','.join('?' * len(exclude))})")
         params.extend(exclude)
+    # Rank with only rowids in the sorter; read the few winners' rows afterwards.
+    # bm25() with explicit weights is cheaper than the configured `rank` column.
     sql = (
-        f"SELECT {', '.join('m.' + c.strip() for c in MEMORY_COLUMNS.split(','))}, "
-        "memories_fts.rank AS rank FROM memories_fts JOIN memories m ON m.rowid = memories_fts.rowid "
-        f"WHERE {' AND '.join(where)} ORDER BY memories_fts.rank LIMIT ?"
+        f"SELECT s.rowid, bm25(memories_fts, {BM25_ARGS}) AS score FROM memories_fts "
+        "JOIN scope s ON s.rowid = memories_fts.rowid "
+        f"WHERE {' AND '.join(where)} ORDER BY score LIMIT ?"
     )
     params.append(max(candidates, limit))
-    matches: list[Match] = []
-    for r in conn.execute(sql, params):
-        doc_terms = r["terms"].split()
-        present = set(doc_terms)
+    ranks = dict(conn.execute(sql, params).fetchall())
+    if not ranks:
+        return []
+    marks = ",".join("?" * len(ranks))
+    scored: list[tuple[float, float, sqlite3.Row]] = []
+    for r in conn.execute(
+        f"SELECT rowid, {MEMORY_COLUMNS} FROM memories WHERE rowid IN ({marks})", list(ranks)
+    ):
+        present = set(r["terms"].split())
         coverage = sum(w for s, w in weights.items() if s in present) / total
-        if coverage < min_coverage:
-            continue
-        relevance = -float(r["rank"])
-        matches.append(Match(to_row(r), relevance * (0.25 + coverage), coverage))
-    matches.sort(key=lambda m: m.score, reverse=True)
-    return matches[:limit]
+        if coverage >= min_coverage:
+            scored.append((-float(ranks[r["rowid"]]) * (0.25 + coverage), coverage, r))
+    scored.sort(key=lambda item: item[0], reverse=True)
+    return [Match(to_row(r), score, coverage) for score, coverage, r in scored[:limit]]
 
 
 def _stems_of(conn: sqlite3.Connection, words: Sequence[str]) -> dict[str, str]:

@@ -7,47 +7,92 @@ over each memory's key terms, so its cost grows with the number of memories, not
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
 import sqlite3
+import threading
 from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from memem import graph, index
 from memem.errors import BrokenFile
 from memem.graph import Edge
 from memem.memory import Memory
+from memem.vault import Vault, vet
 
 if TYPE_CHECKING:
     from memem.store import ReconcileReport, Store
 
+log = logging.getLogger("memem.rebuild")
+
 # A key term in more memories than this says little about any pair of them.
-MAX_POSTINGS = 400
-CANDIDATES = 20
+MAX_POSTINGS = 64
+CANDIDATES = 12
+
+
+# Below this many files a process pool costs more than it saves.
+PARALLEL_FILES = 2_000
+
+Entry = tuple[Memory, str, str, int, int]  # memory, file, hash, mtime_ns, size
+Broken = tuple[str, str, int, int]  # file, reason, mtime_ns, size
+
+
+def _read_files(root: str, names: list[str]) -> tuple[list[Entry], list[Broken]]:
+    """Read and vet vault files (runs in worker processes for large vaults)."""
+    vault = Vault(Path(root))
+    entries: list[Entry] = []
+    broken: list[Broken] = []
+    for name in names:
+        try:
+            read = vault.read(name)
+            memory = vet(read.memory, name)
+        except BrokenFile as exc:
+            st = (vault.memories_dir / name).stat()
+            broken.append((name, exc.reason, st.st_mtime_ns, st.st_size))
+            continue
+        entries.append((memory, name, read.hash, read.stat.mtime_ns, read.stat.size))
+    return entries, broken
+
+
+def _read_all(vault: Vault, names: list[str]) -> tuple[list[Entry], list[Broken]]:
+    workers = min(os.cpu_count() or 1, 4)
+    # Forking is safe only from a single-threaded process (a threaded server reads in-process);
+    # spawn would re-run the caller's __main__, a trap for scripts using the Python API.
+    if len(names) < PARALLEL_FILES or workers < 2 or threading.active_count() > 1:
+        return _read_files(str(vault.root), names)
+    size = -(-len(names) // workers)
+    chunks = [names[i : i + size] for i in range(0, len(names), size)]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
+        parts = list(pool.map(_read_files, [str(vault.root)] * len(chunks), chunks))
+    return [e for p in parts for e in p[0]], [b for p in parts for b in p[1]]
 
 
 def rebuild(store: Store) -> ReconcileReport:
     from memem.store import ReconcileReport
 
-    entries: list[tuple[Memory, str, str, int, int]] = []
-    broken: list[tuple[str, str, int, int]] = []
+    names = sorted(st.name for st in store.vault.scan())
+    read, broken = _read_all(store.vault, names)
+    entries: list[Entry] = []
     owner: dict[str, str] = {}
-    for st in sorted(store.vault.scan(), key=lambda s: s.name):
-        try:
-            read = store.vault.read(st.name)
-            if read.memory.id in owner:
-                raise BrokenFile(
-                    st.name, f"duplicate id {read.memory.id} (also in {owner[read.memory.id]})"
-                )
-            memory = store.checked(read.memory, st.name)
-        except BrokenFile as exc:
-            broken.append((st.name, exc.reason, st.mtime_ns, st.size))
+    for entry in read:
+        memory, name = entry[0], entry[1]
+        if memory.id in owner:
+            reason = f"duplicate id {memory.id} (also in {owner[memory.id]})"
+            broken.append((name, reason, entry[3], entry[4]))
             continue
-        owner[memory.id] = st.name
-        entries.append((memory, st.name, read.hash, read.stat.mtime_ns, read.stat.size))
+        owner[memory.id] = name
+        entries.append(entry)
     with store.index.write() as conn:
         added = index.load(conn, entries)
         for name, reason, mtime_ns, size in broken:
             index.set_broken(conn, name, reason, mtime_ns, size)
         rebuild_edges(conn)
+    for name, reason, _, _ in broken:
+        log.warning("skipped a broken vault file", extra={"file": name, "reason": reason})
     return ReconcileReport(added=added, broken=len(broken))
 
 
@@ -56,7 +101,8 @@ def rebuild_edges(conn: sqlite3.Connection) -> dict[str, int]:
     rows = index.select(conn)
     dfs = dict(conn.execute("SELECT term, df FROM terms").fetchall())
     docs = index.doc_count(conn)
-    weights = {t: index.idf(df, docs) for t, df in dfs.items()}
+    stop = index.stopword_stems(conn)
+    weights = {t: 0.0 if t in stop else index.idf(df, docs) for t, df in dfs.items()}
     keys = [graph.key_terms(r.terms, weights, dfs) for r in rows]
     postings: dict[str, list[int]] = defaultdict(list)
     for i, (row, ks) in enumerate(zip(rows, keys, strict=True)):
@@ -64,6 +110,7 @@ def rebuild_edges(conn: sqlite3.Connection) -> dict[str, int]:
             for k in ks:
                 postings[k].append(i)
     by_id = {r.memory.id: r.memory for r in rows}
+    masses = {r.memory.id: graph.mass(r.terms, weights) for r in rows}
     proposed: dict[tuple[str, str, str], Edge] = {}
     for i, row in enumerate(rows):
         for edge in graph.declared(row.memory):
@@ -81,7 +128,7 @@ def rebuild_edges(conn: sqlite3.Connection) -> dict[str, int]:
             (rows[j].memory, rows[j].terms)
             for j in sorted(shared, key=shared.__getitem__, reverse=True)[:CANDIDATES]
         ]
-        for edge in graph.propose(row.memory, row.terms, candidates, weights):
+        for edge in graph.propose(row.memory, row.terms, candidates, weights, masses):
             edge = graph.oriented(edge, row.memory, by_id[edge.dst])
             if proposed.get(edge.key(), edge).score <= edge.score:
                 proposed[edge.key()] = edge

@@ -24,10 +24,18 @@ network call on its own, since exfiltration needs the two connected.
 
 Every pattern is precompiled and linear: a repetition that can start at many positions is
 bounded, so megabytes of hostile text cost a few passes, never a quadratic scan.
+
+Speed: most text holds no secret and no threat, so each rule has a gate, a cheap test for
+something every match must contain (a literal such as ``ghp_`` or ``://``, or a short pattern
+such as a key-like word followed by ``=``), and a rule runs only when its gate passes. A gate
+may pass when its rule then finds nothing, never the reverse; case-insensitive gates run on
+`_fold` of the text. tests/test_security.py checks every gate against its rule and the output
+against a frozen copy of the ungated implementation.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -68,13 +76,31 @@ class Scan:
 
 def scan(text: str) -> Scan:
     """Redact every secret in `text`, then look for threats in what remains."""
-    redacted, redactions = _redact(text)
-    return Scan(redacted, redactions, _threats(redacted))
+    folded = _fold(text)
+    redacted, redactions = _redact(text, folded)
+    return Scan(redacted, redactions, _threats(redacted, _fold(redacted) if redactions else folded))
 
 
 def redact(text: str) -> str:
     """`text` with every secret replaced exactly as in `scan(text).text`."""
-    return _redact(text)[0]
+    return _redact(text, _fold(text))[0]
+
+
+# Python's re, under IGNORECASE, matches the dotless i (U+0131) and the dotted capital I
+# (U+0130) as "i" and the long s (U+017F) as "s"; str.lower() keeps those apart and turns
+# U+0130 into two characters.
+_FOLD_FIRST: Final = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
+
+
+def _fold(text: str) -> str:
+    """`text` lower-cased for the gates of case-insensitive rules.
+
+    Folding maps one character to one, keeps every character's \\w and \\s class, and maps a
+    character to an ASCII x exactly when ``(?i)x`` matches it (the tests check every code
+    point). So a pattern written in lower case from ASCII literals, ASCII classes, \\w, \\s and
+    \\b matches the folded text, case-sensitively, exactly where its (?i) form matches `text`.
+    """
+    return text.lower() if text.isascii() else text.translate(_FOLD_FIRST).lower()
 
 
 # --- secrets -------------------------------------------------------------------------------
@@ -117,6 +143,9 @@ _CODE_VALUE: Final = re.compile(
 _DOTTED: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _KEYLIKE: Final = re.compile(r"(?:key|token|secret|passw(?:or)?d|pwd|auth|apikey|credential)s?")
 _CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NOT_ALNUM: Final = re.compile(r"[^a-z0-9]+")
+_IDENTIFIER: Final = re.compile(r"[A-Za-z_]\w*")
+_PASSWORD_NAME: Final = re.compile("pass|pwd", re.I)
 
 
 def _is_literal(value: str) -> bool:
@@ -148,7 +177,7 @@ def _unquoted(m: re.Match[str]) -> bool:
 def _yaml_value(m: re.Match[str]) -> bool:
     # `x = name` at the start of a line is Python assigning a variable; env files never put
     # spaces around `=`, so a bare word there is code. After `:` (YAML) it is data.
-    variable = m["sep"] == "=" and re.fullmatch(r"[A-Za-z_]\w*", m["secret"]) is not None
+    variable = m["sep"] == "=" and _IDENTIFIER.fullmatch(m["secret"]) is not None
     return _unquoted(m) and not variable
 
 
@@ -160,7 +189,7 @@ def _flag_value(m: re.Match[str]) -> bool:
 
 
 def _keylike_random(m: re.Match[str]) -> bool:
-    parts = set(re.split(r"[^a-z0-9]+", _CAMEL.sub("_", m["name"]).lower()))
+    parts = set(_NOT_ALNUM.split(_CAMEL.sub("_", m["name"]).lower()))
     return (
         any(map(_KEYLIKE.fullmatch, parts)) and _is_literal(m["secret"]) and _is_random(m["secret"])
     )
@@ -228,15 +257,95 @@ _RULES: Final[tuple[tuple[str, _Accept, re.Pattern[str]], ...]] = tuple(
 )
 
 
-def _redact(text: str) -> tuple[str, tuple[Finding, ...]]:
+# Gates of the assignment rules, on folded text. A `_NAME` ends with one of these words, and
+# the rules put an optional quote, blanks and `:` or `=` (`:=` and `=>` start with them) after
+# it; `_KEYLIKE_VALUE` allows up to 20 more name characters first and needs 16 value ones.
+# `_ASSIGNED` is needed by all of them but `_FLAG`.
+_NAME_END: Final = r"(?:pass(?:word|wd|phrase)|pwd|secret|key|token)"
+_ASSIGNED: Final = re.compile(
+    r"(?:key|token|secret|passw(?:or)?d|passphrase|pwd|credential|auth)[\w-]{0,20}[\"']?[ \t]*[:=]"
+)
+_QUOTED_GATE: Final = re.compile(rf"{_NAME_END}[\"']?[ \t]*[:=][=>]?[ \t]*[\"']")
+_ENV_GATE: Final = re.compile(rf"{_NAME_END}=")
+_YAML_GATE: Final = re.compile(rf"{_NAME_END}[\"']?[ \t]*[:=][ \t]")
+_FLAG_GATE: Final = re.compile(
+    r"-(?:[a-z]+-){0,2}(?:password|passwd|pass|secret|token|api-?key|auth-token|access-token"
+    r"|client-secret)(?:=|[ \t])"
+)
+_KEYLIKE_GATE: Final = re.compile(
+    r"(?:key|token|secret|passw(?:or)?d|pwd|credential|auth)[\w-]{0,20}[\"']?[ \t]*[:=][=>]?"
+    r"[ \t]*[\"']?[\w+/.~=-]{16}"
+)
+_AWS_ID_GATE: Final = re.compile(r"A(?:KIA|SIA|BIA|CCA|GPA|IDA|IPA|NPA|NVA|ROA)")
+_GITHUB_GATE: Final = re.compile(r"gh[pousr]_|github_pat_")
+
+
+def _secret_rules(text: str, folded: str) -> list[int]:
+    """Indices in `_RULES` of the rules that may match `text`: every other one cannot.
+
+    Each test is a necessary condition for a match of its rule: a literal or a short pattern
+    that every match contains. Case-insensitive rules are tested on `folded` (see `_fold`).
+    """
+    t, f = text, folded
+    rules: list[int] = []
+    if "-----BEGIN" in t:
+        rules.append(0)  # private-key
+    if _AWS_ID_GATE.search(t):
+        rules.append(1)  # aws-access-key
+    if "aws" in f:
+        rules.append(2)  # aws-secret-key: (?i:aws_?secret_?access_?key)
+    if _GITHUB_GATE.search(t):
+        rules.append(3)  # github-token
+    if "sk-" in t:
+        rules += (4, 5) if "sk-ant-" in t else (5,)  # anthropic-key, openai-key
+    if "k_live_" in t or "k_test_" in t or "whsec_" in t:
+        rules.append(6)  # stripe-key
+    if "AIza" in t:
+        rules.append(7)  # google-api-key
+    if "https://hooks.slack.com/" in t:
+        rules.append(8)  # slack-webhook
+    if "xox" in t or "xapp-" in t:
+        rules.append(9)  # slack-token
+    if "glpat-" in t:
+        rules.append(10)  # gitlab-token
+    if "npm_" in t:
+        rules.append(11)  # npm-token
+    if "hf_" in t:
+        rules.append(12)  # huggingface-token
+    if "eyJ" in t:
+        rules.append(13)  # jwt
+    if "://" in t:
+        rules.append(14)  # connection-string-password
+    if "Bearer" in t:
+        rules.append(15)  # bearer-token
+    named = "key" in f or "token" in f or "pass" in f or "secret" in f or "pwd" in f
+    assigned = (named or "auth" in f or "credential" in f) and _ASSIGNED.search(f) is not None
+    if assigned and named:
+        if _QUOTED_GATE.search(f):
+            rules.append(16)
+        if _ENV_GATE.search(f):
+            rules.append(17)
+        if _YAML_GATE.search(f):
+            rules.append(18)
+    if named and _FLAG_GATE.search(f):
+        rules.append(19)
+    if assigned and _KEYLIKE_GATE.search(f):
+        rules.append(20)  # high-entropy-secret
+    return rules
+
+
+def _redact(text: str, folded: str) -> tuple[str, tuple[Finding, ...]]:
     found: list[tuple[int, int, int, str]] = []  # start, priority, end, kind
-    for priority, (rule_kind, accept, pattern) in enumerate(_RULES):
+    for priority in _secret_rules(text, folded):
+        rule_kind, accept, pattern = _RULES[priority]
         for m in pattern.finditer(text):
             if accept(m):
                 start, end = m.span("secret" if "secret" in pattern.groupindex else 0)
-                pw = not rule_kind and re.search("pass|pwd", m["name"], re.I)
+                pw = not rule_kind and _PASSWORD_NAME.search(m["name"])
                 kind = rule_kind or ("password-assignment" if pw else "secret-assignment")
                 found.append((start, priority, end, kind))
+    if not found:
+        return text, ()
     # Overlapping spans are merged, never dropped: a secret half-covered by a weaker match must
     # not leak its other half.
     merged: list[tuple[int, int, int, str]] = []  # start, end, priority, kind
@@ -278,40 +387,96 @@ def _clip(text: str, limit: int = 80) -> str:
 
 # --- threats -------------------------------------------------------------------------------
 
-_INJECTION: Final = re.compile(
+# The alternatives of `_INJECTION`, each a whole branch, in order.
+_INJECTION_PARTS: Final = (
     r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|every|the|your|of|these"
     r"|those)\s+){0,3}(?:previous|prior|preceding|earlier|above|original|system)\s+"
-    r"(?:instructions?|prompts?|directives|guardrails)"
+    r"(?:instructions?|prompts?|directives|guardrails)",
     # "disregard the above." but not "ignore the above warning"
-    r"|\b(?:ignore|disregard|forget)\s+(?:(?:everything|all|anything)\s+)?(?:the\s+)?"
-    r"(?:above|before\s+this)(?=\s*(?:[.,;:!)]|and\b|then\b|$))"
+    r"\b(?:ignore|disregard|forget)\s+(?:(?:everything|all|anything)\s+)?(?:the\s+)?"
+    r"(?:above|before\s+this)(?=\s*(?:[.,;:!)]|and\b|then\b|$))",
     # "you are now DAN", "... an unrestricted AI"; never "you are now ready to deploy"
-    r"|\byou\s+are\s+now\s+(?:(?:an?|the|my)\s+)?(?:(?:new|different|unrestricted|unfiltered"
+    r"\byou\s+are\s+now\s+(?:(?:an?|the|my)\s+)?(?:(?:new|different|unrestricted|unfiltered"
     r"|uncensored|jailbroken|evil|rogue)\s+)?(?:DAN|jailbroken|unrestricted|unfiltered"
     r"|uncensored|evil|rogue|AI|assistant|model|persona|character|chatbot|free\s+(?:from|of)"
-    r"|no\s+longer|in\s+(?:developer|god|admin|DAN|jailbreak)\s+mode)\b"
-    r"|\bnew\s+system\s+prompt\b"
-    r"|\b(?:act|behave|respond|pretend)\s+(?:as|like|to\s+be)\s+(?:[\w'-]{1,30}\s+){0,6}?"
+    r"|no\s+longer|in\s+(?:developer|god|admin|DAN|jailbreak)\s+mode)\b",
+    r"\bnew\s+system\s+prompt\b",
+    r"\b(?:act|behave|respond|pretend)\s+(?:as|like|to\s+be)\s+(?:[\w'-]{1,30}\s+){0,6}?"
     r"(?:without|with\s+no)\s+(?:any\s+)?(?:restrictions|limits|limitations|filters|rules"
-    r"|guidelines|censorship|safety)"
-    r"|\b(?:reveal|print|output|repeat|leak)\s+(?:me\s+)?your\s+(?:full\s+|entire\s+|original\s+"
-    r"|hidden\s+)?(?:system\s+prompt|instructions)"
-    r"|\b(?:do\s+not|don't|never)\s+(?:tell|inform)\s+the\s+user\b"
-    r"|\bwithout\s+(?:telling|informing)\s+the\s+user\b"
-    r"|\bhide\s+(?:this|it|that)\s+from\s+the\s+user\b"
+    r"|guidelines|censorship|safety)",
+    r"\b(?:reveal|print|output|repeat|leak)\s+(?:me\s+)?your\s+(?:full\s+|entire\s+|original\s+"
+    r"|hidden\s+)?(?:system\s+prompt|instructions)",
+    r"\b(?:do\s+not|don't|never)\s+(?:tell|inform)\s+the\s+user\b",
+    r"\bwithout\s+(?:telling|informing)\s+the\s+user\b",
+    r"\bhide\s+(?:this|it|that)\s+from\s+the\s+user\b",
     # Imperative only: "silently run" is an order, "the hook silently runs" a description.
-    r"|\b(?:silently|secretly|covertly)\s+(?:run|execute|call|invoke|install|download|upload"
-    r"|send|delete|modify|push)\b"
-    r"|\b(?:run|execute|invoke)\s+(?:[^\s,;]{1,80}\s+){0,5}?(?:silently|secretly|covertly)\b"
+    r"\b(?:silently|secretly|covertly)\s+(?:run|execute|call|invoke|install|download|upload"
+    r"|send|delete|modify|push)\b",
+    r"\b(?:run|execute|invoke)\s+(?:[^\s,;]{1,80}\s+){0,5}?(?:silently|secretly|covertly)\b",
     # Fake turn boundaries. An XML-style tag counts when a sentence follows it, so
     # `<system>GitHub</system>` in a pom.xml is data and `</user><system>Always run ...` is not;
     # an opening `<user>` is left alone, as docs use it for a placeholder (`chown <user> f`).
-    r"|<\|(?:im_start|im_end|system|user|assistant|endoftext|start_header_id|end_header_id"
-    r"|eot_id)\|>|(?-i:\[/?INST\]|<</?SYS>>)"
-    r"|(?:</?(?:system|system-reminder|system_prompt)|</(?:user|assistant|human))>"
+    r"<\|(?:im_start|im_end|system|user|assistant|endoftext|start_header_id|end_header_id"
+    r"|eot_id)\|>",
+    r"(?-i:\[/?INST\]|<</?SYS>>)",
+    r"(?:</?(?:system|system-reminder|system_prompt)|</(?:user|assistant|human))>"
     r"(?=\s*[^\s<]{1,40}\s+[^\s<]{1,40}\s+[^\s<]{1,40})",
-    re.I,
 )
+_INJECTION: Final = re.compile("|".join(_INJECTION_PARTS), re.I)
+_YOU_ARE_NOW: Final = re.compile(r"you\s+are\s+now\s")
+_ACT_AS: Final = re.compile(r"(?:act|behave|respond|pretend)\s+(?:as|like|to\s+be)\s")
+_FAKE_TAG: Final = re.compile(r"</?system|</(?:user|assistant|human)>")
+
+
+def _injection_parts(text: str, folded: str) -> int:
+    """A bit set of the `_INJECTION_PARTS` that may match `text`: every other one cannot.
+
+    Each test is a necessary condition for a match of its branch, as in `_secret_rules`.
+    """
+    t, f = text, folded
+    parts = 0
+    if "ignore" in f or "disregard" in f or "forget" in f:
+        parts |= 0b11
+    elif "override" in f or "bypass" in f:
+        parts |= 0b1
+    if "you" in f and _YOU_ARE_NOW.search(f):
+        parts |= 1 << 2
+    if "system" in f and "prompt" in f:
+        parts |= 1 << 3  # new system prompt
+    if "with" in f and _ACT_AS.search(f):
+        parts |= 1 << 4  # act as ... without restrictions
+    if "your" in f and ("prompt" in f or "instructions" in f):
+        parts |= 1 << 5  # reveal your system prompt
+    if "user" in f:
+        if "tell" in f or "inform" in f:
+            parts |= 1 << 6  # do not tell the user
+        if "without" in f:
+            parts |= 1 << 7  # without telling the user
+        if "hide" in f:
+            parts |= 1 << 8  # hide this from the user
+    if "silently" in f or "secretly" in f or "covertly" in f:
+        parts |= 0b11 << 9
+    if "<" in t:
+        if "<|" in t:
+            parts |= 1 << 11  # <|im_start|>
+        if _FAKE_TAG.search(f):
+            parts |= 1 << 13  # </user><system>
+    if "INST]" in t or "SYS>>" in t:
+        parts |= 1 << 12
+    return parts
+
+
+@functools.lru_cache(maxsize=128)
+def _injection(parts: int) -> re.Pattern[str]:
+    """`_INJECTION` cut down to the branches in `parts`.
+
+    Where the branches left out cannot match, it finds exactly what `_INJECTION` finds: at
+    each position the first branch that matches wins, and nothing surrounds the branches.
+    """
+    chosen = [p for i, p in enumerate(_INJECTION_PARTS) if parts >> i & 1]
+    return re.compile("|".join(chosen), re.I)
+
+
 _QUOTED: Final = re.compile(
     r"`[^`\n]{1,300}`|\"[^\"\n]{1,300}\"|(?<![A-Za-z0-9])'[^'\n]{1,300}'(?![A-Za-z0-9])"
     r"|\u201c[^\u201d\n]{1,300}\u201d|\u2018[^\u2019\n]{1,300}\u2019"
@@ -409,25 +574,88 @@ def _shell_exfil(line: str) -> bool:
     return bool(source and _INTO_NET.search(line))
 
 
-def _threats(text: str) -> tuple[Finding, ...]:
+# `_NET_TOOL` in lower case, for folded text.
+_NET_TOOL_GATE: Final = re.compile(
+    r"(?<![\w.-])(?:curl|wget|nc|ncat|netcat|socat|telnet|ftp|invoke-webrequest"
+    r"|invoke-restmethod|iwr|irm)(?=[\s\"'])|/dev/(?:tcp|udp)/"
+)
+
+
+def _nl_exfil_may_match(folded: str) -> bool:
+    """Whether `_NL_EXFIL` may match: every branch needs a `_SEND` verb and an `_OBJECT`."""
+    f = folded
+    return (
+        "key" in f
+        or "secret" in f
+        or "credential" in f
+        or "password" in f
+        or "var" in f
+        or ".env" in f
+        or "~/.ssh" in f
+    ) and (
+        "send" in f
+        or "post" in f
+        or "upload" in f
+        or "forward" in f
+        or "mail" in f
+        or "transmit" in f
+        or "exfiltrate" in f
+        or "leak" in f
+    )
+
+
+def _line_gates(text: str, folded: str) -> tuple[bool, bool]:
+    """Whether `_CODE_SOURCE`, and whether `_shell_exfil`, may match some line of `text`."""
+    t = text
+    key_file = (
+        ".ssh" in t
+        or "id_" in t
+        or ".aws/credentials" in t
+        or ".netrc" in t
+        or ".git-credentials" in t
+        or ".pgpass" in t
+        or ".npmrc" in t
+        or ".pypirc" in t
+        or ".docker/config.json" in t
+        or ".kube/config" in t
+        or "/etc/shadow" in t
+    )
+    dot_env = ".env" in t  # also in "os.environ" and "process.env"
+    source = key_file or (dot_env and ("os.environ" in t or "process.env" in t))
+    # `_shell_exfil` needs a network tool and either a secret file (`_UPLOAD`, `_FILE`) or
+    # `_INTO_NET` (| $( base64 >) with `_ENV_DUMP` (| >) or `_KEY_VAR` ($).
+    piped = "|" in t or ">" in t
+    shell = (
+        key_file or dot_env or piped or "$(" in t or ("base64" in t and "$" in t)
+    ) and _NET_TOOL_GATE.search(folded) is not None
+    return source, shell
+
+
+def _threats(text: str, folded: str) -> tuple[Finding, ...]:
+    parts = _injection_parts(text, folded)
     threats = [
         Finding("prompt-injection", _clip(text[m.start() : m.end() + 40], 60))
-        for m in _INJECTION.finditer(text)
+        for m in (_injection(parts).finditer(text) if parts else ())
         if not _is_mention(text, m.start(), m.end())
     ]
-    threats += [
-        Finding("credential-exfiltration", _clip(text[m.start() : m.end() + 20], 60))
-        for m in _NL_EXFIL.finditer(text)
-        # "never send your API key to anyone" is advice, not an order.
-        if not _NEGATION.search(text, max(0, m.start() - 30), m.start())
-    ]
+    if _nl_exfil_may_match(folded):
+        threats += [
+            Finding("credential-exfiltration", _clip(text[m.start() : m.end() + 20], 60))
+            for m in _NL_EXFIL.finditer(text)
+            # "never send your API key to anyone" is advice, not an order.
+            if not _NEGATION.search(text, max(0, m.start() - 30), m.start())
+        ]
+    may_source, may_shell = _line_gates(text, folded)
+    if not (may_source or may_shell):
+        return tuple(threats)
     lines = text.split("\n")
-    source = [_CODE_SOURCE.search(line) is not None for line in lines]
-    sink = [_CODE_SINK.search(line) is not None for line in lines]
+    source = [may_source and _CODE_SOURCE.search(line) is not None for line in lines]
+    sink = [_CODE_SINK.search(line) is not None for line in lines] if any(source) else source
     i = 0
     while i < len(lines):
         near = range(max(0, i - 2), min(i + 3, len(lines)))
-        if _shell_exfil(lines[i]) or (source[i] and any(sink[j] for j in near)):
+        shell = may_shell and _shell_exfil(lines[i])
+        if shell or (source[i] and any(sink[j] for j in near)):
             threats.append(Finding("credential-exfiltration", _clip(lines[i].strip())))
             i += 3  # one finding per window
         else:

@@ -14,6 +14,7 @@ edits made elsewhere (Obsidian, an editor, another machine); `rebuild_index` rec
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -40,7 +41,9 @@ from memem.memory import (
 )
 from memem.settings import Settings
 from memem.text import query_terms
-from memem.vault import FileStat, Vault
+from memem.vault import FileStat, Vault, vet
+
+log = logging.getLogger("memem.store")
 
 MAX_QUERY_CHARS: Final = 10_000
 MAX_LIMIT: Final = 100
@@ -683,8 +686,11 @@ class Store:
             ).fetchone()
             if other and self.vault.path(other[0]).exists():
                 raise BrokenFile(st.name, f"duplicate id {read.memory.id} (also in {other[0]})")
-            memory = self.checked(read.memory, st.name)
+            memory = vet(read.memory, st.name)
         except BrokenFile as exc:
+            log.warning(
+                "skipped a broken vault file", extra={"file": st.name, "reason": exc.reason}
+            )
             index.set_broken(conn, st.name, exc.reason, st.mtime_ns, st.size)
             if have:
                 index.delete(conn, have[0])
@@ -717,19 +723,6 @@ class Store:
         index.add_edges(conn, ((e.src, e.dst, e.type, e.score) for e in edges))
         self._prune(conn, {memory.id, *(e.other(memory.id) for e in edges)})
         return "updated" if have else "added"
-
-    @staticmethod
-    def checked(memory: Memory, file: str) -> Memory:
-        """A file's memory after the checks an edit made outside memem must pass: refused
-        content makes the file broken; secrets are kept out of the index (the file is the
-        user's and is not rewritten behind their back)."""
-        for text in (memory.title, memory.content):
-            scanned = security.scan(text)
-            if scanned.refused:
-                raise BrokenFile(file, f"refused by the security scan: {scanned.reason()}")
-        return memory.evolve(
-            title=security.redact(memory.title), content=security.redact(memory.content)
-        )
 
     def rebuild_index(self) -> ReconcileReport:
         """Recreate the whole index (FTS, terms, graph) from the vault."""

@@ -250,6 +250,8 @@ STOPWORDS: Final = frozenset(
 
 def fold(text: str) -> str:
     """Lowercase with diacritics removed, as the index folds them."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from memem import markdown
+from memem import markdown, security
 from memem.errors import BrokenFile, InvalidInput
 from memem.memory import Memory
 
@@ -159,3 +159,16 @@ class Vault:
         except InvalidInput as exc:
             raise BrokenFile(name, str(exc)) from None
         return ReadFile(memory, FileStat(name, st.st_mtime_ns, st.st_size), content_hash(data))
+
+
+def vet(memory: Memory, file: str) -> Memory:
+    """A file's memory after the checks an edit made outside memem must pass: refused content
+    makes the file broken; secrets are kept out of the index (the file is the user's and is
+    not rewritten behind their back)."""
+    title, content = security.scan(memory.title), security.scan(memory.content)
+    for scanned in (title, content):
+        if scanned.refused:
+            raise BrokenFile(file, f"refused by the security scan: {scanned.reason()}")
+    if title.redactions or content.redactions:
+        return memory.evolve(title=title.text, content=content.text)
+    return memory

@@ -150,3 +150,49 @@ def test_datetimes_normalise_to_utc() -> None:
     m = Memory(id=new_id(), title="t", content="c", created=local.isoformat(), updated=local)
     assert m.created.tzinfo == UTC
     assert markdown.parse(markdown.render(m), **FALLBACK) == m
+
+
+def _frontmatter(text: str) -> str:
+    return text.split("---\n", 2)[1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(memories())
+def test_the_fast_frontmatter_reader_agrees_with_pyyaml(memory: Memory) -> None:
+    import yaml
+
+    fm = _frontmatter(markdown.render(memory))
+    fast = markdown._fast_load(fm.strip("\n"))
+    if not memory.extra:
+        assert fast is not None  # memem's own files never need PyYAML
+    if fast is not None:
+        assert fast == yaml.load(fm, Loader=yaml.CSafeLoader)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'a: "\\ud83d\\ude00"',
+        "a: yes",
+        "a: Y",
+        "a: 0x1F",
+        "a: 1_000",
+        "a: 2026-01-01",
+        "a: 2026-01-01 10:00:00",
+        'a: "tab\\tquote\\""',
+        'a: [x, y z, "w, v"]',
+        "a: [x,y]",
+        "a: plain text: with colon",
+        "yes: 1",
+        "a: 'single'",
+        "a: 12.5",
+        "a: -0",
+        "a: ~",
+        "a: [x, [nested]]",
+    ],
+)
+def test_the_fast_reader_matches_pyyaml_or_declines(line: str) -> None:
+    import yaml
+
+    fast = markdown._fast_load(line)
+    assert fast is None or fast == yaml.load(line, Loader=yaml.CSafeLoader)

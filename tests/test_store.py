@@ -284,3 +284,52 @@ def test_timeline_list_graph_and_status(store: Store) -> None:
     assert sum(counts.values()) == store.graph_stats()["edges"] > 0
     status = store.status()
     assert status.active == 4 and status.projects["q"][2] + status.projects["q"][1] == 4
+
+
+def test_concurrent_writers_lose_nothing_and_keep_the_index_whole(store: Store) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    script = (
+        "import sys\n"
+        "from memem import Store\n"
+        "s = Store.open()\n"
+        "for n in range(15):\n"
+        "    s.save(f'Writer {sys.argv[1]} fact {n}: the {sys.argv[1]}-{n} service owns queue q{n}.',"
+        " project=f'w{sys.argv[1]}')\n"
+        "    s.search(f'queue q{n}')\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, name], env=env)
+        for name in ("alpha", "beta", "gamma")
+    ]
+    for n in range(15):
+        store.save(f"Main writer note {n}: the primary cluster uses shard s{n}.", project="main")
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    files = list(store.vault.scan())
+    status = store.status()
+    assert len(files) == status.memories == 60
+    assert store.reconcile().added == 0
+    conn = store.index.connection()
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('integrity-check')")
+
+
+def test_a_parallel_rebuild_reads_the_same_as_a_serial_one(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memem import rebuild
+
+    for n in range(30):
+        store.save(f"Service number {n} exposes metrics on its own port {9000 + n}.", project="m")
+    (store.vault.memories_dir / "broken.md").write_bytes(b"\xff\xfe")
+    serial = store.rebuild_index()
+    edges = store.graph_stats()["edges"]
+    monkeypatch.setattr(rebuild, "PARALLEL_FILES", 10)
+    parallel = store.rebuild_index()
+    assert (parallel.added, parallel.broken) == (serial.added, serial.broken) == (30, 1)
+    assert store.graph_stats()["edges"] == edges
+    assert "broken.md" in store.status().broken
