@@ -298,6 +298,10 @@ def cmd_doctor(store: Store, args: argparse.Namespace) -> int:
     return 0 if report.verdict != "FAILING" else 1
 
 
+def cmd_mcp(store: Store, args: argparse.Namespace) -> int:
+    raise AssertionError("dispatched in main(): the server answers before opening a store")
+
+
 def cmd_demo(store: Store, args: argparse.Namespace) -> int:
     from memem import demo
 
@@ -415,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     add("demo", cmd_demo, "Seed a temporary vault with sample memories and search it.")
+    add("mcp", cmd_mcp, "Run the MCP server on stdin/stdout (Claude Code starts it).")
     return parser
 
 
@@ -425,8 +430,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from memem.settings import Settings
 
     settings = Settings.from_env(os.environ)
-    logs.setup(settings.log_dir)
+    logs.setup(settings.log_dir, name="mcp" if args.command == "mcp" else "memem")
     try:
+        if args.command == "mcp":
+            from memem import mcp_server
+
+            return mcp_server.serve(settings, early=os.environ.get("MEMEM_MCP_EARLY_INIT") != "0")
         if args.command == "demo":
             return cmd_demo(None, args)  # type: ignore[arg-type]  # the demo opens its own store
         from memem.store import Store

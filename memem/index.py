@@ -230,6 +230,8 @@ class Index:
             timeout=BUSY_TIMEOUT_MS / 1000,
             isolation_level=None,
             factory=_Connection,
+            # Each thread uses only its own connection; `close` is the one cross-thread call.
+            check_same_thread=False,
         )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -549,12 +551,20 @@ def select(
     return [to_row(r) for r in conn.execute(sql, params)]
 
 
-def files(conn: sqlite3.Connection) -> dict[str, tuple[str, int, int, str]]:
-    """file -> (id, mtime_ns, size, hash), for reconcile."""
-    return {
-        r[0]: (r[1], r[2], r[3], r[4])
-        for r in conn.execute("SELECT file, id, mtime_ns, size, hash FROM memories")
-    }
+def files(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+    """file -> (mtime_ns, size) of every indexed file, for reconcile."""
+    return {r[0]: (r[1], r[2]) for r in conn.execute("SELECT file, mtime_ns, size FROM memories")}
+
+
+def file_record(conn: sqlite3.Connection, file: str) -> tuple[str, str] | None:
+    """(id, hash) of the memory indexed from `file`."""
+    r = conn.execute("SELECT id, hash FROM memories WHERE file = ?", (file,)).fetchone()
+    return (r[0], r[1]) if r else None
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Fold the WAL back into the database (after a bulk write it can be as big as the index)."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 # -- search --------------------------------------------------------------------------------------

@@ -91,6 +91,7 @@ def rebuild(store: Store) -> ReconcileReport:
         for name, reason, mtime_ns, size in broken:
             index.set_broken(conn, name, reason, mtime_ns, size)
         rebuild_edges(conn)
+    index.checkpoint(store.index.connection())
     for name, reason, _, _ in broken:
         log.warning("skipped a broken vault file", extra={"file": name, "reason": reason})
     return ReconcileReport(added=added, broken=len(broken))

@@ -652,8 +652,7 @@ class Store:
         changed: list[FileStat] = []
         for st in self.vault.scan():
             seen.add(st.name)
-            have = known.get(st.name)
-            if have and (have[1], have[2]) == (st.mtime_ns, st.size):
+            if known.get(st.name) == (st.mtime_ns, st.size):
                 continue
             bad = broken.get(st.name)
             if bad and (bad[1], bad[2]) == (st.mtime_ns, st.size):
@@ -666,19 +665,21 @@ class Store:
         counts = {"added": 0, "updated": 0, "removed": 0, "broken": 0}
         with self.index.write() as conn:
             for name in gone:
-                index.delete(conn, known[name][0])
+                record = index.file_record(conn, name)
+                if record:
+                    index.delete(conn, record[0])
                 counts["removed"] += 1
             for name in stale_broken:
                 index.clear_broken(conn, name)
             for st in changed:
-                outcome = self._ingest(conn, st, known.get(st.name))
-                counts[outcome] += 1
+                counts[self._ingest(conn, st, index.file_record(conn, st.name))] += 1
         if any(counts.values()):
             events.append(self.settings.events_path, "reconcile", **counts)
         return ReconcileReport(unchanged=len(seen) - len(changed), **counts)
 
-    def _ingest(self, conn: Any, st: FileStat, have: tuple[str, int, int, str] | None) -> str:
-        """Index one changed vault file; returns added, updated or broken."""
+    def _ingest(self, conn: Any, st: FileStat, have: tuple[str, str] | None) -> str:
+        """Index one changed vault file (`have`: the id and hash indexed from it before);
+        returns added, updated or broken."""
         try:
             read = self.vault.read(st.name)
             other = conn.execute(
@@ -696,7 +697,7 @@ class Store:
                 index.delete(conn, have[0])
             return "broken"
         index.clear_broken(conn, st.name)
-        if have and have[3] == read.hash and have[0] == memory.id:
+        if have and have == (memory.id, read.hash):
             conn.execute(
                 "UPDATE memories SET mtime_ns = ?, size = ? WHERE file = ?",
                 (read.stat.mtime_ns, read.stat.size, st.name),
