@@ -72,19 +72,6 @@ def build(store: "Store") -> "MCPServer":
     from pydantic import Field
 
     app: MCPServer = MCPServer(NAME, instructions=INSTRUCTIONS, version=_version())
-    state = {"reconciled": 0.0}
-    lock = threading.Lock()
-
-    def fresh() -> None:
-        """Pick up vault edits made elsewhere, at most every RECONCILE_SECONDS."""
-        import time
-
-        now = time.monotonic()
-        with lock:
-            if now - state["reconciled"] < RECONCILE_SECONDS:
-                return
-            state["reconciled"] = now
-        store.reconcile()
 
     def tool(fn: F) -> F:
         """Register `fn`; memem errors become tool errors with their message."""
@@ -152,7 +139,6 @@ def build(store: "Store") -> "MCPServer":
         compact index (id, layer, score, title, snippet); then memory_get the ids you need.
         Use before answering about past decisions, conventions or fixes.
         Example: query="how do we run migrations", project="shop"."""
-        fresh()
         hits = store.search(query, project=project, limit=limit)
         if not hits:
             return "no memories match"
@@ -170,7 +156,6 @@ def build(store: "Store") -> "MCPServer":
         """Full content of memories by id (full id or a unique prefix of 4+ hex digits).
         offset skips that many characters of a single long memory.
         Example: ids=["3f2a9c1d"]."""
-        fresh()
         memories = store.get_many(ids)
         if len(memories) == 1 and offset:
             m = memories[0]
@@ -195,7 +180,6 @@ def build(store: "Store") -> "MCPServer":
         """Search and read in one call: the best memories for a question, with content.
         Use when you need the facts themselves, not a list.
         Example: query="which database does the API use?"."""
-        fresh()
         hits = store.search(query, project=project, limit=limit)
         if not hits:
             return "no memories match"
@@ -214,7 +198,6 @@ def build(store: "Store") -> "MCPServer":
     def memory_timeline(id: MemoryId, window: Annotated[int, Field(ge=1, le=10)] = 3) -> str:
         """The chronological thread around a memory: what came before and after it in its
         project, plus its graph neighbours. Example: id="3f2a9c1d"."""
-        fresh()
         lines = [
             f"{'>' if why == 'this memory' else ' '} {m.created:%Y-%m-%d %H:%M} {m.id} L{m.layer} {m.title} ({why})"
             for m, why in store.timeline(id, window=window)
@@ -225,7 +208,6 @@ def build(store: "Store") -> "MCPServer":
     def memory_list(project: Project = None) -> str:
         """Projects with memory counts per layer and their most recent memories.
         Use to see what memem knows. Example: project="shop" (or none for all)."""
-        fresh()
         listings = store.list(project=project, recent=5 if project is None else 20)
         if not listings:
             return "no memories yet"
@@ -264,7 +246,6 @@ def build(store: "Store") -> "MCPServer":
     def memory_graph(id: MemoryId, limit: Annotated[int, Field(ge=1, le=30)] = 12) -> str:
         """Typed, scored neighbours of one memory (same_topic, supports, depends_on,
         supersedes, contradicts, same_session, same_project). Example: id="3f2a9c1d"."""
-        fresh()
         neighbors = store.neighbors(id, limit=limit)
         if not neighbors:
             return "no neighbours"
@@ -277,7 +258,6 @@ def build(store: "Store") -> "MCPServer":
     @tool
     def memory_graph_audit() -> str:
         """Health of the memory graph: orphans, dead links, hubs and stale edges."""
-        fresh()
         a = store.graph_audit()
         lines = [
             f"orphans {len(a.orphans)}, dead links {len(a.dead_links)}, hubs {len(a.hubs)}, "
@@ -405,11 +385,26 @@ def serve(settings: "Settings", *, early: bool = True) -> int:
         async with stdio_server(*wired) as (read, write):
             await lowlevel.run(read, write, lowlevel.create_initialization_options())
 
+    stop = threading.Event()
+    threading.Thread(
+        target=_reconcile_every, args=(store, stop), name="memem-reconcile", daemon=True
+    ).start()
     try:
         anyio.run(run)
     finally:
+        stop.set()
         store.close()
     return 0
+
+
+def _reconcile_every(store: "Store", stop: threading.Event) -> None:
+    """Pick up vault edits made elsewhere (Obsidian, an editor), off the request path."""
+    while not stop.is_set():
+        try:
+            store.reconcile()
+        except Exception:
+            log.exception("reconcile failed")
+        stop.wait(RECONCILE_SECONDS)
 
 
 def _load_sdk() -> None:
