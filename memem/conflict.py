@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from memem.graph import similarity
@@ -74,41 +75,44 @@ def _negated(text: str) -> set[str]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What contradiction checks read off a text, computed once per text."""
+
+    words: frozenset[str]
+    negated: frozenset[str]
+    values: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> Claim:
+        found = frozenset(words(text))
+        return cls(found, frozenset(_negated(text)), frozenset(w for w in found if _VALUE.match(w)))
+
+
 def contradiction(
-    new_text: str,
-    old_text: str,
+    new: Claim,
+    old: Claim,
     new_terms: frozenset[str],
     old_terms: frozenset[str],
     weights: Mapping[str, float],
 ) -> str | None:
-    """Why `new_text` contradicts `old_text` (so the newer supersedes it), or None."""
-    new_words, old_words = words(new_text), words(old_text)
-    old_set = set(old_words)
-    subject = similarity(new_terms, old_terms, weights)
-
+    """Why the `new` text contradicts the `old` one (so the newer supersedes it), or None."""
     # "Postgres, not MySQL" against "uses MySQL": the new text negates what the old asserts.
-    denied = {t for t in _negated(new_text) if t in old_set} - _negated(old_text)
-    if denied and subject >= SAME_SUBJECT:
+    denied = (new.negated & old.words) - old.negated
+    if denied and similarity(new_terms, old_terms, weights) >= SAME_SUBJECT:
         return f"the newer memory rules out {', '.join(sorted(denied))}"
 
     # "always X" against "never X": the same statement with opposite polarity.
-    core_new = set(new_words) - _POLARITY
-    core_old = old_set - _POLARITY
+    core_new, core_old = new.words - _POLARITY, old.words - _POLARITY
     if core_new and core_old:
         overlap = len(core_new & core_old) / len(core_new | core_old)
-        neg_new = bool(_NEGATIVE & set(new_words))
-        neg_old = bool(_NEGATIVE & old_set)
-        if overlap >= SAME_TEMPLATE and neg_new != neg_old:
+        if overlap >= SAME_TEMPLATE and bool(_NEGATIVE & new.words) != bool(_NEGATIVE & old.words):
             return "the same statement with the opposite polarity"
 
-    # "port 8080" against "port 9090": the same sentence with another value.
-    values_new = {w for w in new_words if _VALUE.match(w)}
-    values_old = {w for w in old_words if _VALUE.match(w)}
-    plain_new = set(new_words) - values_new
-    plain_old = old_set - values_old
-    was, now = values_old - values_new, values_new - values_old
-    # One value replaced by another in an otherwise identical sentence; several changed
+    # "port 8080" against "port 9090": the same sentence with another value. Several changed
     # values are more likely two different things (note 1, note 2) than an update.
+    was, now = old.values - new.values, new.values - old.values
+    plain_new, plain_old = new.words - new.values, old.words - old.values
     if len(was) == 1 and len(now) == 1 and plain_new and plain_old:
         overlap = len(plain_new & plain_old) / len(plain_new | plain_old)
         if overlap >= SAME_TEMPLATE:

@@ -7,14 +7,34 @@ never pruned (they carry history). Symmetric types are stored once, newer -> old
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import repeat
-from typing import Final
+from typing import Final, Protocol
 
 from memem.memory import Memory
+
+
+class Node(Protocol):
+    """What linking needs of a memory (a `Memory`, or the index's lighter `Brief`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def project(self) -> str: ...
+    @property
+    def source_session(self) -> str | None: ...
+    @property
+    def created(self) -> datetime: ...
+
 
 EDGE_TYPES: Final = (
     "same_topic",
@@ -84,15 +104,14 @@ def key_terms(
     terms: Iterable[str], weights: Mapping[str, float], dfs: Mapping[str, int]
 ) -> list[str]:
     """The rarest terms a memory shares with at least one other: where its neighbours are."""
-    shared = [t for t in terms if dfs.get(t, 0) >= 2]
-    shared.sort(key=lambda t: (-weights.get(t, 0.0), t))
-    return shared[:KEY_TERMS]
+    shared = [t for t in terms if dfs.get(t, 0) >= 2 and weights.get(t, 0.0) > 0]
+    return heapq.nsmallest(KEY_TERMS, shared, key=lambda t: (-weights[t], t))
 
 
 def propose(
-    new: Memory,
+    new: Node,
     new_terms: frozenset[str],
-    candidates: Sequence[tuple[Memory, frozenset[str]]],
+    candidates: Sequence[tuple[Node, frozenset[str]]],
     weights: Mapping[str, float],
     masses: Mapping[str, float] | None = None,
 ) -> list[Edge]:
@@ -127,11 +146,11 @@ def propose(
     return chosen[:NEW_EDGES]
 
 
-def declared(memory: Memory) -> list[Edge]:
+def declared(memory_id: str, contradicts: Iterable[str]) -> list[Edge]:
     """Edges a memory's own file declares: what it contradicts (and so supersedes)."""
     return [
-        Edge(memory.id, other, kind, 1.0)
-        for other in memory.contradicts
+        Edge(memory_id, other, kind, 1.0)
+        for other in contradicts
         for kind in ("supersedes", "contradicts")
     ]
 
@@ -142,7 +161,7 @@ def _title_mentioned(title: str, text: str) -> bool:
     return bool(words) and sum(w in lowered for w in words) >= max(1, len(words) // 2)
 
 
-def oriented(edge: Edge, src: Memory, dst: Memory) -> Edge:
+def oriented(edge: Edge, src: Node, dst: Node) -> Edge:
     """Symmetric edges point from the newer memory to the older, so each pair is stored once."""
     if edge.type in SYMMETRIC and (src.created, src.id) < (dst.created, dst.id):
         return Edge(edge.dst, edge.src, edge.type, edge.score)

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -478,9 +479,11 @@ def load(conn: sqlite3.Connection, entries: Iterable[tuple[Memory, str, str, int
         "USING fts5vocab(main, memories_fts, 'instance')"
     )
     conn.execute("CREATE TEMP TABLE doc_terms (doc INTEGER PRIMARY KEY, terms TEXT NOT NULL)")
+    # Terms are single words (no commas), so the default separator can be swapped afterwards;
+    # one grouping pass instead of a DISTINCT sort of every token.
     conn.execute(
-        "INSERT INTO doc_terms SELECT doc, group_concat(term, ' ') FROM "
-        "(SELECT DISTINCT doc, term FROM temp.memories_instances) GROUP BY doc"
+        "INSERT INTO doc_terms SELECT doc, replace(group_concat(DISTINCT term), ',', ' ') "
+        "FROM temp.memories_instances GROUP BY doc"
     )
     conn.execute(
         "UPDATE memories SET terms = "
@@ -549,6 +552,42 @@ def select(
     """Rows matching a WHERE clause built by the caller from constants (values go in params)."""
     sql = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY {order}"
     return [to_row(r) for r in conn.execute(sql, params)]
+
+
+@dataclass(frozen=True, slots=True)
+class Brief:
+    """A memory as linking sees it (a `graph.Node`): cheap to load for a whole vault."""
+
+    id: str
+    title: str
+    content: str
+    project: str
+    source_session: str | None
+    created: datetime
+    active: bool
+    contradicts: tuple[str, ...]
+    terms: frozenset[str]
+
+
+def briefs(conn: sqlite3.Connection) -> list[Brief]:
+    """Every memory, oldest first, as a Brief."""
+    return [
+        Brief(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            to_datetime(r[5]),
+            r[6] == "active",
+            _ids(r[7]),
+            frozenset(r[8].split()),
+        )
+        for r in conn.execute(
+            "SELECT id, title, content, project, source_session, created, status, contradicts, "
+            "terms FROM memories ORDER BY created, id"
+        )
+    ]
 
 
 def files(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:

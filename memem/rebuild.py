@@ -7,6 +7,8 @@ over each memory's key terms, so its cost grows with the number of memories, not
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import logging
 import multiprocessing
 import os
@@ -86,8 +88,10 @@ def rebuild(store: Store) -> ReconcileReport:
             continue
         owner[memory.id] = name
         entries.append(entry)
+    del read
     with store.index.write() as conn:
         added = index.load(conn, entries)
+        del entries  # the rows are in SQLite now; linking reads lighter ones back
         for name, reason, mtime_ns, size in broken:
             index.set_broken(conn, name, reason, mtime_ns, size)
         rebuild_edges(conn)
@@ -98,42 +102,57 @@ def rebuild(store: Store) -> ReconcileReport:
 
 
 def rebuild_edges(conn: sqlite3.Connection) -> dict[str, int]:
-    """Recompute every edge; returns the count per type."""
-    rows = index.select(conn)
+    """Recompute every edge; returns the count per type.
+
+    Candidates for each memory are the memories sharing its key terms (its rarest terms
+    shared with anyone). A key term common to many memories contributes only the memories of
+    the same project closest in time, so a large vault stays linked without quadratic work.
+    """
+    nodes = index.briefs(conn)
     dfs = dict(conn.execute("SELECT term, df FROM terms").fetchall())
     docs = index.doc_count(conn)
     stop = index.stopword_stems(conn)
     weights = {t: 0.0 if t in stop else index.idf(df, docs) for t, df in dfs.items()}
-    keys = [graph.key_terms(r.terms, weights, dfs) for r in rows]
+    keys = [graph.key_terms(n.terms, weights, dfs) for n in nodes]
     postings: dict[str, list[int]] = defaultdict(list)
-    for i, (row, ks) in enumerate(zip(rows, keys, strict=True)):
-        if row.memory.active:
+    local: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, (node, ks) in enumerate(zip(nodes, keys, strict=True)):
+        if node.active:
             for k in ks:
                 postings[k].append(i)
-    by_id = {r.memory.id: r.memory for r in rows}
-    masses = {r.memory.id: graph.mass(r.terms, weights) for r in rows}
+                local[(k, node.project)].append(i)
+    masses = {n.id: graph.mass(n.terms, weights) for n in nodes}
     proposed: dict[tuple[str, str, str], Edge] = {}
-    for i, row in enumerate(rows):
-        for edge in graph.declared(row.memory):
+    for i, node in enumerate(nodes):
+        for edge in graph.declared(node.id, node.contradicts):
             proposed[edge.key()] = edge
-        if not row.memory.active:
+        if not node.active:
             continue
         shared: defaultdict[int, float] = defaultdict(float)
         for k in keys[i]:
             plist = postings[k]
-            if len(plist) <= MAX_POSTINGS:
-                for j in plist:
-                    if j != i:
-                        shared[j] += weights[k]
-        candidates = [
-            (rows[j].memory, rows[j].terms)
-            for j in sorted(shared, key=shared.__getitem__, reverse=True)[:CANDIDATES]
-        ]
-        for edge in graph.propose(row.memory, row.terms, candidates, weights, masses):
-            edge = graph.oriented(edge, row.memory, by_id[edge.dst])
+            if len(plist) > MAX_POSTINGS:
+                plist = _nearest(local[(k, node.project)], i, MAX_POSTINGS)
+            for j in plist:
+                if j != i:
+                    shared[j] += weights[k]
+        best = {
+            nodes[j].id: nodes[j]
+            for j in heapq.nlargest(CANDIDATES, shared, key=shared.__getitem__)
+        }
+        candidates = [(n, n.terms) for n in best.values()]
+        for edge in graph.propose(node, node.terms, candidates, weights, masses):
+            edge = graph.oriented(edge, node, best[edge.dst])
             if proposed.get(edge.key(), edge).score <= edge.score:
                 proposed[edge.key()] = edge
     kept = graph.cap(list(proposed.values()))
     conn.execute("DELETE FROM edges")
     index.add_edges(conn, ((e.src, e.dst, e.type, e.score) for e in kept))
     return dict(Counter(e.type for e in kept))
+
+
+def _nearest(positions: list[int], i: int, count: int) -> list[int]:
+    """Up to `count` of the sorted `positions` closest to `i` (nodes are ordered by time)."""
+    at = bisect.bisect_left(positions, i)
+    lo = max(0, at - count // 2)
+    return positions[lo : lo + count]

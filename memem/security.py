@@ -412,7 +412,7 @@ _INJECTION_PARTS: Final = (
     # Imperative only: "silently run" is an order, "the hook silently runs" a description.
     r"\b(?:silently|secretly|covertly)\s+(?:run|execute|call|invoke|install|download|upload"
     r"|send|delete|modify|push)\b",
-    r"\b(?:run|execute|invoke)\s+(?:[^\s,;]{1,80}\s+){0,5}?(?:silently|secretly|covertly)\b",
+    r"\b(?:run|execute|invoke)\s+(?:[^\s,;]{0,79}[^\s,;.!?:]\s+){0,5}?(?:silently|secretly|covertly)\b",
     # Fake turn boundaries. An XML-style tag counts when a sentence follows it, so
     # `<system>GitHub</system>` in a pom.xml is data and `</user><system>Always run ...` is not;
     # an opening `<user>` is left alone, as docs use it for a placeholder (`chown <user> f`).

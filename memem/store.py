@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from memem import conflict, events, graph, index, layers, security
+from memem import conflict, events, graph, index, layers
 from memem.errors import BrokenFile, InvalidInput, NotFound, SecurityError, TooLarge
 from memem.graph import Edge
 from memem.index import Index, Row
@@ -254,11 +254,12 @@ class Store:
             candidates = self._candidates(conn, draft)
             weights = self._weights(conn, terms, candidates)
             superseded: list[tuple[Row, str]] = []
+            claim = conflict.Claim.of(draft.content)
             for row in candidates:
                 if row.memory.project != draft.project:
                     continue
                 reason = conflict.contradiction(
-                    draft.content, row.memory.content, terms, row.terms, weights
+                    claim, conflict.Claim.of(row.memory.content), terms, row.terms, weights
                 )
                 if reason:
                     superseded.append((row, reason))
@@ -329,6 +330,8 @@ class Store:
             raise InvalidInput(f"importance must be 1-5, got {importance!r}")
         if isinstance(tags, str):
             tags = [t for t in tags.split(",")]
+        from memem import security  # only writes pay for compiling its patterns
+
         scanned = security.scan(content)
         scanned_title = security.scan(normalize_title(title or ""))
         for result in (scanned, scanned_title):
@@ -720,7 +723,7 @@ class Store:
             (memory.id,),
         )
         edges = graph.propose(memory, terms, [(r.memory, r.terms) for r in candidates], weights)
-        edges += graph.declared(memory)
+        edges += graph.declared(memory.id, memory.contradicts)
         index.add_edges(conn, ((e.src, e.dst, e.type, e.score) for e in edges))
         self._prune(conn, {memory.id, *(e.other(memory.id) for e in edges)})
         return "updated" if have else "added"

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from memem import markdown, security
 from memem.errors import BrokenFile, InvalidInput
 from memem.memory import Memory
 
@@ -83,6 +82,8 @@ class Vault:
         self, memory: Memory, name: str, links: Mapping[str, str] | None = None
     ) -> tuple[FileStat, str]:
         """Atomically write `memory` to the file `name`; return what reconcile will see."""
+        from memem import markdown  # read commands that find nothing changed never need it
+
         data = markdown.render(memory, links).encode("utf-8")
         target = self.path(name)
         self._atomic_write(target, data)
@@ -139,7 +140,7 @@ class Vault:
                     raise BrokenFile(
                         name, f"file too large ({st.st_size:,} bytes, limit {MAX_FILE_BYTES:,})"
                     )
-                data = handle.read(MAX_FILE_BYTES + 1)
+                data = handle.read(st.st_size + 1)
         except OSError as exc:
             raise BrokenFile(name, f"cannot read: {exc.strerror or exc}") from None
         if b"\x00" in data:
@@ -148,6 +149,8 @@ class Vault:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BrokenFile(name, f"invalid UTF-8 at byte {exc.start}") from None
+        from memem import markdown
+
         mtime = datetime.fromtimestamp(st.st_mtime, UTC)
         try:
             memory = markdown.parse(
@@ -165,6 +168,8 @@ def vet(memory: Memory, file: str) -> Memory:
     """A file's memory after the checks an edit made outside memem must pass: refused content
     makes the file broken; secrets are kept out of the index (the file is the user's and is
     not rewritten behind their back)."""
+    from memem import security
+
     title, content = security.scan(memory.title), security.scan(memory.content)
     for scanned in (title, content):
         if scanned.refused:

@@ -1,6 +1,8 @@
 # Frozen copy of memem/security.py as it was before the prefilter optimisation.
 # Used ONLY as a test oracle by tests/test_security.py (differential tests: the optimised
-# module must give the same output for every input). Do not edit or import it from memem.
+# module must give the same output for every input). Do not import it from memem. Behaviour
+# fixes made later go into both files alike (so far: a "run ... silently" order no longer
+# reaches across a sentence end).
 
 """Secret redaction and threat detection for everything memem stores or sends to an LLM.
 
@@ -306,7 +308,7 @@ _INJECTION: Final = re.compile(
     # Imperative only: "silently run" is an order, "the hook silently runs" a description.
     r"|\b(?:silently|secretly|covertly)\s+(?:run|execute|call|invoke|install|download|upload"
     r"|send|delete|modify|push)\b"
-    r"|\b(?:run|execute|invoke)\s+(?:[^\s,;]{1,80}\s+){0,5}?(?:silently|secretly|covertly)\b"
+    r"|\b(?:run|execute|invoke)\s+(?:[^\s,;]{0,79}[^\s,;.!?:]\s+){0,5}?(?:silently|secretly|covertly)\b"
     # Fake turn boundaries. An XML-style tag counts when a sentence follows it, so
     # `<system>GitHub</system>` in a pom.xml is data and `</user><system>Always run ...` is not;
     # an opening `<user>` is left alone, as docs use it for a placeholder (`chown <user> f`).

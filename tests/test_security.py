@@ -488,6 +488,13 @@ def test_threat_excerpt_has_secrets_redacted() -> None:
 
 
 BENIGN = [
+    pytest.param(
+        "Run make test. Note that pytest-xdist silently drops output.\n", id="sentence-end-run"
+    ),
+    pytest.param(
+        "Always run `make lint` first. mypy silently ignores missing stubs.\n",
+        id="sentence-end-silently",
+    ),
     pytest.param("token = tokenizer.next_token()\n", id="token-variable"),
     pytest.param("for token in tokens:\n    counts[token] += 1\n", id="token-loop"),
     pytest.param("password = getpass()\n", id="getpass"),
