@@ -7,6 +7,7 @@
 #   ./bootstrap.sh demo          seed a temporary vault with sample memories and search it
 #   ./bootstrap.sh test [ARGS]   install the dev lock and run the whole test suite (pytest ARGS)
 #   ./bootstrap.sh setup         only make sure the venv is ready
+#   ./bootstrap.sh hook EVENT    a Claude Code hook (payload on stdin); always exits 0
 #   ./bootstrap.sh ARGS...       run the memem CLI (e.g. ./bootstrap.sh search "deploy")
 #
 # Environment: MEMEM_VENV (venv path; default $CLAUDE_PLUGIN_DATA/venv, else $MEMEM_DIR/venv,
@@ -36,15 +37,33 @@ lock_stamp() {
     cat "$ROOT/$1" | (sha256sum 2>/dev/null || shasum -a 256) | cut -d' ' -f1
 }
 
+venv_ready() {
+    [ -x "$VENV/bin/python" ] && [ -f "$VENV/.memem-stamp" ] && [ "$(cat "$VENV/.memem-stamp")" = "$1" ]
+}
+
+take_lock() {
+    # One setup at a time (hooks of one event run in parallel): mkdir is atomic everywhere.
+    waited=0
+    while ! mkdir "$VENV.lock" 2>/dev/null; do
+        if [ -n "$(find "$VENV.lock" -maxdepth 0 -mmin +15 2>/dev/null)" ]; then
+            rmdir "$VENV.lock" 2>/dev/null  # left behind by a setup that was killed
+            continue
+        fi
+        waited=$((waited + 1))
+        [ "$waited" -le 900 ] || die "another setup has held $VENV.lock for 15 minutes"
+        sleep 1
+    done
+    trap 'rmdir "$VENV.lock" 2>/dev/null' EXIT INT TERM
+}
+
 ensure_venv() {
     lock=$1
-    stamp_file=$VENV/.memem-stamp
     want="$lock $(lock_stamp "$lock")"
-    if [ -x "$VENV/bin/python" ] && [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ]; then
-        return 0
-    fi
-    python=$(find_python) || die "Python >= 3.11 not found (set MEMEM_PYTHON to one)"
+    venv_ready "$want" && return 0
     mkdir -p "$(dirname "$VENV")"
+    take_lock
+    venv_ready "$want" && return 0
+    python=$(find_python) || die "Python >= 3.11 not found (set MEMEM_PYTHON to one)"
     echo "memem: preparing the environment in $VENV (once per dependency change)..." >&2
     if command -v uv >/dev/null 2>&1; then
         [ -x "$VENV/bin/python" ] || uv venv --quiet --python "$python" "$VENV" >&2
@@ -54,12 +73,25 @@ ensure_venv() {
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
             --require-hashes -r "$ROOT/$lock" >&2
     fi
-    echo "$want" > "$stamp_file"
+    echo "$want" > "$VENV/.memem-stamp"
 }
 
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 case "${1:-}" in
+    hook)
+        # On every prompt: no dependency check (hooks use only the standard library and
+        # memem), no site-packages (-S), and never a failure. Without a venv yet, prepare it
+        # in the background and stay silent this time.
+        shift
+        if [ ! -x "$VENV/bin/python" ]; then
+            mkdir -p "$DATA" 2>/dev/null || exit 0
+            echo "hook ${1:-?} skipped: no venv at $VENV yet (setup started)" > "$DATA/bootstrap-failure.txt" 2>/dev/null
+            [ -d "$VENV.lock" ] || (nohup sh "$0" setup > "$DATA/bootstrap.log" 2>&1 &) 2>/dev/null
+            exit 0
+        fi
+        exec "$VENV/bin/python" -S -c 'import sys; from memem.hook import main; sys.exit(main(sys.argv[1]))' "${1:-}" 2>/dev/null || exit 0
+        ;;
     test)
         shift
         ensure_venv requirements-dev.lock

@@ -21,9 +21,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -71,6 +73,25 @@ def source_digest() -> str:
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def heartbeat(label: str, every: float = 15.0) -> Iterator[None]:
+    """Log `label ... N s` every `every` seconds until the block ends: long steps show life."""
+    done = threading.Event()
+    start = time.perf_counter()
+
+    def beat() -> None:
+        while not done.wait(every):
+            log(f"{label} ... {time.perf_counter() - start:.0f} s")
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -193,7 +214,8 @@ def measure_store(
     d = result.details
     log(f"n={n}: rebuild_index ...")
     start = time.perf_counter()
-    report = store.rebuild_index()
+    with heartbeat(f"n={n}: rebuilding"):
+        report = store.rebuild_index()
     result.rebuild_s = time.perf_counter() - start
     stats = store.graph_stats()
     d["indexed"], d["broken"], d["edges"] = report.added, report.broken, stats["edges"]

@@ -298,6 +298,35 @@ def cmd_doctor(store: Store, args: argparse.Namespace) -> int:
     return 0 if report.verdict != "FAILING" else 1
 
 
+def cmd_slice(store: Store, args: argparse.Namespace) -> int:
+    built = store.slice(
+        args.query,
+        scope=args.scope,
+        session_id=args.session_id,
+        cwd=args.cwd or os.getcwd(),
+        task_mode=args.task_mode,
+        writeback_preview=args.writeback_preview,
+        auto_commit_safe=args.auto_commit_safe,
+    )
+    if args.json:
+        _print_json(built.to_dict())
+        return 0
+    if built.abstained:
+        print(f"(no slice: {built.reason})", file=sys.stderr)
+    else:
+        print(built.markdown)
+    for delta in built.deltas:
+        mark = "safe" if delta.safe else "needs review"
+        print(f"proposed {delta.kind} ({mark}): {delta.summary}")
+    for memory_id in built.applied:
+        print(f"saved {memory_id}")
+    return 0
+
+
+def cmd_hook(store: Store, args: argparse.Namespace) -> int:
+    raise AssertionError("dispatched in main(): hooks never open a store")
+
+
 def cmd_mcp(store: Store, args: argparse.Namespace) -> int:
     raise AssertionError("dispatched in main(): the server answers before opening a store")
 
@@ -419,6 +448,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     add("demo", cmd_demo, "Seed a temporary vault with sample memories and search it.")
+    p = add("slice", cmd_slice, "The Active Memory Slice a hook would inject for QUERY.")
+    p.add_argument("query")
+    p.add_argument("--scope", help="project (default: from --cwd: its git root's name)")
+    p.add_argument("--session-id", help="continue this session (no repeats)")
+    p.add_argument("--cwd", help="working directory (default: the current one)")
+    p.add_argument("--task-mode", choices=("debug", "implement", "review", "plan"))
+    p.add_argument("--writeback-preview", action="store_true", help="show proposed writes")
+    p.add_argument("--auto-commit-safe", action="store_true", help="save the safe proposals")
+    p.add_argument("--no-llm", action="store_true", help="heuristic judgement only (the default)")
+    p.add_argument("--json", action="store_true", help="markdown, abstained, items, deltas")
+
+    p = add("hook", cmd_hook, "Run a Claude Code hook: the event payload on stdin.")
+    p.add_argument(
+        "event", choices=("SessionStart", "UserPromptSubmit", "PreToolUse", "PreCompact")
+    )
+
     add("mcp", cmd_mcp, "Run the MCP server on stdin/stdout (Claude Code starts it).")
     return parser
 
@@ -429,6 +474,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from memem import logs
     from memem.settings import Settings
 
+    if args.command == "hook":
+        from memem import hook
+
+        return hook.main(args.event)
     settings = Settings.from_env(os.environ)
     logs.setup(settings.log_dir, name="mcp" if args.command == "mcp" else "memem")
     try:

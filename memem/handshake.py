@@ -27,12 +27,25 @@ def initialize_request(line: bytes) -> dict[str, Any] | None:
         message = json.loads(line)
     except ValueError:
         return None
-    if (
+    if not (
         isinstance(message, dict)
         and message.get("jsonrpc") == "2.0"
         and message.get("method") == "initialize"
         and isinstance(message.get("id"), int | str)
-        and isinstance(message.get("params"), dict)
+        and not isinstance(message.get("id"), bool)
+    ):
+        return None
+    # Only a request the SDK will accept gets the early answer; anything else waits for the
+    # SDK's own error, so a client never sees a success and then an error for one id.
+    params = message.get("params")
+    client = params.get("clientInfo") if isinstance(params, dict) else None
+    if (
+        isinstance(params, dict)
+        and isinstance(params.get("protocolVersion"), str)
+        and isinstance(params.get("capabilities"), dict)
+        and isinstance(client, dict)
+        and isinstance(client.get("name"), str)
+        and isinstance(client.get("version"), str)
     ):
         return message
     return None

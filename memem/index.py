@@ -22,7 +22,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from memem.conflict import fingerprint
 from memem.memory import Memory, format_datetime, to_datetime
 from memem.text import STOPWORDS, quote_fts
 
@@ -454,6 +453,8 @@ def load(conn: sqlite3.Connection, entries: Iterable[tuple[Memory, str, str, int
 
     For a full rebuild: the triggers stand aside, the FTS index and the term statistics are
     built in one pass each at the end. Edges and broken-file records are cleared."""
+    from memem.conflict import fingerprint
+
     conn.execute("UPDATE counts SET bulk = 1")
     for table in ("scope", "memories", "terms", "edges", "broken"):
         conn.execute(f"DELETE FROM {table}")

@@ -16,7 +16,8 @@ from typing import Final
 L0_CAP: Final = 8
 
 _IDENTITY: Final = re.compile(
-    r"^(?:this|the|our)\s+(?:project|repo|repository|codebase|app|application|service|library|tool)"
+    r"^(?:this|the|our)\s+(?:[\w.-]+\s+)?"
+    r"(?:project|repo|repository|codebase|app|application|service|library|tool)"
     r"\s+(?:is|provides|implements|exists)\b",
     re.IGNORECASE,
 )
@@ -33,12 +34,22 @@ _L1_TAGS: Final = frozenset({"convention", "conventions", "style", "preference",
 _L3_TAGS: Final = frozenset({"archive", "archival", "historical", "one-off", "rare"})
 
 
-def classify(title: str, content: str, tags: Sequence[str], importance: int) -> int:
+def classify(
+    title: str, content: str, tags: Sequence[str], importance: int, project: str = ""
+) -> int:
     """The layer a memory belongs in when nobody said."""
     tagset = set(tags)
     if tagset & _L3_TAGS or importance <= 1 or _ARCHIVAL.search(content[:400]):
         return 3
-    if tagset & _L0_TAGS or _IDENTITY.search(title) or _IDENTITY.search(content[:200]):
+    names_itself = bool(project) and re.match(
+        rf"(?:the\s+)?{re.escape(project)}\s+(?:project\s+|repo\s+)?is\s+an?\b", content, re.I
+    )
+    if (
+        tagset & _L0_TAGS
+        or names_itself
+        or _IDENTITY.search(title)
+        or _IDENTITY.search(content[:200])
+    ):
         return 0
     if tagset & _L1_TAGS or _CONVENTION.search(title) or _CONVENTION.search(content[:300]):
         return 1

@@ -60,6 +60,29 @@ def _header(m: "Memory") -> str:
     return f"{m.id} · L{m.layer} · {m.project}{status} · {m.created:%Y-%m-%d}"
 
 
+SEPARATOR: Final = "\n\n---\n\n"
+
+
+def _page(m: "Memory", offset: int) -> str:
+    """One memory from character `offset` on, as much as fits, saying where the next page
+    starts: paging through a long memory loses no character."""
+    head = f"{_header(m)}\n# {m.title}\n"
+    if offset >= len(m.content) and offset:
+        return f"{head}[offset {offset:,} is past the end: the content has {len(m.content):,} characters]"
+    total = len(m.content)
+
+    def note(end: int) -> str:
+        return (
+            f"\n[output truncated at {end:,} of {total:,} characters; "
+            f"call memory_get(ids=[{m.id!r}], offset={end}) for more]"
+        )
+
+    room = OUTPUT_LIMIT - len(head) - len(note(total))  # the longest note it can need
+    chunk = m.content[offset : offset + room]
+    end = offset + len(chunk)
+    return head + chunk + (note(end) if end < total else "")
+
+
 def _one_line(text: str, limit: int = 160) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -157,21 +180,10 @@ def build(store: "Store") -> "MCPServer":
         offset skips that many characters of a single long memory.
         Example: ids=["3f2a9c1d"]."""
         memories = store.get_many(ids)
-        if len(memories) == 1 and offset:
-            m = memories[0]
-            return _bounded(
-                f"{_header(m)}\n# {m.title}\n{m.content[offset:]}",
-                f"; call memory_get(ids=[{m.id!r}], offset={offset + OUTPUT_LIMIT - 400}) for more",
-            )
+        if len(memories) == 1:
+            return _page(memories[0], offset)
         parts = [f"{_header(m)}\n# {m.title}\n{m.content}" for m in memories]
-        hint = (
-            "; ask for fewer ids"
-            if len(memories) > 1
-            else (
-                f"; call memory_get(ids=[{memories[0].id!r}], offset={OUTPUT_LIMIT - 400}) for more"
-            )
-        )
-        return _bounded("\n\n---\n\n".join(parts), hint)
+        return _bounded("\n\n---\n\n".join(parts), "; ask for fewer ids")
 
     @tool
     def memory_recall(
@@ -183,16 +195,24 @@ def build(store: "Store") -> "MCPServer":
         hits = store.search(query, project=project, limit=limit)
         if not hits:
             return "no memories match"
-        budget = OUTPUT_LIMIT // len(hits)
-        parts = []
-        for m, h in zip(store.get_many([h.id for h in hits]), hits, strict=True):
-            body = (
+        memories = store.get_many([h.id for h in hits])
+        heads = [
+            f"{_header(m)} · score {h.score:.2f}\n# {m.title}\n"
+            for m, h in zip(memories, hits, strict=True)
+        ]
+        cut = " … [truncated; memory_get for the rest]"
+        spare = OUTPUT_LIMIT - sum(map(len, heads)) - len(SEPARATOR) * (len(hits) - 1)
+        share = max(0, spare // len(hits))
+        parts = [
+            head
+            + (
                 m.content
-                if len(m.content) <= budget
-                else m.content[: budget - 60] + "… [cut; memory_get for all]"
+                if len(m.content) <= share
+                else m.content[: max(0, share - len(cut))] + cut
             )
-            parts.append(f"{_header(m)} · score {h.score:.2f}\n# {m.title}\n{body}")
-        return _bounded("\n\n---\n\n".join(parts), "; ask for a smaller limit")
+            for head, m in zip(heads, memories, strict=True)
+        ]
+        return _bounded(SEPARATOR.join(parts), "; ask for a smaller limit")
 
     @tool
     def memory_timeline(id: MemoryId, window: Annotated[int, Field(ge=1, le=10)] = 3) -> str:
@@ -273,6 +293,45 @@ def build(store: "Store") -> "MCPServer":
         """Recompute every graph edge from the index (after many edits or an audit)."""
         counts = store.graph_rebuild()
         return f"graph rebuilt: {sum(counts.values())} edges {counts}"
+
+    @tool
+    def active_memory_slice(
+        query: Query,
+        scope_id: Annotated[str, Field(min_length=1, max_length=100)],
+        session_id: Annotated[str | None, Field(max_length=100)] = None,
+        task_mode: Annotated[str | None, Field(pattern="^(debug|implement|review|plan)$")] = None,
+        repo_path: Annotated[str | None, Field(max_length=4096)] = None,
+        writeback_preview: bool = False,
+        auto_commit_safe: bool = False,
+    ) -> str:
+        """The memory slice for a task: goals, constraints, decisions, failure patterns of
+        project scope_id, as the hooks inject it. Empty when nothing is relevant.
+        Example: query="fix the flaky checkout test", scope_id="shop", task_mode="debug"."""
+        built = store.slice(
+            query,
+            scope=scope_id,
+            session_id=session_id,
+            cwd=repo_path,
+            task_mode=task_mode,
+            writeback_preview=writeback_preview,
+            auto_commit_safe=auto_commit_safe,
+        )
+        lines = [built.markdown or f"(no slice: {built.reason})"]
+        lines += [
+            f"proposed {d.kind} ({'safe' if d.safe else 'needs review'}): {d.summary}"
+            for d in built.deltas
+        ]
+        lines += [f"saved {i}" for i in built.applied]
+        return _bounded("\n".join(lines))
+
+    @tool
+    def context_assemble(
+        query: Query, project: Annotated[str, Field(min_length=1, max_length=100)]
+    ) -> str:
+        """A briefing for starting work on a task: the project's anchors and the slice for
+        the task, in one block. Example: query="add SSO login", project="shop"."""
+        built = store.slice(query, scope=project, briefing=True)
+        return _bounded(built.markdown or "no memories for this project yet")
 
     for registered in app._tool_manager.list_tools():
         registered.parameters = _compact(registered.parameters)

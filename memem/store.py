@@ -18,7 +18,7 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -40,6 +40,7 @@ from memem.memory import (
     to_datetime,
 )
 from memem.settings import Settings
+from memem.slice import Slice
 from memem.text import query_terms
 from memem.vault import FileStat, Vault, vet
 
@@ -354,7 +355,9 @@ class Store:
         )
         if layer is None:
             memory = memory.evolve(
-                layer=layers.classify(memory.title, memory.content, memory.tags, memory.importance)
+                layer=layers.classify(
+                    memory.title, memory.content, memory.tags, memory.importance, memory.project
+                )
             )
         return memory, redacted
 
@@ -561,6 +564,49 @@ class Store:
                 )
             )
         return listings
+
+    def slice(
+        self,
+        query: str,
+        *,
+        scope: str | None = None,
+        session_id: str | None = None,
+        cwd: str | None = None,
+        task_mode: str | None = None,
+        writeback_preview: bool = False,
+        auto_commit_safe: bool = False,
+        briefing: bool = False,
+    ) -> Slice:
+        """The Active Memory Slice for `query`: what a hook would inject, as markdown plus its
+        items (id, role, layer, score). `scope` is the project (default: from `cwd`, the
+        git root's name). With `writeback_preview` the slice lists the writes it proposes;
+        with `auto_commit_safe` the safe ones (an explicit "remember that ...") are saved.
+        A `briefing` also carries the project's L0 anchors and playbook, as at session start."""
+        from memem import recall
+
+        if not isinstance(query, str):
+            raise InvalidInput("query must be text")
+        if len(query) > MAX_QUERY_CHARS:
+            raise TooLarge(f"query is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+        built = recall.build(
+            self.index.connection(),
+            query,
+            state_dir=self.settings.state_dir,
+            vault_dir=self.settings.vault_dir,
+            project=scope,
+            cwd=cwd,
+            session_id=session_id,
+            task_mode=task_mode,
+            deltas=writeback_preview or auto_commit_safe,
+            event="start" if briefing else "prompt",
+        )
+        if not auto_commit_safe:
+            return built
+        applied = []
+        for delta in built.deltas:
+            if delta.safe and delta.kind == "new_memory":
+                applied.append(self.add(delta.content, project=built.project).memory.id)
+        return replace(built, applied=tuple(applied))
 
     # -- changing ------------------------------------------------------------------------------
 

@@ -1,0 +1,148 @@
+"""Indexed stores for the hook, retrieval and abstention benchmarks, cached between runs.
+
+    state, vault = stores.synth_index(10_000)          # synthetic coding vault, index built
+    built = stores.locomo_stores(conversations)          # one Store per LoCoMo conversation
+
+Everything lives under /tmp/bench-memem-cache (never in `~`). A cache entry is named by the
+memem sources that built it (`bench_store.source_digest`): an index made by other code is
+never reused; of the entries for other sources, only the newest two of each kind are kept
+(a 100k index is 200 MB).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from benchmarks import locomo, synth
+from benchmarks.bench_store import (
+    CACHE_ROOT,
+    cached_vault,
+    heartbeat,
+    link_tree,
+    log,
+    source_digest,
+)
+from memem.store import Store
+
+READY: Final = "ready.json"
+# Entries kept for other memem sources (a patched copy and the checkout can alternate).
+KEEP_OTHERS: Final = 2
+
+
+def _fresh(prefix: str) -> tuple[Path, Path | None]:
+    """The cache dir for `prefix` + this memem's digest, and a scratch dir to build it in
+    (None when the entry is already there)."""
+    CACHE_ROOT.mkdir(parents=True, exist_ok=True)
+    final = CACHE_ROOT / f"{prefix}-{source_digest()}"
+    if (final / READY).exists():
+        return final, None
+    others = sorted(
+        (p for p in CACHE_ROOT.glob(f"{prefix}-*") if p != final and (p / READY).exists()),
+        key=lambda p: p.stat().st_mtime,
+    )
+    for stale in others[:-KEEP_OTHERS]:
+        log(f"removing stale cache {stale.name}")
+        shutil.rmtree(stale, ignore_errors=True)
+    return final, Path(tempfile.mkdtemp(prefix=f".{prefix}-", dir=CACHE_ROOT))
+
+
+def _commit(scratch: Path, final: Path, meta: dict[str, Any]) -> None:
+    (scratch / READY).write_text(json.dumps(meta), encoding="utf-8")
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(scratch, final)
+
+
+def synth_index(n: int, seed: int = 7) -> tuple[Path, Path, dict[str, Any]]:
+    """(state dir, vault dir, meta) of the synthetic vault of `n` memories with its index
+    built by `Store.rebuild_index`. Treat both dirs as read-only: copy before writing."""
+    final, scratch = _fresh(f"index-n{n}-s{seed}-g{synth.GENERATOR_VERSION}")
+    if scratch is not None:
+        source, _ = cached_vault(n, seed)
+        try:
+            start = time.perf_counter()
+            link_tree(source, scratch / "vault")
+            (scratch / "home").mkdir()
+            store = Store.open(
+                state_dir=scratch / "state",
+                vault_dir=scratch / "vault",
+                env={"HOME": str(scratch / "home")},
+            )
+            try:
+                log(f"n={n}: building the index (cached afterwards in {final.name})")
+                with heartbeat(f"n={n}: rebuilding"):
+                    report = store.rebuild_index()
+                store.index.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                store.close()
+            meta = {"n": n, "rows": report.added, "build_s": round(time.perf_counter() - start, 1)}
+            _commit(scratch, final, meta)
+            log(f"n={n}: index built in {meta['build_s']} s")
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+    meta = json.loads((final / READY).read_text(encoding="utf-8"))
+    return final / "state", final / "vault", meta
+
+
+def scratch_copy(state: Path, into: Path) -> Path:
+    """A private copy of a cached state dir (the index file), for code that writes to it
+    (session files, the WAL): the cached one stays as built."""
+    into.mkdir(parents=True, exist_ok=True)
+    for name in os.listdir(state):
+        if name.startswith("index.sqlite3"):
+            shutil.copy2(state / name, into / name)
+    return into
+
+
+def locomo_stores(
+    conversations: Sequence[locomo.Conversation], *, mode: str = "add", title: str = "words"
+) -> dict[str, locomo.Ingested]:
+    """sample_id -> the conversation saved into its own fresh Store (state and vault dirs
+    under the cache), with its dia_id -> memory id map. See `locomo.ingest` for `mode` and
+    `title`. Built once per memem version, data file and options."""
+    digest = locomo.data_digest()
+    final, scratch = _fresh(f"locomo-{mode}-{title}-{digest}")
+    if scratch is not None:
+        try:
+            start = time.perf_counter()
+            for conv in conversations:
+                t0 = time.perf_counter()
+                root = scratch / conv.sample_id
+                (root / "home").mkdir(parents=True)
+                store = Store.open(
+                    state_dir=root / "state",
+                    vault_dir=root / "vault",
+                    env={"HOME": str(root / "home")},
+                )
+                try:
+                    with heartbeat(f"{conv.sample_id}: saving {len(conv.turns)} turns"):
+                        ingested = locomo.ingest(store, conv, mode=mode, title=title)
+                    store.index.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    store.close()
+                (root / "ingested.json").write_text(
+                    json.dumps(ingested.to_dict()), encoding="utf-8"
+                )
+                log(
+                    f"{conv.sample_id}: {len(conv.turns)} turns -> "
+                    f"{len(set(ingested.memory_of.values()))} memories in "
+                    f"{time.perf_counter() - t0:.1f} s ({mode})"
+                )
+            meta = {"mode": mode, "title": title, "build_s": round(time.perf_counter() - start, 1)}
+            _commit(scratch, final, meta)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+    built: dict[str, locomo.Ingested] = {}
+    for conv in conversations:
+        root = final / conv.sample_id
+        data = json.loads((root / "ingested.json").read_text(encoding="utf-8"))
+        built[conv.sample_id] = locomo.Ingested.from_dict(data, root / "state", root / "vault")
+    return built

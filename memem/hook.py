@@ -1,0 +1,133 @@
+"""`memem hook <Event>`: Claude Code hooks. Reads the event's JSON payload on stdin, writes
+`hookSpecificOutput.additionalContext` on stdout, and never fails the user's prompt: any
+error exits 0 with no output and a log line.
+
+    SessionStart      the project's slice with its L0 anchors (and, after `compact`, what
+                      the session kept); a one-line status with MEMEM_SHOW_BANNER=1
+    UserPromptSubmit  the slice for the prompt (nothing for a trivial or unrelated prompt)
+    PreToolUse        with MEMEM_PRETOOL_GATING=1: memories about the file a Read, Edit or
+                      Write is about to touch
+    PreCompact        records what the session must keep (re-injected after compaction)
+
+This runs on every prompt, so it imports only the standard library, the pure core and the
+index reader. `tests/test_hook.py` checks which modules a hook process never loads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+log = logging.getLogger("memem.hook")
+
+EVENTS: Final = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PreCompact")
+FILE_TOOLS: Final = ("Read", "Edit", "Write", "MultiEdit", "NotebookEdit")
+MAX_STDIN: Final = 4 * 1024 * 1024
+
+
+def _output(event: str, context: str) -> str:
+    if not context:
+        return ""
+    return json.dumps(
+        {"hookSpecificOutput": {"hookEventName": event, "additionalContext": context}}
+    )
+
+
+def respond(event: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """The hook's stdout for one event (may be empty)."""
+    from memem import recall
+    from memem.index import Index
+    from memem.settings import Settings
+
+    settings = Settings.from_env(env)
+    if not settings.index_path.exists():
+        return ""
+    cwd = str(payload.get("cwd") or env.get("CLAUDE_PROJECT_DIR") or os.getcwd())
+    session_id = str(payload.get("session_id") or "") or None
+    transcript = payload.get("transcript_path")
+    shift = float(env.get("MEMEM_TOPIC_SHIFT_THRESHOLD") or recall.TOPIC_SHIFT)
+    common: dict[str, Any] = {
+        "state_dir": settings.state_dir,
+        "vault_dir": settings.vault_dir,
+        "cwd": cwd,
+        "session_id": session_id,
+        "transcript": transcript if isinstance(transcript, str) else None,
+        "topic_shift": shift,
+    }
+    idx = Index(settings.index_path)
+    try:
+        conn = idx.connection()
+        if event == "UserPromptSubmit":
+            prompt = payload.get("prompt")
+            if not isinstance(prompt, str):
+                raise ValueError("UserPromptSubmit payload without a text prompt")
+            return _output(event, recall.build(conn, prompt, **common).markdown)
+        if event == "SessionStart":
+            source = str(payload.get("source") or "startup")
+            built = recall.build(
+                conn, "", event="compact" if source == "compact" else "start", **common
+            )
+            parts = [built.markdown]
+            if env.get("MEMEM_SHOW_BANNER") == "1":
+                parts.insert(0, recall.status_line(conn, built.project))
+            return _output(event, "\n".join(p for p in parts if p))
+        if event == "PreToolUse":
+            if env.get("MEMEM_PRETOOL_GATING") != "1" or payload.get("tool_name") not in FILE_TOOLS:
+                return ""
+            tool_input = payload.get("tool_input")
+            path = tool_input.get("file_path") if isinstance(tool_input, dict) else None
+            if not isinstance(path, str) or not path:
+                return ""
+            name = Path(path).name
+            return _output(event, recall.build(conn, name, event="file", **common).markdown)
+        if event == "PreCompact":
+            recall.remember_compaction(
+                settings.state_dir, session_id, str(payload.get("custom_instructions") or "")
+            )
+        return ""
+    finally:
+        idx.close()
+
+
+def main(event: str) -> int:
+    """Entry point: always exits 0; failures are logged, never shown to the prompt."""
+    started = time.perf_counter()
+    env = os.environ
+    try:
+        if event not in EVENTS:
+            raise ValueError(f"unknown hook event {event!r}")
+        raw = sys.stdin.buffer.read(MAX_STDIN)
+        payload = json.loads(raw.decode("utf-8", errors="replace") or "{}")
+        if not isinstance(payload, dict):
+            raise ValueError("hook payload is not a JSON object")
+        out = respond(event, payload, env)
+        if out:
+            sys.stdout.write(out)
+            sys.stdout.flush()
+    except Exception:
+        _log_failure(event, env)
+    else:
+        if env.get("MEMEM_HOOK_LOG") == "1":
+            _log_failure(event, env, ok=time.perf_counter() - started)
+    return 0
+
+
+def _log_failure(event: str, env: Mapping[str, str], ok: float | None = None) -> None:
+    """One log line in <state>/logs/hooks.log; best effort, silent."""
+    try:
+        from memem import logs
+        from memem.settings import Settings
+
+        logs.setup(Settings.from_env(env).log_dir, name="hooks")
+        if ok is None:
+            log.exception("hook failed", extra={"hook_event": event})
+        else:
+            log.info("hook ran", extra={"hook_event": event, "ms": round(ok * 1000, 1)})
+    except Exception:
+        pass

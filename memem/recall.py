@@ -1,0 +1,318 @@
+"""Assembling the Active Memory Slice from the index: the I/O half of `memem.slice`.
+
+Used by the hooks (on every prompt, so it imports only the standard library, the pure core
+and the index reader: no MCP SDK, no LLM SDK, no watchdog, no vault parsing), by the store
+(`Store.slice`) and so by the CLI and the MCP tools. Continuity lives in one small JSON file
+per session under `<state>/sessions/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from memem import index
+from memem.memory import normalize_project
+from memem.slice import (
+    Candidate,
+    Environment,
+    Slice,
+    is_trivial,
+    merge,
+    propose,
+    render,
+    select,
+    topic_shifted,
+)
+from memem.text import query_terms
+from memem.workspace import environment
+
+# A slice needs more than a search hit: the memory must cover a good share of the prompt.
+MIN_COVERAGE: Final = 0.45
+SEARCH_LIMIT: Final = 8
+NEIGHBOURS_OF: Final = 3
+NEIGHBOUR_MIN: Final = 0.3
+TOPIC_SHIFT: Final = 0.2
+TRANSCRIPT_TAIL: Final = 256 * 1024
+KEEP_ROLES: Final = ("goals", "constraints", "decisions", "open_tensions")
+
+
+@dataclass
+class Session:
+    """What one Claude Code session has seen, kept between its hook calls."""
+
+    injected: list[str] = field(default_factory=list)
+    terms: list[str] = field(default_factory=list)
+    anchored: bool = False
+    keep: list[str] = field(default_factory=list)
+    goal: str = ""
+    updated: float = 0.0
+
+    @classmethod
+    def load(cls, path: Path | None) -> Session:
+        if path is None:
+            return cls()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(
+                injected=[str(i) for i in data.get("injected", [])][-500:],
+                terms=[str(t) for t in data.get("terms", [])],
+                anchored=bool(data.get("anchored")),
+                keep=[str(i) for i in data.get("keep", [])],
+                goal=str(data.get("goal", ""))[:2000],
+                updated=float(data.get("updated", 0.0)),
+            )
+        except (OSError, ValueError, TypeError, AttributeError):
+            return cls()
+
+    def save(self, path: Path | None) -> None:
+        if path is None:
+            return
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.updated = time.time()
+        data = json.dumps(self.__dict__).encode()
+        fd, tmp = tempfile.mkstemp(prefix=".session-", dir=path.parent)
+        try:
+            os.write(fd, data)
+            os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def session_path(state_dir: Path, session_id: str | None) -> Path | None:
+    if not session_id:
+        return None
+    safe = "".join(c for c in session_id if c.isalnum() or c in "-_")[:80]
+    return state_dir / "sessions" / f"{safe}.json" if safe else None
+
+
+def _candidates(rows: Sequence[index.Row], source: str, scores: Sequence[float]) -> list[Candidate]:
+    return [
+        Candidate(
+            id=r.memory.id,
+            title=r.memory.title,
+            content=r.memory.content,
+            layer=r.memory.layer,
+            score=score,
+            source=source,
+            project=r.memory.project,
+            tags=r.memory.tags,
+            contradicts=r.memory.contradicts,
+        )
+        for r, score in zip(rows, scores, strict=True)
+    ]
+
+
+def searched(conn: sqlite3.Connection, query: str, projects: Sequence[str]) -> list[index.Match]:
+    """The slice's search: this project and global memories, active, L0-L2, above the floor."""
+    return index.search(
+        conn,
+        query_terms(query),
+        projects=projects,
+        max_layer=2,
+        limit=SEARCH_LIMIT,
+        min_coverage=MIN_COVERAGE,
+    )
+
+
+def anchors(conn: sqlite3.Connection, project: str) -> list[Candidate]:
+    rows = index.select(
+        conn,
+        "project = ? AND layer = 0 AND status = 'active'",
+        (project,),
+        order="importance DESC, created DESC LIMIT 8",
+    )
+    return _candidates(rows, "anchor", [1.0] * len(rows))
+
+
+def neighbours(conn: sqlite3.Connection, hits: Sequence[Candidate]) -> list[Candidate]:
+    """Strong graph neighbours of the best hits (one hop), active and not archival."""
+    scored: dict[str, float] = {}
+    for hit in hits[:NEIGHBOURS_OF]:
+        for src, dst, _type, score in index.edges_of(conn, hit.id):
+            other = dst if src == hit.id else src
+            if score >= NEIGHBOUR_MIN:
+                scored[other] = max(scored.get(other, 0.0), hit.score * score * 0.5)
+    rows = [
+        r
+        for r in index.get_many(conn, list(scored)).values()
+        if r.memory.active and r.memory.layer <= 2
+    ]
+    return _candidates(rows, "graph", [scored[r.memory.id] for r in rows])
+
+
+def playbook(vault_dir: Path, project: str) -> list[Candidate]:
+    path = vault_dir / "memem" / "playbooks" / f"{project}.md"
+    try:
+        text = path.read_text(encoding="utf-8")[:4000]
+    except (OSError, UnicodeDecodeError):
+        return []
+    body = text.split("---", 2)[-1].strip() if text.startswith("---") else text.strip()
+    if not body:
+        return []
+    return [
+        Candidate(f"playbook:{project}", f"{project} playbook", body, 0, 0.9, "playbook", project)
+    ]
+
+
+def touched_files(transcript: str | None, limit: int = 8) -> list[str]:
+    """Files the session read or changed, newest first, from the transcript's tail."""
+    if not transcript:
+        return []
+    try:
+        with open(transcript, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - TRANSCRIPT_TAIL))
+            tail = handle.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    found: list[str] = []
+    for line in reversed(tail):
+        if '"tool_use"' not in line or "file_path" not in line:
+            continue
+        try:
+            content = json.loads(line).get("message", {}).get("content", [])
+        except ValueError:
+            continue
+        for block in content if isinstance(content, list) else []:
+            path = block.get("input", {}).get("file_path") if isinstance(block, dict) else None
+            if isinstance(path, str) and path not in found:
+                found.append(path)
+    return found[:limit]
+
+
+def build(
+    conn: sqlite3.Connection,
+    query: str,
+    *,
+    state_dir: Path,
+    vault_dir: Path,
+    project: str | None = None,
+    cwd: str | None = None,
+    session_id: str | None = None,
+    transcript: str | None = None,
+    event: str = "prompt",
+    deltas: bool = False,
+    topic_shift: float = TOPIC_SHIFT,
+    task_mode: str | None = None,
+) -> Slice:
+    """The slice for `query`. `event` is "prompt", "start" (session start: anchors and the
+    playbook), "compact" (after compaction: anchors and what the session kept) or "file"
+    (about to touch a file: memories that mention it)."""
+    env = environment(cwd) if cwd else Environment()
+    scope = normalize_project(project) if project else env.project or "global"
+    path = session_path(state_dir, session_id)
+    session = Session.load(path)
+    terms = query_terms(query)
+    seen: set[str] = set(session.injected)
+    if event == "prompt" and is_trivial(query):
+        return Slice("", True, reason="trivial prompt", project=scope)
+    if event == "prompt" and topic_shifted(session.terms, terms, topic_shift):
+        seen.clear()  # a new topic: what was injected earlier is worth repeating
+    groups: list[list[Candidate]] = []
+    hits: list[Candidate] = []
+    if terms:
+        matches = searched(conn, query, sorted({scope, "global"}))
+        top = max((m.score for m in matches), default=1.0) or 1.0
+        hits = _candidates(
+            [m.row for m in matches], "search", [m.score / top * m.coverage for m in matches]
+        )
+        groups.append(hits)
+        if hits:
+            groups.append(neighbours(conn, hits))
+    anchors_due = event in ("start", "compact") or not session.anchored
+    if anchors_due:
+        groups.append(anchors(conn, scope))
+        if event in ("start", "compact"):
+            groups.append(playbook(vault_dir, scope))
+    if event == "compact":
+        kept = index.get_many(conn, session.keep)
+        groups.append(_candidates(list(kept.values()), "kept", [0.95] * len(kept)))
+        if session.goal:
+            groups.append(
+                [
+                    Candidate(
+                        f"goal:{session_id}",
+                        "What this session asked to keep",
+                        session.goal,
+                        0,
+                        1.0,
+                        "kept",
+                        scope,
+                        ("goal",),
+                    )
+                ]
+            )
+    # A prompt or file gets a slice only when memory has something relevant to it (its
+    # anchors then ride along once); session start and compaction bring the anchors anyway.
+    if not hits and (event in ("prompt", "file") or not any(groups)):
+        session.terms = terms or session.terms
+        session.save(path)
+        return Slice("", True, reason="nothing relevant in memory", project=scope)
+    files = touched_files(transcript) if hits else []
+    if files:
+        groups.append(
+            [
+                Candidate(
+                    f"artifacts:{session_id or 'cli'}",
+                    "Files this session touched",
+                    "\n".join(files),
+                    2,
+                    0.0,
+                    "artifact",
+                    scope,
+                )
+            ]
+        )
+    items = select(merge(*groups), seen=seen if event != "compact" else set(), task_mode=task_mode)
+    if not [i for i in items if i.source != "artifact"]:
+        session.terms = terms or session.terms
+        session.save(path)
+        return Slice("", True, reason="everything relevant was already injected", project=scope)
+    text = render(items, env if cwd else Environment(project=scope))
+    session.injected += [i.id for i in items if i.id not in session.injected]
+    session.terms = terms or session.terms
+    session.anchored = session.anchored or anchors_due
+    session.keep = list(
+        dict.fromkeys(
+            [*session.keep, *(i.id for i in items if i.role in KEEP_ROLES or i.source == "anchor")]
+        )
+    )[-40:]
+    session.save(path)
+    return Slice(
+        text,
+        False,
+        tuple(items),
+        tuple(propose(query, items)) if deltas else (),
+        project=scope,
+    )
+
+
+def remember_compaction(state_dir: Path, session_id: str | None, instructions: str) -> None:
+    """PreCompact: keep the user's compaction instructions as the session's goal; the items
+    already marked to keep (goals, constraints, decisions, tensions, anchors) stay marked."""
+    path = session_path(state_dir, session_id)
+    if path is None:
+        return
+    session = Session.load(path)
+    if instructions.strip():
+        session.goal = instructions.strip()[:2000]
+    session.save(path)
+
+
+def status_line(conn: sqlite3.Connection, scope: str) -> str:
+    counts = dict(
+        conn.execute(
+            "SELECT project = ?, count(*) FROM scope WHERE status = 'active' GROUP BY 1", (scope,)
+        ).fetchall()
+    )
+    return f"memem: {counts.get(1, 0)} memories for {scope}, {sum(counts.values())} in all"

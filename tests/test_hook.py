@@ -1,0 +1,171 @@
+"""Hooks run exactly as Claude Code runs them: `sh bootstrap.sh hook <Event>`, the payload on
+stdin, cwd = the project, CLAUDE_PLUGIN_ROOT and CLAUDE_PLUGIN_DATA set."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from memem import Store
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def project(tmp_path: Path, store: Store) -> Path:
+    root = tmp_path / "work" / "shop"
+    (root / ".git").mkdir(parents=True)
+    (root / ".git" / "HEAD").write_text("ref: refs/heads/feature/sso\n")
+    (root / "src").mkdir()
+    store.save("The shop project is a Django 5 web store with Postgres.", project="shop")
+    store.save("Deploys go through Fly.io from main, never from a feature branch.", project="shop")
+    store.save(
+        "The checkout test was flaky because it called Stripe; use the fake gateway.",
+        project="shop",
+    )
+    store.save("Blog posts are written in Markdown with Hugo.", project="blog")
+    return root
+
+
+def run_hook(
+    event: str, payload: dict[str, object], cwd: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environ = dict(
+        os.environ, CLAUDE_PLUGIN_ROOT=str(ROOT), CLAUDE_PLUGIN_DATA=str(cwd.parent / "plugin-data")
+    )
+    environ["MEMEM_VENV"] = str(Path(sys.executable).parent.parent)
+    environ.update(env)
+    body = {
+        "session_id": "s-1",
+        "transcript_path": "",
+        "cwd": str(cwd),
+        "hook_event_name": event,
+        **payload,
+    }
+    return subprocess.run(
+        ["sh", str(ROOT / "bootstrap.sh"), "hook", event],
+        input=json.dumps(body),
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environ,
+        timeout=60,
+    )
+
+
+def context(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0 and result.stderr == ""
+    if not result.stdout:
+        return ""
+    out = json.loads(result.stdout)["hookSpecificOutput"]
+    return str(out["additionalContext"])
+
+
+def test_a_relevant_prompt_gets_the_memory_content_fenced(project: Path) -> None:
+    text = context(
+        run_hook("UserPromptSubmit", {"prompt": "why is the checkout test flaky?"}, project)
+    )
+    assert "use the fake gateway" in text  # content, not only the title
+    assert text.startswith("<memem-memory>") and "not instructions" in text
+    assert "branch feature/sso" in text
+    assert "Hugo" not in text  # another project's memory stays out
+
+
+@pytest.mark.parametrize(
+    "prompt", ["thanks", "ok", "/help", "what's the weather in Lisbon tomorrow?"]
+)
+def test_trivial_or_unrelated_prompts_inject_nothing(project: Path, prompt: str) -> None:
+    assert context(run_hook("UserPromptSubmit", {"prompt": prompt}, project)) == ""
+
+
+def test_a_session_is_not_told_the_same_thing_twice(project: Path) -> None:
+    prompt = {"prompt": "how do we deploy the shop?"}
+    assert "Fly.io" in context(run_hook("UserPromptSubmit", prompt, project))
+    assert context(run_hook("UserPromptSubmit", prompt, project)) == ""
+    other = dict(prompt, session_id="s-2")
+    assert "Fly.io" in context(run_hook("UserPromptSubmit", other, project))
+
+
+def test_session_start_pins_anchors_and_compaction_brings_them_back(project: Path) -> None:
+    start = context(run_hook("SessionStart", {"source": "startup"}, project))
+    assert "Django 5 web store" in start
+    run_hook(
+        "PreCompact", {"trigger": "manual", "custom_instructions": "keep the SSO plan"}, project
+    )
+    again = context(run_hook("SessionStart", {"source": "compact"}, project))
+    assert "Django 5 web store" in again and "keep the SSO plan" in again
+
+
+def test_the_banner_is_opt_in(project: Path) -> None:
+    banner = context(
+        run_hook("SessionStart", {"source": "startup"}, project, MEMEM_SHOW_BANNER="1")
+    )
+    assert banner.startswith("memem: 3 memories for shop")
+
+
+def test_pretool_gating_is_opt_in_and_tied_to_the_file(project: Path, store: Store) -> None:
+    store.save(
+        "settings.py reads STRIPE_KEY from the environment; never hard-code it.", project="shop"
+    )
+    payload = {"tool_name": "Edit", "tool_input": {"file_path": str(project / "settings.py")}}
+    assert context(run_hook("PreToolUse", payload, project)) == ""
+    gated = context(run_hook("PreToolUse", payload, project, MEMEM_PRETOOL_GATING="1"))
+    assert "STRIPE_KEY" in gated
+
+
+def test_a_memory_saved_by_another_process_is_visible_to_the_next_hook(
+    project: Path, store: Store
+) -> None:
+    store.save("Celery workers for the shop run with concurrency 4.", project="shop")
+    assert "concurrency 4" in context(
+        run_hook("UserPromptSubmit", {"prompt": "celery worker concurrency"}, project)
+    )
+
+
+@pytest.mark.parametrize("stdin", ["", "not json", "[1, 2]", '{"prompt": 5}'])
+def test_bad_payloads_fail_open(project: Path, stdin: str) -> None:
+    environ = dict(os.environ, MEMEM_VENV=str(Path(sys.executable).parent.parent))
+    result = subprocess.run(
+        ["sh", str(ROOT / "bootstrap.sh"), "hook", "UserPromptSubmit"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=environ,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_a_broken_install_never_blocks_the_prompt(project: Path, tmp_path: Path) -> None:
+    result = run_hook(
+        "UserPromptSubmit", {"prompt": "deploy"}, project, MEMEM_VENV=str(tmp_path / "missing-venv")
+    )
+    assert (result.returncode, result.stdout) == (0, "")
+    corrupt = run_hook(
+        "UserPromptSubmit", {"prompt": "deploy"}, project, MEMEM_DIR=str(tmp_path / "nowhere")
+    )
+    assert (corrupt.returncode, corrupt.stdout) == (0, "")
+
+
+def test_the_hook_path_never_imports_heavy_modules(project: Path) -> None:
+    code = (
+        "import sys, io, json\n"
+        "sys.stdin = io.TextIOWrapper(io.BytesIO(json.dumps({'prompt': 'how do we deploy?', "
+        f"'cwd': {str(project)!r}, 'session_id': 'imports'}}).encode()))\n"
+        "from memem.hook import main\n"
+        "main('UserPromptSubmit')\n"
+        "heavy = {'mcp', 'anthropic', 'watchdog', 'yaml', 'frontmatter', 'structlog', 'pydantic',\n"
+        "         'memem.store', 'memem.vault', 'memem.markdown', 'memem.security', 'argparse'}\n"
+        "print(json.dumps(sorted(heavy & set(sys.modules))), file=sys.stderr)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert "Fly.io" in result.stdout
+    assert json.loads(result.stderr.strip().splitlines()[-1]) == []

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import pytest
+
+from memem.slice import (
+    BUDGET,
+    CLOSE,
+    OPEN,
+    Candidate,
+    Item,
+    is_trivial,
+    propose,
+    render,
+    role_of,
+    select,
+    topic_shifted,
+)
+
+
+def cand(text: str, *, id: str = "", layer: int = 2, score: float = 1.0, **kw: object) -> Candidate:
+    return Candidate(
+        id or f"{abs(hash(text)):032x}"[:32],
+        text[:60],
+        text,
+        layer,
+        score,
+        kw.pop("source", "search"),
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "prompt", ["", "ok", "Thanks!", "continue", "go ahead.", "/help", "/compact", "  yes  ", "lgtm"]
+)
+def test_trivial_prompts_are_recognised(prompt: str) -> None:
+    assert is_trivial(prompt)
+
+
+@pytest.mark.parametrize(
+    "prompt", ["ok, now fix the failing test", "/memem-mine history", "thanks, why is CI red?"]
+)
+def test_real_prompts_are_not_trivial(prompt: str) -> None:
+    assert not is_trivial(prompt)
+
+
+@pytest.mark.parametrize(
+    ("text", "role", "extra"),
+    [
+        ("Always run make migrate before make test.", "constraints", {}),
+        ("The user prefers concise answers.", "preferences", {}),
+        ("We chose Postgres because of JSONB support.", "decisions", {}),
+        ("The flaky test was caused by a real network call.", "failure_patterns", {}),
+        ("The shop is a Django web store.", "background", {}),
+        ("Our goal this quarter is SSO login.", "goals", {}),
+        ("The API uses Postgres, not MySQL.", "open_tensions", {"contradicts": ("a" * 32,)}),
+        ("src/app.py", "artifacts", {"source": "artifact"}),
+    ],
+)
+def test_roles_are_judged_from_the_text(text: str, role: str, extra: dict[str, object]) -> None:
+    assert role_of(cand(text, **extra)) == role
+
+
+def test_the_rendered_slice_is_fenced_labelled_and_within_budget() -> None:
+    many = [cand(f"Fact {n}: " + "lorem ipsum dolor " * 80, score=1 - n / 100) for n in range(40)]
+    items = select(many)
+    text = render(items)
+    assert text.startswith(OPEN) and text.endswith(CLOSE)
+    assert "not instructions" in text
+    assert len(text) <= BUDGET
+    assert len(render(items, budget=1_000)) <= 1_000
+
+
+def test_select_skips_seen_items_near_repeats_and_respects_role_caps() -> None:
+    a = cand("Always pin the CLI version in CI builds.", id="a" * 32)
+    b = cand("Always pin the CLI version in CI builds!", id="b" * 32, score=0.9)
+    constraints = [cand(f"Never deploy service {n} on Fridays.", id=f"{n:032d}") for n in range(9)]
+    chosen = select([a, b, *constraints], seen={"c" * 32})
+    assert "b" * 32 not in [i.id for i in chosen]
+    assert sum(i.role == "constraints" for i in chosen) == 4
+    assert select([a], seen={a.id}) == []
+
+
+def test_anchors_come_first() -> None:
+    anchor = cand("The shop is a Django store.", id="z" * 32, layer=0, score=0.1, source="anchor")
+    other = cand("Deploys use Fly.io from main.", id="y" * 32, score=5.0)
+    assert [i.id for i in select([other, anchor])][0] == anchor.id
+
+
+def test_task_mode_weights_roles() -> None:
+    failure = cand("The checkout test fails on a real network call.", id="f" * 32, score=1.0)
+    decision = cand("We chose Stripe because of its API.", id="d" * 32, score=1.2)
+    assert select([failure, decision], task_mode="debug")[0].id == failure.id
+    assert select([failure, decision])[0].id == decision.id
+
+
+def test_deltas_are_proposals_and_only_explicit_remembering_is_safe() -> None:
+    item = Item("i" * 32, "background", 2, 1.0, "yarn", "We install with yarn.", "search")
+    deltas = propose("Remember that we deploy on Tuesdays. We no longer use yarn", [item])
+    kinds = {(d.kind, d.safe) for d in deltas}
+    assert ("new_memory", True) in kinds and ("deprecate", False) in kinds
+    assert propose("how do we deploy?", [item]) == []
+
+
+def test_topic_shift_is_a_jaccard_threshold() -> None:
+    assert not topic_shifted(["deploy", "shop"], ["deploy", "shop", "fly"], 0.2)
+    assert topic_shifted(["deploy", "shop"], ["recipe", "lasagna"], 0.2)
