@@ -16,15 +16,12 @@ index reader. `tests/test_hook.py` checks which modules a hook process never loa
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
-
-log = logging.getLogger("memem.hook")
 
 EVENTS: Final = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PreCompact")
 FILE_TOOLS: Final = ("Read", "Edit", "Write", "MultiEdit", "NotebookEdit")
@@ -121,10 +118,13 @@ def main(event: str) -> int:
 def _log_failure(event: str, env: Mapping[str, str], ok: float | None = None) -> None:
     """One log line in <state>/logs/hooks.log; best effort, silent."""
     try:
+        import logging
+
         from memem import logs
         from memem.settings import Settings
 
         logs.setup(Settings.from_env(env).log_dir, name="hooks")
+        log = logging.getLogger("memem.hook")
         if ok is None:
             log.exception("hook failed", extra={"hook_event": event})
         else:

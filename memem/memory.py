@@ -6,9 +6,9 @@ construction, so every `Memory` that exists is canonical and `parse(render(m)) =
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -35,7 +35,7 @@ _SPACES: Final = re.compile(r"\s+")
 
 def new_id() -> str:
     """A fresh random memory id: 32 lowercase hex digits."""
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def is_id(text: str) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -78,13 +77,17 @@ class Session:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.updated = time.time()
         data = json.dumps(self.__dict__).encode()
-        fd, tmp = tempfile.mkstemp(prefix=".session-", dir=path.parent)
+        # Hooks of one event run concurrently: a private temp name per process, then rename.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            os.write(fd, data)
-            os.close(fd)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
 

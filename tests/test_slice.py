@@ -83,7 +83,7 @@ def test_select_skips_seen_items_near_repeats_and_respects_role_caps() -> None:
 def test_anchors_come_first() -> None:
     anchor = cand("The shop is a Django store.", id="z" * 32, layer=0, score=0.1, source="anchor")
     other = cand("Deploys use Fly.io from main.", id="y" * 32, score=5.0)
-    assert [i.id for i in select([other, anchor])][0] == anchor.id
+    assert next(i.id for i in select([other, anchor])) == anchor.id
 
 
 def test_task_mode_weights_roles() -> None:
