@@ -1,5 +1,34 @@
-"""`python -m memem ...` runs the CLI."""
+"""The composition root: `memem ...` / `python -m memem ...`.
 
-from memem.cli import main
+`memem hook EVENT` and `memem mcp` go straight to their front-ends (a hook must not pay for
+the CLI's imports, and the MCP server answers before it opens a store); everything else,
+`--help` included, is the CLI. The front-ends never import each other.
+"""
 
-raise SystemExit(main())
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) == 2 and args[0] == "hook" and not args[1].startswith("-"):
+        from memem import hook
+
+        return hook.main(args[1])
+    if args == ["mcp"]:
+        from memem import logs, mcp_server
+        from memem.settings import Settings
+
+        settings = Settings.from_env(os.environ)
+        logs.setup(settings.log_dir, name="mcp")
+        return mcp_server.serve(settings, early=os.environ.get("MEMEM_MCP_EARLY_INIT") != "0")
+    from memem import cli
+
+    return cli.main(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

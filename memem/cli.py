@@ -323,12 +323,8 @@ def cmd_slice(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_hook(store: Store, args: argparse.Namespace) -> int:
-    raise AssertionError("dispatched in main(): hooks never open a store")
-
-
-def cmd_mcp(store: Store, args: argparse.Namespace) -> int:
-    raise AssertionError("dispatched in main(): the server answers before opening a store")
+def cmd_entry(store: Store, args: argparse.Namespace) -> int:
+    raise AssertionError("`memem hook` and `memem mcp` are dispatched by memem.__main__")
 
 
 def cmd_demo(store: Store, args: argparse.Namespace) -> int:
@@ -459,12 +455,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-llm", action="store_true", help="heuristic judgement only (the default)")
     p.add_argument("--json", action="store_true", help="markdown, abstained, items, deltas")
 
-    p = add("hook", cmd_hook, "Run a Claude Code hook: the event payload on stdin.")
+    p = add("hook", cmd_entry, "Run a Claude Code hook: the event payload on stdin.")
     p.add_argument(
         "event", choices=("SessionStart", "UserPromptSubmit", "PreToolUse", "PreCompact")
     )
 
-    add("mcp", cmd_mcp, "Run the MCP server on stdin/stdout (Claude Code starts it).")
+    add("mcp", cmd_entry, "Run the MCP server on stdin/stdout (Claude Code starts it).")
     return parser
 
 
@@ -474,17 +470,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from memem import logs
     from memem.settings import Settings
 
-    if args.command == "hook":
-        from memem import hook
-
-        return hook.main(args.event)
     settings = Settings.from_env(os.environ)
-    logs.setup(settings.log_dir, name="mcp" if args.command == "mcp" else "memem")
+    logs.setup(settings.log_dir)
     try:
-        if args.command == "mcp":
-            from memem import mcp_server
-
-            return mcp_server.serve(settings, early=os.environ.get("MEMEM_MCP_EARLY_INIT") != "0")
         if args.command == "demo":
             return cmd_demo(None, args)  # type: ignore[arg-type]  # the demo opens its own store
         from memem.store import Store

@@ -6,7 +6,6 @@ construction, so every `Memory` that exists is canonical and `parse(render(m)) =
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -31,11 +30,6 @@ _NON_SLUG: Final = re.compile(r"[^a-z0-9]+")
 _NON_TAG: Final = re.compile(r"[^\w/-]+")
 _NON_PROJECT: Final = re.compile(r"[^\w.-]+")
 _SPACES: Final = re.compile(r"\s+")
-
-
-def new_id() -> str:
-    """A fresh random memory id: 32 lowercase hex digits."""
-    return os.urandom(16).hex()
 
 
 def is_id(text: str) -> bool:

@@ -32,7 +32,6 @@ from memem.memory import (
     MAX_CONTENT_CHARS,
     Memory,
     check_id_prefix,
-    new_id,
     normalize_content,
     normalize_project,
     normalize_title,
@@ -145,6 +144,11 @@ class Status:
             "index_bytes": self.index_bytes,
             "broken_files": [{"file": f, "reason": r} for f, r in self.broken.items()],
         }
+
+
+def new_id() -> str:
+    """A fresh random memory id: 32 lowercase hex digits."""
+    return os.urandom(16).hex()
 
 
 def _stem(file: str) -> str:

@@ -21,7 +21,10 @@ PURE = (
     "importing",
     "security",
     "errors",
+    "slice",
+    "handshake",
 )
+FRONT_ENDS = ("cli", "mcp_server", "hook")
 IO_MODULES = {
     "os",
     "sqlite3",
@@ -53,6 +56,12 @@ def imports_of(module: str) -> set[str]:
 @pytest.mark.parametrize("module", PURE)
 def test_pure_modules_import_no_io(module: str) -> None:
     assert not imports_of(module) & IO_MODULES
+
+
+@pytest.mark.parametrize("module", FRONT_ENDS)
+def test_front_ends_never_import_each_other(module: str) -> None:
+    others = {f"memem.{m}" for m in FRONT_ENDS if m != module}
+    assert not imports_of(module) & others
 
 
 def test_importing_the_store_loads_no_sdk_and_no_yaml() -> None:

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from memem import markdown
 from memem.errors import InvalidInput
-from memem.memory import Memory, new_id
+from memem.memory import Memory
+from memem.store import new_id
 
 T0 = datetime(2026, 11, 21, 6, 40, tzinfo=UTC)
 FALLBACK = {"fallback_id": "f" * 32, "fallback_time": T0, "fallback_title": "note"}
