@@ -6,7 +6,11 @@
     │   ├── SecurityError       content refused by the security scan (prompt injection, exfiltration)
     │   └── TooLarge            content or a file over a size limit; never silently truncated
     ├── NotFound                no memory with that id (or an ambiguous short id)
-    └── BrokenFile              a vault file that cannot be parsed; it is skipped, never rewritten
+    ├── BrokenFile              a vault file that cannot be parsed; it is skipped, never rewritten
+    └── ExtractionError         a mining backend failed on one chunk of a transcript
+        ├── TransientError      worth retrying later: 429, 500, 529, a timeout, a reset
+        └── PermanentError      not worth retrying: a reply outside the contract, a 4xx,
+                                anything unknown
 
 Front-ends translate at their edge: the CLI prints one line and exits non-zero, the MCP server
 returns a tool error, hooks exit 0 silently and log, the daemon logs and carries on.
@@ -46,3 +50,19 @@ class BrokenFile(MememError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class ExtractionError(MememError):
+    """A mining backend failed on one chunk of a transcript."""
+
+
+class TransientError(ExtractionError):
+    """Worth retrying later. `retry_after` is the server's hint in seconds, when it gave one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(ExtractionError):
+    """Not worth retrying: the same input would fail the same way."""
