@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-
 DEFAULT_MODEL = "claude-haiku-4-5"
 BACKENDS = ("auto", "anthropic", "claude-cli", "heuristic")
 
