@@ -1,8 +1,8 @@
 """The composition root: `memem ...` / `python -m memem ...`.
 
-`memem hook EVENT` and `memem mcp` go straight to their front-ends (a hook must not pay for
-the CLI's imports, and the MCP server answers before it opens a store); everything else,
-`--help` included, is the CLI. The front-ends never import each other.
+`memem hook EVENT`, `memem mcp` and `memem daemon run` go straight to their front-ends (a
+hook must not pay for the CLI's imports, the MCP server answers before it opens a store);
+everything else, `--help` included, is the CLI. The front-ends never import each other.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
         logs.setup(settings.log_dir, name="mcp")
         return mcp_server.serve(settings, early=os.environ.get("MEMEM_MCP_EARLY_INIT") != "0")
+    if len(args) >= 2 and args[:2] == ["daemon", "run"] and set(args[2:]) <= {"--once"}:
+        from memem import daemon
+
+        return daemon.main(args[2:])
     from memem import cli
 
     return cli.main(args)

@@ -266,11 +266,36 @@ def cmd_reconcile(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def miner_status() -> dict[str, Any]:
+    """What `status` says about mining: opt-in, backend, daemon, sessions, errors."""
+    from memem import backends, lifecycle
+    from memem.miner import MinerState
+    from memem.settings import Settings
+
+    settings = Settings.from_env(os.environ)
+    state = MinerState(settings.miner_path)
+    daemon = lifecycle.read_status(settings)
+    last = state.rows("mined_at IS NOT NULL")
+    errors = state.rows("last_error IS NOT NULL AND status IN ('failed', 'dead')")
+    return {
+        "opt_in": state.opt_in,
+        "backend": backends.describe(settings),
+        "daemon": "running" if daemon["running"] else "not running",
+        "heartbeat": daemon.get("heartbeat"),
+        "sessions": state.counts(),
+        "last_mined": max(last, key=lambda r: r.mined_at or 0).path if last else None,
+        "errors": [
+            {"session": r.path, "status": r.status, "error": r.last_error} for r in errors[-5:]
+        ],
+    }
+
+
 def cmd_status(store: Store, args: argparse.Namespace) -> int:
     store.reconcile()
     status = store.status()
+    mining = miner_status()
     if args.json:
-        _print_json(status.to_dict())
+        _print_json({**status.to_dict(), "miner": mining})
         return 0
     print(f"vault  {status.vault_dir}")
     print(f"state  {status.state_dir}")
@@ -284,6 +309,11 @@ def cmd_status(store: Store, args: argparse.Namespace) -> int:
         print(f"broken files ({len(status.broken)}), skipped and left untouched:")
         for name, reason in status.broken.items():
             print(f"  {name}: {reason}")
+    sessions = ", ".join(f"{n} {s}" for s, n in sorted(mining["sessions"].items())) or "none seen"
+    print(f"mining: {mining['opt_in']}; backend {mining['backend']}; daemon {mining['daemon']}")
+    print(f"  sessions: {sessions}; last mined: {mining['last_mined'] or '-'}")
+    for e in mining["errors"]:
+        print(f"  {e['status']}: {e['session']}: {e['error']}")
     return 0
 
 
@@ -321,6 +351,97 @@ def cmd_slice(store: Store, args: argparse.Namespace) -> int:
     for memory_id in built.applied:
         print(f"saved {memory_id}")
     return 0
+
+
+def cmd_mine(store: Store, args: argparse.Namespace) -> int:
+    import time
+
+    from memem import backends, lifecycle
+    from memem.miner import Miner, MinerState, session_files
+    from memem.settings import Settings
+
+    settings = Settings.from_env(os.environ)
+    state = MinerState(settings.miner_path)
+    state.discover(session_files(settings.session_dirs))
+    if args.opt_out:
+        state.set_opt_in("none", time.time())
+        print("mining is off: no session will be mined (memories already saved stay)")
+        return 0
+    if args.opt_in == "new":
+        state.set_opt_in("new", time.time())
+        print(f"mining on for new sessions; daemon {lifecycle.ensure(settings)}")
+        return 0
+    if args.opt_in == "history":
+        count = len(state.rows())
+        print(f"{count} past sessions found in {', '.join(map(str, settings.session_dirs))}")
+        if sys.stdin.isatty() and not args.yes:
+            answer = input("Mine all of them (and every new session)? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                print("nothing changed")
+                return 0
+        state.set_opt_in("history", time.time())
+        print(f"mining on for every session; daemon {lifecycle.ensure(settings)}")
+        return 0
+    if args.retry_failed:
+        print(f"{state.reset_failed()} failed sessions will be retried")
+    targets = (
+        [str(p) for p in args.session]
+        if args.session
+        else [r.path for r in state.rows("size > cursor AND status != 'skipped'")]
+        if args.all or args.retry_failed
+        else []
+    )
+    if not targets:
+        raise _usage(
+            "say what to mine: --session PATH, --all, --retry-failed, or --opt-in new|history"
+        )
+    miner = Miner(store, state, backends.choose(settings))
+    total = 0
+    for n, path in enumerate(targets, 1):
+        if not os.path.isfile(path):
+            print(f"[{n}/{len(targets)}] {path}: no such file", file=sys.stderr)
+            continue
+        outcome = miner.mine(path, explicit=True)
+        total += outcome.memories
+        detail = f", {outcome.error}" if outcome.error else ""
+        print(
+            f"[{n}/{len(targets)}] {outcome.status}: {outcome.memories} new memories, "
+            f"{outcome.duplicates} already known{detail} ({path})"
+        )
+    print(f"mined {len(targets)} sessions with {miner.backend.name}: {total} new memories")
+    return 0
+
+
+def cmd_daemon(store: Store, args: argparse.Namespace) -> int:
+    from memem import lifecycle
+    from memem.settings import Settings
+
+    settings = Settings.from_env(os.environ)
+    if args.action == "ensure":
+        print(f"daemon {lifecycle.ensure(settings)}")
+    elif args.action == "stop":
+        print(f"daemon {lifecycle.stop(settings)}")
+    elif args.action == "status":
+        status = lifecycle.read_status(settings)
+        if args.json:
+            _print_json(status)
+        else:
+            state = "running" if status["running"] else "not running"
+            beat = status.get("heartbeat")
+            ago = f", heartbeat {time_ago(beat)}" if beat else ""
+            print(f"daemon {state}{ago}; backend {status.get('backend', '?')}")
+            if status.get("last_error"):
+                print(f"last error: {status['last_error']}")
+    else:
+        raise _usage("`memem daemon run` is started directly, not through the CLI parser")
+    return 0
+
+
+def time_ago(stamp: float) -> str:
+    import time
+
+    seconds = max(0, int(time.time() - float(stamp)))
+    return f"{seconds} s ago" if seconds < 120 else f"{seconds // 60} min ago"
 
 
 def cmd_entry(store: Store, args: argparse.Namespace) -> int:
@@ -461,6 +582,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add("mcp", cmd_entry, "Run the MCP server on stdin/stdout (Claude Code starts it).")
+
+    p = add("mine", cmd_mine, "Mine Claude Code sessions into memories (opt in first).")
+    p.add_argument(
+        "--opt-in",
+        choices=("new", "history"),
+        help="new: sessions from now on; history: also every past session",
+    )
+    p.add_argument("--opt-out", action="store_true", help="stop mining")
+    p.add_argument("--yes", action="store_true", help="no confirmation for --opt-in history")
+    p.add_argument(
+        "--session",
+        action="append",
+        type=str,
+        metavar="PATH",
+        help="mine this transcript now (repeatable), whatever the backoff",
+    )
+    p.add_argument("--all", action="store_true", help="mine every known session now")
+    p.add_argument("--retry-failed", action="store_true", help="retry failed and dead sessions now")
+
+    p = add("daemon", cmd_daemon, "The miner daemon: run [--once] | ensure | stop | status.")
+    p.add_argument("action", choices=("run", "ensure", "stop", "status"))
+    p.add_argument("--once", action="store_true", help="with run: mine what is due, then exit")
+    p.add_argument("--json", action="store_true", help="with status")
     return parser
 
 

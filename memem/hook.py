@@ -73,6 +73,10 @@ def respond(event: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> s
             parts = [built.markdown]
             if env.get("MEMEM_SHOW_BANNER") == "1":
                 parts.insert(0, recall.status_line(conn, built.project))
+            from memem import lifecycle
+
+            if lifecycle.opted_in(settings):
+                lifecycle.ensure(settings, env)  # Claude Code has no install hook: start here
             return _output(event, "\n".join(p for p in parts if p))
         if event == "PreToolUse":
             if env.get("MEMEM_PRETOOL_GATING") != "1" or payload.get("tool_name") not in FILE_TOOLS:
@@ -96,6 +100,8 @@ def main(event: str) -> int:
     """Entry point: always exits 0; failures are logged, never shown to the prompt."""
     started = time.perf_counter()
     env = os.environ
+    if env.get("MEMEM_MINER_CHILD") == "1":
+        return 0  # inside memem's own headless `claude -p`: stay out of the way
     try:
         if event not in EVENTS:
             raise ValueError(f"unknown hook event {event!r}")

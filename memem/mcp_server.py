@@ -111,7 +111,9 @@ def build(store: "Store") -> "MCPServer":
                     f"internal error ({type(exc).__name__}); details are in memem's log"
                 ) from None
 
-        app.add_tool(call, name=fn.__name__, structured_output=False)
+        # The docstring is the model's description: one paragraph, no source indentation.
+        description = " ".join((fn.__doc__ or "").split())
+        app.add_tool(call, name=fn.__name__, description=description, structured_output=False)
         return fn
 
     Query = Annotated[str, Field(min_length=1, max_length=10_000)]
@@ -130,11 +132,10 @@ def build(store: "Store") -> "MCPServer":
         layer: Annotated[int | None, Field(ge=0, le=3)] = None,
         importance: Annotated[int | None, Field(ge=1, le=5)] = None,
     ) -> str:
-        """Save a durable lesson: a decision with its reason, a convention, a fix, a
-        preference. One fact per memory, self-contained. Duplicates return the existing
-        memory; a contradicting fact supersedes the older one.
-        layer: 0 project identity, 1 convention, 2 domain (default), 3 archival.
-        Example: content="The API uses Postgres 16, not MySQL", project="shop"."""
+        """Save a durable lesson (a decision and its reason, a convention, a fix, a
+        preference): one self-contained fact. A duplicate returns the existing memory; a
+        contradicting fact supersedes the older one. layer: 0 project identity, 1 convention,
+        2 domain (default), 3 archival. Example: content="The API uses Postgres 16, not MySQL"."""
         saved = store.add(
             content,
             title=title,
@@ -158,10 +159,9 @@ def build(store: "Store") -> "MCPServer":
 
     @tool
     def memory_search(query: Query, project: Project = None, limit: Limit = 10) -> str:
-        """Find memories by meaning of the words: a question, keywords or a task. Returns a
-        compact index (id, layer, score, title, snippet); then memory_get the ids you need.
-        Use before answering about past decisions, conventions or fixes.
-        Example: query="how do we run migrations", project="shop"."""
+        """Find memories for a question, keywords or a task: a compact list (id, layer, score,
+        title, snippet); memory_get the ids you need. Use before answering about past
+        decisions, conventions or fixes. Example: query="how do we run migrations"."""
         hits = store.search(query, project=project, limit=limit)
         if not hits:
             return "no memories match"
@@ -256,9 +256,8 @@ def build(store: "Store") -> "MCPServer":
     def memory_forget(
         id: MemoryId, reason: Annotated[str | None, Field(max_length=200)] = None
     ) -> str:
-        """Deprecate a memory that is wrong or obsolete: it leaves recall but its file stays
-        in the vault, marked deprecated. To replace a fact, save the new one instead (it
-        supersedes). Example: id="3f2a9c1d", reason="we moved to pnpm"."""
+        """Deprecate a wrong or obsolete memory: it leaves recall, its file stays (marked
+        deprecated). To replace a fact, save the new one (it supersedes). Example: id="3f2a9c1d"."""
         m = store.forget(id, reason=reason)
         return f"deprecated: {_header(m)} · {m.title}"
 
@@ -304,9 +303,9 @@ def build(store: "Store") -> "MCPServer":
         writeback_preview: bool = False,
         auto_commit_safe: bool = False,
     ) -> str:
-        """The memory slice for a task: goals, constraints, decisions, failure patterns of
-        project scope_id, as the hooks inject it. Empty when nothing is relevant.
-        Example: query="fix the flaky checkout test", scope_id="shop", task_mode="debug"."""
+        """The memory slice for a task in project scope_id (goals, constraints, decisions,
+        failure patterns), as hooks inject it; empty when nothing is relevant.
+        Example: query="fix the flaky checkout test", scope_id="shop"."""
         built = store.slice(
             query,
             scope=scope_id,
@@ -333,21 +332,50 @@ def build(store: "Store") -> "MCPServer":
         built = store.slice(query, scope=project, briefing=True)
         return _bounded(built.markdown or "no memories for this project yet")
 
+    @tool
+    def transcript_search(query: Query, limit: Annotated[int, Field(ge=1, le=20)] = 5) -> str:
+        """Search raw past session logs (mined sessions): what was said, when, in which
+        project. Use when memories lack a detail. Example: query="stripe webhook 400"."""
+        from memem.miner import MinerState
+
+        hits = MinerState(store.settings.miner_path).search(query, limit=limit)
+        if not hits:
+            return "no transcript matches (only sessions memem has mined are indexed)"
+        lines = [
+            f"{h['date']} [{h['project']}] session {h['session']}\n  user: {_one_line(h['user'], 300)}"
+            f"\n  assistant: {_one_line(h['assistant'], 400)}"
+            for h in hits
+        ]
+        return _bounded("\n".join(lines), "; ask for a smaller limit")
+
     for registered in app._tool_manager.list_tools():
         registered.parameters = _compact(registered.parameters)
     return app
 
 
 def _compact(schema: Any) -> Any:
-    """A JSON schema without the cosmetic `title`s pydantic adds: the whole tools/list payload
-    is what the model reads on every request, and it has a budget."""
-    if isinstance(schema, dict):
-        return {
-            k: _compact(v) for k, v in schema.items() if not (k == "title" and isinstance(v, str))
-        }
+    """The same JSON schema, shorter: the whole tools/list payload is what the model reads on
+    every request, and it has a budget. Drops pydantic's cosmetic `title`s and `default: null`,
+    and writes `anyOf: [X, {type: null}]` as X with `type: [T, "null"]`."""
     if isinstance(schema, list):
         return [_compact(v) for v in schema]
-    return schema
+    if not isinstance(schema, dict):
+        return schema
+    options = schema.get("anyOf")
+    if (
+        isinstance(options, list)
+        and len(options) == 2
+        and options[1] == {"type": "null"}
+        and isinstance(options[0], dict)
+        and isinstance(options[0].get("type"), str)
+    ):
+        rest = {k: v for k, v in schema.items() if k != "anyOf"}
+        schema = {**rest, **options[0], "type": [options[0]["type"], "null"]}
+    return {
+        k: _compact(v)
+        for k, v in schema.items()
+        if not (k == "title" and isinstance(v, str)) and not (k == "default" and v is None)
+    }
 
 
 def _version() -> str:
@@ -387,9 +415,12 @@ class _Wire(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
-        if self._answered is not None and '"result"' in text:
+        # JSON-RPC allows one response per id: the SDK's own answer to the initialize we
+        # answered (normally the same bytes; an error only for params our check let through)
+        # is dropped.
+        if self._answered is not None and '"id"' in text:
             message = json.loads(text)
-            if message.get("id") == self._answered and "result" in message:
+            if message.get("id") == self._answered and ("result" in message or "error" in message):
                 self._answered = None
                 return len(text)
         self._raw.write(text.encode("utf-8"))

@@ -23,8 +23,10 @@ PURE = (
     "errors",
     "slice",
     "handshake",
+    "transcript",
+    "extraction",
 )
-FRONT_ENDS = ("cli", "mcp_server", "hook")
+FRONT_ENDS = ("cli", "mcp_server", "hook", "daemon")
 IO_MODULES = {
     "os",
     "sqlite3",

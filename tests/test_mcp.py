@@ -83,9 +83,10 @@ def server_env(root: Path | None = None) -> dict[str, str]:
 class Server:
     """`python -m memem mcp` with a real `ClientSession` on a background event loop."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, *, discover: bool = False) -> None:
         self.env = env
         self.cwd = cwd
+        self.discover = discover  # the 2026-07-28 handshake (`server/discover`), not initialize
         self.memories_dir = Path(env["MEMEM_OBSIDIAN_VAULT"]) / "memem" / "memories"
         self.state_dir = Path(env["MEMEM_DIR"])
         self.stderr_path = cwd / f"mcp-stderr-{id(self)}.log"
@@ -125,7 +126,10 @@ class Server:
                 stdio_client(params, errlog=errlog) as (read, write),
                 ClientSession(read, write) as session,
             ):
-                self.init = await session.initialize()
+                if self.discover:
+                    self.discovered = await session.discover()
+                else:
+                    self.init = await session.initialize()
                 self.session = session
                 self._ready.set()
                 await self._stop.wait()
@@ -262,6 +266,15 @@ HANDSHAKES = {
     "2025-11-25": (initialize("2025-11-25"), True),
     "1999-01-01": (initialize("1999-01-01"), False),
     "invalid-params": ({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}, True),
+    "invalid-capabilities": (
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {**initialize("2025-11-25")["params"], "capabilities": {"roots": "x"}},
+        },
+        True,
+    ),
 }
 
 
@@ -325,6 +338,25 @@ def test_an_initialize_the_sdk_rejects_gets_only_the_sdks_error(
     early, sdk = transcripts["invalid-params"]
     assert len(sdk) == 1 and "error" in json.loads(sdk[0])
     assert early == sdk
+
+
+@pytest.mark.parametrize("handshake", ["invalid-params", "invalid-capabilities"])
+def test_a_malformed_initialize_gets_exactly_one_answer(
+    transcripts: dict[str, tuple[list[bytes], list[bytes]]], handshake: str
+) -> None:
+    """JSON-RPC allows one response per request id, whatever the SDK thinks of the params."""
+    early, _ = transcripts[handshake]
+    assert [json.loads(line)["id"] for line in early] == [1]
+
+
+def test_a_client_that_discovers_instead_of_initializing_gets_every_tool(tmp_path: Path) -> None:
+    """Claude Code 2.1.329 opens with `server/discover` (the 2026-07-28 handshake) and uses
+    it when the server answers: the early-answer wrapper must pass it through to the SDK."""
+    with Server(server_env(), tmp_path, discover=True) as modern:
+        assert "2026-07-28" in modern.discovered.supported_versions
+        assert set(TOOLS) <= set(listed(modern))
+        memory_id = modern.save("The modern handshake saves like any other.", project="modern")
+        assert memory_id in modern.ok("memory_search", query="modern handshake")
 
 
 # -- 2. tools/list ----------------------------------------------------------------------------

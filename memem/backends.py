@@ -1,0 +1,323 @@
+"""Extraction backends: the I/O shell around `memem.extraction`, one backend per class.
+
+    AnthropicBackend   the Messages API through the `anthropic` SDK (ANTHROPIC_API_KEY)
+    ClaudeCliBackend   `claude -p` on the user's subscription, in its own process group
+    HeuristicBackend   no model: `extraction.heuristic`
+
+`choose(settings)` picks one, `describe(settings)` says which and why. Every backend raises
+`TransientError` (worth retrying later) or `PermanentError` (not worth it; unknown failures
+are permanent); the miner owns retries, backoff and dead-lettering, so no backend retries.
+
+The `anthropic` SDK is imported inside `AnthropicBackend.extract` only: importing it costs
+about 1.7 s, and the hooks must never pay that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from email.utils import parsedate_to_datetime
+from typing import IO, TYPE_CHECKING, Final, Protocol
+
+from memem.errors import ConfigError, ExtractionError, PermanentError, TransientError
+from memem.extraction import SYSTEM_PROMPT, Lesson, heuristic, parse_reply, user_prompt
+from memem.settings import Settings
+from memem.transcript import Message, render
+
+if TYPE_CHECKING:
+    import anthropic
+
+MAX_TOKENS: Final = 4096
+STDERR_TAIL: Final = 600
+MAX_REPLY_BYTES: Final = 1_000_000  # a reply is ~4,096 tokens; more is not a reply
+# The miner's own claude runs must not trigger memem's hooks (recursion) nor phone home.
+CHILD_ENV: Final = {"MEMEM_MINER_CHILD": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+
+
+class Backend(Protocol):
+    """Turns a chunk of conversation into candidate lessons."""
+
+    name: str
+
+    def extract(self, messages: Sequence[Message], *, project: str) -> list[Lesson]:
+        """The lessons in `messages`; raises `TransientError` or `PermanentError`."""
+        ...
+
+
+class AnthropicBackend:
+    """The Messages API with an API key. One request per call, no SDK retries."""
+
+    name = "anthropic"
+
+    def __init__(
+        self, *, api_key: str, model: str, base_url: str = "", timeout: float = 60.0
+    ) -> None:
+        self.api_key = api_key
+        self.model = model
+        self.base_url = base_url
+        self.timeout = timeout
+
+    def __repr__(self) -> str:  # never the key
+        return f"AnthropicBackend(model={self.model!r}, base_url={self.base_url!r})"
+
+    def extract(self, messages: Sequence[Message], *, project: str) -> list[Lesson]:
+        """Send the chunk, read the reply's text blocks (never a tool call), `parse_reply`.
+
+        429, 408, 5xx (529 included), a timeout and a broken connection (a reset, a body cut
+        short) are transient; any other status, a body that is not a Messages reply and any
+        other failure are permanent."""
+        import anthropic  # lazy: see the module docstring
+
+        prompt = user_prompt(render(messages), project=project)
+        try:
+            with anthropic.Anthropic(
+                api_key=self.api_key,
+                base_url=self.base_url or None,
+                max_retries=0,  # the miner retries, with backoff and a persisted budget
+                timeout=self.timeout,
+            ) as client:
+                reply = client.messages.create(
+                    model=self.model,
+                    max_tokens=MAX_TOKENS,
+                    system=SYSTEM_PROMPT,
+                    messages=[{"role": "user", "content": prompt}],
+                )
+        except anthropic.APIStatusError as err:
+            raise _status_error(err) from err
+        except anthropic.APIConnectionError as err:  # APITimeoutError included
+            kind = "timed out" if isinstance(err, anthropic.APITimeoutError) else "failed"
+            raise TransientError(f"anthropic API request {kind}: {_cause(err)}") from err
+        except json.JSONDecodeError as err:  # a 200 whose body is not JSON
+            raise PermanentError(f"anthropic API sent a malformed body: {err}") from err
+        except Exception as err:
+            # The SDK is a third party: whatever else it raises is unknown, so permanent.
+            raise PermanentError(f"anthropic API call failed: {type(err).__name__}: {err}") from err
+        return _read(reply)
+
+
+class ClaudeCliBackend:
+    """`claude -p` (headless Claude Code) with the prompt on stdin, on the user's own login.
+
+    The child runs in its own process group with `MEMEM_MINER_CHILD=1`, which memem's hooks
+    and daemon obey by exiting at once. The whole group is killed when the call ends, however
+    it ends (success, timeout, failure, KeyboardInterrupt): claude's hooks and MCP servers
+    must not outlive it."""
+
+    name = "claude-cli"
+
+    def __init__(
+        self, *, executable: str = "claude", model: str = "haiku", timeout: float = 180.0
+    ) -> None:
+        self.executable = executable
+        self.model = model
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"ClaudeCliBackend(executable={self.executable!r}, model={self.model!r})"
+
+    def extract(self, messages: Sequence[Message], *, project: str) -> list[Lesson]:
+        """Run claude once. A timeout is transient; a non-zero exit is permanent, with the tail
+        of stderr; stdout is the reply, read by `parse_reply`."""
+        prompt = f"{SYSTEM_PROMPT}\n\n{user_prompt(render(messages), project=project)}"
+        argv = [self.executable, "-p", "--model", self.model, "--output-format", "text"]
+        # Files, not pipes: a grandchild that inherits stdout (a hook starting something in
+        # the background) would hold a pipe open and turn a finished run into a timeout.
+        with (
+            tempfile.TemporaryFile() as stdin,
+            tempfile.TemporaryFile() as stdout,
+            tempfile.TemporaryFile() as stderr,
+        ):
+            stdin.write(prompt.encode("utf-8"))
+            stdin.seek(0)
+            try:
+                process = subprocess.Popen(
+                    argv,
+                    stdin=stdin,
+                    stdout=stdout,
+                    stderr=stderr,
+                    env={**os.environ, **CHILD_ENV},
+                    start_new_session=True,
+                )
+            except OSError as err:
+                raise PermanentError(f"cannot run {self.executable!r}: {err}") from err
+            try:
+                returncode = process.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                raise TransientError(
+                    f"claude CLI gave no answer within {self.timeout:g} s; killed"
+                ) from None
+            finally:
+                _kill_group(process)
+            if returncode != 0:
+                tail = _tail(stderr) or "(no stderr)"
+                raise PermanentError(f"claude CLI exited with {returncode}: {tail}")
+            stdout.seek(0)
+            reply = stdout.read(MAX_REPLY_BYTES).decode("utf-8", "replace")
+        return parse_reply(reply)
+
+
+class HeuristicBackend:
+    """No model, no network: explicit statements, corrections and error-then-fix pairs."""
+
+    name = "heuristic"
+
+    def __repr__(self) -> str:
+        return "HeuristicBackend()"
+
+    def extract(self, messages: Sequence[Message], *, project: str) -> list[Lesson]:
+        return heuristic(messages)
+
+
+def choose(settings: Settings) -> Backend:
+    """The backend `settings.miner_backend` names; "auto" picks the Anthropic API when a key is
+    set, else the claude CLI when it is on PATH, else the heuristic. Raises `ConfigError` when
+    the named backend cannot work (no key, no executable): failing every chunk instead would
+    dead-letter transcripts that a fixed setting could still mine."""
+    kind, _ = _pick(settings)
+    if kind == "anthropic":
+        if not settings.anthropic_api_key:
+            raise ConfigError("MEMEM_MINER_BACKEND=anthropic needs ANTHROPIC_API_KEY")
+        return AnthropicBackend(
+            api_key=settings.anthropic_api_key,
+            model=settings.miner_model,
+            base_url=settings.anthropic_base_url,
+        )
+    if kind == "claude-cli":
+        executable = shutil.which(settings.claude_executable)
+        if executable is None:
+            raise ConfigError(
+                f"MEMEM_MINER_BACKEND=claude-cli but {settings.claude_executable!r} "
+                "is not an executable on PATH (set MEMEM_CLAUDE)"
+            )
+        return ClaudeCliBackend(executable=executable, model=settings.miner_model)
+    return HeuristicBackend()
+
+
+def describe(settings: Settings) -> str:
+    """One line for status and doctor: the backend `choose` returns and why. Never raises and
+    never shows the API key."""
+    kind, reason = _pick(settings)
+    model = f"model {settings.miner_model}"
+    if kind == "anthropic":
+        if not settings.anthropic_api_key:
+            return f"anthropic ({reason}, but ANTHROPIC_API_KEY is not set: mining will fail)"
+        base = f", base URL {settings.anthropic_base_url}" if settings.anthropic_base_url else ""
+        return f"anthropic ({reason}, {model}{base})"
+    if kind == "claude-cli":
+        executable = shutil.which(settings.claude_executable)
+        if executable is None:
+            return (
+                f"claude-cli ({reason}, but {settings.claude_executable!r} is not on PATH: "
+                "mining will fail)"
+            )
+        return f"claude-cli ({reason}, {executable}, {model})"
+    return f"heuristic ({reason})"
+
+
+def _pick(settings: Settings) -> tuple[str, str]:
+    """The backend kind and the reason it was picked."""
+    forced = settings.miner_backend
+    if forced in ("anthropic", "claude-cli", "heuristic"):
+        return forced, f"MEMEM_MINER_BACKEND={forced}"
+    if settings.anthropic_api_key:
+        return "anthropic", "ANTHROPIC_API_KEY set"
+    if shutil.which(settings.claude_executable):
+        return "claude-cli", "no ANTHROPIC_API_KEY, claude CLI on PATH"
+    return "heuristic", "no ANTHROPIC_API_KEY, no claude CLI on PATH"
+
+
+# -- the Anthropic API ----------------------------------------------------------------------
+
+
+def _read(reply: object) -> list[Lesson]:
+    """The lessons in a Messages reply: its text blocks joined, then `parse_reply`."""
+    content = getattr(reply, "content", None)
+    if not isinstance(content, list):
+        raise PermanentError("anthropic API reply has no content list (a malformed body)")
+    text = "".join(
+        block.text
+        for block in content
+        if getattr(block, "type", None) == "text" and isinstance(getattr(block, "text", None), str)
+    )
+    stop = getattr(reply, "stop_reason", None)
+    if not text.strip():
+        raise PermanentError(f"anthropic API reply has no text (stop_reason {stop!r})")
+    try:
+        return parse_reply(text)
+    except PermanentError as err:
+        if stop == "max_tokens":
+            raise PermanentError(f"{err} (the reply hit max_tokens={MAX_TOKENS})") from err
+        raise
+
+
+def _status_error(err: anthropic.APIStatusError) -> ExtractionError:
+    status = err.status_code
+    message = f"anthropic API answered {status}: {_api_message(err.body) or err.message}"
+    if status == 429:
+        return TransientError(message, retry_after=_retry_after(err.response.headers))
+    if status == 408 or status >= 500:  # 529 "overloaded" included
+        return TransientError(message, retry_after=_retry_after(err.response.headers))
+    return PermanentError(message)
+
+
+def _api_message(body: object) -> str:
+    """`error.type: error.message` from Anthropic's error shape, or ""."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return ""
+    parts = [str(error[k]) for k in ("type", "message") if error.get(k)]
+    return ": ".join(parts)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """The server's hint in seconds: `retry-after-ms`, or `retry-after` as seconds or an
+    HTTP date. None when absent or unreadable."""
+    with contextlib.suppress(ValueError, TypeError):
+        if ms := headers.get("retry-after-ms"):
+            return max(0.0, float(ms) / 1000)
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(value))
+    with contextlib.suppress(ValueError, TypeError, IndexError):
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    return None
+
+
+def _cause(err: BaseException) -> str:
+    """The innermost cause: "Connection error." says less than the reset that caused it."""
+    inner: BaseException = err
+    while inner.__cause__ is not None:
+        inner = inner.__cause__
+    text = str(inner) or type(inner).__name__
+    return text if inner is err else f"{type(inner).__name__}: {text}"
+
+
+# -- the claude CLI -------------------------------------------------------------------------
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the child's process group (the child, and whatever it started that is still
+    in the group), then reap the child. Idempotent; never raises."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        # start_new_session made the child a group leader: its pid is the group id, and a pid
+        # is not reused while a group of that id still has members.
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+
+
+def _tail(stream: IO[bytes]) -> str:
+    """The last `STDERR_TAIL` characters written to `stream`, stripped."""
+    size = stream.seek(0, os.SEEK_END)
+    stream.seek(max(0, size - 4 * STDERR_TAIL))
+    text = stream.read().decode("utf-8", "replace").strip()
+    return text if len(text) <= STDERR_TAIL else "…" + text[-STDERR_TAIL:]

@@ -1,0 +1,199 @@
+"""The miner daemon: one per user, watching Claude Code's session folders.
+
+    memem daemon run [--once]   the loop (--once: mine what is due, then exit)
+    memem daemon ensure | stop | status   (memem.lifecycle: start, stop, heartbeat)
+
+Lifecycle (arq's Worker): a lock file makes it single-instance (`flock`, released by the
+kernel when the process dies, so a crash never leaves a stale lock); a status file carries
+the heartbeat; SIGTERM finishes the chunk in flight and exits; watchdog events are hints that
+wake the loop, and a full scan of the folders on start and every few minutes reconciles what
+events missed. Every failure inside the loop is logged and survived (the crash guard).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from memem.lifecycle import CHILD_ENV, lock_path, status_path
+from memem.settings import Settings
+
+log = logging.getLogger("memem.daemon")
+
+HEARTBEAT_SECONDS: Final = 15.0
+SCAN_SECONDS: Final = 120.0
+ONCE_BUDGET_SECONDS: Final = 150.0
+
+
+@dataclass
+class Daemon:
+    settings: Settings
+    once: bool = False
+    stopping: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
+    counts: dict[str, int] = field(default_factory=dict)
+    last_error: str = ""
+    miner: Any = None
+    watched: set[Path] = field(default_factory=set)
+
+    def stop(self, *_: object) -> None:
+        """Ask the loop to finish the chunk in flight and exit."""
+        self.stopping.set()
+        self.wake.set()
+        if self.miner is not None:
+            self.miner.stopping = True
+
+    def run(self) -> int:
+        """The loop. Returns 0, or 3 when another daemon already runs."""
+        if os.environ.get(CHILD_ENV) == "1":
+            return 0  # inside memem's own `claude -p`: never recurse
+        self.settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        lock_fd = os.open(lock_path(self.settings), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(lock_fd)
+            return 3
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
+        observer = None if self.once else self._watch()
+        started = time.time()
+        try:
+            self._beat("running", started)
+            self._loop(started)
+        finally:
+            if observer is not None:
+                observer.stop()
+                observer.join(timeout=5)
+            self._beat("stopped", started)
+            fcntl.flock(lock_fd, fcntl.LOCK_UN)
+            os.close(lock_fd)
+        return 0
+
+    def _loop(self, started: float) -> None:
+        from memem import backends
+        from memem.miner import Miner, MinerState, session_files
+        from memem.store import Store
+
+        store = Store.open(state_dir=self.settings.state_dir, vault_dir=self.settings.vault_dir)
+        state = MinerState(self.settings.miner_path)
+        backend = backends.choose(self.settings)
+        miner = Miner(store, state, backend)
+        self.miner = miner
+        last_scan = 0.0
+        try:
+            while not self.stopping.is_set():
+                now = time.time()
+                try:
+                    if now - last_scan >= SCAN_SECONDS or self.wake.is_set() or self.once:
+                        self.wake.clear()
+                        state.discover(session_files(self.settings.session_dirs))
+                        last_scan = now
+                    if not state.breaker_open(now):
+                        for row in state.due(now, self.settings.settle_seconds):
+                            if self.stopping.is_set():
+                                break
+                            if self.once and time.time() - started > ONCE_BUDGET_SECONDS:
+                                log.warning("--once ran out of time; the rest waits")
+                                break
+                            outcome = miner.mine(row.path)
+                            self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
+                            self.counts["memories"] = (
+                                self.counts.get("memories", 0) + outcome.memories
+                            )
+                            if outcome.error:
+                                self.last_error = outcome.error
+                            self._beat("running", started)
+                            if state.breaker_open(time.time()):
+                                break
+                except Exception as exc:  # the crash guard: log, back off, carry on
+                    log.exception("daemon loop failed")
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    self.stopping.wait(5)
+                if self.once:
+                    return
+                self._watch_new()
+                self._beat("running", started)
+                self.wake.wait(HEARTBEAT_SECONDS)
+        finally:
+            store.close()
+
+    def _watch(self) -> Any:
+        """A watchdog observer on the session folders; events only wake the loop."""
+        try:
+            from watchdog.events import FileSystemEvent, FileSystemEventHandler
+            from watchdog.observers import Observer
+        except ImportError:
+            log.warning("watchdog is not installed: scanning every few minutes instead")
+            return None
+        daemon = self
+
+        class Hint(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if str(event.src_path).endswith(".jsonl"):
+                    daemon.wake.set()
+
+        observer = Observer()
+        observer.daemon = True
+        observer.start()
+        self._handler = Hint()
+        self._observer = observer
+        self._watch_new()
+        return observer
+
+    def _watch_new(self) -> None:
+        """Watch the session folders that exist now (Claude Code may create them later)."""
+        observer = getattr(self, "_observer", None)
+        if observer is None:
+            return
+        for directory in self.settings.session_dirs:
+            if directory not in self.watched and directory.is_dir():
+                try:
+                    observer.schedule(self._handler, str(directory), recursive=True)
+                except OSError:
+                    log.exception("cannot watch a session folder", extra={"dir": str(directory)})
+                    continue
+                self.watched.add(directory)
+                self.wake.set()
+
+    def _beat(self, state: str, started: float) -> None:
+        from memem.backends import describe
+
+        data = {
+            "state": state,
+            "pid": os.getpid(),
+            "started": started,
+            "heartbeat": time.time(),
+            "backend": describe(self.settings),
+            "counts": self.counts,
+            "last_error": self.last_error,
+        }
+        path = status_path(self.settings)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            log.exception("cannot write the daemon status file")
+
+
+def main(args: list[str]) -> int:
+    """`memem daemon run [--once]`, the daemon's own entry point."""
+    from memem import logs
+
+    settings = Settings.from_env(os.environ)
+    logs.setup(settings.log_dir, name="daemon")
+    code = Daemon(settings, once="--once" in args).run()
+    if code == 3:
+        print("memem: a daemon is already running (see `memem daemon status`)", file=sys.stderr)
+    return code

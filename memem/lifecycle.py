@@ -1,0 +1,119 @@
+"""Starting, stopping and probing the miner daemon, without importing it.
+
+The SessionStart hook, the CLI and the doctor use these; the daemon itself (memem.daemon)
+holds `daemon.lock` with `flock` for as long as it runs and rewrites `daemon.json` (its
+heartbeat) every few seconds. The kernel drops the lock when the process dies, so a crashed
+daemon never blocks the next one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from memem.settings import Settings
+
+CHILD_ENV: Final = "MEMEM_MINER_CHILD"
+
+
+def lock_path(settings: Settings) -> Path:
+    return settings.state_dir / "daemon.lock"
+
+
+def status_path(settings: Settings) -> Path:
+    return settings.state_dir / "daemon.json"
+
+
+def is_running(settings: Settings) -> bool:
+    """True when a daemon holds the lock (probed without taking it for long)."""
+    path = lock_path(settings)
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def read_status(settings: Settings) -> dict[str, Any]:
+    try:
+        data = json.loads(status_path(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    data["running"] = is_running(settings)
+    return data
+
+
+def opted_in(settings: Settings) -> bool:
+    """Whether the user opted in to mining (read straight from the miner's state)."""
+    import sqlite3
+
+    if not settings.miner_path.exists():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{settings.miner_path}?mode=ro", uri=True, timeout=1)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'opt_in'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return bool(row) and row[0] != "none"
+
+
+def ensure(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+    """Start the daemon in the background unless one runs. Fast and idempotent."""
+    environ = dict(os.environ if env is None else env)
+    if environ.get(CHILD_ENV) == "1":
+        return "skipped (inside memem's own claude session)"
+    if environ.get("MEMEM_NO_DAEMON") == "1":
+        return "not started (MEMEM_NO_DAEMON=1: mine with `memem mine` or `memem daemon run`)"
+    if is_running(settings):
+        return "running"
+    settings.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(settings.log_dir / "daemon.out", "ab") as out:
+        subprocess.Popen(
+            [sys.executable, "-m", "memem", "daemon", "run"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            env=environ,
+            close_fds=True,
+        )
+    return "started"
+
+
+def stop(settings: Settings, timeout: float = 30.0) -> str:
+    """SIGTERM the daemon and wait (bounded) until it has released its lock."""
+    status = read_status(settings)
+    if not status["running"]:
+        return "not running"
+    pid = int(status.get("pid") or 0)
+    if pid <= 0:
+        return "running, but its pid is unknown (see daemon.json)"
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return "not running"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not is_running(settings):
+            return "stopped"
+        time.sleep(0.05)
+    return f"still draining after {timeout:.0f} s (pid {pid})"

@@ -1,0 +1,506 @@
+"""The miner: settled Claude Code transcripts become memories, and no part is ever lost.
+
+State lives in `<state>/miner.sqlite3` (WAL): per session file its byte cursor, how many
+chunks of the current part are done, attempts, status and last error; the opt-in; the circuit
+breaker; and an FTS5 index of the transcripts' exchanges for `transcript_search`.
+
+One part of a session (the bytes from its cursor to the last complete line) is mined chunk by
+chunk; each chunk's memories are saved through the store's one save path (security scan,
+dedup, contradiction, layers) before the chunk is counted done, and the cursor moves only
+when the whole part is done. A crash or a failing model at any point leaves the cursor where
+it was: the same part is mined again later, and the store's dedup absorbs what was saved.
+
+    pending -> mined                  (cursor moved; the file may grow: pending again)
+            -> failed (transient)     retried after a backoff; dead after MAX_FAILURES
+            -> dead (permanent)       retried only when the file changes or on request
+            -> skipped                memem's own headless sessions, empty sessions
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from memem.errors import MememError, PermanentError, SecurityError, TransientError
+
+if TYPE_CHECKING:
+    from memem.backends import Backend
+    from memem.store import Store
+
+log = logging.getLogger("memem.miner")
+
+MAX_FAILURES: Final = 5
+BACKOFF_BASE: Final = 60.0
+BACKOFF_MAX: Final = 6 * 3600.0
+BREAKER_FAILURES: Final = 5
+BREAKER_SECONDS: Final = 600.0
+RETRIES_IN_PLACE: Final = 2
+RETRY_AFTER_MAX: Final = 20.0
+MAX_READ: Final = 64 * 1024 * 1024
+
+SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS sessions (
+    path TEXT PRIMARY KEY,
+    session_id TEXT,
+    project TEXT,
+    size INTEGER NOT NULL DEFAULT 0,
+    mtime REAL NOT NULL DEFAULT 0,
+    cursor INTEGER NOT NULL DEFAULT 0,
+    chunks_done INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    failed_size INTEGER,
+    memories INTEGER NOT NULL DEFAULT 0,
+    mined_at REAL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS exchanges USING fts5(
+    user, assistant, session UNINDEXED, project UNINDEXED, date UNINDEXED, part UNINDEXED,
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    path: str
+    session_id: str | None
+    project: str | None
+    size: int
+    mtime: float
+    cursor: int
+    chunks_done: int
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt: float
+    memories: int
+    mined_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What mining one session did."""
+
+    path: str
+    status: str
+    memories: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    error: str = ""
+
+
+class MinerState:
+    """The miner's SQLite state. A connection per call site; WAL and a busy timeout."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with self.connect() as conn:
+            conn.executescript(SCHEMA)
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA busy_timeout = 10000")
+            yield conn
+        finally:
+            conn.close()
+
+    # -- opt-in and breaker ----------------------------------------------------------------------
+
+    def get(self, key: str, default: str = "") -> str:
+        with self.connect() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else default
+
+    def put(self, key: str, value: str) -> None:
+        with self.connect() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def opt_in(self) -> str:
+        """ "none", "new" (sessions written after opting in) or "history" (every session)."""
+        return self.get("opt_in", "none")
+
+    def set_opt_in(self, mode: str, now: float) -> None:
+        self.put("opt_in", mode)
+        self.put("opted_in_at", repr(now))
+
+    def breaker_open(self, now: float) -> bool:
+        return float(self.get("breaker_until", "0") or 0) > now
+
+    def note_result(self, ok: bool, now: float) -> None:
+        """Consecutive failures across sessions trip the breaker: mining pauses a while."""
+        if ok:
+            self.put("consecutive_failures", "0")
+            return
+        failures = int(self.get("consecutive_failures", "0") or 0) + 1
+        self.put("consecutive_failures", str(failures))
+        if failures >= BREAKER_FAILURES:
+            self.put("breaker_until", repr(now + BREAKER_SECONDS))
+            self.put("consecutive_failures", "0")
+            log.warning(
+                "mining paused: too many failures in a row", extra={"for_s": BREAKER_SECONDS}
+            )
+
+    # -- sessions --------------------------------------------------------------------------------
+
+    def discover(self, files: Iterable[tuple[str, int, float]]) -> int:
+        """Record transcript files (path, size, mtime). A changed file goes back to pending,
+        a dead one too (its content changed, so it may mine now). Returns how many changed."""
+        changed = 0
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            known = {
+                r[0]: (r[1], r[2]) for r in conn.execute("SELECT path, size, status FROM sessions")
+            }
+            for path, size, mtime in files:
+                if path not in known:
+                    conn.execute(
+                        "INSERT INTO sessions(path, size, mtime) VALUES (?, ?, ?)",
+                        (path, size, mtime),
+                    )
+                    changed += 1
+                elif known[path][0] != size:
+                    conn.execute(
+                        "UPDATE sessions SET size = ?, mtime = ?, status = CASE WHEN status IN "
+                        "('mined', 'dead', 'failed') THEN 'pending' ELSE status END, "
+                        "attempts = CASE WHEN status = 'dead' THEN 0 ELSE attempts END "
+                        "WHERE path = ?",
+                        (size, mtime, path),
+                    )
+                    changed += 1
+            conn.execute("COMMIT")
+        return changed
+
+    def row(self, path: str) -> SessionRow | None:
+        with self.connect() as conn:
+            r = conn.execute(
+                "SELECT path, session_id, project, size, mtime, cursor, chunks_done, status, "
+                "attempts, last_error, next_attempt, memories, mined_at FROM sessions WHERE path = ?",
+                (path,),
+            ).fetchone()
+        return SessionRow(*r) if r else None
+
+    def rows(self, where: str = "1", params: tuple[Any, ...] = ()) -> list[SessionRow]:
+        with self.connect() as conn:
+            return [
+                SessionRow(*r)
+                for r in conn.execute(
+                    "SELECT path, session_id, project, size, mtime, cursor, chunks_done, status, "
+                    "attempts, last_error, next_attempt, memories, mined_at FROM sessions "
+                    f"WHERE {where} ORDER BY mtime",
+                    params,
+                )
+            ]
+
+    def due(self, now: float, settle: float) -> list[SessionRow]:
+        """Sessions to mine now: opted in, settled (no write for `settle` seconds), with
+        unmined bytes, not backing off, not dead."""
+        mode = self.opt_in
+        if mode == "none":
+            return []
+        since = float(self.get("opted_in_at", "0") or 0) if mode == "new" else 0.0
+        return self.rows(
+            "status IN ('pending', 'failed') AND size > cursor AND mtime <= ? AND mtime >= ? "
+            "AND next_attempt <= ?",
+            (now - settle, since, now),
+        )
+
+    def update(self, path: str, **fields: Any) -> None:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.connect() as conn:
+            conn.execute(f"UPDATE sessions SET {sets} WHERE path = ?", (*fields.values(), path))
+
+    def reset_failed(self) -> int:
+        with self.connect() as conn:
+            return conn.execute(
+                "UPDATE sessions SET status = 'pending', attempts = 0, next_attempt = 0 "
+                "WHERE status IN ('failed', 'dead')"
+            ).rowcount
+
+    def counts(self) -> dict[str, int]:
+        with self.connect() as conn:
+            return dict(
+                conn.execute("SELECT status, count(*) FROM sessions GROUP BY status").fetchall()
+            )
+
+    # -- the transcript index --------------------------------------------------------------------
+
+    def index_exchanges(
+        self, session: str, project: str, part: int, exchanges: Iterable[tuple[str, str, str]]
+    ) -> None:
+        """(Re)index one part's exchanges (user, assistant, date); idempotent per part."""
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM exchanges WHERE session = ? AND part = ?", (session, part))
+            conn.executemany(
+                "INSERT INTO exchanges(user, assistant, session, project, date, part) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(u, a, session, project, d, part) for u, a, d in exchanges],
+            )
+            conn.execute("COMMIT")
+
+    def search(self, query: str, limit: int = 10) -> list[dict[str, str]]:
+        from memem.text import query_terms, quote_fts
+
+        terms = query_terms(query)
+        if not terms:
+            return []
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT session, project, date, snippet(exchanges, 0, '[', ']', '…', 16), "
+                "snippet(exchanges, 1, '[', ']', '…', 24) FROM exchanges WHERE exchanges MATCH ? "
+                "ORDER BY bm25(exchanges) LIMIT ?",
+                (" OR ".join(quote_fts(t) for t in terms), limit),
+            ).fetchall()
+        return [
+            {"session": s, "project": p, "date": d, "user": u, "assistant": a}
+            for s, p, d, u, a in rows
+        ]
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds to wait before the next attempt: exponential with jitter, at least the
+    server's own hint."""
+    delay = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+    delay *= random.uniform(0.5, 1.5)
+    return float(max(delay, retry_after or 0.0))
+
+
+def session_files(directories: Iterable[Path]) -> Iterator[tuple[str, int, float]]:
+    """Every `*.jsonl` transcript under the session dirs (one level of project folders;
+    subagent transcripts in `<session>/subagents/` are sidechains and are not mined)."""
+    for root in directories:
+        try:
+            projects = list(os.scandir(root))
+        except OSError:
+            continue
+        for project in projects:
+            if not project.is_dir(follow_symlinks=False):
+                continue
+            try:
+                entries = list(os.scandir(project.path))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name.endswith(".jsonl") and entry.is_file(follow_symlinks=False):
+                    try:
+                        st = entry.stat()
+                    except OSError:
+                        continue
+                    yield entry.path, st.st_size, st.st_mtime
+
+
+class Miner:
+    """Mines sessions into a store with one backend; one session at a time."""
+
+    def __init__(self, store: Store, state: MinerState, backend: Backend) -> None:
+        self.store = store
+        self.state = state
+        self.backend = backend
+        self.stopping = False
+
+    def mine(self, path: str, *, now: float | None = None, explicit: bool = False) -> Outcome:
+        """Mine the unmined part of one session. Never raises for a model failure: the
+        failure is recorded and the cursor stays."""
+        from memem import security, transcript
+        from memem.workspace import project_of
+
+        now = time.time() if now is None else now
+        row = self.state.row(path)
+        if row is None:
+            st = os.stat(path)
+            self.state.discover([(path, st.st_size, st.st_mtime)])
+            row = self.state.row(path)
+            assert row is not None
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(row.cursor)
+                data = handle.read(MAX_READ)
+        except OSError as exc:
+            self.state.update(path, status="dead", last_error=f"cannot read: {exc}")
+            return Outcome(path, "dead", error=str(exc))
+        parsed = transcript.parse(data, offset=row.cursor)
+        if parsed.end == row.cursor and len(data) >= MAX_READ:
+            # One line longer than the read window: step over it, or the cursor never moves.
+            self.state.update(path, cursor=_next_line(path, row.cursor + MAX_READ))
+            log.warning("skipped an oversized transcript line", extra={"path": path})
+            return self.mine(path, now=now, explicit=explicit)
+        project = project_of(parsed.cwd) if parsed.cwd else (row.project or "global")
+        session = parsed.session_id or row.session_id or Path(path).stem
+        if parsed.headless:
+            self.state.update(path, status="skipped", cursor=parsed.end, session_id=session)
+            return Outcome(path, "skipped")
+        # Secrets never reach a model (and the store scrubs again before anything is written).
+        messages = [replace(m, text=security.redact(m.text)) for m in parsed.messages]
+        self.state.update(path, session_id=session, project=project)
+        if not messages:
+            self.state.update(path, status="mined", cursor=parsed.end, chunks_done=0, mined_at=now)
+            return Outcome(path, "mined")
+        self.state.index_exchanges(
+            session,
+            project,
+            row.cursor,
+            [(e.user, e.assistant, e.timestamp[:10]) for e in transcript.exchanges(messages)],
+        )
+        saved = duplicates = refused = 0
+        chunks = transcript.chunks(messages)
+        for number, chunk in enumerate(chunks):
+            if number < row.chunks_done:
+                continue  # done before a crash or a failure: its memories are saved
+            if self.stopping:
+                return Outcome(path, "pending", saved, duplicates, refused)
+            try:
+                lessons = self._extract(chunk, project)
+            except TransientError as exc:
+                return self._failed(row, str(exc), now, exc.retry_after, saved)
+            except PermanentError as exc:
+                return self._dead(row, str(exc), saved)
+            for lesson in lessons:
+                try:
+                    result = self.store.add(
+                        lesson.content,
+                        title=lesson.title,
+                        project=project,
+                        tags=(lesson.type, *lesson.tags),
+                        layer=lesson.layer,
+                        importance=lesson.importance,
+                        source_type="mined",
+                        source_session=session,
+                    )
+                except SecurityError:
+                    refused += 1
+                    continue
+                except MememError as exc:
+                    log.warning("a mined memory was not saved", extra={"reason": str(exc)})
+                    refused += 1
+                    continue
+                if result.outcome == "created":
+                    saved += 1
+                else:
+                    duplicates += 1
+            self.state.update(path, chunks_done=number + 1, memories=row.memories + saved)
+        self.state.update(
+            path,
+            status="mined",
+            cursor=parsed.end,
+            chunks_done=0,
+            attempts=0,
+            last_error=None,
+            next_attempt=0,
+            mined_at=now,
+            memories=row.memories + saved,
+        )
+        self.state.note_result(True, now)
+        refine_playbook(self.store, project)
+        log.info(
+            "mined a session part",
+            extra={
+                "path": path,
+                "memories": saved,
+                "duplicates": duplicates,
+                "backend": self.backend.name,
+            },
+        )
+        return Outcome(path, "mined", saved, duplicates, refused)
+
+    def _extract(self, chunk: Any, project: str) -> list[Any]:
+        """One chunk through the backend, with a couple of quick retries for a transient
+        failure before it is recorded (the backoff across runs handles longer outages)."""
+        for attempt in range(RETRIES_IN_PLACE + 1):
+            try:
+                return list(self.backend.extract(chunk, project=project))
+            except TransientError as exc:
+                if attempt == RETRIES_IN_PLACE or (exc.retry_after or 0) > RETRY_AFTER_MAX:
+                    raise
+                pause = min(exc.retry_after or 2.0 * 2**attempt, RETRY_AFTER_MAX)
+                time.sleep(pause * random.uniform(0.8, 1.2))
+        raise AssertionError("unreachable")
+
+    def _failed(
+        self, row: SessionRow, error: str, now: float, retry_after: float | None, saved: int
+    ) -> Outcome:
+        attempts = row.attempts + 1
+        status = "dead" if attempts >= MAX_FAILURES else "failed"
+        self.state.update(
+            row.path,
+            status=status,
+            attempts=attempts,
+            last_error=error[:500],
+            next_attempt=now + backoff(attempts, retry_after),
+        )
+        self.state.note_result(False, now)
+        log.warning(
+            "mining failed, will retry",
+            extra={"path": row.path, "error": error, "attempts": attempts},
+        )
+        return Outcome(row.path, status, saved, error=error)
+
+    def _dead(self, row: SessionRow, error: str, saved: int) -> Outcome:
+        self.state.update(
+            row.path, status="dead", attempts=row.attempts + 1, last_error=error[:500]
+        )
+        self.state.note_result(False, time.time())
+        log.warning("mining failed permanently", extra={"path": row.path, "error": error})
+        return Outcome(row.path, "dead", saved, error=error)
+
+
+def _next_line(path: str, start: int) -> int:
+    """The offset just past the first newline at or after `start` (the file's end if none)."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        position = start
+        while block := handle.read(1024 * 1024):
+            at = block.find(b"\n")
+            if at >= 0:
+                return position + at + 1
+            position += len(block)
+    return position
+
+
+def refine_playbook(store: Store, project: str) -> None:
+    """`<vault>/memem/playbooks/<project>.md`: the project's anchors, conventions and recent
+    decisions and fixes, regenerated from its memories after each mined session."""
+    from memem import index
+
+    conn = store.index.connection()
+    rows = index.select(
+        conn,
+        "project = ? AND status = 'active' AND layer <= 2",
+        (project,),
+        order="layer, importance DESC, created DESC LIMIT 60",
+    )
+    if not rows:
+        return
+    sections = {0: "What this project is", 1: "Conventions", 2: "Knowledge"}
+    lines = [
+        f"# {project} playbook",
+        "",
+        "Generated by memem from this project's memories; edit the memories, not this file.",
+        "",
+    ]
+    for layer, heading in sections.items():
+        group = [r for r in rows if r.memory.layer == layer][:20]
+        if group:
+            lines += [f"## {heading}", ""]
+            lines += [
+                f"- {' '.join(r.memory.content.split())[:300]} ([[{Path(r.file).stem}]])"
+                for r in group
+            ]
+            lines.append("")
+    store.vault.ensure()
+    store.vault.write_text(store.vault.playbooks_dir / f"{project}.md", "\n".join(lines))

@@ -1,0 +1,287 @@
+"""The daemon as users run it: separate processes, the real `anthropic` SDK against the fake
+Messages API on 127.0.0.1, a real watchdog observer, kill -9 in the middle."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from memem import Store
+from tests.conftest import ROOT, run_cli
+from tests.fake_anthropic import FakeAnthropic
+from tests.test_miner import record
+
+SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def lesson(title: str) -> dict[str, object]:
+    return {
+        "title": title,
+        "content": f"{title} (learned in a session)",
+        "type": "decision",
+        "tags": ["mined"],
+        "importance": 3,
+    }
+
+
+@pytest.fixture
+def api() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as fake:
+        yield fake
+
+
+@pytest.fixture
+def env(isolated: Path, api: FakeAnthropic) -> Iterator[dict[str, str]]:
+    environ = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        ANTHROPIC_API_KEY="sk-ant-test-key",
+        ANTHROPIC_BASE_URL=api.url,
+        MEMEM_MINER_BACKEND="anthropic",
+        MEMEM_MINER_SETTLE_SECONDS="0",
+    )
+    yield environ
+    # Whatever a test did, no daemon outlives it.
+    status = Path(os.environ["MEMEM_DIR"]) / "daemon.json"
+    if status.exists():
+        pid = int(json.loads(status.read_text()).get("pid") or 0)
+        if pid and _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def projects_dir() -> Path:
+    return Path(os.environ["HOME"]) / ".claude" / "projects"
+
+
+def session(name: str, cwd: Path, *lines: str) -> Path:
+    path = projects_dir() / "-work-shop" / f"{name}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines), encoding="utf-8")
+    os.utime(path, (time.time() - 10, time.time() - 10))
+    return path
+
+
+def realistic(name: str, cwd: Path) -> Path:
+    c = str(cwd)
+    tool_use = {
+        "role": "assistant",
+        "content": [
+            {
+                "type": "tool_use",
+                "id": "t1",
+                "name": "Bash",
+                "input": {"command": "cat secrets.txt"},
+            }
+        ],
+    }
+    tool_result = {
+        "role": "user",
+        "content": [
+            {"type": "tool_result", "tool_use_id": "t1", "content": "TOOL-OUTPUT-MARKER 42"}
+        ],
+    }
+    slice_attachment = {
+        "type": "attachment",
+        "attachment": {
+            "type": "hook_additional_context",
+            "content": ["<memem-memory>SLICE-MARKER</memem-memory>"],
+        },
+        "cwd": c,
+        "sessionId": name,
+        "timestamp": "2026-11-20T10:00:00Z",
+        "uuid": "a1",
+    }
+    return session(
+        name,
+        cwd,
+        record("user", f"We decided to use Postgres for {name}; token {SECRET}", c, session=name),
+        json.dumps(
+            {
+                "type": "assistant",
+                "message": tool_use,
+                "cwd": c,
+                "sessionId": name,
+                "timestamp": "2026-11-20T10:00:01Z",
+                "uuid": "x1",
+            }
+        )
+        + "\n",
+        json.dumps(
+            {
+                "type": "user",
+                "message": tool_result,
+                "cwd": c,
+                "sessionId": name,
+                "timestamp": "2026-11-20T10:00:02Z",
+                "uuid": "x2",
+            }
+        )
+        + "\n",
+        json.dumps(slice_attachment) + "\n",
+        record("assistant", "Postgres it is, because of JSONB.", c, session=name),
+    )
+
+
+def daemon(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "memem", "daemon", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def opt_in(env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "memem", "mine", "--opt-in", "history", "--yes"],
+        env={**env, "MEMEM_NO_DAEMON": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def workdir(isolated: Path) -> Path:
+    repo = isolated / "work" / "shop"
+    (repo / ".git").mkdir(parents=True)
+    return repo
+
+
+def mined_titles() -> list[str]:
+    with Store.open() as store:
+        return sorted(m.title for p in store.list(recent=100) for m in p.recent)
+
+
+def test_once_mines_settled_sessions_and_sends_nothing_it_should_not(
+    env: dict[str, str], api: FakeAnthropic, workdir: Path
+) -> None:
+    realistic("alpha", workdir)
+    api.reply_json({"memories": [lesson("Postgres is the database of alpha")]})
+    opt_in(env)
+    run = daemon(env, "run", "--once")
+    assert run.wait(timeout=120) == 0, run.stderr.read() if run.stderr else ""
+    assert mined_titles() == ["Postgres is the database of alpha"]
+    sent = json.dumps(api.message_requests[0].body)
+    assert "Postgres for alpha" in sent
+    assert SECRET not in sent and "TOOL-OUTPUT-MARKER" not in sent and "SLICE-MARKER" not in sent
+    with Store.open() as store:
+        memory = store.get(store.search("alpha database postgres")[0].id)
+    assert (memory.project, memory.source_type, memory.source_session) == ("shop", "mined", "alpha")
+
+
+def test_with_the_api_down_once_returns_and_loses_nothing(
+    env: dict[str, str], workdir: Path
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    down = {**env, "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{dead_port}"}
+    for name in ("one", "two", "three"):
+        realistic(name, workdir)
+    opt_in(down)
+    run = daemon(down, "run", "--once")
+    assert run.wait(timeout=180) == 0
+    status = json.loads(run_cli_env(down, "status", "--json"))["miner"]
+    assert status["sessions"].get("failed", 0) + status["sessions"].get("dead", 0) == 3
+    assert mined_titles() == []
+
+
+def run_cli_env(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "memem", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_kill_9_mid_mining_then_restart_mines_every_session_exactly_once(
+    env: dict[str, str], api: FakeAnthropic, workdir: Path
+) -> None:
+    for name in ("a", "b", "c"):
+        realistic(name, workdir)
+    opt_in(env)
+    api.reply_json({"memories": [lesson("Lesson from the first session")]})
+    api.hang(60)  # the second session's request never comes back before the kill
+    first = daemon(env, "run", "--once")
+    api.wait_for(2, timeout=60)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    api.close()
+    with FakeAnthropic() as again:
+        again.reply_json({"memories": [lesson("Lesson from the second session")]})
+        again.reply_json({"memories": [lesson("Lesson from the third session")]})
+        second = daemon({**env, "ANTHROPIC_BASE_URL": again.url}, "run", "--once")
+        assert second.wait(timeout=120) == 0
+        assert len(again.message_requests) == 2  # the first session was not mined again
+    assert mined_titles() == [
+        "Lesson from the first session",
+        "Lesson from the second session",
+        "Lesson from the third session",
+    ]
+
+
+def test_the_daemon_watches_stops_on_request_and_leaves_no_process(
+    env: dict[str, str], api: FakeAnthropic, workdir: Path
+) -> None:
+    opt_in(env)
+    assert "started" in run_cli_env(env, "daemon", "ensure")
+    wait_until(lambda: json.loads(run_cli_env(env, "daemon", "status", "--json"))["running"])
+    assert "running" in run_cli_env(env, "daemon", "ensure")  # idempotent
+    api.reply_json({"memories": [lesson("A lesson the watcher found")]})
+    realistic("watched", workdir)
+    wait_until(lambda: mined_titles() == ["A lesson the watcher found"], timeout=60)
+    status = json.loads(run_cli_env(env, "daemon", "status", "--json"))
+    pid = int(status["pid"])
+    assert "stopped" in run_cli_env(env, "daemon", "stop")
+    wait_until(lambda: not _alive(pid))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie of ours counts as gone: it has exited and holds nothing
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_an_explicit_mine_ignores_the_breaker(
+    env: dict[str, str], api: FakeAnthropic, workdir: Path
+) -> None:
+    path = realistic("explicit", workdir)
+    api.reply_json({"memories": [lesson("Mined because a person asked")]})
+    with Store.open():
+        pass
+    from memem.miner import MinerState
+    from memem.settings import Settings
+
+    state = MinerState(Settings.from_env(os.environ).miner_path)
+    state.put("breaker_until", repr(time.time() + 3600))
+    out = run_cli_env(env, "mine", "--session", str(path))
+    assert "1 new memories" in out
+    assert mined_titles() == ["Mined because a person asked"]
+    assert run_cli("status").returncode == 0

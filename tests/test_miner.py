@@ -1,0 +1,272 @@
+"""The miner, in process, with fake backends (classes that follow the Backend protocol)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from memem import Store
+from memem.errors import PermanentError, TransientError
+from memem.extraction import Lesson
+from memem.miner import BREAKER_FAILURES, Miner, MinerState, session_files
+from memem.transcript import MINER_MARKER, Message
+
+T = "2026-11-20T10:00:00.000Z"
+
+
+def record(kind: str, text: str, cwd: str, session: str = "sess-1", **extra: object) -> str:
+    message: object
+    if kind == "user":
+        message = {"role": "user", "content": text}
+    else:
+        message = {"role": "assistant", "content": [{"type": "text", "text": text}]}
+    body = {
+        "type": kind,
+        "message": message,
+        "uuid": f"u-{abs(hash(text)) % 10**8}",
+        "parentUuid": None,
+        "isSidechain": False,
+        "timestamp": T,
+        "sessionId": session,
+        "cwd": cwd,
+        "version": "2.1.329",
+        "gitBranch": "main",
+        **extra,
+    }
+    return json.dumps(body) + "\n"
+
+
+def write_session(path: Path, turns: Sequence[tuple[str, str]], cwd: str, mode: str = "w") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, mode, encoding="utf-8") as handle:
+        for kind, text in turns:
+            handle.write(record(kind, text, cwd, session=path.stem))
+    return path
+
+
+class Recorder:
+    """A backend that returns one lesson per user message and records what it was sent."""
+
+    name = "recorder"
+
+    def __init__(self, fail: list[Exception] | None = None) -> None:
+        self.seen: list[str] = []
+        self.fail = fail or []
+
+    def extract(self, messages: Sequence[Message], *, project: str) -> list[Lesson]:
+        self.seen.append("\n".join(m.text for m in messages))
+        if self.fail:
+            raise self.fail.pop(0)
+        return [
+            Lesson(
+                title=m.text[:60],
+                content=f"Lesson: {m.text}",
+                type="convention",
+                tags=("mined",),
+                importance=3,
+                layer=None,
+            )
+            for m in messages
+            if m.role == "user"
+        ]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    repo = tmp_path / "code" / "shop"
+    (repo / ".git").mkdir(parents=True)
+    return repo
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> MinerState:
+    return MinerState(tmp_path / "state" / "miner.sqlite3")
+
+
+def sessions_dir(tmp_path: Path) -> Path:
+    return tmp_path / "home" / ".claude" / "projects" / "-code-shop"
+
+
+def test_nothing_is_due_before_opting_in(tmp_path: Path, state: MinerState, workdir: Path) -> None:
+    write_session(
+        sessions_dir(tmp_path) / "a.jsonl", [("user", "Always use uv for installs")], str(workdir)
+    )
+    state.discover(session_files([sessions_dir(tmp_path).parent]))
+    assert state.due(time.time() + 999, settle=0) == []
+    state.set_opt_in("history", time.time())
+    assert len(state.due(time.time() + 999, settle=0)) == 1
+
+
+def test_opting_in_to_new_sessions_leaves_the_past_alone(
+    tmp_path: Path, state: MinerState, workdir: Path
+) -> None:
+    old = write_session(
+        sessions_dir(tmp_path) / "old.jsonl", [("user", "old fact here")], str(workdir)
+    )
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    state.set_opt_in("new", time.time() - 60)
+    write_session(sessions_dir(tmp_path) / "new.jsonl", [("user", "new fact here")], str(workdir))
+    state.discover(session_files([sessions_dir(tmp_path).parent]))
+    assert [Path(r.path).name for r in state.due(time.time() + 999, settle=0)] == ["new.jsonl"]
+
+
+def test_a_session_is_mined_once_with_its_project_and_session(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    path = write_session(
+        sessions_dir(tmp_path) / "s1.jsonl",
+        [("user", "We always run make migrate before make test"), ("assistant", "Noted, I will.")],
+        str(workdir),
+    )
+    backend = Recorder()
+    miner = Miner(store, state, backend)
+    outcome = miner.mine(str(path))
+    assert (outcome.status, outcome.memories) == ("mined", 1)
+    hit = store.search("make migrate before make test")[0]
+    memory = store.get(hit.id)
+    assert (memory.project, memory.source_type, memory.source_session) == ("shop", "mined", "s1")
+    assert miner.mine(str(path)).memories == 0 and len(backend.seen) == 1
+    assert (store.vault.playbooks_dir / "shop.md").exists()
+
+
+def test_only_the_new_part_of_a_growing_session_is_mined(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    path = write_session(
+        sessions_dir(tmp_path) / "s2.jsonl",
+        [("user", "first durable fact about caching")],
+        str(workdir),
+    )
+    backend = Recorder()
+    Miner(store, state, backend).mine(str(path))
+    write_session(path, [("user", "second durable fact about queues")], str(workdir), mode="a")
+    state.discover(session_files([sessions_dir(tmp_path).parent]))
+    Miner(store, state, backend).mine(str(path))
+    assert "first durable fact" not in backend.seen[1] and "second durable fact" in backend.seen[1]
+
+
+def test_an_outage_leaves_the_cursor_and_the_same_part_is_mined_after_recovery(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("memem.miner.RETRIES_IN_PLACE", 0)
+    path = write_session(
+        sessions_dir(tmp_path) / "s3.jsonl",
+        [("user", "The API key rotates every 90 days")],
+        str(workdir),
+    )
+    down = Recorder(fail=[TransientError("529 overloaded")])
+    outcome = Miner(store, state, down).mine(str(path))
+    row = state.row(str(path))
+    assert outcome.status == "failed" and row is not None
+    assert (row.cursor, row.attempts) == (0, 1) and row.next_attempt > time.time()
+    assert "overloaded" in (row.last_error or "")
+    up = Recorder()
+    assert Miner(store, state, up).mine(str(path), explicit=True).memories == 1
+    assert state.row(str(path)).cursor == path.stat().st_size  # type: ignore[union-attr]
+
+
+def test_a_failure_mid_session_resumes_at_the_failed_chunk_without_duplicates(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("memem.miner.RETRIES_IN_PLACE", 0)
+    turns = [
+        ("user", f"Durable fact number {n}: service {n} owns queue {n}. " + "x" * 7000)
+        for n in range(3)
+    ]
+    path = write_session(sessions_dir(tmp_path) / "s4.jsonl", turns, str(workdir))
+    flaky = Recorder(fail=[])
+    original = flaky.extract
+    calls = {"n": 0}
+
+    def second_call_fails(messages: Sequence[Message], *, project: str) -> list[Lesson]:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise TransientError("500 internal error")
+        return original(messages, project=project)
+
+    flaky.extract = second_call_fails  # type: ignore[method-assign]
+    assert Miner(store, state, flaky).mine(str(path)).status == "failed"
+    assert state.row(str(path)).chunks_done == 1  # type: ignore[union-attr]
+    before = store.status().memories
+    again = Recorder()
+    outcome = Miner(store, state, again).mine(str(path), explicit=True)
+    assert outcome.status == "mined" and len(again.seen) == 2  # chunks 2 and 3 only
+    assert store.status().memories == before + outcome.memories == 3
+
+
+def test_a_permanent_error_dead_letters_until_the_file_changes(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    path = write_session(
+        sessions_dir(tmp_path) / "s5.jsonl", [("user", "We deploy on Tuesdays only")], str(workdir)
+    )
+    assert (
+        Miner(store, state, Recorder(fail=[PermanentError("reply is not JSON")]))
+        .mine(str(path))
+        .status
+        == "dead"
+    )
+    state.set_opt_in("history", 0)
+    state.discover(session_files([sessions_dir(tmp_path).parent]))
+    assert state.due(time.time() + 999, settle=0) == []
+    write_session(path, [("user", "and on Thursdays too")], str(workdir), mode="a")
+    state.discover(session_files([sessions_dir(tmp_path).parent]))
+    assert [r.path for r in state.due(time.time() + 999, settle=0)] == [str(path)]
+
+
+def test_repeated_failures_open_the_breaker(state: MinerState) -> None:
+    now = time.time()
+    for _ in range(BREAKER_FAILURES):
+        state.note_result(False, now)
+    assert state.breaker_open(now + 1)
+    assert not state.breaker_open(now + 10_000)
+
+
+def test_memems_own_headless_sessions_are_never_mined(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    path = write_session(
+        sessions_dir(tmp_path) / "s6.jsonl",
+        [("user", f"{MINER_MARKER} extract lessons from: ...")],
+        str(workdir),
+    )
+    backend = Recorder()
+    assert Miner(store, state, backend).mine(str(path)).status == "skipped"
+    assert backend.seen == []
+
+
+def test_secrets_never_reach_the_backend_or_the_vault(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    key = "sk-ant-api03-" + "Zx9Qw8Er7Ty6Ui5Op4As3Df2" * 2
+    path = write_session(
+        sessions_dir(tmp_path) / "s7.jsonl",
+        [("user", f"Remember that the staging key is {key}")],
+        str(workdir),
+    )
+    backend = Recorder()
+    Miner(store, state, backend).mine(str(path))
+    assert key not in backend.seen[0]
+    for file in store.vault.memories_dir.glob("*.md"):
+        assert key not in file.read_text()
+
+
+def test_transcript_search_finds_mined_exchanges(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    path = write_session(
+        sessions_dir(tmp_path) / "s8.jsonl",
+        [
+            ("user", "Why does the Stripe webhook return 400?"),
+            ("assistant", "The signing secret was stale."),
+        ],
+        str(workdir),
+    )
+    Miner(store, state, Recorder()).mine(str(path))
+    hits = state.search("stripe webhook 400")
+    assert hits and hits[0]["project"] == "shop" and "signing secret" in hits[0]["assistant"]
