@@ -101,6 +101,28 @@ case "${1:-}" in
     setup)
         ensure_venv requirements.lock
         ;;
+    doctor)
+        # Diagnose before repairing: a broken environment is reported with its fix, not
+        # silently rebuilt, so /memem-doctor tells the truth.
+        shift
+        fail() {
+            echo "memem doctor: FAILING"
+            echo "  [FAIL] $1"
+            echo "         fix: $2"
+            if [ -f "$DATA/bootstrap-failure.txt" ]; then
+                echo "  last bootstrap problem: $(cat "$DATA/bootstrap-failure.txt")"
+            fi
+            exit 1
+        }
+        find_python >/dev/null || fail "python: no Python >= 3.11 found" \
+            "install Python 3.11 or newer, or point MEMEM_PYTHON at one"
+        [ -x "$VENV/bin/python" ] || fail "venv: $VENV does not exist" \
+            "sh '$ROOT/bootstrap.sh' setup"
+        "$VENV/bin/python" -c 'import mcp, anthropic, watchdog, yaml, frontmatter, structlog' \
+            >/dev/null 2>&1 || fail "venv: $VENV is broken (its locked packages do not import)" \
+            "rm -rf '$VENV' && sh '$ROOT/bootstrap.sh' setup"
+        exec "$VENV/bin/python" -m memem doctor "$@"
+        ;;
     *)
         # The dev lock is a superset: a checkout that ran the tests keeps that venv.
         if [ -f "$VENV/.memem-stamp" ] && grep -q '^requirements-dev.lock ' "$VENV/.memem-stamp" \

@@ -317,6 +317,21 @@ def cmd_status(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_welcome(store: Store, args: argparse.Namespace) -> int:
+    """/memem: a welcome with the two mining choices for a new user, status for the others."""
+    mining = miner_status()
+    status = store.status()
+    if mining["opt_in"] == "none" and status.memories == 0:
+        past = sum(mining["sessions"].values())
+        print("WELCOME (new memem user)")
+        print(f"past Claude Code sessions found: {past}")
+        print("choice 1: /memem-mine          mine new sessions from now on")
+        print(f"choice 2: /memem-mine-history  also mine the {past} past sessions")
+        print(f"memories will be markdown files in {status.vault_dir}/memem/memories")
+        return 0
+    return cmd_status(store, args)
+
+
 def cmd_doctor(store: Store, args: argparse.Namespace) -> int:
     from memem import doctor
 
@@ -363,6 +378,12 @@ def cmd_mine(store: Store, args: argparse.Namespace) -> int:
     settings = Settings.from_env(os.environ)
     state = MinerState(settings.miner_path)
     state.discover(session_files(settings.session_dirs))
+    if args.count:
+        print(
+            f"{len(state.rows())} past sessions found in "
+            f"{', '.join(map(str, settings.session_dirs))}; mining is {state.opt_in}"
+        )
+        return 0
     if args.opt_out:
         state.set_opt_in("none", time.time())
         print("mining is off: no session will be mined (memories already saved stay)")
@@ -559,6 +580,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("status", cmd_status, "Counts per project and layer, index size, broken files.")
     p.add_argument("--json", action="store_true")
 
+    p = add("welcome", cmd_welcome, "What /memem shows: a welcome for new users, else status.")
+    p.add_argument("--json", action="store_true", help="(status only)")
+
     p = add(
         "doctor", cmd_doctor, "Check the installation: HEALTHY, DEGRADED or FAILING, with fixes."
     )
@@ -600,6 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--all", action="store_true", help="mine every known session now")
     p.add_argument("--retry-failed", action="store_true", help="retry failed and dead sessions now")
+    p.add_argument("--count", action="store_true", help="only count the sessions there are")
 
     p = add("daemon", cmd_daemon, "The miner daemon: run [--once] | ensure | stop | status.")
     p.add_argument("action", choices=("run", "ensure", "stop", "status"))

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from memem.settings import Settings
+
 if TYPE_CHECKING:
     from memem.store import Store
 
@@ -122,10 +124,22 @@ def check(store: Store) -> Report:
                 "fix the file in an editor (memem leaves it untouched) or move it out of the vault",
             )
         )
+    in_venv = sys.prefix != sys.base_prefix
+    checks.append(
+        Check("venv", OK, sys.prefix)
+        if in_venv
+        else Check(
+            "venv",
+            WARN,
+            f"running on {sys.executable}, not memem's venv",
+            "run memem through bootstrap.sh",
+        )
+    )
     for module, purpose in (
         ("mcp", "the MCP server"),
         ("anthropic", "mining with the Anthropic API"),
-        ("watchdog", "the miner daemon"),
+        ("watchdog", "the miner daemon's file watching"),
+        ("yaml", "reading memory files"),
     ):
         if importlib.util.find_spec(module) is None:
             checks.append(
@@ -133,7 +147,57 @@ def check(store: Store) -> Report:
                     "dependency",
                     WARN,
                     f"{module} is missing: {purpose} is unavailable",
-                    "run `./bootstrap.sh setup` to reinstall the locked dependencies",
+                    "run `sh bootstrap.sh setup` to reinstall the locked dependencies",
                 )
             )
+    checks += _miner_checks(Settings.from_env(os.environ))
     return Report(tuple(checks))
+
+
+def _miner_checks(settings: Settings) -> list[Check]:
+    from memem import backends, lifecycle
+    from memem.miner import MinerState
+
+    checks: list[Check] = []
+    backend = backends.describe(settings)
+    if backend.startswith("heuristic"):
+        fix = "set ANTHROPIC_API_KEY or install the claude CLI for model-quality mining"
+        checks.append(Check("miner backend", WARN, backend, fix))
+    else:
+        checks.append(Check("miner backend", OK, backend))
+    state = MinerState(settings.miner_path)
+    mode = state.opt_in
+    if mode == "none":
+        checks.append(Check("mining", OK, "off (opt in with /memem-mine or /memem-mine-history)"))
+    elif lifecycle.is_running(settings):
+        checks.append(Check("daemon", OK, f"running; mining {mode} sessions"))
+    else:
+        checks.append(
+            Check(
+                "daemon",
+                WARN,
+                f"mining is on ({mode}) but the daemon is not running",
+                "`memem daemon ensure` (the next session start also starts it)",
+            )
+        )
+    dead = state.rows("status = 'dead'")
+    if dead:
+        checks.append(
+            Check(
+                "mining errors",
+                WARN,
+                f"{len(dead)} sessions failed for good; last: {dead[-1].last_error}",
+                "`memem mine --retry-failed` once the cause is fixed",
+            )
+        )
+    failure = settings.state_dir / "bootstrap-failure.txt"
+    if failure.exists():
+        checks.append(
+            Check(
+                "bootstrap",
+                WARN,
+                failure.read_text(errors="replace").strip()[:300],
+                "run `sh bootstrap.sh setup` and read its output",
+            )
+        )
+    return checks
