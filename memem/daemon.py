@@ -87,14 +87,16 @@ class Daemon:
 
         store = Store.open(state_dir=self.settings.state_dir, vault_dir=self.settings.vault_dir)
         state = MinerState(self.settings.miner_path)
-        backend = backends.choose(self.settings)
-        miner = Miner(store, state, backend)
-        self.miner = miner
+        miner: Miner | None = None
         last_scan = 0.0
         try:
             while not self.stopping.is_set():
                 now = time.time()
                 try:
+                    if miner is None:
+                        # A backend that cannot work (MEMEM_MINER_BACKEND=anthropic without a
+                        # key) is reported and retried each cycle; the daemon stays up.
+                        miner = self.miner = Miner(store, state, backends.choose(self.settings))
                     if now - last_scan >= SCAN_SECONDS or self.wake.is_set() or self.once:
                         self.wake.clear()
                         state.discover(session_files(self.settings.session_dirs))
