@@ -101,9 +101,39 @@ def run(store: Store | None = None) -> int:
                     print(
                         f"  {h.id[:8]}  L{h.layer}  {h.score:.2f}  {h.project:<6}  {h.title[:70]}"
                     )
+            mine_sample(demo, root)
+            prompt = "should CI use pip or uv? and why do the checkout tests fail?"
+            built = demo.slice(prompt, scope="shop")
+            print(f"\nThe slice a hook would inject for {prompt!r}:\n")
+            print(built.markdown or f"(none: {built.reason})")
             status = demo.status()
             print(
                 f"\n{status.active} active and {status.deprecated} deprecated memories, "
                 f"{status.edges} graph edges, index {status.index_bytes / 1024:.0f} KiB."
             )
     return 0
+
+
+def mine_sample(store: Store, root: Path) -> None:
+    """Mine the bundled sample session (real Claude Code transcript format) with the backend
+    the environment allows: the heuristic one when there is no API key or claude CLI."""
+    import os
+
+    from memem import backends
+    from memem.miner import Miner, MinerState
+    from memem.settings import Settings
+
+    settings = Settings.from_env({**os.environ, "MEMEM_DIR": str(root / "state")})
+    try:
+        backend = backends.choose(settings)
+    except Exception as exc:  # a misconfigured backend: the demo still shows the offline one
+        print(f"\n(miner backend unavailable: {exc}; using the heuristic one)")
+        backend = backends.HeuristicBackend()
+    sample = root / "session.jsonl"
+    sample.write_bytes((Path(__file__).parent / "samples" / "session.jsonl").read_bytes())
+    print(f"\nMining a sample Claude Code session with the {backend.name} backend:")
+    outcome = Miner(store, MinerState(settings.miner_path), backend).mine(str(sample))
+    mined = [m for p in store.list(recent=50) for m in p.recent if m.source_type == "mined"]
+    for m in mined:
+        print(f"  mined {m.short_id} L{m.layer} {m.project:<6} {m.title[:70]}")
+    print(f"  {outcome.memories} new memories, {outcome.duplicates} already known")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from memem.errors import PermanentError
+from memem.text import STOPWORDS
 from memem.transcript import MINER_MARKER, Message
 
 MEMORY_TYPES: Final = (
@@ -522,6 +523,22 @@ def _statement(sentence: str) -> Lesson | None:
     return None
 
 
+def _shared_words(a: str, b: str) -> bool:
+    """Whether two sentences share a content word (compared on its first five letters, so
+    "service" meets "services"; stopwords and filler do not count)."""
+
+    def keys(text: str) -> set[str]:
+        found = re.findall(r"[a-z0-9][a-z0-9_-]+", text.lower())
+        return {w[:5] for w in found if w not in STOPWORDS and w not in _COMMON}
+
+    return bool(keys(a) & keys(b))
+
+
+_COMMON: Final = frozenset(
+    ["use", "run", "make", "sure", "now", "also", "just", "like", "will", "would", "should"]
+)
+
+
 def _correction(texts: Sequence[str], previous: Sequence[str]) -> tuple[Lesson | None, int]:
     """A lesson from a user message (`texts`, its sentences) that corrects the assistant's
     message before it (`previous`), and how many of its sentences the correction used."""
@@ -543,7 +560,9 @@ def _correction(texts: Sequence[str], previous: Sequence[str]) -> tuple[Lesson |
     # What the user reacts to is usually the last thing the assistant said (its proposal or
     # its question), not the first.
     said = next((s for s in reversed(previous) if len(s) >= 15 and not _CHATTER.search(s)), "")
-    if said:
+    # Quote it only when it is about the same thing: "No, don't use pip in CI" after "I'll run
+    # make migrate first" corrects nothing the assistant said, it states a rule.
+    if said and _shared_words(said, core):
         content += f' (Corrects the assistant, which had said: "{_clip(said, 160)}")'
     importance = 4 if _ALWAYS_OR_NEVER.search(core) else 3
     return _lesson(core, content, _refine(core, "convention"), importance), used
