@@ -137,8 +137,10 @@ def anchors(conn: sqlite3.Connection, project: str) -> list[Candidate]:
     return _candidates(rows, "anchor", [1.0] * len(rows))
 
 
-def neighbours(conn: sqlite3.Connection, hits: Sequence[Candidate]) -> list[Candidate]:
-    """Strong graph neighbours of the best hits (one hop), active and not archival."""
+def neighbours(
+    conn: sqlite3.Connection, hits: Sequence[Candidate], projects: Sequence[str]
+) -> list[Candidate]:
+    """Strong graph neighbours of the best hits (one hop), active, not archival, in scope."""
     scored: dict[str, float] = {}
     for hit in hits[:NEIGHBOURS_OF]:
         for src, dst, _type, score in index.edges_of(conn, hit.id):
@@ -148,7 +150,7 @@ def neighbours(conn: sqlite3.Connection, hits: Sequence[Candidate]) -> list[Cand
     rows = [
         r
         for r in index.get_many(conn, list(scored)).values()
-        if r.memory.active and r.memory.layer <= 2
+        if r.memory.active and r.memory.layer <= 2 and r.memory.project in projects
     ]
     return _candidates(rows, "graph", [scored[r.memory.id] for r in rows])
 
@@ -224,14 +226,15 @@ def build(
     groups: list[list[Candidate]] = []
     hits: list[Candidate] = []
     if terms:
-        matches = searched(conn, query, sorted({scope, "global"}))
+        projects = sorted({scope, "global"})
+        matches = searched(conn, query, projects)
         top = max((m.score for m in matches), default=1.0) or 1.0
         hits = _candidates(
             [m.row for m in matches], "search", [m.score / top * m.coverage for m in matches]
         )
         groups.append(hits)
         if hits:
-            groups.append(neighbours(conn, hits))
+            groups.append(neighbours(conn, hits, projects))
     anchors_due = event in ("start", "compact") or not session.anchored
     if anchors_due:
         groups.append(anchors(conn, scope))

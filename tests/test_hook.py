@@ -169,3 +169,12 @@ def test_the_hook_path_never_imports_heavy_modules(project: Path) -> None:
     )
     assert "Fly.io" in result.stdout
     assert json.loads(result.stderr.strip().splitlines()[-1]) == []
+
+
+def test_graph_neighbours_from_another_project_stay_out(project: Path, store: Store) -> None:
+    store.save("Use uv instead of pip in CI because it is ten times faster.", project="tools")
+    store.save("The shop CI installs with uv, not pip.", project="shop")
+    text = context(
+        run_hook("UserPromptSubmit", {"prompt": "does the shop CI use pip or uv?"}, project)
+    )
+    assert "installs with uv" in text and "ten times faster" not in text
