@@ -164,16 +164,20 @@ async def with_session(
             return await body(session, spawned)
 
 
-async def startup_once(env: dict[str, str], errlog: Path) -> tuple[float, float]:
-    """(spawn -> initialize answer, spawn -> tools/list answer) in ms, for one fresh server."""
+async def startup_once(
+    env: dict[str, str], errlog: Path, *, discover: bool = False
+) -> tuple[float, float]:
+    """(spawn -> handshake answer, spawn -> tools/list answer) in ms, for one fresh server.
+    The handshake is `initialize`, or with `discover` the 2026-07-28 `server/discover` that
+    Claude Code 2.1.329 sends first (docs/claude-code.md section 7)."""
 
     async def body(session: ClientSession, spawned: float) -> tuple[float, float]:
-        await session.initialize()
-        initialized = time.perf_counter()
+        await (session.discover() if discover else session.initialize())
+        answered = time.perf_counter()
         tools = await session.list_tools()
         listed = time.perf_counter()
         assert len(tools.tools) >= 11, [t.name for t in tools.tools]
-        return (initialized - spawned) * 1e3, (listed - spawned) * 1e3
+        return (answered - spawned) * 1e3, (listed - spawned) * 1e3
 
     result: tuple[float, float] = await asyncio.wait_for(with_session(env, errlog, body), TIMEOUT)
     return result
@@ -195,16 +199,20 @@ def measure_startup(scratch: Scratch, runs: int) -> list[Row]:
     sdk_env = dict(scratch.env, MEMEM_MCP_EARLY_INIT="0")
     errlog = scratch.root / "server-stderr.log"
     asyncio.run(startup_once(early_env, errlog))  # untimed: page cache, .pyc files
-    samples: dict[str, list[float]] = {k: [] for k in ("ei", "el", "si", "sl")}
-    for run in range(runs):  # alternate, so that drift in the machine's load hits both alike
-        ei, el = asyncio.run(startup_once(early_env, errlog))
-        si, sl = asyncio.run(startup_once(sdk_env, errlog))
-        for key, value in zip(samples, (ei, el, si, sl), strict=True):
+    samples: dict[str, list[float]] = {k: [] for k in ("ei", "el", "si", "sl", "di", "dl")}
+    for run in range(runs):  # interleaved, so that drift in the machine's load hits all alike
+        figures = (
+            *asyncio.run(startup_once(early_env, errlog)),
+            *asyncio.run(startup_once(sdk_env, errlog)),
+            *asyncio.run(startup_once(early_env, errlog, discover=True)),
+        )
+        for key, value in zip(samples, figures, strict=True):
             samples[key].append(value)
         if (run + 1) % 5 == 0:
             log(
                 f"start-up {run + 1}/{runs}: initialize early {statistics.median(samples['ei']):.0f}"
-                f" ms, SDK {statistics.median(samples['si']):.0f} ms (medians so far)"
+                f" ms, SDK {statistics.median(samples['si']):.0f} ms, server/discover "
+                f"{statistics.median(samples['di']):.0f} ms (medians so far)"
             )
     py = sys.executable
     return [
@@ -218,6 +226,13 @@ def measure_startup(scratch: Scratch, runs: int) -> list[Row]:
         Row("spawn -> initialize, SDK answer (MEMEM_MCP_EARLY_INIT=0)", None, samples["si"]),
         Row("spawn -> tools/list, early answer (default)", None, samples["el"]),
         Row("spawn -> tools/list, SDK answer", None, samples["sl"]),
+        Row(
+            "spawn -> server/discover (2026-07-28 handshake, default env)",
+            None,
+            samples["di"],
+            note="what Claude Code 2.1.329 sends first",
+        ),
+        Row("spawn -> tools/list after server/discover", None, samples["dl"]),
         Row("baseline: python -c pass", None, process_ms([py, "-c", "pass"], scratch.env, runs)),
         Row(
             "baseline: python -c 'import mcp.server.mcpserver' (whole process)",

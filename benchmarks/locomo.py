@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from memem import layers, markdown
 from memem.errors import SecurityError
-from memem.memory import Memory, new_id
+from memem.memory import Memory
 from memem.store import Store
 from memem.text import query_terms
 
@@ -139,14 +139,20 @@ def content_of(turn: Turn) -> str:
 
 
 def title_of(turn: Turn, style: str = "words") -> str:
-    """'words': "<speaker>: <first words>" (the default); 'speaker': the speaker's name only."""
+    """'words' (the default): "<speaker>: <first words>"; 'speaker': the speaker's name only."""
     if style == "speaker":
         return turn.speaker
+    if style == "dated":
+        return f"{turn.speaker}, {turn.created:%-d %B %Y}: {_head(turn.text)}"
     if style != "words":
         raise ValueError(f"unknown title style {style!r}")
-    head = turn.text.split()
-    text = " ".join(head[:TITLE_WORDS]).rstrip(",;:")
-    return f"{turn.speaker}: {text}{' …' if len(head) > TITLE_WORDS else ''}"
+    return f"{turn.speaker}: {_head(turn.text)}"
+
+
+def _head(text: str) -> str:
+    words = text.split()
+    head = " ".join(words[:TITLE_WORDS]).rstrip(",;:")
+    return head + (" …" if len(words) > TITLE_WORDS else "")
 
 
 def tags_of(turn: Turn) -> tuple[str, ...]:
@@ -207,7 +213,7 @@ def ingest(store: Store, conv: Conversation, *, mode: str = "add", title: str = 
         for turn in conv.turns:
             body, head, tags = content_of(turn), title_of(turn, title), tags_of(turn)
             memory = Memory(
-                id=new_id(),
+                id=os.urandom(16).hex(),
                 title=head,
                 content=body,
                 created=turn.created,

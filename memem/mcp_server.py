@@ -405,7 +405,7 @@ class _Replay(io.TextIOBase):
 
 
 class _Wire(io.TextIOBase):
-    """Our messages to the client, minus the SDK's answer to an `initialize` we answered."""
+    """Our messages to the client, minus the SDK's answer to the handshake we answered."""
 
     def __init__(self, raw: BinaryIO, answered: object) -> None:
         self._raw = raw
@@ -415,7 +415,7 @@ class _Wire(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
-        # JSON-RPC allows one response per id: the SDK's own answer to the initialize we
+        # JSON-RPC allows one response per id: the SDK's own answer to the handshake we
         # answered (normally the same bytes; an error only for params our check let through)
         # is dropped.
         if self._answered is not None and '"id"' in text:
@@ -450,11 +450,13 @@ def serve(settings: "Settings", *, early: bool = True) -> int:
     first = wire_in.readline()
     if not first:
         return 0
-    request = handshake.initialize_request(first) if early else None
-    if request is not None:
-        wire_out.write(
-            handshake.answer(request, name=NAME, version=_version(), instructions=INSTRUCTIONS)
-        )
+    answered = (
+        handshake.early_answer(first, name=NAME, version=_version(), instructions=INSTRUCTIONS)
+        if early
+        else None
+    )
+    if answered is not None:
+        wire_out.write(answered[0])
         wire_out.flush()
     import anyio
 
@@ -465,7 +467,7 @@ def serve(settings: "Settings", *, early: bool = True) -> int:
     app = build(store)
     text_in = io.TextIOWrapper(wire_in, encoding="utf-8", errors="replace")
     stdin = _Replay(first.decode("utf-8", errors="replace"), text_in)
-    stdout = _Wire(wire_out, request["id"] if request is not None else None)
+    stdout = _Wire(wire_out, answered[1] if answered is not None else None)
 
     async def run() -> None:
         from mcp.server.stdio import stdio_server

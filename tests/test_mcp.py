@@ -259,8 +259,27 @@ def initialize(version: str) -> dict[str, Any]:
     }
 
 
+def discover(version: str) -> dict[str, Any]:
+    """What Claude Code 2.1.329 (and the mcp 2.x client) sends first: the 2026-07-28 handshake."""
+    meta = "io.modelcontextprotocol/"
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "server/discover",
+        "params": {
+            "_meta": {
+                f"{meta}protocolVersion": version,
+                f"{meta}clientInfo": {"name": "claude-code", "version": "2.1.329"},
+                f"{meta}clientCapabilities": {},
+            }
+        },
+    }
+
+
 # name: (request, whether to read all the server writes until it exits, or the answer only)
 HANDSHAKES = {
+    "discover": (discover("2026-07-28"), True),
+    "discover-unknown-version": (discover("2099-01-01"), True),
     "2024-11-05": (initialize("2024-11-05"), False),
     "2025-06-18": (initialize("2025-06-18"), False),
     "2025-11-25": (initialize("2025-11-25"), True),
@@ -321,6 +340,21 @@ def test_early_initialize_answer_is_byte_identical_to_the_sdks(
     assert answer["id"] == 1
     assert answer["result"]["protocolVersion"] == agreed
     assert answer["result"]["serverInfo"]["name"] == "memem"
+
+
+def test_early_discover_answer_is_byte_identical_to_the_sdks_and_answered_once(
+    transcripts: dict[str, tuple[list[bytes], list[bytes]]],
+) -> None:
+    early, sdk = transcripts["discover"]
+    assert len(sdk) == 1 and early == sdk
+    assert json.loads(early[0])["result"]["supportedVersions"] == ["2026-07-28"]
+
+
+def test_a_discover_for_an_unknown_version_is_left_to_the_sdk(
+    transcripts: dict[str, tuple[list[bytes], list[bytes]]],
+) -> None:
+    early, sdk = transcripts["discover-unknown-version"]
+    assert early == sdk and len(early) == 1
 
 
 def test_the_sdks_own_answer_to_an_initialize_answered_early_is_dropped(

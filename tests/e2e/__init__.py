@@ -1,0 +1,1 @@
+"""End-to-end tests on the real Claude Code CLI (see conftest.py)."""
