@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from email.utils import parsedate_to_datetime
-from typing import IO, TYPE_CHECKING, Final, Protocol
+from typing import IO, TYPE_CHECKING, Any, Final, Protocol
 
 from memem.errors import ConfigError, ExtractionError, PermanentError, TransientError
 from memem.extraction import SYSTEM_PROMPT, Lesson, heuristic, parse_reply, user_prompt
@@ -63,6 +63,21 @@ class AnthropicBackend:
         self.model = model
         self.base_url = base_url
         self.timeout = timeout
+        self._client: Any = None
+
+    def _connect(self) -> Any:
+        """One client per backend: building one loads the CA bundle (~35 ms) and pools
+        connections, so a daemon mining many chunks pays for it once."""
+        import anthropic
+
+        if self._client is None:
+            self._client = anthropic.Anthropic(
+                api_key=self.api_key,
+                base_url=self.base_url or None,
+                max_retries=0,  # the miner retries, with backoff and a persisted budget
+                timeout=self.timeout,
+            )
+        return self._client
 
     def __repr__(self) -> str:  # never the key
         return f"AnthropicBackend(model={self.model!r}, base_url={self.base_url!r})"
@@ -77,18 +92,12 @@ class AnthropicBackend:
 
         prompt = user_prompt(render(messages), project=project)
         try:
-            with anthropic.Anthropic(
-                api_key=self.api_key,
-                base_url=self.base_url or None,
-                max_retries=0,  # the miner retries, with backoff and a persisted budget
-                timeout=self.timeout,
-            ) as client:
-                reply = client.messages.create(
-                    model=self.model,
-                    max_tokens=MAX_TOKENS,
-                    system=SYSTEM_PROMPT,
-                    messages=[{"role": "user", "content": prompt}],
-                )
+            reply = self._connect().messages.create(
+                model=self.model,
+                max_tokens=MAX_TOKENS,
+                system=SYSTEM_PROMPT,
+                messages=[{"role": "user", "content": prompt}],
+            )
         except anthropic.APIStatusError as err:
             raise _status_error(err) from err
         except anthropic.APIConnectionError as err:  # APITimeoutError included

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
     from memem.memory import Memory
+    from memem.miner import MinerState
     from memem.settings import Settings
     from memem.store import Store
 
@@ -336,9 +337,7 @@ def build(store: "Store") -> "MCPServer":
     def transcript_search(query: Query, limit: Annotated[int, Field(ge=1, le=20)] = 5) -> str:
         """Search raw past session logs (mined sessions): what was said, when, in which
         project. Use when memories lack a detail. Example: query="stripe webhook 400"."""
-        from memem.miner import MinerState
-
-        hits = MinerState(store.settings.miner_path).search(query, limit=limit)
+        hits = _miner_state(store).search(query, limit=limit)
         if not hits:
             return "no transcript matches (only sessions memem has mined are indexed)"
         lines = [
@@ -376,6 +375,14 @@ def _compact(schema: Any) -> Any:
         for k, v in schema.items()
         if not (k == "title" and isinstance(v, str)) and not (k == "default" and v is None)
     }
+
+
+@functools.cache
+def _miner_state(store: "Store") -> "MinerState":
+    """One miner state per server (its connections are per thread and stay open)."""
+    from memem.miner import MinerState
+
+    return MinerState(store.settings.miner_path)
 
 
 def _version() -> str:

@@ -22,6 +22,7 @@ import logging
 import os
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -105,19 +106,22 @@ class MinerState:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._local = threading.local()
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with self.connect() as conn:
             conn.executescript(SCHEMA)
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        try:
+        """This thread's connection, kept open: closing the last one checkpoints the WAL,
+        which would cost milliseconds on every state update."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA busy_timeout = 10000")
-            yield conn
-        finally:
-            conn.close()
+            self._local.conn = conn
+        yield conn
 
     # -- opt-in and breaker ----------------------------------------------------------------------
 
