@@ -74,6 +74,25 @@ ensure_venv() {
             --require-hashes -r "$ROOT/$lock" >&2
     fi
     echo "$want" > "$VENV/.memem-stamp"
+    write_capabilities
+}
+
+write_capabilities() {
+    # What this install can do, for the doctor and for people; the state dir and the vault
+    # are created and canary-tested on the way.
+    state=${MEMEM_DIR:-${HOME:-/tmp}/.memem}
+    vault=${MEMEM_OBSIDIAN_VAULT:-${HOME:-/tmp}/obsidian-brain}
+    mkdir -p "$state" "$vault/memem/memories" && chmod 700 "$state" "$vault/memem" "$vault/memem/memories" \
+        && : > "$state/.canary" && rm -f "$state/.canary" \
+        && : > "$vault/memem/memories/.canary" && rm -f "$vault/memem/memories/.canary" \
+        || echo "state dir or vault not writable: $state, $vault" > "$DATA/bootstrap-failure.txt"
+    has() { command -v "$1" >/dev/null 2>&1 && echo true || echo false; }
+    key=false; [ -n "${ANTHROPIC_API_KEY:-}" ] && key=true
+    cat > "$DATA/capabilities.json" <<JSON
+{"python": "$("$VENV/bin/python" -c 'import sys; print(sys.version.split()[0])')", "venv": "$VENV",
+ "installer": "$(has uv | sed 's/true/uv/; s/false/pip/')", "claude_cli": $(has claude),
+ "anthropic_api_key": $key, "lock": "$(cat "$VENV/.memem-stamp")", "written": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
+JSON
 }
 
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
