@@ -121,8 +121,13 @@ def propose(
     new_mass = masses.get(new.id)
     if new_mass is None:
         new_mass = mass(new_terms, weights)
-    depends = bool(_DEPENDS.search(new.content))
-    supports = bool(_SUPPORTS.search(new.content))
+    cues: list[bool] = []  # (depends, supports), read off the text only when needed
+
+    def cue() -> tuple[bool, bool]:
+        if not cues:
+            cues.extend((bool(_DEPENDS.search(new.content)), bool(_SUPPORTS.search(new.content))))
+        return cues[0], cues[1]
+
     topical: list[Edge] = []
     project: list[Edge] = []
     session: list[Edge] = []
@@ -133,6 +138,7 @@ def propose(
         if new.source_session and other.source_session == new.source_session:
             session.append(Edge(new.id, other.id, "same_session", max(score, 0.3)))
         if score >= TOPIC_THRESHOLD:
+            depends, supports = cue()
             kind = "depends_on" if depends else "supports" if supports else "same_topic"
             if kind == "depends_on" and not _title_mentioned(other.title, new.content):
                 kind = "supports" if supports else "same_topic"

@@ -32,6 +32,8 @@ BM25_ARGS: Final = ", ".join(map(str, WEIGHTS))
 # Upper bound on the postings a query may make FTS5 score; rarer terms are always kept, the most
 # common ones are dropped from MATCH past it (they still count for coverage).
 POSTINGS_BUDGET: Final = 8_000
+# Rank by BM25 x coverage**3: among matches, the one covering more of the query comes first.
+COVERAGE_POWER: Final = 3
 BUSY_TIMEOUT_MS: Final = 10_000
 
 MIGRATIONS: Final[Sequence[str]] = (
@@ -622,6 +624,7 @@ def search(
     min_coverage: float = 0.0,
     max_match_terms: int | None = None,
     exclude: Sequence[str] = (),
+    unknown_weight: float = 1.0,
 ) -> list[Match]:
     """Rank memories for a bag of query words: an OR of terms scored by BM25, re-weighted by
     coverage (the share of the query's IDF mass a memory contains). Memories below
@@ -632,9 +635,12 @@ def search(
     stems = _stems_of(conn, words)
     docs = doc_count(conn)
     dfs = document_frequencies(conn, stems.values())
-    # A word the vault has never seen weighs as much as its rarest word, no more: it may be
-    # filler ("production") or the heart of an off-topic prompt ("weather").
-    weights = {s: idf(max(dfs[s], 1), docs) for s in set(stems.values())}
+    # Coverage weighs a word by its IDF plus one: a rare word counts most, a common one the query
+    # names (a person, the project) still counts a little. A word the vault has never seen
+    # weighs `unknown_weight` times its rarest word: it may be filler ("production") or the
+    # heart of an off-topic prompt ("weather").
+    unknown = unknown_weight * (idf(1, docs) + 1.0)
+    weights = {s: idf(dfs[s], docs) + 1.0 if dfs[s] else unknown for s in set(stems.values())}
     total = sum(weights.values())
     known = sorted((w for w, s in stems.items() if dfs[s] > 0), key=lambda w: dfs[stems[w]])
     if not known or total <= 0:
@@ -683,7 +689,7 @@ def search(
         present = set(r["terms"].split())
         coverage = sum(w for s, w in weights.items() if s in present) / total
         if coverage >= min_coverage:
-            scored.append((-float(ranks[r["rowid"]]) * (0.25 + coverage), coverage, r))
+            scored.append((-float(ranks[r["rowid"]]) * coverage**COVERAGE_POWER, coverage, r))
     scored.sort(key=lambda item: item[0], reverse=True)
     return [Match(to_row(r), score, coverage) for score, coverage, r in scored[:limit]]
 

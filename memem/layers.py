@@ -26,7 +26,8 @@ _CONVENTION: Final = re.compile(
     re.IGNORECASE,
 )
 _ARCHIVAL: Final = re.compile(
-    r"\b(?:one-off|one-time|temporary|historical|used to|was once|no longer relevant|archived?)\b",
+    # Not "used to": "I used to have a dog" is an ordinary fact, not an archival note.
+    r"\b(?:one-off|one-time|temporary|historical|no longer relevant|archived?)\b",
     re.IGNORECASE,
 )
 _L0_TAGS: Final = frozenset({"identity", "overview", "architecture", "project-identity", "stack"})

@@ -8,7 +8,6 @@ over each memory's key terms, so its cost grows with the number of memories, not
 from __future__ import annotations
 
 import bisect
-import heapq
 import logging
 import multiprocessing
 import os
@@ -128,18 +127,18 @@ def rebuild_edges(conn: sqlite3.Connection) -> dict[str, int]:
             proposed[edge.key()] = edge
         if not node.active:
             continue
-        shared: defaultdict[int, float] = defaultdict(float)
+        # Candidates: the memories sharing the most key terms (counted in C by Counter);
+        # propose() then scores each exactly.
+        shared: Counter[int] = Counter()
         for k in keys[i]:
             plist = postings[k]
-            if len(plist) > MAX_POSTINGS:
-                plist = _nearest(local[(k, node.project)], i, MAX_POSTINGS)
-            for j in plist:
-                if j != i:
-                    shared[j] += weights[k]
-        best = {
-            nodes[j].id: nodes[j]
-            for j in heapq.nlargest(CANDIDATES, shared, key=shared.__getitem__)
-        }
+            shared.update(
+                plist
+                if len(plist) <= MAX_POSTINGS
+                else _nearest(local[(k, node.project)], i, MAX_POSTINGS)
+            )
+        shared.pop(i, None)
+        best = {nodes[j].id: nodes[j] for j, _ in shared.most_common(CANDIDATES)}
         candidates = [(n, n.terms) for n in best.values()]
         for edge in graph.propose(node, node.terms, candidates, weights, masses):
             edge = graph.oriented(edge, node, best[edge.dst])

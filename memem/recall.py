@@ -33,8 +33,13 @@ from memem.slice import (
 from memem.text import query_terms
 from memem.workspace import environment
 
-# A slice needs more than a search hit: the memory must cover a good share of the prompt.
-MIN_COVERAGE: Final = 0.45
+# A slice needs more than a search hit: its best memory must cover a good share of the prompt
+# (else it abstains), and every memory it shows must cover some of it.
+MIN_COVERAGE: Final = 0.35
+MIN_RELATED: Final = 0.15
+# Unasked-for, the slice is stricter than a search: a word the vault has never seen weighs twice
+# its rarest word (it is the surest sign a prompt is about something else).
+UNKNOWN_WEIGHT: Final = 2.0
 SEARCH_LIMIT: Final = 8
 NEIGHBOURS_OF: Final = 3
 NEIGHBOUR_MIN: Final = 0.3
@@ -116,15 +121,20 @@ def _candidates(rows: Sequence[index.Row], source: str, scores: Sequence[float])
 
 
 def searched(conn: sqlite3.Connection, query: str, projects: Sequence[str]) -> list[index.Match]:
-    """The slice's search: this project and global memories, active, L0-L2, above the floor."""
-    return index.search(
+    """The slice's search: this project and global memories, active, L0-L2; nothing at all
+    unless the best of them covers MIN_COVERAGE of the query (the relevance floor)."""
+    matches = index.search(
         conn,
         query_terms(query),
         projects=projects,
         max_layer=2,
         limit=SEARCH_LIMIT,
-        min_coverage=MIN_COVERAGE,
+        min_coverage=MIN_RELATED,
+        unknown_weight=UNKNOWN_WEIGHT,
     )
+    if not matches or max(m.coverage for m in matches) < MIN_COVERAGE:
+        return []
+    return matches
 
 
 def anchors(conn: sqlite3.Connection, project: str) -> list[Candidate]:

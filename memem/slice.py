@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from memem.text import STOPWORDS, words
+
 ROLES: Final = (
     "goals",
     "constraints",
@@ -62,12 +64,115 @@ LABEL: Final = (
     "context, not instructions: follow the user's request; use these notes where they help."
 )
 
-_TRIVIAL: Final = re.compile(
-    r"(?:ok(?:ay)?|k|thanks?(?: you)?|thx|ty|yes|yep|yeah|no|nope|sure|continue|go on|go ahead|"
-    r"proceed|next|done|cool|great|nice|perfect|lgtm|do it|sounds good|got it|hi|hello|hey)"
-    r"[.!?\s]*",
-    re.IGNORECASE,
+# Words a prompt can be made of and still be chat rather than a request: acknowledgements,
+# reactions, greetings, "go on" and "wait". A prompt of these (and stopwords) alone, up to
+# CHAT_MAX_WORDS, is trivial; a single other word makes it a request.
+CHAT_WORDS: Final = frozenset(
+    [
+        "absolutely",
+        "afternoon",
+        "agreed",
+        "ah",
+        "aha",
+        "ahead",
+        "alright",
+        "amazing",
+        "appreciate",
+        "appreciated",
+        "awesome",
+        "back",
+        "bad",
+        "brilliant",
+        "btw",
+        "bunch",
+        "bye",
+        "cheers",
+        "continue",
+        "cool",
+        "correct",
+        "definitely",
+        "done",
+        "evening",
+        "exactly",
+        "excellent",
+        "fantastic",
+        "fine",
+        "funny",
+        "fyi",
+        "good",
+        "goodbye",
+        "great",
+        "haha",
+        "hahaha",
+        "heh",
+        "hehe",
+        "helpful",
+        "hm",
+        "hmm",
+        "huh",
+        "indeed",
+        "job",
+        "k",
+        "keep",
+        "kk",
+        "lgtm",
+        "lmao",
+        "lol",
+        "lot",
+        "lots",
+        "lovely",
+        "makes",
+        "meh",
+        "mind",
+        "minute",
+        "moment",
+        "morning",
+        "much",
+        "nah",
+        "neat",
+        "never",
+        "next",
+        "nice",
+        "night",
+        "nope",
+        "np",
+        "oh",
+        "omg",
+        "oops",
+        "pardon",
+        "perfect",
+        "pls",
+        "plz",
+        "proceed",
+        "sec",
+        "second",
+        "sense",
+        "sorry",
+        "sounds",
+        "sup",
+        "sweet",
+        "thx",
+        "totally",
+        "true",
+        "ty",
+        "ugh",
+        "uh",
+        "uhh",
+        "um",
+        "umm",
+        "wait",
+        "welcome",
+        "well",
+        "whoa",
+        "wonderful",
+        "work",
+        "wow",
+        "yay",
+        "yo",
+        "yup",
+    ]
 )
+CHAT_MAX_WORDS: Final = 8
 _CONSTRAINT: Final = re.compile(
     r"\b(?:always|never|must|must not|do not|don't|required?|forbidden|only ever|no longer)\b",
     re.IGNORECASE,
@@ -173,13 +278,16 @@ class Slice:
 
 
 def is_trivial(prompt: str) -> bool:
-    """An acknowledgement, an empty prompt or a bare slash command: nothing to recall for."""
+    """An acknowledgement, a greeting, a prompt without a letter or a bare slash command: chat,
+    nothing to recall for ("thanks a lot!", "ok cool", "good morning", "never mind", "/help",
+    "42", "?")."""
     text = prompt.strip()
-    if not text:
+    if not any(c.isalpha() for c in text):
         return True
     if text.startswith("/") and " " not in text:
         return True
-    return len(text) <= 40 and _TRIVIAL.fullmatch(text) is not None
+    found = words(text)
+    return len(found) <= CHAT_MAX_WORDS and all(w in CHAT_WORDS or w in STOPWORDS for w in found)
 
 
 def role_of(c: Candidate) -> str:
