@@ -1,6 +1,7 @@
 """Abstention: how often the slice stays empty for prompts no memory should answer.
 
     PYTHONPATH=. python -m benchmarks.bench_abstain [--size 10000] [--project shop-api]
+                                                     [--prompts FILE] [--title words|dated]
                                                      [--skip-locomo] [--list N]
 
 Every prompt of `benchmarks/offtopic.txt` (weather, recipes, sports, travel, gossip, math
@@ -9,8 +10,7 @@ goes through `memem.recall.build`, the hook's own logic, against (a) the synthet
 (`synth`, 10k memories, project = its largest project) and (b) each LoCoMo conversation
 (project = its sample_id; the stores of `bench_locomo`). Two ways of asking:
 
-- as briefed: `build(conn, prompt, ..., session_id=None)`. No session means no continuity,
-  so the project's L0 anchors count as "not yet injected" on every prompt;
+- as briefed: `build(conn, prompt, ..., session_id=None)`: no session, no continuity;
 - in a session: the hook's sequence, SessionStart (`event="start"`) then the prompt, with a
   fresh session id: anchors went in at start, the prompt's slice holds only what it found.
 
@@ -67,18 +67,27 @@ def ask(conn: sqlite3.Connection, prompts: Sequence[str], project: str, vault: P
     outcome = Outcome("", project, 0)
     with tempfile.TemporaryDirectory(prefix="bench-abstain-") as tmp:
         state = Path(tmp)
-        common = {"state_dir": state, "vault_dir": vault, "project": project}
+
+        def build(prompt: str, session_id: str | None, event: str = "prompt") -> Slice:
+            return recall.build(
+                conn,
+                prompt,
+                state_dir=state,
+                vault_dir=vault,
+                project=project,
+                session_id=session_id,
+                event=event,
+            )
+
         for prompt in prompts:
-            outcome.briefed.append(recall.build(conn, prompt, session_id=None, **common))
-            sid = str(uuid.uuid4())
-            recall.build(conn, "", event="start", session_id=sid, **common)
-            outcome.in_session.append(recall.build(conn, prompt, session_id=sid, **common))
+            outcome.briefed.append(build(prompt, None))
+            session = str(uuid.uuid4())
+            build("", session, event="start")
+            outcome.in_session.append(build(prompt, session))
     return outcome
 
 
-def run_vault(
-    name: str, state: Path, vault: Path, project: str, prompts: Sequence[str]
-) -> Outcome:
+def run_vault(name: str, state: Path, vault: Path, project: str, prompts: Sequence[str]) -> Outcome:
     store = Store.open(state_dir=state, vault_dir=vault, env={"HOME": str(state.parent)})
     try:
         conn = store.index.connection()
@@ -157,13 +166,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--project", default="shop-api", help="project of the synthetic vault")
     parser.add_argument("--skip-locomo", action="store_true", help="only the synthetic vault")
     parser.add_argument("--ingest", choices=("add", "files"), default="add")
-    parser.add_argument("--title", choices=("words", "speaker"), default="words")
+    parser.add_argument("--title", choices=("words", "dated", "speaker"), default="words")
     parser.add_argument("--list", type=int, default=25, help="leaking prompts listed per vault")
+    parser.add_argument(
+        "--prompts",
+        type=Path,
+        default=PROMPTS,
+        help="prompt file (default offtopic.txt; offtopic_holdout.txt is the held-out set)",
+    )
     args = parser.parse_args(argv)
     wall = time.perf_counter()
     digest = source_digest()
-    prompts = load_prompts()
-    log(f"memem from {REPO / 'memem'} (sources {digest}); {len(prompts)} prompts")
+    prompts = load_prompts(args.prompts)
+    log(
+        f"memem from {REPO / 'memem'} (sources {digest}); {len(prompts)} prompts ({args.prompts.name})"
+    )
 
     outcomes = []
     state, vault, _ = stores.synth_index(args.size)
@@ -176,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             b = built[conv.sample_id]
             outcomes.append(run_vault(conv.sample_id, b.state, b.vault, conv.sample_id, prompts))
             log(f"{conv.sample_id}: abstained on {Outcome.share(outcomes[-1].in_session):.1%}")
-    print("## Abstention on off-topic prompts\n")
+    print(f"## Abstention on off-topic prompts ({args.prompts.name})\n")
     print(table(outcomes, len(prompts)))
     print()
     print(leaks(outcomes, prompts, args.list))

@@ -124,7 +124,9 @@ class Row:
         )
 
 
-def timed(argv: Sequence[str], *, env: dict[str, str], cwd: Path, data: bytes = b"") -> tuple[float, bytes]:
+def timed(
+    argv: Sequence[str], *, env: dict[str, str], cwd: Path, data: bytes = b""
+) -> tuple[float, bytes]:
     start = time.perf_counter_ns()
     done = subprocess.run(argv, input=data, env=env, cwd=cwd, capture_output=True, check=False)
     return (time.perf_counter_ns() - start) / 1e6, done.stdout
@@ -177,7 +179,7 @@ def baselines(venv: Path, repo: Path, runs: int, work: Path) -> list[Row]:
 def hook_size(
     n: int, args: argparse.Namespace, repo: Path, venv: Path, queries: Sequence[tuple[str, str]]
 ) -> Row:
-    state_src, vault, meta = stores.synth_index(n, args.seed)
+    state_src, vault, _ = stores.synth_index(n, args.seed)
     work = Path(tempfile.mkdtemp(prefix=f"bench-hook-n{n}-"))
     try:
         state = stores.scratch_copy(state_src, work / "state")
@@ -280,7 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated vault sizes")
     parser.add_argument("--runs", type=int, default=50, help="timed hook runs per size")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--repo", type=Path, default=REPO, help="plugin root (bootstrap.sh, hooks/)")
+    parser.add_argument(
+        "--repo", type=Path, default=REPO, help="plugin root (bootstrap.sh, hooks/)"
+    )
     parser.add_argument(
         "--venv",
         type=Path,
@@ -326,7 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if failures:
         print(f"- WARNING: {failures} hook runs failed (logged in <state>/logs/hooks.log)")
     print()
-    print("## Import time of the hook path (`python -S -X importtime -c 'import memem.hook, memem.recall'`)\n")
+    print(
+        "## Import time of the hook path (`python -S -X importtime -c 'import memem.hook, memem.recall'`)\n"
+    )
     print(f"Median of {IMPORT_RUNS} runs; top 15 modules by cumulative time.\n")
     print("| module | self ms | cumulative ms |")
     print("|---|---|---|")

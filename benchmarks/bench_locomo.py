@@ -19,6 +19,7 @@ tables on stdout, progress on stderr. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import statistics
 import sys
 import time
@@ -74,6 +75,30 @@ class Scores:
         self.ms.append(ms)
 
 
+def _runners(
+    conn: sqlite3.Connection, project: str, plain: locomo.PlainBM25, stemmed: locomo.PlainBM25
+) -> dict[str, Callable[[str], list[str]]]:
+    """question -> ranked ids (memory ids for memem, dia_ids for the baselines), per system."""
+
+    def floor_on(q: str) -> list[str]:
+        return [m.row.memory.id for m in recall.searched(conn, q, [project])]
+
+    def floor_off(q: str) -> list[str]:
+        found = index.search(
+            conn, query_terms(q), projects=[project], max_layer=2, limit=10, min_coverage=0.0
+        )
+        return [m.row.memory.id for m in found]
+
+    return {
+        "memem, floor on": floor_on,
+        "memem, floor off": floor_off,
+        "plain BM25, OR": lambda q: plain.search(q, op="OR"),
+        "plain BM25, AND": lambda q: plain.search(q, op="AND"),
+        "porter BM25 + stopwords, OR": lambda q: stemmed.search(q, op="OR"),
+        "porter BM25 + stopwords, AND": lambda q: stemmed.search(q, op="AND"),
+    }
+
+
 def evaluate(
     conversations: Sequence[locomo.Conversation],
     built: dict[str, locomo.Ingested],
@@ -87,33 +112,9 @@ def evaluate(
         for dia_id, memory_id in ingested.memory_of.items():
             sessions_of[memory_id].add(conv.session_of(dia_id))
         store = ingested.open()
-        conn = store.index.connection()
         plain = locomo.PlainBM25(conv.turns)
         stemmed = locomo.PlainBM25(conv.turns, stemmed=True)
-        project = conv.sample_id
-
-        def floor_on(q: str) -> list[str]:
-            return [m.row.memory.id for m in recall.searched(conn, q, [project])]
-
-        def floor_off(q: str) -> list[str]:
-            found = index.search(
-                conn,
-                query_terms(q),
-                projects=[project],
-                max_layer=2,
-                limit=10,
-                min_coverage=0.0,
-            )
-            return [m.row.memory.id for m in found]
-
-        runners: dict[str, Callable[[str], list[str]]] = {
-            "memem, floor on": floor_on,
-            "memem, floor off": floor_off,
-            "plain BM25, OR": lambda q: plain.search(q, op="OR"),
-            "plain BM25, AND": lambda q: plain.search(q, op="AND"),
-            "porter BM25 + stopwords, OR": lambda q: stemmed.search(q, op="OR"),
-            "porter BM25 + stopwords, AND": lambda q: stemmed.search(q, op="AND"),
-        }
+        runners = _runners(store.index.connection(), conv.sample_id, plain, stemmed)
         try:
             for question in conv.questions:
                 wanted = question.sessions
@@ -122,7 +123,11 @@ def evaluate(
                     ranked = runners[name](question.text)
                     ms = (time.perf_counter_ns() - start) / 1e6
                     if name.startswith("memem"):
-                        relevant = {ingested.memory_of[e] for e in question.evidence if e in ingested.memory_of}
+                        relevant = {
+                            ingested.memory_of[e]
+                            for e in question.evidence
+                            if e in ingested.memory_of
+                        }
                         in_sessions = {m for m, s in sessions_of.items() if s & wanted}
                         turn_hits = [m in relevant for m in ranked]
                         session_hits = [bool(sessions_of[m] & wanted) for m in ranked]
@@ -132,7 +137,12 @@ def evaluate(
                         turn_hits = [d in relevant for d in ranked]
                         session_hits = [conv.session_of(d) in wanted for d in ranked]
                     scores[name].add(
-                        question.category, turn_hits, len(relevant), session_hits, len(in_sessions), ms
+                        question.category,
+                        turn_hits,
+                        len(relevant),
+                        session_hits,
+                        len(in_sessions),
+                        ms,
                     )
         finally:
             plain.close()
@@ -180,8 +190,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--ingest", choices=("add", "files"), default="add", help="how turns are saved")
-    parser.add_argument("--title", choices=("words", "speaker"), default="words", help="memory titles")
+    parser.add_argument(
+        "--ingest", choices=("add", "files"), default="add", help="how turns are saved"
+    )
+    parser.add_argument(
+        "--title", choices=("words", "dated", "speaker"), default="words", help="memory titles"
+    )
     args = parser.parse_args(argv)
     wall = time.perf_counter()
     digest = source_digest()

@@ -100,7 +100,9 @@ def pipeline(size: int, parts: int, work: Path) -> list[float]:
     (work / "code" / "shop" / ".git").mkdir(parents=True)
     times: list[float] = []
     with FakeAnthropic() as api, Store.open(state_dir=state_dir, vault_dir=vault) as store:
-        backend = AnthropicBackend(api_key="sk-ant-bench", model="claude-haiku-4-5", base_url=api.url)
+        backend = AnthropicBackend(
+            api_key="sk-ant-bench", model="claude-haiku-4-5", base_url=api.url
+        )
         miner = Miner(store, MinerState(state_dir / "miner.sqlite3"), backend)
         warm = work / "sessions" / "warm.jsonl"
         transcript(warm, cwd, 0)
@@ -178,9 +180,13 @@ def main() -> None:
     ms = sorted(t * 1000 for t in times)
     print("| measure | value | target |")
     print("|---|---|---|")
-    print(f"| pipeline per part at {args.size:,} memories, median | {statistics.median(ms):.1f} ms | <= 100 ms |")
+    print(
+        f"| pipeline per part at {args.size:,} memories, median | {statistics.median(ms):.1f} ms | <= 100 ms |"
+    )
     print(f"| pipeline per part, p95 | {ms[int(len(ms) * 0.95) - 1]:.1f} ms | |")
-    print(f"| idle daemon CPU over 20 s ({args.watch} transcripts watched) | {cpu:.2f} s | about 0 |")
+    print(
+        f"| idle daemon CPU over 20 s ({args.watch} transcripts watched) | {cpu:.2f} s | about 0 |"
+    )
     print(f"| idle daemon RSS | {rss:.0f} MB | <= 80 MB |")
 
 

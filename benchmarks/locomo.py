@@ -96,7 +96,12 @@ def load(path: Path = DATA) -> list[Conversation]:
             for t in value:
                 turns.append(
                     Turn(
-                        t["dia_id"], number, t["speaker"], t["text"], t.get("blip_caption", ""), when
+                        t["dia_id"],
+                        number,
+                        t["speaker"],
+                        t["text"],
+                        t.get("blip_caption", ""),
+                        when,
                     )
                 )
         known = {t.dia_id for t in turns}
@@ -139,7 +144,9 @@ def content_of(turn: Turn) -> str:
 
 
 def title_of(turn: Turn, style: str = "words") -> str:
-    """'words' (the default): "<speaker>: <first words>"; 'speaker': the speaker's name only."""
+    """The memory's title for a turn. 'words' (the default): "<speaker>: <first words>";
+    'dated': "<speaker>, <session date>: <first words>" (the date a note taker would write,
+    so that "what did X do in May 2023?" can match); 'speaker': the speaker's name only."""
     if style == "speaker":
         return turn.speaker
     if style == "dated":
@@ -183,7 +190,9 @@ class Ingested:
         )
 
 
-def ingest(store: Store, conv: Conversation, *, mode: str = "add", title: str = "words") -> Ingested:
+def ingest(
+    store: Store, conv: Conversation, *, mode: str = "add", title: str = "words"
+) -> Ingested:
     """Save every turn of `conv` in `store` (project = its sample_id).
 
     mode 'add': through `Store.add`, as a user's save would go (dedup, contradictions, layer
@@ -233,7 +242,9 @@ def ingest(store: Store, conv: Conversation, *, mode: str = "add", title: str = 
     conn = store.index.connection()
     state = {
         r[0]: (r[1], r[2])
-        for r in conn.execute("SELECT id, status, layer FROM memories WHERE project = ?", (conv.sample_id,))
+        for r in conn.execute(
+            "SELECT id, status, layer FROM memories WHERE project = ?", (conv.sample_id,)
+        )
     }
     hidden: Counter[str] = Counter()
     for memory_id in memory_of.values():
@@ -260,7 +271,9 @@ class PlainBM25:
         self.stemmed = stemmed
         tokenize = ", tokenize='porter unicode61'" if stemmed else ""
         self.conn = sqlite3.connect(":memory:")
-        self.conn.execute(f"CREATE VIRTUAL TABLE turns USING fts5(dia_id UNINDEXED, body{tokenize})")
+        self.conn.execute(
+            f"CREATE VIRTUAL TABLE turns USING fts5(dia_id UNINDEXED, body{tokenize})"
+        )
         self.conn.executemany(
             "INSERT INTO turns(dia_id, body) VALUES (?, ?)",
             [(t.dia_id, f"{t.speaker}: {content_of(t)}") for t in turns],
