@@ -184,6 +184,10 @@ class HeuristicBackend:
         return heuristic(messages)
 
 
+# A Haiku extraction answers in seconds; past this the API is treated as down (transient).
+API_TIMEOUT: Final = 45.0
+
+
 def choose(settings: Settings) -> Backend:
     """The backend `settings.miner_backend` names; "auto" picks the Anthropic API when a key is
     set, else the claude CLI when it is on PATH, else the heuristic. Raises `ConfigError` when
@@ -197,6 +201,7 @@ def choose(settings: Settings) -> Backend:
             api_key=settings.anthropic_api_key,
             model=settings.miner_model,
             base_url=settings.anthropic_base_url,
+            timeout=API_TIMEOUT,
         )
     if kind == "claude-cli":
         executable = shutil.which(settings.claude_executable)

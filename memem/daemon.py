@@ -31,7 +31,7 @@ log = logging.getLogger("memem.daemon")
 
 HEARTBEAT_SECONDS: Final = 15.0
 SCAN_SECONDS: Final = 120.0
-ONCE_BUDGET_SECONDS: Final = 150.0
+ONCE_BUDGET_SECONDS: Final = 120.0
 
 
 @dataclass
@@ -96,7 +96,10 @@ class Daemon:
                     if miner is None:
                         # A backend that cannot work (MEMEM_MINER_BACKEND=anthropic without a
                         # key) is reported and retried each cycle; the daemon stays up.
-                        miner = self.miner = Miner(store, state, backends.choose(self.settings))
+                        deadline = time.monotonic() + ONCE_BUDGET_SECONDS if self.once else None
+                        miner = self.miner = Miner(
+                            store, state, backends.choose(self.settings), deadline=deadline
+                        )
                     if now - last_scan >= SCAN_SECONDS or self.wake.is_set() or self.once:
                         self.wake.clear()
                         state.discover(session_files(self.settings.session_dirs))

@@ -1,4 +1,5 @@
-"""Logging for entry points: JSON lines to a rotating file in the state dir, never stdout.
+"""Logging for entry points: structured JSON lines (structlog) to a rotating file in the state
+dir, never stdout.
 
 stdout is a protocol channel for the MCP server and the hooks, so nothing here writes to it.
 Library modules log through the standard `logging` module; each entry point calls `setup`
@@ -48,5 +49,25 @@ def setup(log_dir: Path, *, name: str = "memem", level: int = logging.INFO) -> N
         )
     except OSError:
         handler = logging.NullHandler()
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(_formatter())
     root.addHandler(handler)
+
+
+def _formatter() -> logging.Formatter:
+    """structlog's JSON rendering of standard-library records (timestamp, level, logger,
+    event, every `extra` field), or a plain JSON formatter where structlog is missing (a hook
+    logging a failure runs without site-packages)."""
+    try:
+        import structlog
+    except ImportError:
+        return JsonFormatter()
+    return structlog.stdlib.ProcessorFormatter(
+        processor=structlog.processors.JSONRenderer(),
+        foreign_pre_chain=[
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.ExtraAdder(),
+            structlog.processors.format_exc_info,
+        ],
+    )

@@ -312,11 +312,19 @@ def session_files(directories: Iterable[Path]) -> Iterator[tuple[str, int, float
 class Miner:
     """Mines sessions into a store with one backend; one session at a time."""
 
-    def __init__(self, store: Store, state: MinerState, backend: Backend) -> None:
+    def __init__(
+        self, store: Store, state: MinerState, backend: Backend, *, deadline: float | None = None
+    ) -> None:
         self.store = store
         self.state = state
         self.backend = backend
         self.stopping = False
+        # time.monotonic() past which no new model call starts (`daemon run --once` must
+        # return in bounded time even when the API hangs).
+        self.deadline = deadline
+
+    def _out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def mine(self, path: str, *, now: float | None = None, explicit: bool = False) -> Outcome:
         """Mine the unmined part of one session. Never raises for a model failure: the
@@ -366,7 +374,7 @@ class Miner:
         for number, chunk in enumerate(chunks):
             if number < row.chunks_done:
                 continue  # done before a crash or a failure: its memories are saved
-            if self.stopping:
+            if self.stopping or self._out_of_time():
                 return Outcome(path, "pending", saved, duplicates, refused)
             try:
                 lessons = self._extract(chunk, project)
@@ -429,7 +437,8 @@ class Miner:
             try:
                 return list(self.backend.extract(chunk, project=project))
             except TransientError as exc:
-                if attempt == RETRIES_IN_PLACE or (exc.retry_after or 0) > RETRY_AFTER_MAX:
+                too_long = (exc.retry_after or 0) > RETRY_AFTER_MAX
+                if attempt == RETRIES_IN_PLACE or too_long or self._out_of_time():
                     raise
                 pause = min(exc.retry_after or 2.0 * 2**attempt, RETRY_AFTER_MAX)
                 time.sleep(pause * random.uniform(0.8, 1.2))
