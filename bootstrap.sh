@@ -15,6 +15,12 @@
 set -eu
 
 ROOT=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+# Slash commands' `!` lines run without CLAUDE_PLUGIN_DATA in their environment (Claude Code
+# only substitutes it in the text), so they pass it: `bootstrap.sh --data "${CLAUDE_PLUGIN_DATA}" ...`.
+if [ "${1:-}" = "--data" ] && [ $# -ge 2 ]; then
+    [ -n "$2" ] && export CLAUDE_PLUGIN_DATA="$2"
+    shift 2
+fi
 DATA=${CLAUDE_PLUGIN_DATA:-${MEMEM_DIR:-${HOME:-/tmp}/.memem}}
 VENV=${MEMEM_VENV:-$DATA/venv}
 
@@ -41,19 +47,57 @@ venv_ready() {
     [ -x "$VENV/bin/python" ] && [ -f "$VENV/.memem-stamp" ] && [ "$(cat "$VENV/.memem-stamp")" = "$1" ]
 }
 
+lock_owner() {
+    # The pid of the setup holding the lock, if it is alive; else nothing.
+    owner=$(cat "$VENV.lock/pid" 2>/dev/null || true)
+    [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null && echo "$owner"
+    return 0
+}
+
 take_lock() {
     # One setup at a time (hooks of one event run in parallel): mkdir is atomic everywhere.
+    # The lock holds its owner's pid, so a lock left by a setup that was killed (Claude Code
+    # kills what it started) is taken over at once, not after minutes.
     waited=0
     while ! mkdir "$VENV.lock" 2>/dev/null; do
-        if [ -n "$(find "$VENV.lock" -maxdepth 0 -mmin +15 2>/dev/null)" ]; then
-            rmdir "$VENV.lock" 2>/dev/null  # left behind by a setup that was killed
+        if [ -z "$(lock_owner)" ] && { [ -f "$VENV.lock/pid" ] \
+            || [ -n "$(find "$VENV.lock" -maxdepth 0 -mmin +1 2>/dev/null)" ]; }; then
+            rm -rf "$VENV.lock"
             continue
         fi
         waited=$((waited + 1))
         [ "$waited" -le 900 ] || die "another setup has held $VENV.lock for 15 minutes"
         sleep 1
     done
-    trap 'rmdir "$VENV.lock" 2>/dev/null' EXIT INT TERM
+    echo $$ > "$VENV.lock/pid"
+    trap 'rm -rf "$VENV.lock"' EXIT
+    trap 'exit 129' HUP
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+release_lock() {
+    # Before an exec too: an exec'd entry point never runs the EXIT trap.
+    rm -rf "$VENV.lock"
+    trap - EXIT HUP INT TERM
+}
+
+venv_current() {
+    # Ready for the entry points: the runtime lock installed, or the dev lock (a superset).
+    venv_ready "requirements.lock $(lock_stamp requirements.lock)" \
+        || venv_ready "requirements-dev.lock $(lock_stamp requirements-dev.lock)"
+}
+
+setup_in_background() {
+    # Detached from whatever Claude Code started (a hook, the MCP server), which it kills at
+    # its timeout or at exit: the setup must outlive them. One at a time (the lock).
+    [ -n "$(lock_owner)" ] && return 0
+    mkdir -p "$DATA" 2>/dev/null || return 0
+    if command -v setsid >/dev/null 2>&1; then
+        setsid sh "$ROOT/bootstrap.sh" setup </dev/null >"$DATA/bootstrap.log" 2>&1 &
+    else
+        nohup sh "$ROOT/bootstrap.sh" setup </dev/null >"$DATA/bootstrap.log" 2>&1 &
+    fi
 }
 
 ensure_venv() {
@@ -62,19 +106,22 @@ ensure_venv() {
     venv_ready "$want" && return 0
     mkdir -p "$(dirname "$VENV")"
     take_lock
-    venv_ready "$want" && return 0
+    venv_ready "$want" && { release_lock; return 0; }
     python=$(find_python) || die "Python >= 3.11 not found (set MEMEM_PYTHON to one)"
     echo "memem: preparing the environment in $VENV (once per dependency change)..." >&2
     if command -v uv >/dev/null 2>&1; then
         [ -x "$VENV/bin/python" ] || uv venv --quiet --python "$python" "$VENV" >&2
         uv pip sync --quiet --python "$VENV/bin/python" "$ROOT/$lock" >&2
     else
-        [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV" >&2
+        # A venv cut short (killed during `python -m venv`) has no pip: make it again.
+        "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || "$python" -m venv --clear "$VENV" >&2
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
             --require-hashes -r "$ROOT/$lock" >&2
     fi
     echo "$want" > "$VENV/.memem-stamp"
+    rm -f "$DATA/bootstrap-failure.txt"  # whatever it said is no longer true
     write_capabilities
+    release_lock
 }
 
 write_capabilities() {
@@ -103,10 +150,12 @@ case "${1:-}" in
         # memem), no site-packages (-S), and never a failure. Without a venv yet, prepare it
         # in the background and stay silent this time.
         shift
-        if [ ! -x "$VENV/bin/python" ]; then
+        # PreToolUse fires on every Read/Edit/Write; off by default, it costs only this sh.
+        [ "${1:-}" = PreToolUse ] && [ "${MEMEM_PRETOOL_GATING:-}" != 1 ] && exit 0
+        if [ ! -f "$VENV/.memem-stamp" ] || [ ! -x "$VENV/bin/python" ]; then
             mkdir -p "$DATA" 2>/dev/null || exit 0
-            echo "hook ${1:-?} skipped: no venv at $VENV yet (setup started)" > "$DATA/bootstrap-failure.txt" 2>/dev/null
-            [ -d "$VENV.lock" ] || (nohup sh "$0" setup > "$DATA/bootstrap.log" 2>&1 &) 2>/dev/null
+            echo "hook ${1:-?} skipped: the venv at $VENV is not ready yet (setup in the background, log: $DATA/bootstrap.log)" > "$DATA/bootstrap-failure.txt" 2>/dev/null
+            setup_in_background 2>/dev/null
             exit 0
         fi
         exec "$VENV/bin/python" -S -c 'import sys; from memem.hook import main; sys.exit(main(sys.argv[1]))' "${1:-}" 2>/dev/null || exit 0
@@ -119,6 +168,21 @@ case "${1:-}" in
         ;;
     setup)
         ensure_venv requirements.lock
+        ;;
+    mcp)
+        # Claude Code gives a server 30 s to connect (-p waits about 2 s) and kills it at
+        # exit: never install in this process. Without a ready venv, the setup runs in the
+        # background; wait for it a little, else memem's tools come with a later session.
+        if ! venv_current; then
+            setup_in_background
+            waited=0
+            while ! venv_current && [ "$waited" -lt 20 ]; do
+                sleep 1
+                waited=$((waited + 1))
+            done
+            venv_current || die "the environment in $VENV is being prepared (log: $DATA/bootstrap.log); memem's tools come with the next session"
+        fi
+        exec "$VENV/bin/python" -m memem mcp
         ;;
     doctor)
         # Diagnose before repairing: a broken environment is reported with its fix, not

@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Annotated, Any, BinaryIO, Final, TextIO, TypeVar, cast
@@ -453,6 +454,15 @@ def serve(settings: "Settings", *, early: bool = True) -> int:
     """Run the server on stdin/stdout until the client closes the connection."""
     loaded = threading.Thread(target=_load_sdk, name="memem-sdk-import", daemon=True)
     loaded.start()
+    import importlib.util
+
+    if importlib.util.find_spec("mcp") is None:
+        # Answering the handshake and then dying would show memem "connected" with no tools.
+        print(
+            "memem: the mcp package is missing from this environment; run `sh bootstrap.sh setup`",
+            file=sys.stderr,
+        )
+        return 1
     wire_in, wire_out = _claim_stdio()
     first = wire_in.readline()
     if not first:

@@ -294,6 +294,8 @@ def role_of(c: Candidate) -> str:
     """Which part of the slice a candidate belongs to (a heuristic judgement)."""
     if c.source == "artifact":
         return "artifacts"
+    if c.source == "playbook":
+        return "background"
     if c.contradicts:
         return "open_tensions"
     tags = set(c.tags)
@@ -302,10 +304,13 @@ def role_of(c: Candidate) -> str:
         return "goals"
     if tags & {"preference", "preferences"} or _PREFERENCE.search(head):
         return "preferences"
-    if tags & {"bug", "bugfix", "failure", "workaround", "quirk"} or _FAILURE.search(head):
+    if tags & {"bug", "bugfix", "failure", "workaround", "quirk"}:
         return "failure_patterns"
+    # A convention that mentions a failure ("never mock the DB: tests failed") is a rule first.
     if c.layer == 1 or tags & {"convention", "constraint"} or _CONSTRAINT.search(head):
         return "constraints"
+    if _FAILURE.search(head):
+        return "failure_patterns"
     if tags & {"decision"} or _DECISION.search(head):
         return "decisions"
     return "background"

@@ -8,7 +8,7 @@ fake Messages API, and a throwaway HOME (facts: `shared/docs/claude-code.md`).
 
 Per test: a fresh HOME with memem installed (`claude plugin marketplace add REPO`, `claude
 plugin install memem@memem`, copied from one session-wide install), a fresh fake API, state
-dir and vault, and a git repository `shop` as the project. `cli.run(prompt)` runs `claude -p
+dir and vault, and a git repository `shop` as the project. `claude.run(prompt)` runs `claude -p
 PROMPT --output-format json` there and returns the result with the message requests the fake
 received during that run. Nothing reaches the network beyond 127.0.0.1: the fake is also the
 (dead-end) HTTPS proxy.
@@ -270,10 +270,6 @@ class Run:
     def session_id(self) -> str:
         return str(self.result.get("session_id", ""))
 
-    def main_requests(self) -> list[Recorded]:
-        """The conversation's requests (not the compaction's, not the miner's)."""
-        return [r for r in self.requests if not is_compact(r) and not is_miner(r)]
-
     def describe(self) -> str:
         sent = "\n".join(
             f"--- request {i}\n{texts(r)[-3000:]}" for i, r in enumerate(self.requests)
@@ -295,7 +291,6 @@ class Claude:
     home: Path
     state: Path
     vault: Path
-    runs: list[Run] = field(default_factory=list)
 
     def cmd(
         self, *args: str, env: Mapping[str, str] | None = None, timeout: float = RUN_TIMEOUT
@@ -336,11 +331,18 @@ class Claude:
             parsed = json.loads(done.stdout)
             if isinstance(parsed, dict):
                 run.result = parsed
-        self.runs.append(run)
         if check:
             assert done.returncode == 0 and run.result, run.describe()
             assert run.result.get("is_error") is False, run.describe()
         return run
+
+    def stream(
+        self, prompt: str, *args: str, env: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """`claude -p PROMPT --output-format stream-json --verbose ARGS`: the events."""
+        done = self.cmd("-p", prompt, "--output-format", "stream-json", "--verbose", *args, env=env)
+        assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+        return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
     def memem(
         self, *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None
@@ -428,7 +430,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
 
 @pytest.fixture
 def claude(installed: Installed, tmp_path: Path) -> Iterator[Claude]:
-    """One test's world: HOME (memem installed), fake API, state dir, vault, project `shop`."""
+    """One test's world: HOME (memem installed), fake API, state dir, vault, project `shop`.
+    The HOME is a copy of the session-wide install (its installed_plugins.json still names the
+    first HOME's cache copy; a directory marketplace is read from REPO anyway)."""
     home = tmp_path / "home"
     if home.exists():  # made by the suite-wide autouse isolation fixture
         shutil.rmtree(home)
@@ -455,6 +459,13 @@ def claude(installed: Installed, tmp_path: Path) -> Iterator[Claude]:
             state=tmp_path / "state",
             vault=tmp_path / "vault",
         )
+
+
+def set_default_reply(api: FakeAnthropic, text: str) -> None:
+    """The reply to every request once the script is used up. FakeAnthropic takes it at
+    construction only; a test whose requests come in no known order (the CLI's and the
+    daemon's) sets it afterwards."""
+    api._state.default = text
 
 
 def wait_until(predicate: Any, *, timeout: float = 10.0, what: str = "condition") -> None:
