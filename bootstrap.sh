@@ -120,7 +120,6 @@ ensure_venv() {
     fi
     echo "$want" > "$VENV/.memem-stamp"
     rm -f "$DATA/bootstrap-failure.txt"  # whatever it said is no longer true
-    write_capabilities
     release_lock
 }
 
@@ -167,7 +166,10 @@ case "${1:-}" in
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     setup)
+        # The install path (the plugin's background setup, people): also prepare the state
+        # dir and the vault. `test` and `demo` leave the home directory alone.
         ensure_venv requirements.lock
+        write_capabilities
         ;;
     mcp)
         # Claude Code gives a server 30 s to connect (-p waits about 2 s) and kills it at
