@@ -41,6 +41,7 @@ from mcp.client.stdio import stdio_client
 
 import memem
 from benchmarks import synth
+from benchmarks.bench_store import parse_sizes
 from memem.memory import Memory
 from memem.store import Store
 
@@ -352,15 +353,6 @@ def table(rows: Sequence[Row]) -> str:
             f"| {r.target or '-'} | {r.verdict() or '-'} | {r.note or ''} |"
         )
     return "\n".join(lines)
-
-
-def parse_sizes(text: str) -> list[int]:
-    sizes = []
-    for part in text.split(","):
-        part = part.strip().lower()
-        factor = 1000 if part.endswith("k") else 1
-        sizes.append(int(float(part.removesuffix("k")) * factor))
-    return sizes
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,16 +24,11 @@ SHORT_ID_LEN: Final = 8
 MAX_TITLE_CHARS: Final = 200
 MAX_CONTENT_CHARS: Final = 100_000
 
-_ID_RE: Final = re.compile(r"[0-9a-f]{32}")
 _ID_PREFIX_RE: Final = re.compile(r"[0-9a-f]{4,32}")
 _NON_SLUG: Final = re.compile(r"[^a-z0-9]+")
 _NON_TAG: Final = re.compile(r"[^\w/-]+")
 _NON_PROJECT: Final = re.compile(r"[^\w.-]+")
 _SPACES: Final = re.compile(r"\s+")
-
-
-def is_id(text: str) -> bool:
-    return _ID_RE.fullmatch(text) is not None
 
 
 def check_id_prefix(text: str) -> str:

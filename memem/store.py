@@ -146,6 +146,13 @@ class Status:
         }
 
 
+def _check_query(query: object) -> None:
+    if not isinstance(query, str):
+        raise InvalidInput("query must be text")
+    if len(query) > MAX_QUERY_CHARS:
+        raise TooLarge(f"query is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+
+
 def new_id() -> str:
     """A fresh random memory id: 32 lowercase hex digits."""
     return os.urandom(16).hex()
@@ -439,10 +446,7 @@ class Store:
         """Memories relevant to `query` (any wording: a question, keywords, a prompt), best
         first. Without `project`, every project. A query that matches nothing well enough
         returns []: there is a relevance floor."""
-        if not isinstance(query, str):
-            raise InvalidInput("query must be text")
-        if len(query) > MAX_QUERY_CHARS:
-            raise TooLarge(f"query is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+        _check_query(query)
         if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be 1-{MAX_LIMIT}, got {limit!r}")
         terms = query_terms(query)
@@ -588,10 +592,7 @@ class Store:
         A `briefing` also carries the project's L0 anchors and playbook, as at session start."""
         from memem import recall
 
-        if not isinstance(query, str):
-            raise InvalidInput("query must be text")
-        if len(query) > MAX_QUERY_CHARS:
-            raise TooLarge(f"query is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+        _check_query(query)
         built = recall.build(
             self.index.connection(),
             query,
