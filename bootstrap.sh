@@ -14,7 +14,10 @@
 # else ~/.memem/venv), MEMEM_PYTHON (interpreter to build the venv with).
 set -eu
 
-ROOT=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+case $0 in
+    /?*/*) ROOT=${0%/*} ;;  # absolute, as hooks.json runs it: no subshell on every prompt
+    *) ROOT=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd) ;;
+esac
 # Slash commands' `!` lines run without CLAUDE_PLUGIN_DATA in their environment (Claude Code
 # only substitutes it in the text), so they pass it: `bootstrap.sh --data "${CLAUDE_PLUGIN_DATA}" ...`.
 if [ "${1:-}" = "--data" ] && [ $# -ge 2 ]; then
@@ -157,7 +160,10 @@ case "${1:-}" in
             setup_in_background 2>/dev/null
             exit 0
         fi
-        exec "$VENV/bin/python" -S -c 'import sys; from memem.hook import main; sys.exit(main(sys.argv[1]))' "${1:-}" 2>/dev/null || exit 0
+        # memem's bytecode is written even where the user disables it (else every prompt
+        # compiles memem); os._exit skips the interpreter's teardown (main flushed stdout).
+        unset PYTHONDONTWRITEBYTECODE
+        exec "$VENV/bin/python" -S -c 'import os, sys; from memem.hook import main; os._exit(main(sys.argv[1]))' "${1:-}" 2>/dev/null || exit 0
         ;;
     test)
         shift

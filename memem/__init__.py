@@ -11,8 +11,6 @@ Names are imported lazily so that a hook importing `memem` pays only for what it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from memem.errors import (
     BrokenFile,
     ConfigError,
@@ -23,7 +21,10 @@ from memem.errors import (
     TooLarge,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from memem.memory import Memory
     from memem.store import Hit, Store
 

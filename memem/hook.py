@@ -10,7 +10,9 @@ error exits 0 with no output and a log line.
     PreCompact        records what the session must keep (re-injected after compaction)
 
 This runs on every prompt, so it imports only the standard library, the pure core and the
-index reader. `tests/test_hook.py` checks which modules a hook process never loads.
+index reader, and of the standard library not `typing`, `dataclasses` or `pathlib` (together
+~20 ms a prompt; see `memem.value`). `tests/test_hook.py` checks which modules a hook process
+never loads.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Final
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, Final
 
 EVENTS: Final = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PreCompact")
 FILE_TOOLS: Final = ("Read", "Edit", "Write", "MultiEdit", "NotebookEdit")
@@ -38,26 +42,26 @@ def _output(event: str, context: str) -> str:
 
 def respond(event: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> str:
     """The hook's stdout for one event (may be empty)."""
-    from memem import recall
+    from memem import recall, settings
     from memem.index import Index
-    from memem.settings import Settings
 
-    settings = Settings.from_env(env)
-    if not settings.index_path.exists():
+    state_dir = settings.state_dir(env)
+    index_path = os.path.join(state_dir, settings.INDEX_FILE)
+    if not os.path.exists(index_path):
         return ""
     cwd = str(payload.get("cwd") or env.get("CLAUDE_PROJECT_DIR") or os.getcwd())
     session_id = str(payload.get("session_id") or "") or None
     transcript = payload.get("transcript_path")
     shift = float(env.get("MEMEM_TOPIC_SHIFT_THRESHOLD") or recall.TOPIC_SHIFT)
     common: dict[str, Any] = {
-        "state_dir": settings.state_dir,
-        "vault_dir": settings.vault_dir,
+        "state_dir": state_dir,
+        "vault_dir": settings.vault_dir(env),
         "cwd": cwd,
         "session_id": session_id,
         "transcript": transcript if isinstance(transcript, str) else None,
         "topic_shift": shift,
     }
-    idx = Index(settings.index_path)
+    idx = Index(index_path)
     try:
         conn = idx.connection()
         if event == "UserPromptSubmit":
@@ -75,8 +79,9 @@ def respond(event: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> s
                 parts.insert(0, recall.status_line(conn, built.project))
             from memem import lifecycle
 
-            if lifecycle.opted_in(settings):
-                lifecycle.ensure(settings, env)  # Claude Code has no install hook: start here
+            configured = settings.Settings.from_env(env)
+            if lifecycle.opted_in(configured):
+                lifecycle.ensure(configured, env)  # Claude Code has no install hook: start here
             return _output(event, "\n".join(p for p in parts if p))
         if event == "PreToolUse":
             if env.get("MEMEM_PRETOOL_GATING") != "1" or payload.get("tool_name") not in FILE_TOOLS:
@@ -85,11 +90,11 @@ def respond(event: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> s
             path = tool_input.get("file_path") if isinstance(tool_input, dict) else None
             if not isinstance(path, str) or not path:
                 return ""
-            name = Path(path).name
+            name = os.path.basename(path)
             return _output(event, recall.build(conn, name, event="file", **common).markdown)
         if event == "PreCompact":
             recall.remember_compaction(
-                settings.state_dir, session_id, str(payload.get("custom_instructions") or "")
+                state_dir, session_id, str(payload.get("custom_instructions") or "")
             )
         return ""
     finally:

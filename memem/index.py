@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
-from typing import Any, Final
 
 from memem.memory import Memory, format_datetime, to_datetime
 from memem.text import STOPWORDS, quote_fts
+from memem.value import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+    from datetime import datetime
+    from typing import Any, Final
 
 TOKENIZER: Final = "porter unicode61 remove_diacritics 2"
 # bm25 column weights: title, content, tags, project.
@@ -141,25 +144,42 @@ MEMORY_COLUMNS: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(Value):
     """A memory as the index holds it, with the bookkeeping reconcile and search need."""
 
-    memory: Memory
-    file: str
-    hash: str
-    mtime_ns: int
-    size: int
-    terms: frozenset[str]
+    __slots__ = ("file", "hash", "memory", "mtime_ns", "size", "terms")
+
+    memory: Final[Memory]
+    file: Final[str]
+    hash: Final[str]
+    mtime_ns: Final[int]
+    size: Final[int]
+    terms: Final[frozenset[str]]
+
+    def __init__(
+        self, memory: Memory, file: str, hash: str, mtime_ns: int, size: int, terms: frozenset[str]
+    ) -> None:
+        self.memory = memory
+        self.file = file
+        self.hash = hash
+        self.mtime_ns = mtime_ns
+        self.size = size
+        self.terms = terms
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(Value):
     """A search result before presentation: the row, its score and its query coverage."""
 
-    row: Row
-    score: float
-    coverage: float
+    __slots__ = ("coverage", "row", "score")
+
+    row: Final[Row]
+    score: Final[float]
+    coverage: Final[float]
+
+    def __init__(self, row: Row, score: float, coverage: float) -> None:
+        self.row = row
+        self.score = score
+        self.coverage = coverage
 
 
 def _json_default(value: object) -> str:
@@ -210,8 +230,8 @@ class _Connection(sqlite3.Connection):
 class Index:
     """Handle on the index database; hands out one connection per thread."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
@@ -226,7 +246,7 @@ class Index:
         return conn
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
         conn = sqlite3.connect(
             self.path,
             timeout=BUSY_TIMEOUT_MS / 1000,
@@ -240,7 +260,7 @@ class Index:
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-        self.path.chmod(0o600)
+        os.chmod(self.path, 0o600)
         _migrate(conn)
         return conn
 
@@ -557,19 +577,52 @@ def select(
     return [to_row(r) for r in conn.execute(sql, params)]
 
 
-@dataclass(frozen=True, slots=True)
-class Brief:
+class Brief(Value):
     """A memory as linking sees it (a `graph.Node`): cheap to load for a whole vault."""
 
-    id: str
-    title: str
-    content: str
-    project: str
-    source_session: str | None
-    created: datetime
-    active: bool
-    contradicts: tuple[str, ...]
-    terms: frozenset[str]
+    __slots__ = (
+        "active",
+        "content",
+        "contradicts",
+        "created",
+        "id",
+        "project",
+        "source_session",
+        "terms",
+        "title",
+    )
+
+    id: Final[str]
+    title: Final[str]
+    content: Final[str]
+    project: Final[str]
+    source_session: Final[str | None]
+    created: Final[datetime]
+    active: Final[bool]
+    contradicts: Final[tuple[str, ...]]
+    terms: Final[frozenset[str]]
+
+    def __init__(
+        self,
+        id: str,
+        title: str,
+        content: str,
+        project: str,
+        source_session: str | None,
+        created: datetime,
+        active: bool,
+        contradicts: tuple[str, ...],
+        terms: frozenset[str],
+    ) -> None:
+        self.id = id
+        self.title = title
+        self.content = content
+        self.project = project
+        self.source_session = source_session
+        self.created = created
+        self.active = active
+        self.contradicts = contradicts
+        self.terms = terms
 
 
 def briefs(conn: sqlite3.Connection) -> list[Brief]:

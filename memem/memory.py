@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Any, Final
 
 from memem.errors import InvalidInput
+from memem.value import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any, Final
 
 SCHEMA_VERSION: Final = 1
 LAYERS: Final = (0, 1, 2, 3)
@@ -116,57 +119,96 @@ def _ids(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-@dataclass(frozen=True, slots=True)
-class Memory:
+class Memory(Value):
     """One memory. Fields mirror the frontmatter; `extra` keeps unknown frontmatter keys."""
 
-    id: str
-    title: str
-    content: str
-    created: datetime
-    updated: datetime
-    project: str = GLOBAL_PROJECT
-    tags: tuple[str, ...] = ()
-    layer: int = 2
-    importance: int = 3
-    status: str = "active"
-    source_type: str = "user"
-    source_session: str | None = None
-    valid_to: datetime | None = None
-    related: tuple[str, ...] = ()
-    contradicts: tuple[str, ...] = ()
-    schema_version: int = SCHEMA_VERSION
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    __slots__ = (
+        "content",
+        "contradicts",
+        "created",
+        "extra",
+        "id",
+        "importance",
+        "layer",
+        "project",
+        "related",
+        "schema_version",
+        "source_session",
+        "source_type",
+        "status",
+        "tags",
+        "title",
+        "updated",
+        "valid_to",
+    )
 
-    def __post_init__(self) -> None:
-        def put(name: str, value: object) -> None:
-            object.__setattr__(self, name, value)
+    id: Final[str]
+    title: Final[str]
+    content: Final[str]
+    created: Final[datetime]
+    updated: Final[datetime]
+    project: Final[str]
+    tags: Final[tuple[str, ...]]
+    layer: Final[int]
+    importance: Final[int]
+    status: Final[str]
+    source_type: Final[str]
+    source_session: Final[str | None]
+    valid_to: Final[datetime | None]
+    related: Final[tuple[str, ...]]
+    contradicts: Final[tuple[str, ...]]
+    schema_version: Final[int]
+    extra: Final[Mapping[str, Any]]
 
-        if not isinstance(self.id, str) or not self.id.strip():
+    def __init__(
+        self,
+        id: str,
+        title: str,
+        content: str,
+        created: datetime | date | str,
+        updated: datetime | date | str,
+        project: str = GLOBAL_PROJECT,
+        tags: Iterable[str] = (),
+        layer: int = 2,
+        importance: int = 3,
+        status: str = "active",
+        source_type: str = "user",
+        source_session: str | None = None,
+        valid_to: datetime | date | str | None = None,
+        related: Iterable[str] = (),
+        contradicts: Iterable[str] = (),
+        schema_version: int = SCHEMA_VERSION,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Normalises every field, so a Memory is canonical; InvalidInput for bad values."""
+        if not isinstance(id, str) or not id.strip():
             raise InvalidInput("a memory needs an id")
-        put("id", self.id.strip().lower())
-        put("title", normalize_title(self.title) or title_from_content(self.content))
-        put("content", normalize_content(self.content))
-        put("project", normalize_project(self.project))
-        put("tags", normalize_tags(self.tags))
-        put("created", to_datetime(self.created))
-        put("updated", to_datetime(self.updated))
-        if self.valid_to is not None:
-            put("valid_to", to_datetime(self.valid_to))
-        put("related", tuple(i for i in _ids(self.related) if i != self.id))
-        put("contradicts", tuple(i for i in _ids(self.contradicts) if i != self.id))
-        if self.source_session is not None:
-            put("source_session", str(self.source_session).strip() or None)
-        put("extra", dict(self.extra))
-        if self.layer not in LAYERS:
-            raise InvalidInput(f"layer must be 0-3, got {self.layer!r}")
-        if not 1 <= self.importance <= 5:
-            raise InvalidInput(f"importance must be 1-5, got {self.importance!r}")
-        if self.status not in STATUSES:
-            raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, got {self.status!r}")
-        if self.source_type not in SOURCE_TYPES:
+        self.id = id.strip().lower()
+        self.content = normalize_content(content)
+        self.title = normalize_title(title) or title_from_content(self.content)
+        self.created = to_datetime(created)
+        self.updated = to_datetime(updated)
+        self.project = normalize_project(project)
+        self.tags = normalize_tags(tags)
+        self.layer = layer
+        self.importance = importance
+        self.status = status
+        self.source_type = source_type
+        self.source_session = str(source_session).strip() or None if source_session else None
+        self.valid_to = to_datetime(valid_to) if valid_to is not None else None
+        self.related = tuple(i for i in _ids(related) if i != self.id)
+        self.contradicts = tuple(i for i in _ids(contradicts) if i != self.id)
+        self.schema_version = schema_version
+        self.extra = dict(extra or {})
+        if layer not in LAYERS:
+            raise InvalidInput(f"layer must be 0-3, got {layer!r}")
+        if not 1 <= importance <= 5:
+            raise InvalidInput(f"importance must be 1-5, got {importance!r}")
+        if status not in STATUSES:
+            raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        if source_type not in SOURCE_TYPES:
             raise InvalidInput(
-                f"source_type must be one of {', '.join(SOURCE_TYPES)}, got {self.source_type!r}"
+                f"source_type must be one of {', '.join(SOURCE_TYPES)}, got {source_type!r}"
             )
         if not self.content:
             raise InvalidInput("a memory needs content")
@@ -176,7 +218,7 @@ class Memory:
         """A memory from values that are already canonical (an index row written by `upsert`):
         skips normalisation, which dominates the cost of reading many rows."""
         memory = object.__new__(cls)
-        for name in cls.__dataclass_fields__:
+        for name in cls.__slots__:
             object.__setattr__(memory, name, fields[name])
         return memory
 
@@ -194,7 +236,8 @@ class Memory:
         return self.status == "active"
 
     def evolve(self, **changes: Any) -> Memory:
-        return replace(self, **changes)
+        """A copy with some fields changed (normalised again)."""
+        return Memory(**{**self.fields(), **changes})
 
     def to_dict(self) -> dict[str, Any]:
         """Every frontmatter field plus `content` (and `extra` for unknown keys), JSON-ready."""

@@ -8,14 +8,10 @@ per session under `<state>/sessions/`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import sqlite3
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Final
 
 from memem import index
 from memem.memory import normalize_project
@@ -33,6 +29,13 @@ from memem.slice import (
 from memem.text import query_terms
 from memem.workspace import environment
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Sequence
+    from os import PathLike
+    from typing import Final
+
 # A slice needs more than a search hit: its best memory must cover a good share of the prompt
 # (else it abstains), and every memory it shows must cover some of it.
 MIN_COVERAGE: Final = 0.35
@@ -48,23 +51,34 @@ TRANSCRIPT_TAIL: Final = 256 * 1024
 KEEP_ROLES: Final = ("goals", "constraints", "decisions", "open_tensions")
 
 
-@dataclass
 class Session:
     """What one Claude Code session has seen, kept between its hook calls."""
 
-    injected: list[str] = field(default_factory=list)
-    terms: list[str] = field(default_factory=list)
-    anchored: bool = False
-    keep: list[str] = field(default_factory=list)
-    goal: str = ""
-    updated: float = 0.0
+    __slots__ = ("anchored", "goal", "injected", "keep", "terms", "updated")
+
+    def __init__(
+        self,
+        injected: list[str] | None = None,
+        terms: list[str] | None = None,
+        anchored: bool = False,
+        keep: list[str] | None = None,
+        goal: str = "",
+        updated: float = 0.0,
+    ) -> None:
+        self.injected = injected or []
+        self.terms = terms or []
+        self.anchored = anchored
+        self.keep = keep or []
+        self.goal = goal
+        self.updated = updated
 
     @classmethod
-    def load(cls, path: Path | None) -> Session:
+    def load(cls, path: str | None) -> Session:
         if path is None:
             return cls()
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
             return cls(
                 injected=[str(i) for i in data.get("injected", [])][-500:],
                 terms=[str(t) for t in data.get("terms", [])],
@@ -76,14 +90,14 @@ class Session:
         except (OSError, ValueError, TypeError, AttributeError):
             return cls()
 
-    def save(self, path: Path | None) -> None:
+    def save(self, path: str | None) -> None:
         if path is None:
             return
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         self.updated = time.time()
-        data = json.dumps(self.__dict__).encode()
+        data = json.dumps({name: getattr(self, name) for name in self.__slots__}).encode()
         # Hooks of one event run concurrently: a private temp name per process, then rename.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
@@ -92,15 +106,16 @@ class Session:
                 os.close(fd)
             os.replace(tmp, path)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             raise
 
 
-def session_path(state_dir: Path, session_id: str | None) -> Path | None:
+def session_path(state_dir: str | PathLike[str], session_id: str | None) -> str | None:
     if not session_id:
         return None
     safe = "".join(c for c in session_id if c.isalnum() or c in "-_")[:80]
-    return state_dir / "sessions" / f"{safe}.json" if safe else None
+    return os.path.join(state_dir, "sessions", f"{safe}.json") if safe else None
 
 
 def _candidates(rows: Sequence[index.Row], source: str, scores: Sequence[float]) -> list[Candidate]:
@@ -165,10 +180,11 @@ def neighbours(
     return _candidates(rows, "graph", [scored[r.memory.id] for r in rows])
 
 
-def playbook(vault_dir: Path, project: str) -> list[Candidate]:
-    path = vault_dir / "memem" / "playbooks" / f"{project}.md"
+def playbook(vault_dir: str | PathLike[str], project: str) -> list[Candidate]:
+    path = os.path.join(vault_dir, "memem", "playbooks", f"{project}.md")
     try:
-        text = path.read_text(encoding="utf-8")[:4000]
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(4000)
     except (OSError, UnicodeDecodeError):
         return []
     body = text.split("---", 2)[-1].strip() if text.startswith("---") else text.strip()
@@ -209,8 +225,8 @@ def build(
     conn: sqlite3.Connection,
     query: str,
     *,
-    state_dir: Path,
-    vault_dir: Path,
+    state_dir: str | PathLike[str],
+    vault_dir: str | PathLike[str],
     project: str | None = None,
     cwd: str | None = None,
     session_id: str | None = None,
@@ -313,7 +329,9 @@ def build(
     )
 
 
-def remember_compaction(state_dir: Path, session_id: str | None, instructions: str) -> None:
+def remember_compaction(
+    state_dir: str | PathLike[str], session_id: str | None, instructions: str
+) -> None:
     """PreCompact: keep the user's compaction instructions as the session's goal; the items
     already marked to keep (goals, constraints, decisions, tensions, anchors) stay marked."""
     path = session_path(state_dir, session_id)

@@ -1,26 +1,88 @@
-"""Settings, read from the environment by entry points only; everything else takes arguments."""
+"""Settings, read from the environment by entry points only; everything else takes arguments.
+
+`state_dir` and `vault_dir` are plain functions of the environment so that the hook, which
+runs on every prompt, finds the index without importing `pathlib` (see `memem.value`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+import os
+
+from memem.value import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+    from typing import Final
 
 DEFAULT_MODEL = "claude-haiku-4-5"
 BACKENDS = ("auto", "anthropic", "claude-cli", "heuristic")
+INDEX_FILE = "index.sqlite3"
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    state_dir: Path
-    vault_dir: Path
-    session_dirs: tuple[Path, ...] = ()
-    settle_seconds: float = 300.0
-    miner_backend: str = "auto"
-    miner_model: str = DEFAULT_MODEL
-    anthropic_api_key: str = ""
-    anthropic_base_url: str = ""
-    claude_executable: str = "claude"
+def _home(env: Mapping[str, str]) -> str:
+    return env.get("HOME") or os.path.expanduser("~")
+
+
+def _absolute(path: str) -> str:
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def state_dir(env: Mapping[str, str]) -> str:
+    """`MEMEM_DIR`, default `~/.memem`: the index, logs, miner state, sessions."""
+    return _absolute(env.get("MEMEM_DIR") or os.path.join(_home(env), ".memem"))
+
+
+def vault_dir(env: Mapping[str, str]) -> str:
+    """`MEMEM_OBSIDIAN_VAULT`, default `~/obsidian-brain`: the markdown memories."""
+    return _absolute(env.get("MEMEM_OBSIDIAN_VAULT") or os.path.join(_home(env), "obsidian-brain"))
+
+
+class Settings(Value):
+    __slots__ = (
+        "anthropic_api_key",
+        "anthropic_base_url",
+        "claude_executable",
+        "miner_backend",
+        "miner_model",
+        "session_dirs",
+        "settle_seconds",
+        "state_dir",
+        "vault_dir",
+    )
+
+    state_dir: Final[Path]
+    vault_dir: Final[Path]
+    session_dirs: Final[tuple[Path, ...]]
+    settle_seconds: Final[float]
+    miner_backend: Final[str]
+    miner_model: Final[str]
+    anthropic_api_key: Final[str]
+    anthropic_base_url: Final[str]
+    claude_executable: Final[str]
+
+    def __init__(
+        self,
+        state_dir: Path,
+        vault_dir: Path,
+        session_dirs: tuple[Path, ...] = (),
+        settle_seconds: float = 300.0,
+        miner_backend: str = "auto",
+        miner_model: str = DEFAULT_MODEL,
+        anthropic_api_key: str = "",
+        anthropic_base_url: str = "",
+        claude_executable: str = "claude",
+    ) -> None:
+        self.state_dir = state_dir
+        self.vault_dir = vault_dir
+        self.session_dirs = session_dirs
+        self.settle_seconds = settle_seconds
+        self.miner_backend = miner_backend
+        self.miner_model = miner_model
+        self.anthropic_api_key = anthropic_api_key
+        self.anthropic_base_url = anthropic_base_url
+        self.claude_executable = claude_executable
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -29,9 +91,8 @@ class Settings:
         `MEMEM_MINER_SETTLE_SECONDS` (300), `MEMEM_MINER_BACKEND` (auto | anthropic |
         claude-cli | heuristic), `MEMEM_MINER_MODEL`, `ANTHROPIC_API_KEY`,
         `ANTHROPIC_BASE_URL`, `MEMEM_CLAUDE` (the claude executable)."""
-        home = Path(env.get("HOME") or Path.home())
-        state = env.get("MEMEM_DIR") or str(home / ".memem")
-        vault = env.get("MEMEM_OBSIDIAN_VAULT") or str(home / "obsidian-brain")
+        from pathlib import Path  # not at module level: the hook imports this module
+
         extra = [p for p in (env.get("MEMEM_EXTRA_SESSION_DIRS") or "").split(":") if p.strip()]
         try:
             settle = float(env.get("MEMEM_MINER_SETTLE_SECONDS") or 300)
@@ -39,11 +100,11 @@ class Settings:
             settle = 300.0
         backend = (env.get("MEMEM_MINER_BACKEND") or "auto").strip().lower()
         return cls(
-            state_dir=Path(state).expanduser().absolute(),
-            vault_dir=Path(vault).expanduser().absolute(),
+            state_dir=Path(state_dir(env)),
+            vault_dir=Path(vault_dir(env)),
             session_dirs=tuple(
-                Path(p).expanduser().absolute()
-                for p in [str(home / ".claude" / "projects"), *extra]
+                Path(_absolute(p))
+                for p in [os.path.join(_home(env), ".claude", "projects"), *extra]
             ),
             settle_seconds=max(0.0, settle),
             miner_backend=backend if backend in BACKENDS else "auto",
@@ -55,7 +116,7 @@ class Settings:
 
     @property
     def index_path(self) -> Path:
-        return self.state_dir / "index.sqlite3"
+        return self.state_dir / INDEX_FILE
 
     @property
     def events_path(self) -> Path:

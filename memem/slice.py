@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final
 
 from memem.text import STOPWORDS, words
+from memem.value import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any, Final
 
 ROLES: Final = (
     "goals",
@@ -191,30 +194,77 @@ _FAILURE: Final = re.compile(
 _GOAL: Final = re.compile(r"\b(?:goal|aim|todo|next step|plan to|we want|we need to)\b", re.I)
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(Value):
     """Something that may enter the slice."""
 
-    id: str
-    title: str
-    content: str
-    layer: int
-    score: float
-    source: str  # "search", "graph", "anchor", "playbook", "artifact"
-    project: str = ""
-    tags: tuple[str, ...] = ()
-    contradicts: tuple[str, ...] = ()
+    __slots__ = (
+        "content",
+        "contradicts",
+        "id",
+        "layer",
+        "project",
+        "score",
+        "source",
+        "tags",
+        "title",
+    )
+
+    id: Final[str]
+    title: Final[str]
+    content: Final[str]
+    layer: Final[int]
+    score: Final[float]
+    source: Final[str]  # "search", "graph", "anchor", "playbook", "artifact"
+    project: Final[str]
+    tags: Final[tuple[str, ...]]
+    contradicts: Final[tuple[str, ...]]
+
+    def __init__(
+        self,
+        id: str,
+        title: str,
+        content: str,
+        layer: int,
+        score: float,
+        source: str,
+        project: str = "",
+        tags: tuple[str, ...] = (),
+        contradicts: tuple[str, ...] = (),
+    ) -> None:
+        self.id = id
+        self.title = title
+        self.content = content
+        self.layer = layer
+        self.score = score
+        self.source = source
+        self.project = project
+        self.tags = tags
+        self.contradicts = contradicts
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    id: str
-    role: str
-    layer: int
-    score: float
-    title: str
-    text: str
-    source: str
+class Item(Value):
+    """A candidate that made it into the slice, with its role and the text shown."""
+
+    __slots__ = ("id", "layer", "role", "score", "source", "text", "title")
+
+    id: Final[str]
+    role: Final[str]
+    layer: Final[int]
+    score: Final[float]
+    title: Final[str]
+    text: Final[str]
+    source: Final[str]
+
+    def __init__(
+        self, id: str, role: str, layer: int, score: float, title: str, text: str, source: str
+    ) -> None:
+        self.id = id
+        self.role = role
+        self.layer = layer
+        self.score = score
+        self.title = title
+        self.text = text
+        self.source = source
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -227,43 +277,79 @@ class Item:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Delta:
+class Delta(Value):
     """A proposed write. `safe` ones may be committed without asking (auto_commit_safe)."""
 
-    kind: str  # "new_memory", "deprecate", "link"
-    summary: str
-    safe: bool
-    content: str = ""
-    target: str = ""
+    __slots__ = ("content", "kind", "safe", "summary", "target")
+
+    kind: Final[str]  # "new_memory", "deprecate", "link"
+    summary: Final[str]
+    safe: Final[bool]
+    content: Final[str]
+    target: Final[str]
+
+    def __init__(
+        self, kind: str, summary: str, safe: bool, content: str = "", target: str = ""
+    ) -> None:
+        self.kind = kind
+        self.summary = summary
+        self.safe = safe
+        self.content = content
+        self.target = target
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "summary": self.summary,
-            "safe": self.safe,
-            "content": self.content,
-            "target": self.target,
-        }
+        return self.fields()
 
 
-@dataclass(frozen=True, slots=True)
-class Environment:
-    cwd: str = ""
-    repository: str = ""
-    branch: str = ""
-    project: str = ""
+class Environment(Value):
+    """Where the prompt was typed: directory, git repository and branch, project."""
+
+    __slots__ = ("branch", "cwd", "project", "repository")
+
+    cwd: Final[str]
+    repository: Final[str]
+    branch: Final[str]
+    project: Final[str]
+
+    def __init__(
+        self, cwd: str = "", repository: str = "", branch: str = "", project: str = ""
+    ) -> None:
+        self.cwd = cwd
+        self.repository = repository
+        self.branch = branch
+        self.project = project
 
 
-@dataclass(frozen=True, slots=True)
-class Slice:
-    markdown: str
-    abstained: bool
-    items: tuple[Item, ...] = ()
-    deltas: tuple[Delta, ...] = ()
-    reason: str = ""
-    project: str = ""
-    applied: tuple[str, ...] = field(default=())
+class Slice(Value):
+    """The slice for one prompt: its markdown (empty when it abstained) and what is in it."""
+
+    __slots__ = ("abstained", "applied", "deltas", "items", "markdown", "project", "reason")
+
+    markdown: Final[str]
+    abstained: Final[bool]
+    items: Final[tuple[Item, ...]]
+    deltas: Final[tuple[Delta, ...]]
+    reason: Final[str]
+    project: Final[str]
+    applied: Final[tuple[str, ...]]
+
+    def __init__(
+        self,
+        markdown: str,
+        abstained: bool,
+        items: tuple[Item, ...] = (),
+        deltas: tuple[Delta, ...] = (),
+        reason: str = "",
+        project: str = "",
+        applied: tuple[str, ...] = (),
+    ) -> None:
+        self.markdown = markdown
+        self.abstained = abstained
+        self.items = items
+        self.deltas = deltas
+        self.reason = reason
+        self.project = project
+        self.applied = applied
 
     def to_dict(self) -> dict[str, Any]:
         return {

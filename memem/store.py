@@ -18,7 +18,7 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -611,7 +611,7 @@ class Store:
         for delta in built.deltas:
             if delta.safe and delta.kind == "new_memory":
                 applied.append(self.add(delta.content, project=built.project).memory.id)
-        return replace(built, applied=tuple(applied))
+        return Slice(**{**built.fields(), "applied": tuple(applied)})
 
     # -- changing ------------------------------------------------------------------------------
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Final
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 MAX_QUERY_TERMS: Final = 24
 

@@ -7,44 +7,53 @@ prompt's critical path).
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from memem.memory import normalize_project
 from memem.slice import Environment
 
 
-def git_root(cwd: Path) -> Path | None:
-    for directory in (cwd, *cwd.parents):
-        if (directory / ".git").exists():
+def _absolute(cwd: str | os.PathLike[str]) -> str:
+    return os.path.abspath(os.path.expanduser(os.fspath(cwd)))
+
+
+def git_root(directory: str) -> str | None:
+    """The nearest directory holding `.git`, from `directory` (absolute) upwards."""
+    while True:
+        if os.path.exists(os.path.join(directory, ".git")):
             return directory
-    return None
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
 
 
-def project_of(cwd: str | Path) -> str:
+def project_of(cwd: str | os.PathLike[str]) -> str:
     """The project a directory belongs to: its git root's name, else its own name."""
-    path = Path(cwd).expanduser().absolute()
-    root = git_root(path)
-    return normalize_project((root or path).name or "global")
+    path = _absolute(cwd)
+    return normalize_project(os.path.basename(git_root(path) or path) or "global")
 
 
-def _branch(root: Path) -> str:
-    git = root / ".git"
+def _branch(root: str) -> str:
+    git = os.path.join(root, ".git")
     try:
-        if git.is_file():  # a worktree or submodule: "gitdir: <path>"
-            pointer = git.read_text(encoding="utf-8").strip().removeprefix("gitdir:").strip()
-            git = (root / pointer).resolve()
-        head = (git / "HEAD").read_text(encoding="utf-8").strip()
-    except OSError:
+        if os.path.isfile(git):  # a worktree or submodule: "gitdir: <path>"
+            with open(git, encoding="utf-8") as handle:
+                pointer = handle.read().strip().removeprefix("gitdir:").strip()
+            git = os.path.realpath(os.path.join(root, pointer))
+        with open(os.path.join(git, "HEAD"), encoding="utf-8") as handle:
+            head = handle.read().strip()
+    except (OSError, UnicodeDecodeError):
         return ""
     return head.removeprefix("ref: refs/heads/") if head.startswith("ref:") else head[:12]
 
 
-def environment(cwd: str | Path) -> Environment:
-    path = Path(cwd).expanduser().absolute()
+def environment(cwd: str | os.PathLike[str]) -> Environment:
+    path = _absolute(cwd)
     root = git_root(path)
     return Environment(
-        cwd=str(path),
-        repository=str(root) if root else "",
+        cwd=path,
+        repository=root or "",
         branch=_branch(root) if root else "",
-        project=normalize_project((root or path).name or "global"),
+        project=normalize_project(os.path.basename(root or path) or "global"),
     )
