@@ -244,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         + (" (cached)" if ingest_s < 5 else "")
     )
     print(
-        f"- recall.MIN_COVERAGE {recall.MIN_COVERAGE}, SEARCH_LIMIT {recall.SEARCH_LIMIT}; "
+        f"- recall.MIN_COVERAGE {recall.MIN_COVERAGE}, MIN_TERMS {recall.MIN_TERMS}, "
+        f"SEARCH_LIMIT {recall.SEARCH_LIMIT}; "
         f"index.WEIGHTS {index.WEIGHTS}"
     )
     print(f"- memem sources {digest} ({REPO / 'memem'}); wall time {total:.0f} s; {time.ctime()}")

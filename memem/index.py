@@ -24,7 +24,7 @@ from memem.value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from datetime import datetime
     from typing import Any, Final
 
@@ -37,6 +37,15 @@ BM25_ARGS: Final = ", ".join(map(str, WEIGHTS))
 POSTINGS_BUDGET: Final = 8_000
 # Rank by BM25 x coverage**3: among matches, the one covering more of the query comes first.
 COVERAGE_POWER: Final = 3
+# Ranking by session (`search(..., by_session=True)`): memories saved from one source session
+# answer together. A memory is credited this share of the query words that only the memory
+# before it in its session holds (a reply carries the question it answered)...
+SESSION_CONTEXT: Final = 0.5
+# ... gains this share of the best score of another candidate from its session ...
+SESSION_BONUS: Final = 0.15
+# ... and the k-th candidate of one session is scaled by SESSION_SPREAD**k (k = 0, 1, ...), so
+# that the first results are not all one session.
+SESSION_SPREAD: Final = 0.8
 BUSY_TIMEOUT_MS: Final = 10_000
 
 MIGRATIONS: Final[Sequence[str]] = (
@@ -678,11 +687,18 @@ def search(
     max_match_terms: int | None = None,
     exclude: Sequence[str] = (),
     unknown_weight: float = 1.0,
+    floor_coverage: float = 0.0,
+    floor_terms: float = 0.0,
+    by_session: bool = False,
 ) -> list[Match]:
     """Rank memories for a bag of query words: an OR of terms scored by BM25, re-weighted by
     coverage (the share of the query's IDF mass a memory contains). Memories below
-    `min_coverage` are dropped: that is the relevance floor. `max_match_terms` keeps only the
-    rarest words in MATCH (for long texts used as queries: finding a memory's neighbours)."""
+    `min_coverage` are dropped. The relevance floor: nothing at all unless the best candidate
+    covers `floor_coverage` of the query and `floor_terms` of its words' worth (coverage times
+    the number of distinct words: one shared word is chance; a one-word query needs its word).
+    `by_session` ranks with each memory's source session (see SESSION_CONTEXT).
+    `max_match_terms` keeps only the rarest words in MATCH (for long texts used as queries:
+    finding a memory's neighbours)."""
     if not words:
         return []
     stems = _stems_of(conn, words)
@@ -735,16 +751,99 @@ def search(
     if not ranks:
         return []
     marks = ",".join("?" * len(ranks))
-    scored: list[tuple[float, float, sqlite3.Row]] = []
-    for r in conn.execute(
+    rows = conn.execute(
         f"SELECT rowid, {MEMORY_COLUMNS} FROM memories WHERE rowid IN ({marks})", list(ranks)
-    ):
-        present = set(r["terms"].split())
-        coverage = sum(w for s, w in weights.items() if s in present) / total
-        if coverage >= min_coverage:
-            scored.append((-float(ranks[r["rowid"]]) * coverage**COVERAGE_POWER, coverage, r))
-    scored.sort(key=lambda item: item[0], reverse=True)
-    return [Match(to_row(r), score, coverage) for score, coverage, r in scored[:limit]]
+    ).fetchall()
+
+    def covered(terms: Iterable[str]) -> float:
+        present = set(terms)
+        return sum(w for s, w in weights.items() if s in present) / total
+
+    coverage = {r["rowid"]: covered(r["terms"].split()) for r in rows}
+    best = max(coverage.values())
+    if best < floor_coverage or best * len(weights) < min(floor_terms, len(weights)):
+        return []
+    scores = {
+        rowid: -float(ranks[rowid]) * share**COVERAGE_POWER for rowid, share in coverage.items()
+    }
+    if by_session:
+        scores = _session_scores(conn, rows, ranks, coverage, covered)
+    scored = sorted(
+        ((scores[r["rowid"]], coverage[r["rowid"]], r) for r in rows),
+        key=lambda item: item[0],
+        reverse=True,
+    )
+    scored = [item for item in scored if item[1] >= min_coverage]
+    if by_session:
+        scored = _spread(scored)
+    return [Match(to_row(r), score, share) for score, share, r in scored[:limit]]
+
+
+def _session_scores(
+    conn: sqlite3.Connection,
+    rows: Sequence[sqlite3.Row],
+    ranks: dict[int, float],
+    coverage: dict[int, float],
+    covered: Callable[[Iterable[str]], float],
+) -> dict[int, float]:
+    """Scores by session: coverage credits SESSION_CONTEXT of what the memory before it in
+    its session adds, then each gains SESSION_BONUS of its session's best other score."""
+    sessioned = [r["rowid"] for r in rows if r["source_session"]]
+    before: dict[int, str] = {}
+    if sessioned:
+        marks = ",".join("?" * len(sessioned))
+        # The memory saved just before (created, then save order) in the same source session.
+        before = {
+            rowid: terms
+            for rowid, terms in conn.execute(
+                "SELECT m.rowid, (SELECT p.terms FROM memories p "
+                "WHERE p.source_session = m.source_session "
+                "AND (p.created, p.rowid) < (m.created, m.rowid) "
+                "ORDER BY p.created DESC, p.rowid DESC LIMIT 1) "
+                f"FROM memories m WHERE m.rowid IN ({marks})",
+                sessioned,
+            )
+            if terms
+        }
+    scores: dict[int, float] = {}
+    for r in rows:
+        rowid = r["rowid"]
+        share = coverage[rowid]
+        if rowid in before:
+            joint = covered([*r["terms"].split(), *before[rowid].split()])
+            share += SESSION_CONTEXT * (joint - share)
+        scores[rowid] = -float(ranks[rowid]) * share**COVERAGE_POWER
+    # The two best scores of each session: a memory's best peer is the other one.
+    top: dict[str, list[float]] = {}
+    for r in rows:
+        if r["source_session"]:
+            best = top.setdefault(r["source_session"], [])
+            best.append(scores[r["rowid"]])
+            best.sort(reverse=True)
+            del best[2:]
+    boosted = dict(scores)
+    for r in rows:
+        best = top.get(r["source_session"] or "", [])
+        if len(best) == 2:
+            own = scores[r["rowid"]]
+            boosted[r["rowid"]] = own + SESSION_BONUS * (best[1] if own == best[0] else best[0])
+    return boosted
+
+
+def _spread(
+    scored: list[tuple[float, float, sqlite3.Row]],
+) -> list[tuple[float, float, sqlite3.Row]]:
+    """Scale the k-th result of each source session by SESSION_SPREAD**k and re-sort."""
+    seen: dict[str, int] = {}
+    spread: list[tuple[float, float, sqlite3.Row]] = []
+    for score, share, r in scored:
+        session = r["source_session"]
+        k = seen.get(session, 0) if session else 0
+        if session:
+            seen[session] = k + 1
+        spread.append((score * SESSION_SPREAD**k, share, r))
+    spread.sort(key=lambda item: item[0], reverse=True)
+    return spread
 
 
 def _stems_of(conn: sqlite3.Connection, words: Sequence[str]) -> dict[str, str]:

@@ -36,9 +36,12 @@ if TYPE_CHECKING:
     from os import PathLike
     from typing import Final
 
-# A slice needs more than a search hit: its best memory must cover a good share of the prompt
-# (else it abstains), and every memory it shows must cover some of it.
-MIN_COVERAGE: Final = 0.35
+# A slice needs more than a search hit: its best memory must cover a share of the prompt and
+# more than one of its words' worth (coverage x distinct words: one shared word is chance, so
+# two words need 70%, four 35%, seven or more 20%; a one-word prompt needs its word), else it
+# abstains; every memory it shows must cover some of the prompt.
+MIN_COVERAGE: Final = 0.2
+MIN_TERMS: Final = 1.4
 MIN_RELATED: Final = 0.15
 # Unasked-for, the slice is stricter than a search: a word the vault has never seen weighs twice
 # its rarest word (it is the surest sign a prompt is about something else).
@@ -136,9 +139,10 @@ def _candidates(rows: Sequence[index.Row], source: str, scores: Sequence[float])
 
 
 def searched(conn: sqlite3.Connection, query: str, projects: Sequence[str]) -> list[index.Match]:
-    """The slice's search: this project and global memories, active, L0-L2; nothing at all
-    unless the best of them covers MIN_COVERAGE of the query (the relevance floor)."""
-    matches = index.search(
+    """The slice's search: this project and global memories, active, L0-L2, ranked with their
+    source sessions; nothing at all unless the best of them covers MIN_COVERAGE of the query
+    and MIN_TERMS of its words (the relevance floor)."""
+    return index.search(
         conn,
         query_terms(query),
         projects=projects,
@@ -146,10 +150,10 @@ def searched(conn: sqlite3.Connection, query: str, projects: Sequence[str]) -> l
         limit=SEARCH_LIMIT,
         min_coverage=MIN_RELATED,
         unknown_weight=UNKNOWN_WEIGHT,
+        floor_coverage=MIN_COVERAGE,
+        floor_terms=MIN_TERMS,
+        by_session=True,
     )
-    if not matches or max(m.coverage for m in matches) < MIN_COVERAGE:
-        return []
-    return matches
 
 
 def anchors(conn: sqlite3.Connection, project: str) -> list[Candidate]:

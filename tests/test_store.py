@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from memem import MememError, SecurityError, Store, TooLarge
+from memem import MememError, SecurityError, Store, TooLarge, recall
 from memem.errors import InvalidInput, NotFound
 from tests.conftest import run_cli
 
@@ -45,6 +45,19 @@ def test_a_nonsense_query_returns_nothing(store: Store) -> None:
     assert store.search("xyzzy plugh frobnicate") == []
     assert store.search("what's the weather in paris tomorrow") == []
     assert store.search("the and of to") == []
+
+
+def test_the_slice_needs_more_than_one_shared_word_of_a_short_prompt(store: Store) -> None:
+    deploy = store.save("Deploys go through Fly.io from the main branch.", project="shop")
+    store.save("Blog posts are written in Markdown with Hugo.", project="shop")
+    conn = store.index.connection()
+
+    def found(prompt: str) -> list[str]:
+        return [m.row.memory.id for m in recall.searched(conn, prompt, ["shop", "global"])]
+
+    assert found("how do we deploy?") == [deploy.id]  # a one-word prompt needs its word
+    assert found("deploy from main") == [deploy.id]
+    assert found("deploy markdown") == []  # half of a two-word prompt: chance
 
 
 def test_search_without_project_covers_every_project_and_with_one_only_that(store: Store) -> None:
