@@ -7,7 +7,8 @@ Each of the 10 conversations goes into its own fresh Store, one memory per dialo
 question of categories 1-4 is then asked of:
 
 - memem, floor on: `memem.recall.searched` (the slice's own search, with MIN_COVERAGE);
-- memem, floor off: `memem.index.search(..., min_coverage=0.0, limit=10)`, same words;
+- memem, floor off: the same ranking (`memem.index.search(..., by_session=True)`) without the
+  relevance floor, limit 10: what the floor costs;
 - plain BM25: one FTS5 table per conversation, unicode61 (no stemming), every word of the
   question quoted and joined with OR, ordered by bm25(); and the same words joined with AND.
 
@@ -85,7 +86,14 @@ def _runners(
 
     def floor_off(q: str) -> list[str]:
         found = index.search(
-            conn, query_terms(q), projects=[project], max_layer=2, limit=10, min_coverage=0.0
+            conn,
+            query_terms(q),
+            projects=[project],
+            max_layer=2,
+            limit=10,
+            min_coverage=0.0,
+            unknown_weight=recall.UNKNOWN_WEIGHT,
+            by_session=True,
         )
         return [m.row.memory.id for m in found]
 
