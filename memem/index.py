@@ -41,11 +41,12 @@ COVERAGE_POWER: Final = 3
 # answer together. A memory is credited this share of the query words that only the memory
 # before it in its session holds (a reply carries the question it answered)...
 SESSION_CONTEXT: Final = 0.5
-# ... gains this share of the best score of another candidate from its session ...
+# ... gains this share of the summed scores of the other candidates from its session (a session
+# that matches the query in several memories is likelier the one asked about) ...
 SESSION_BONUS: Final = 0.15
 # ... and the k-th candidate of one session is scaled by SESSION_SPREAD**k (k = 0, 1, ...), so
 # that the first results are not all one session.
-SESSION_SPREAD: Final = 0.8
+SESSION_SPREAD: Final = 0.7
 BUSY_TIMEOUT_MS: Final = 10_000
 
 MIGRATIONS: Final[Sequence[str]] = (
@@ -787,7 +788,7 @@ def _session_scores(
     covered: Callable[[Iterable[str]], float],
 ) -> dict[int, float]:
     """Scores by session: coverage credits SESSION_CONTEXT of what the memory before it in
-    its session adds, then each gains SESSION_BONUS of its session's best other score."""
+    its session adds, then each gains SESSION_BONUS of the other scores of its session."""
     sessioned = [r["rowid"] for r in rows if r["source_session"]]
     before: dict[int, str] = {}
     if sessioned:
@@ -813,20 +814,17 @@ def _session_scores(
             joint = covered([*r["terms"].split(), *before[rowid].split()])
             share += SESSION_CONTEXT * (joint - share)
         scores[rowid] = -float(ranks[rowid]) * share**COVERAGE_POWER
-    # The two best scores of each session: a memory's best peer is the other one.
-    top: dict[str, list[float]] = {}
+    # Each session's summed score: a memory's peers hold that sum less its own score.
+    summed: dict[str, float] = {}
     for r in rows:
         if r["source_session"]:
-            best = top.setdefault(r["source_session"], [])
-            best.append(scores[r["rowid"]])
-            best.sort(reverse=True)
-            del best[2:]
+            session = r["source_session"]
+            summed[session] = summed.get(session, 0.0) + scores[r["rowid"]]
     boosted = dict(scores)
     for r in rows:
-        best = top.get(r["source_session"] or "", [])
-        if len(best) == 2:
+        if r["source_session"]:
             own = scores[r["rowid"]]
-            boosted[r["rowid"]] = own + SESSION_BONUS * (best[1] if own == best[0] else best[0])
+            boosted[r["rowid"]] = own + SESSION_BONUS * (summed[r["source_session"]] - own)
     return boosted
 
 
