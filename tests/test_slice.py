@@ -30,14 +30,25 @@ def cand(text: str, *, id: str = "", layer: int = 2, score: float = 1.0, **kw: o
 
 
 @pytest.mark.parametrize(
-    "prompt", ["", "ok", "Thanks!", "continue", "go ahead.", "/help", "/compact", "  yes  ", "lgtm"]
+    "prompt",
+    [
+        *("", "ok", "Thanks!", "continue", "go ahead.", "/help", "/compact", "  yes  ", "lgtm"),
+        *("/clear please", "/help me", "that works", "no worries", "maybe later", "42"),
+    ],
 )
 def test_trivial_prompts_are_recognised(prompt: str) -> None:
     assert is_trivial(prompt)
 
 
 @pytest.mark.parametrize(
-    "prompt", ["ok, now fix the failing test", "/memem-mine history", "thanks, why is CI red?"]
+    "prompt",
+    [
+        "ok, now fix the failing test",
+        "/memem-mine history",
+        "thanks, why is CI red?",
+        "/review the payment retries",
+        "/usr/local/bin/python crashes on start",
+    ],
 )
 def test_real_prompts_are_not_trivial(prompt: str) -> None:
     assert not is_trivial(prompt)
