@@ -215,13 +215,18 @@ def touched_files(transcript: str | None, limit: int = 8) -> list[str]:
         if '"tool_use"' not in line or "file_path" not in line:
             continue
         try:
-            content = json.loads(line).get("message", {}).get("content", [])
+            entry = json.loads(line)
         except ValueError:
             continue
+        message = entry.get("message") if isinstance(entry, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
         for block in content if isinstance(content, list) else []:
-            path = block.get("input", {}).get("file_path") if isinstance(block, dict) else None
+            given = block.get("input") if isinstance(block, dict) else None
+            path = given.get("file_path") if isinstance(given, dict) else None
             if isinstance(path, str) and path not in found:
                 found.append(path)
+        if len(found) >= limit:
+            break  # newest first: the rest of the tail is older
     return found[:limit]
 
 

@@ -181,3 +181,30 @@ def test_graph_neighbours_from_another_project_stay_out(project: Path, store: St
         run_hook("UserPromptSubmit", {"prompt": "does the shop CI use pip or uv?"}, project)
     )
     assert "installs with uv" in text and "ten times faster" not in text
+
+
+def test_touched_files_survive_a_malformed_transcript(tmp_path: Path) -> None:
+    """Any line of the transcript may be garbage; the files of the good ones still come back,
+    newest first, at most `limit`."""
+    from memem.recall import touched_files
+
+    def use(path: object) -> str:
+        block = {"type": "tool_use", "name": "Read", "input": {"file_path": path}}
+        return json.dumps({"type": "assistant", "message": {"content": [block]}})
+
+    lines = [
+        use("/src/old.py"),
+        '["tool_use", "file_path"]',
+        '{"message": "tool_use file_path"}',
+        '{"message": {"content": [{"type": "tool_use", "input": "file_path"}]}}',
+        '{"message": {"content": "tool_use file_path"}}',
+        '{"type": "tool_use", "file_path": ',
+        use(42),
+        "\udcff tool_use file_path",
+        use("/src/new.py"),
+    ]
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape"))
+    assert touched_files(str(transcript)) == ["/src/new.py", "/src/old.py"]
+    assert touched_files(str(transcript), limit=1) == ["/src/new.py"]
+    assert touched_files(str(tmp_path / "missing.jsonl")) == []
