@@ -12,9 +12,11 @@ question of categories 1-4 is then asked of:
 - plain BM25: one FTS5 table per conversation, unicode61 (no stemming), every word of the
   question quoted and joined with OR, ordered by bm25(); and the same words joined with AND.
 
-Metrics at turn level (a hit is a memory holding an evidence turn) and session level (a hit
-is a memory from a session holding evidence): recall_any@5 and NDCG@10. Prints markdown
-tables on stdout, progress on stderr. See benchmarks/README.md.
+Metrics: recall_any@5 and NDCG@10 at turn level (a hit is a memory holding an evidence turn)
+and at session level the way LongMemEval scores a turn ranking (`evaluate_retrieval_turn2session`):
+each result stands for its session, a session's turns count once, and @k means the first k
+distinct sessions. Also shown: the stricter "an evidence session among the first 5 results".
+Prints markdown tables on stdout, progress on stderr. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Scores:
     turn_ndcg: list[float] = field(default_factory=list)
     session_r5: list[float] = field(default_factory=list)
     session_ndcg: list[float] = field(default_factory=list)
+    session_r5_results: list[float] = field(default_factory=list)
     results: list[int] = field(default_factory=list)
     by_category: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     ms: list[float] = field(default_factory=list)
@@ -64,13 +67,18 @@ class Scores:
         turn_relevant: int,
         session_hits: Sequence[bool],
         session_relevant: int,
+        sessions: Sequence[int],
         ms: float,
     ) -> None:
         r5 = locomo.recall_any(turn_hits, 5)
         self.turn_r5.append(r5)
         self.turn_ndcg.append(locomo.ndcg(turn_hits, turn_relevant, 10))
-        self.session_r5.append(locomo.recall_any(session_hits, 5))
-        self.session_ndcg.append(locomo.ndcg(session_hits, session_relevant, 10))
+        at5, at10 = locomo.distinct_cutoff(sessions, 5), locomo.distinct_cutoff(sessions, 10)
+        self.session_r5.append(locomo.recall_any(session_hits, at5))
+        # A full ranking always reaches 10 distinct sessions; ours stops at the search's limit.
+        ideal = max(at10, 10)
+        self.session_ndcg.append(locomo.ndcg(session_hits, session_relevant, at10, ideal_k=ideal))
+        self.session_r5_results.append(locomo.recall_any(session_hits, 5))
         self.results.append(len(turn_hits))
         self.by_category[category].append(r5)
         self.ms.append(ms)
@@ -139,17 +147,20 @@ def evaluate(
                         in_sessions = {m for m, s in sessions_of.items() if s & wanted}
                         turn_hits = [m in relevant for m in ranked]
                         session_hits = [bool(sessions_of[m] & wanted) for m in ranked]
+                        sessions = [min(sessions_of[m]) for m in ranked]
                     else:
                         relevant = set(question.evidence)
                         in_sessions = {t.dia_id for t in conv.turns if t.session in wanted}
                         turn_hits = [d in relevant for d in ranked]
                         session_hits = [conv.session_of(d) in wanted for d in ranked]
+                        sessions = [conv.session_of(d) for d in ranked]
                     scores[name].add(
                         question.category,
                         turn_hits,
                         len(relevant),
                         session_hits,
                         len(in_sessions),
+                        sessions,
                         ms,
                     )
         finally:
@@ -166,14 +177,16 @@ def mean(values: Sequence[float]) -> float:
 
 def table(scores: dict[str, Scores]) -> str:
     lines = [
-        "| system | turn R@5 | turn NDCG@10 | session R@5 | session NDCG@10 | answered | mean results | ms/question |",
-        "|---|---|---|---|---|---|---|---|",
+        "| system | turn R@5 | turn NDCG@10 | session R@5 | session NDCG@10 "
+        "| session R@5, first 5 results | answered | mean results | ms/question |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in scores.items():
         answered = sum(1 for r in s.results if r) / len(s.results)
         lines.append(
             f"| {name} | {mean(s.turn_r5):.3f} | {mean(s.turn_ndcg):.3f} | {mean(s.session_r5):.3f} "
-            f"| {mean(s.session_ndcg):.3f} | {answered:.1%} | {mean(s.results):.1f} "
+            f"| {mean(s.session_ndcg):.3f} | {mean(s.session_r5_results):.3f} "
+            f"| {answered:.1%} | {mean(s.results):.1f} "
             f"| {statistics.median(s.ms):.2f} |"
         )
     return "\n".join(lines)

@@ -305,10 +305,23 @@ def recall_any(hits: Sequence[bool], k: int = 5) -> float:
     return 1.0 if any(hits[:k]) else 0.0
 
 
-def ndcg(hits: Sequence[bool], relevant: int, k: int = 10) -> float:
-    """Binary-gain NDCG@k; `relevant` is how many relevant items exist in all."""
+def distinct_cutoff(keys: Sequence[object], k: int) -> int:
+    """How many of the first results it takes to cover `k` distinct keys (sessions): the
+    cut-off of LongMemEval's `evaluate_retrieval_turn2session`, where a turn ranking is scored
+    at session level and the turns of one session count once. All of them if fewer."""
+    seen: set[object] = set()
+    for n, key in enumerate(keys, start=1):
+        seen.add(key)
+        if len(seen) >= k:
+            return n
+    return len(keys)
+
+
+def ndcg(hits: Sequence[bool], relevant: int, k: int = 10, *, ideal_k: int | None = None) -> float:
+    """Binary-gain NDCG@k; `relevant` is how many relevant items exist in all. `ideal_k` (default
+    `k`) is the depth of the ideal ranking, for cut-offs that depend on the results."""
     if relevant <= 0:
         return 0.0
     dcg = sum(1.0 / math.log2(i + 2) for i, hit in enumerate(hits[:k]) if hit)
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(relevant, k)))
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(relevant, ideal_k or k)))
     return dcg / ideal
