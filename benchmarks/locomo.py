@@ -317,11 +317,10 @@ def distinct_cutoff(keys: Sequence[object], k: int) -> int:
     return len(keys)
 
 
-def ndcg(hits: Sequence[bool], relevant: int, k: int = 10, *, ideal_k: int | None = None) -> float:
-    """Binary-gain NDCG@k; `relevant` is how many relevant items exist in all. `ideal_k` (default
-    `k`) is the depth of the ideal ranking, for cut-offs that depend on the results."""
+def ndcg(hits: Sequence[bool], relevant: int, k: int = 10) -> float:
+    """Binary-gain NDCG@k; `relevant` is how many relevant items exist in all."""
     if relevant <= 0:
         return 0.0
     dcg = sum(1.0 / math.log2(i + 2) for i, hit in enumerate(hits[:k]) if hit)
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(relevant, ideal_k or k)))
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(relevant, k)))
     return dcg / ideal

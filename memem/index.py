@@ -41,9 +41,11 @@ COVERAGE_POWER: Final = 3
 # answer together. A memory is credited this share of the query words that only the memory
 # before it in its session holds (a reply carries the question it answered)...
 SESSION_CONTEXT: Final = 0.5
-# ... gains this share of the summed scores of the other candidates from its session (a session
-# that matches the query in several memories is likelier the one asked about) ...
+# ... gains this share of the summed scores of the SESSION_PEERS best other candidates from its
+# session (a session that matches the query in several memories is likelier the one asked
+# about; capped, so that many weak matches do not outweigh one strong memory elsewhere) ...
 SESSION_BONUS: Final = 0.15
+SESSION_PEERS: Final = 3
 # ... and the k-th candidate of one session is scaled by SESSION_SPREAD**k (k = 0, 1, ...), so
 # that the first results are not all one session.
 SESSION_SPREAD: Final = 0.7
@@ -760,6 +762,8 @@ def search(
         present = set(terms)
         return sum(w for s, w in weights.items() if s in present) / total
 
+    if not rows:
+        return []  # deleted (or the index rebuilt) between the two queries
     coverage = {r["rowid"]: covered(r["terms"].split()) for r in rows}
     best = max(coverage.values())
     if best < floor_coverage or best * len(weights) < min(floor_terms, len(weights)):
@@ -793,12 +797,14 @@ def _session_scores(
     before: dict[int, str] = {}
     if sessioned:
         marks = ",".join("?" * len(sessioned))
-        # The memory saved just before (created, then save order) in the same source session.
+        # The active memory saved just before in the same source session: by created time, ties
+        # (one mining pass saves a session at once) in index order, i.e. save order (file order
+        # after a rebuild).
         before = {
             rowid: terms
             for rowid, terms in conn.execute(
                 "SELECT m.rowid, (SELECT p.terms FROM memories p "
-                "WHERE p.source_session = m.source_session "
+                "WHERE p.source_session = m.source_session AND p.status = 'active' "
                 "AND (p.created, p.rowid) < (m.created, m.rowid) "
                 "ORDER BY p.created DESC, p.rowid DESC LIMIT 1) "
                 f"FROM memories m WHERE m.rowid IN ({marks})",
@@ -814,17 +820,21 @@ def _session_scores(
             joint = covered([*r["terms"].split(), *before[rowid].split()])
             share += SESSION_CONTEXT * (joint - share)
         scores[rowid] = -float(ranks[rowid]) * share**COVERAGE_POWER
-    # Each session's summed score: a memory's peers hold that sum less its own score.
-    summed: dict[str, float] = {}
+    # Each session's best scores; a memory's peers are the best of them but itself.
+    best: dict[str, list[float]] = {}
     for r in rows:
         if r["source_session"]:
-            session = r["source_session"]
-            summed[session] = summed.get(session, 0.0) + scores[r["rowid"]]
+            best.setdefault(r["source_session"], []).append(scores[r["rowid"]])
+    for ranked in best.values():
+        ranked.sort(reverse=True)
     boosted = dict(scores)
     for r in rows:
         if r["source_session"]:
             own = scores[r["rowid"]]
-            boosted[r["rowid"]] = own + SESSION_BONUS * (summed[r["source_session"]] - own)
+            peers = best[r["source_session"]][: SESSION_PEERS + 1]
+            if own in peers:
+                peers.remove(own)
+            boosted[r["rowid"]] = own + SESSION_BONUS * sum(peers[:SESSION_PEERS])
     return boosted
 
 

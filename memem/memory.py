@@ -194,7 +194,7 @@ class Memory(Value):
         self.importance = importance
         self.status = status
         self.source_type = source_type
-        self.source_session = str(source_session).strip() or None if source_session else None
+        self.source_session = (str(source_session).strip() or None) if source_session else None
         self.valid_to = to_datetime(valid_to) if valid_to is not None else None
         self.related = tuple(i for i in _ids(related) if i != self.id)
         self.contradicts = tuple(i for i in _ids(contradicts) if i != self.id)

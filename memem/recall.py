@@ -216,7 +216,7 @@ def touched_files(transcript: str | None, limit: int = 8) -> list[str]:
             continue
         try:
             entry = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
             continue
         message = entry.get("message") if isinstance(entry, dict) else None
         content = message.get("content") if isinstance(message, dict) else None
@@ -264,9 +264,7 @@ def build(
         projects = sorted({scope, "global"})
         matches = searched(conn, query, projects)
         top = max((m.score for m in matches), default=1.0) or 1.0
-        hits = _candidates(
-            [m.row for m in matches], "search", [m.score / top * m.coverage for m in matches]
-        )
+        hits = _candidates([m.row for m in matches], "search", [m.score / top for m in matches])
         groups.append(hits)
         if hits:
             groups.append(neighbours(conn, hits, projects))

@@ -25,18 +25,19 @@ def _home(env: Mapping[str, str]) -> str:
     return env.get("HOME") or os.path.expanduser("~")
 
 
-def _absolute(path: str) -> str:
-    return os.path.abspath(os.path.expanduser(path))
+def absolute(path: str | os.PathLike[str]) -> str:
+    """`~` expanded, made absolute (and `..` folded): how memem spells every directory."""
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 
 def state_dir(env: Mapping[str, str]) -> str:
     """`MEMEM_DIR`, default `~/.memem`: the index, logs, miner state, sessions."""
-    return _absolute(env.get("MEMEM_DIR") or os.path.join(_home(env), ".memem"))
+    return absolute(env.get("MEMEM_DIR") or os.path.join(_home(env), ".memem"))
 
 
 def vault_dir(env: Mapping[str, str]) -> str:
     """`MEMEM_OBSIDIAN_VAULT`, default `~/obsidian-brain`: the markdown memories."""
-    return _absolute(env.get("MEMEM_OBSIDIAN_VAULT") or os.path.join(_home(env), "obsidian-brain"))
+    return absolute(env.get("MEMEM_OBSIDIAN_VAULT") or os.path.join(_home(env), "obsidian-brain"))
 
 
 class Settings(Value):
@@ -103,8 +104,7 @@ class Settings(Value):
             state_dir=Path(state_dir(env)),
             vault_dir=Path(vault_dir(env)),
             session_dirs=tuple(
-                Path(_absolute(p))
-                for p in [os.path.join(_home(env), ".claude", "projects"), *extra]
+                Path(absolute(p)) for p in [os.path.join(_home(env), ".claude", "projects"), *extra]
             ),
             settle_seconds=max(0.0, settle),
             miner_backend=backend if backend in BACKENDS else "auto",

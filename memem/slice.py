@@ -197,6 +197,41 @@ CHAT_WORDS: Final = frozenset(
     ]
 )
 CHAT_MAX_WORDS: Final = 8
+# Claude Code's own slash commands: their names are not topics.
+BUILTIN_COMMANDS: Final = frozenset(
+    [
+        "add-dir",
+        "agents",
+        "bug",
+        "clear",
+        "compact",
+        "config",
+        "context",
+        "cost",
+        "doctor",
+        "exit",
+        "export",
+        "help",
+        "hooks",
+        "ide",
+        "init",
+        "login",
+        "logout",
+        "mcp",
+        "memory",
+        "model",
+        "permissions",
+        "plugin",
+        "resume",
+        "review",
+        "status",
+        "statusline",
+        "terminal-setup",
+        "usage",
+        "vim",
+    ]
+)
+_COMMAND: Final = re.compile(r"/([\w:.-]+)(?=\s|$)")
 _CONSTRAINT: Final = re.compile(
     r"\b(?:always|never|must|must not|do not|don't|required?|forbidden|only ever|no longer)\b",
     re.IGNORECASE,
@@ -319,7 +354,13 @@ class Delta(Value):
         self.target = target
 
     def to_dict(self) -> dict[str, Any]:
-        return self.fields()
+        return {
+            "kind": self.kind,
+            "summary": self.summary,
+            "safe": self.safe,
+            "content": self.content,
+            "target": self.target,
+        }
 
 
 class Environment(Value):
@@ -385,13 +426,18 @@ class Slice(Value):
 
 
 def is_trivial(prompt: str) -> bool:
-    """An acknowledgement, a greeting, a prompt without a letter, a slash command alone or with
-    chat for arguments: nothing to recall for ("thanks a lot!", "ok cool", "good morning",
-    "never mind", "/help", "/clear please", "42", "?"). A slash command is not a topic; its
-    arguments may be ("/review the payment retries" is a request)."""
+    """An acknowledgement, a greeting, a prompt without a letter, a bare slash command, one of
+    Claude Code's own commands with chat for arguments: nothing to recall for ("thanks a lot!",
+    "ok cool", "good morning", "never mind", "/help", "/clear please", "42", "?"). A custom
+    command's name is judged like its arguments ("/deploy now" is a request, and so is
+    "/review the payment retries")."""
     text = prompt.strip()
-    if text.startswith("/"):
-        text = text.partition(" ")[2].strip()
+    command = _COMMAND.match(text)
+    if command:
+        if command.end() == len(text):
+            return True
+        if command.group(1).lower() in BUILTIN_COMMANDS:
+            text = text[command.end() :]
     if not any(c.isalpha() for c in text):
         return True
     found = words(text)

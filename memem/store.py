@@ -38,7 +38,7 @@ from memem.memory import (
     title_from_content,
     to_datetime,
 )
-from memem.settings import Settings
+from memem.settings import Settings, absolute
 from memem.slice import Slice
 from memem.text import query_terms
 from memem.vault import FileStat, Vault, vet
@@ -195,8 +195,8 @@ class Store:
         """Open (creating if needed) the store. Paths default from the environment."""
         defaults = Settings.from_env(os.environ if env is None else env)
         settings = Settings(
-            state_dir=Path(state_dir).expanduser().absolute() if state_dir else defaults.state_dir,
-            vault_dir=Path(vault_dir).expanduser().absolute() if vault_dir else defaults.vault_dir,
+            state_dir=Path(absolute(state_dir)) if state_dir else defaults.state_dir,
+            vault_dir=Path(absolute(vault_dir)) if vault_dir else defaults.vault_dir,
         )
         settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         store = cls(settings)

@@ -2,7 +2,8 @@
 
 Not `dataclasses`: importing it costs a hook process ~15 ms (it pulls in `inspect`), and each
 record it builds another 0.5 ms, on every prompt. A record lists its fields in `__slots__`,
-declares them `Final` (mypy keeps them read-only) and writes its own `__init__`. The modules a
+declares them `Final` (mypy keeps them read-only; so does `Value` at run time) and writes its
+own `__init__`; records are not subclassed (`__slots__` names all the fields). The modules a
 hook imports define their records this way (tests/test_hook.py fails if one imports
 `dataclasses`); the rest of memem uses dataclasses.
 """
@@ -15,7 +16,17 @@ if TYPE_CHECKING:
 
 
 class Value:
+    """Immutable once built: a field is set once (in `__init__`), never again."""
+
     __slots__: tuple[str, ...] = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if hasattr(self, name):
+            raise AttributeError(f"{self.__class__.__name__}.{name} is read-only")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{self.__class__.__name__}.{name} is read-only")
 
     def fields(self) -> dict[str, Any]:
         """The record's fields by name, in `__slots__` order."""

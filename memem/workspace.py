@@ -10,11 +10,8 @@ from __future__ import annotations
 import os
 
 from memem.memory import normalize_project
+from memem.settings import absolute
 from memem.slice import Environment
-
-
-def _absolute(cwd: str | os.PathLike[str]) -> str:
-    return os.path.abspath(os.path.expanduser(os.fspath(cwd)))
 
 
 def git_root(directory: str) -> str | None:
@@ -30,7 +27,7 @@ def git_root(directory: str) -> str | None:
 
 def project_of(cwd: str | os.PathLike[str]) -> str:
     """The project a directory belongs to: its git root's name, else its own name."""
-    path = _absolute(cwd)
+    path = absolute(cwd)
     return normalize_project(os.path.basename(git_root(path) or path) or "global")
 
 
@@ -49,7 +46,7 @@ def _branch(root: str) -> str:
 
 
 def environment(cwd: str | os.PathLike[str]) -> Environment:
-    path = _absolute(cwd)
+    path = absolute(cwd)
     root = git_root(path)
     return Environment(
         cwd=path,

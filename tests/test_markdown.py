@@ -197,3 +197,23 @@ def test_the_fast_reader_matches_pyyaml_or_declines(line: str) -> None:
 
     fast = markdown._fast_load(line)
     assert fast is None or fast == yaml.load(line, Loader=yaml.CSafeLoader)
+
+
+def test_a_memory_is_an_immutable_value() -> None:
+    """Memory is a `memem.value.Value` (not a dataclass: the hook cannot afford the import),
+    with the dataclass behaviours memem relies on."""
+    m = Memory(id=new_id(), title="T", content="body", created=T0, updated=T0, tags=("#A", "a"))
+    twin = Memory(**m.fields())
+    assert twin == m and twin is not m
+    assert m != m.evolve(content="other body")
+    assert m.evolve(tags=("x y",)).tags == ("x-y",)  # evolve normalises like the constructor
+    assert repr(m).startswith("Memory(") and f"id={m.id!r}" in repr(m)
+    with pytest.raises(AttributeError, match="read-only"):
+        m.title = "changed"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="read-only"):
+        del m.content
+    assert Memory.trusted(**m.fields()) == m
+    from memem.slice import Environment
+
+    assert hash(Environment(cwd="/a")) == hash(Environment(cwd="/a"))
+    assert len({Environment(cwd="/a"), Environment(cwd="/a"), Environment(cwd="/b")}) == 2

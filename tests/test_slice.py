@@ -34,6 +34,7 @@ def cand(text: str, *, id: str = "", layer: int = 2, score: float = 1.0, **kw: o
     [
         *("", "ok", "Thanks!", "continue", "go ahead.", "/help", "/compact", "  yes  ", "lgtm"),
         *("/clear please", "/help me", "that works", "no worries", "maybe later", "42"),
+        *("/deploy", "/Compact now please"),
     ],
 )
 def test_trivial_prompts_are_recognised(prompt: str) -> None:
@@ -48,6 +49,9 @@ def test_trivial_prompts_are_recognised(prompt: str) -> None:
         "thanks, why is CI red?",
         "/review the payment retries",
         "/usr/local/bin/python crashes on start",
+        "/deploy now",
+        "/memem-mine later",
+        "/etc/nginx/nginx.conf works now",
     ],
 )
 def test_real_prompts_are_not_trivial(prompt: str) -> None:

@@ -346,3 +346,62 @@ def test_a_parallel_rebuild_reads_the_same_as_a_serial_one(
     assert (parallel.added, parallel.broken) == (serial.added, serial.broken) == (30, 1)
     assert store.graph_stats()["edges"] == edges
     assert "broken.md" in store.status().broken
+
+
+FILLER = [
+    f"{topic} notes, part {n}: nothing about the rest."
+    for topic in ("Gardening", "Sourdough", "Chess openings", "Tax forms", "Knitting")
+    for n in range(1, 5)
+]
+
+
+def _slice_search(store: Store, prompt: str, project: str = "chat") -> list[str]:
+    """The slice's search in a vault with some unrelated memories (a word in over a quarter
+    of a tiny vault only counts for coverage)."""
+    if not store.search("sourdough notes"):
+        for text in FILLER:
+            store.save(text, project=project)
+    conn = store.index.connection()
+    return [m.row.memory.content for m in recall.searched(conn, prompt, [project, "global"])]
+
+
+def test_a_reply_is_found_through_the_memory_saved_before_it(store: Store) -> None:
+    """A reply holds the answer but not all of the question's words: the memory saved just
+    before it in its session lends it half of the words it lacks."""
+    when = "2026-03-01T10:00:00Z"
+
+    def add(text: str, session: str) -> str:
+        return store.add(text, project="chat", created=when, source_session=session).memory.content
+
+    add("Which city hosts the robotics meetup this spring?", "s1")
+    answer = add("Lisbon hosts it; robotics people fly in from all over.", "s1")
+    add("We talked about the fish market for an hour.", "s1")
+    other = add("Porto hosts robotics days.", "s1")  # shorter: BM25 alone puts it first
+    found = _slice_search(store, "which city hosts the robotics meetup?")
+    assert found.index(answer) < found.index(other)
+
+
+def test_one_session_does_not_take_every_first_place(store: Store) -> None:
+    """The k-th memory of one session counts SESSION_SPREAD**k: a comparable memory from
+    another session comes before a session's third."""
+    when = "2026-03-01T10:00:00Z"
+    same = [
+        "Kafka consumer lag alert on the billing cluster: the invoices topic fell behind.",
+        "Billing cluster again: the Kafka consumer lag alert paged Dana at 3am.",
+        "The consumer lag alert for Kafka on billing cluster was a flapping threshold.",
+        "Raised the Kafka consumer lag alert threshold for the billing cluster to 5 minutes.",
+    ]
+    for text in same:
+        store.add(text, project="chat", created=when, source_session="big")
+    other = "Kafka consumer lag alert fired on the billing cluster during the Postgres migration."
+    store.add(other, project="chat", created=when, source_session="small")
+    found = _slice_search(store, "kafka consumer lag alert billing cluster")
+    assert other in found[:3]
+
+
+def test_memories_without_a_session_rank_by_session_too(store: Store) -> None:
+    """Memories saved by hand have no source session: the session ranking leaves them be."""
+    a = store.save("Kafka consumer lag alerts go to the on-call channel.", project="chat")
+    store.add("Kafka lag was high after the deploy.", project="chat", source_session="s1")
+    found = _slice_search(store, "where do kafka consumer lag alerts go?")
+    assert found[0] == a.content
