@@ -114,10 +114,11 @@ class AnthropicBackend:
 class ClaudeCliBackend:
     """`claude -p` (headless Claude Code) with the prompt on stdin, on the user's own login.
 
-    The child runs in its own process group with `MEMEM_MINER_CHILD=1`, which memem's hooks
-    and daemon obey by exiting at once. The whole group is killed when the call ends, however
-    it ends (success, timeout, failure, KeyboardInterrupt): claude's hooks and MCP servers
-    must not outlive it."""
+    The transcript is untrusted text, so the child gets no tools (`--tools ""`) and no MCP
+    servers (`--strict-mcp-config` without a config): it can only answer. It runs in its own
+    process group with `MEMEM_MINER_CHILD=1`, which memem's hooks and daemon obey by exiting
+    at once. The whole group is killed when the call ends, however it ends (success, timeout,
+    failure, KeyboardInterrupt): claude's hooks must not outlive it."""
 
     name = "claude-cli"
 
@@ -136,6 +137,7 @@ class ClaudeCliBackend:
         of stderr; stdout is the reply, read by `parse_reply`."""
         prompt = f"{SYSTEM_PROMPT}\n\n{user_prompt(render(messages), project=project)}"
         argv = [self.executable, "-p", "--model", self.model, "--output-format", "text"]
+        argv += ["--tools", "", "--strict-mcp-config"]
         # Files, not pipes: a grandchild that inherits stdout (a hook starting something in
         # the background) would hold a pipe open and turn a finished run into a timeout.
         with (

@@ -339,7 +339,10 @@ def test_claude_cli_runs_headless_with_the_recursion_guard(tmp_path: Path) -> No
     lessons = ClaudeCliBackend(executable=str(script)).extract(MESSAGES, project="shop")
     assert lessons == [LESSON]
     record = json.loads((tmp_path / "bin" / "record.json").read_text())
-    assert record["argv"] == ["-p", "--model", "haiku", "--output-format", "text"]
+    assert record["argv"] == [
+        *("-p", "--model", "haiku", "--output-format", "text"),
+        *("--tools", "", "--strict-mcp-config"),
+    ]
     assert record["env"]["MEMEM_MINER_CHILD"] == "1"
     assert record["env"]["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
     assert record["env"]["HOME"] == os.environ["HOME"]  # the rest of the environment passes

@@ -132,3 +132,28 @@ def test_session_start_starts_the_daemon_which_mines_the_session_by_itself(
         stopped = claude.memem("daemon", "stop")
         assert stopped.returncode == 0, stopped.stderr
     assert "stopped" in stopped.stdout or "not running" in stopped.stdout, stopped.stdout
+
+
+def test_the_claude_cli_miner_asks_the_real_cli_without_tools_or_mcp(claude: Claude) -> None:
+    """MEMEM_MINER_BACKEND=claude-cli: the daemon's child is the real `claude -p`, and the
+    transcript it reads is untrusted, so its request to the API offers no tool at all (the
+    user's own sessions offer Bash, Read, memem's MCP tools...)."""
+    session = a_session_with_a_lesson(claude)
+    user_request = claude.api.message_requests[0].body
+    assert user_request.get("tools"), "the CLI normally offers tools: the check below means it"
+    env = dict(claude.env, MEMEM_MINER_SETTLE_SECONDS="0", MEMEM_MINER_BACKEND="claude-cli")
+    opted = claude.memem("mine", "--opt-in", "history", "--yes", env=env)
+    assert opted.returncode == 0, opted.stderr
+    lesson = {"title": "Run make migrate", "content": LESSON, "type": "convention", "importance": 4}
+    claude.api.reply_json({"memories": [lesson]})
+    before = len(claude.api.message_requests)
+    mined = claude.memem("daemon", "run", "--once", env=env)
+    assert mined.returncode == 0, mined.stderr
+    asked = [r for r in claude.api.message_requests[before:] if is_miner(r)]
+    assert len(asked) == 1, [texts(r)[:300] for r in claude.api.message_requests[before:]]
+    body = asked[0].body
+    assert not body.get("tools"), body.get("tools")
+    assert "mcp__plugin" not in json.dumps(body)  # no MCP server, not even deferred tools
+    assert USER_WORDS in texts(asked[0])
+    logs = "".join(p.read_text()[-2000:] for p in (claude.state / "logs").glob("*.log"))
+    assert any(LESSON in t and session in t for t in claude.memories().values()), logs
