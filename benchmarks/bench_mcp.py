@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import os
 import shutil
 import statistics
@@ -39,41 +38,17 @@ from typing import Any, Final
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-import memem
 from benchmarks import synth
-from benchmarks.bench_store import parse_sizes
+from benchmarks.bench_store import REPO, log, parse_sizes, percentile, source_digest
 from memem.memory import Memory
 from memem.store import Store
 
-REPO: Final = Path(memem.__file__).resolve().parent.parent
 TIMEOUT: Final = 120.0
 TARGETS: Final = {
     "initialize": 700.0,  # spawn -> initialize answer, median, default (early) answer
     "search@10000": 15.0,  # memory_search round trip, median, 10k memories
     "save@10000": 25.0,  # memory_save round trip, median, 10k memories
 }
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile, q in [0, 100]."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    at = (len(ordered) - 1) * q / 100
-    low = int(at)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (at - low)
-
-
-def source_digest() -> str:
-    digest = hashlib.sha256()
-    for path in sorted((REPO / "memem").glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 @dataclass
