@@ -768,11 +768,12 @@ def search(
     best = max(coverage.values())
     if best < floor_coverage or best * len(weights) < min(floor_terms, len(weights)):
         return []
+    shares = _with_context(conn, rows, coverage, covered) if by_session else coverage
     scores = {
-        rowid: -float(ranks[rowid]) * share**COVERAGE_POWER for rowid, share in coverage.items()
+        rowid: -float(ranks[rowid]) * share**COVERAGE_POWER for rowid, share in shares.items()
     }
     if by_session:
-        scores = _session_scores(conn, rows, ranks, coverage, covered)
+        scores = _with_peers(rows, scores)
     scored = sorted(
         ((scores[r["rowid"]], coverage[r["rowid"]], r) for r in rows),
         key=lambda item: item[0],
@@ -784,43 +785,43 @@ def search(
     return [Match(to_row(r), score, share) for score, share, r in scored[:limit]]
 
 
-def _session_scores(
+def _with_context(
     conn: sqlite3.Connection,
     rows: Sequence[sqlite3.Row],
-    ranks: dict[int, float],
     coverage: dict[int, float],
     covered: Callable[[Iterable[str]], float],
 ) -> dict[int, float]:
-    """Scores by session: coverage credits SESSION_CONTEXT of what the memory before it in
-    its session adds, then each gains SESSION_BONUS of the other scores of its session."""
+    """Coverage crediting SESSION_CONTEXT of what the memory before each in its session adds."""
     sessioned = [r["rowid"] for r in rows if r["source_session"]]
-    before: dict[int, str] = {}
-    if sessioned:
-        marks = ",".join("?" * len(sessioned))
-        # The active memory saved just before in the same source session: by created time, ties
-        # (one mining pass saves a session at once) in index order, i.e. save order (file order
-        # after a rebuild).
-        before = {
-            rowid: terms
-            for rowid, terms in conn.execute(
-                "SELECT m.rowid, (SELECT p.terms FROM memories p "
-                "WHERE p.source_session = m.source_session AND p.status = 'active' "
-                "AND (p.created, p.rowid) < (m.created, m.rowid) "
-                "ORDER BY p.created DESC, p.rowid DESC LIMIT 1) "
-                f"FROM memories m WHERE m.rowid IN ({marks})",
-                sessioned,
-            )
-            if terms
-        }
-    scores: dict[int, float] = {}
+    if not sessioned:
+        return coverage
+    marks = ",".join("?" * len(sessioned))
+    # The active memory saved just before in the same source session: by created time, ties
+    # (one mining pass saves a session at once) in index order, i.e. save order (file order
+    # after a rebuild).
+    before = {
+        rowid: terms
+        for rowid, terms in conn.execute(
+            "SELECT m.rowid, (SELECT p.terms FROM memories p "
+            "WHERE p.source_session = m.source_session AND p.status = 'active' "
+            "AND (p.created, p.rowid) < (m.created, m.rowid) "
+            "ORDER BY p.created DESC, p.rowid DESC LIMIT 1) "
+            f"FROM memories m WHERE m.rowid IN ({marks})",
+            sessioned,
+        )
+        if terms
+    }
+    shares = dict(coverage)
     for r in rows:
         rowid = r["rowid"]
-        share = coverage[rowid]
         if rowid in before:
             joint = covered([*r["terms"].split(), *before[rowid].split()])
-            share += SESSION_CONTEXT * (joint - share)
-        scores[rowid] = -float(ranks[rowid]) * share**COVERAGE_POWER
-    # Each session's best scores; a memory's peers are the best of them but itself.
+            shares[rowid] += SESSION_CONTEXT * (joint - shares[rowid])
+    return shares
+
+
+def _with_peers(rows: Sequence[sqlite3.Row], scores: dict[int, float]) -> dict[int, float]:
+    """Each score plus SESSION_BONUS of the SESSION_PEERS best other scores of its session."""
     best: dict[str, list[float]] = {}
     for r in rows:
         if r["source_session"]:
