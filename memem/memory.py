@@ -235,10 +235,6 @@ class Memory(Value):
     def active(self) -> bool:
         return self.status == "active"
 
-    def evolve(self, **changes: Any) -> Memory:
-        """A copy with some fields changed (normalised again)."""
-        return Memory(**{**self.fields(), **changes})
-
     def to_dict(self) -> dict[str, Any]:
         """Every frontmatter field plus `content` (and `extra` for unknown keys), JSON-ready."""
         return {

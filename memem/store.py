@@ -611,7 +611,7 @@ class Store:
         for delta in built.deltas:
             if delta.safe and delta.kind == "new_memory":
                 applied.append(self.add(delta.content, project=built.project).memory.id)
-        return Slice(**{**built.fields(), "applied": tuple(applied)})
+        return built.evolve(applied=tuple(applied))
 
     # -- changing ------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Self
 
 
 class Value:
@@ -31,6 +31,10 @@ class Value:
     def fields(self) -> dict[str, Any]:
         """The record's fields by name, in `__slots__` order."""
         return {name: getattr(self, name) for name in self.__slots__}
+
+    def evolve(self, **changes: Any) -> Self:
+        """A copy with some fields changed, built (and so checked) by the record's `__init__`."""
+        return self.__class__(**{**self.fields(), **changes})
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
