@@ -19,12 +19,14 @@ import json
 import sqlite3
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from memem.index import analyze
 from memem.text import query_terms
 
+Row = dict[str, Any]
 DATA = Path(__file__).resolve().parent / "data"
 SPLITS = ("tune", "holdout")
 PROMPT_KINDS = ("natural", "two-part", "unrelated")
@@ -39,6 +41,12 @@ MIN_TWO_PART = 12
 MIN_UNRELATED = 10
 MIN_CUES = 30
 MIN_IMPLICIT_MEMORIES = 90
+# How many content words a prompt may share with the memory it should recall: a coding
+# question and a first-week "natural" prompt paraphrase (at most one word in common); an
+# implicit cue alludes to the situation, so it may name the topic, but only just.
+MAX_SHARED_QUESTION = 1
+MAX_SHARED_NATURAL = 1
+MAX_SHARED_CUE = 2
 
 
 class Checker:
@@ -68,7 +76,7 @@ def load(path: Path, checker: Checker) -> Any:
         return None
 
 
-def require(checker: Checker, where: str, item: Any, fields: dict[str, type]) -> bool:
+def require(checker: Checker, where: str, item: Any, fields: Mapping[str, type]) -> bool:
     if not isinstance(item, dict):
         checker.fail(where, "not an object")
         return False
@@ -81,8 +89,10 @@ def require(checker: Checker, where: str, item: Any, fields: dict[str, type]) ->
     return ok
 
 
-def memories_by_id(checker: Checker, name: str, memories: Any, fields: dict[str, type]) -> dict:
-    found: dict[str, dict] = {}
+def memories_by_id(
+    checker: Checker, name: str, memories: Any, fields: Mapping[str, type]
+) -> dict[str, Row]:
+    found: dict[str, Row] = {}
     if not isinstance(memories, list) or not memories:
         checker.fail(name, "'memories' must be a non-empty list")
         return found
@@ -92,6 +102,7 @@ def memories_by_id(checker: Checker, name: str, memories: Any, fields: dict[str,
             continue
         if memory["id"] in found:
             checker.fail(where, f"duplicate id {memory['id']!r}")
+            continue  # the first one stands: later checks then speak of the right memory
         found[memory["id"]] = memory
     texts = Counter(m["content"].strip().lower() for m in found.values())
     for text, count in texts.items():
@@ -100,10 +111,10 @@ def memories_by_id(checker: Checker, name: str, memories: Any, fields: dict[str,
     return found
 
 
-def check_split_balance(checker: Checker, name: str, rows: list[dict], group: str) -> None:
-    by_group: dict[str, Counter] = {}
+def check_split_balance(checker: Checker, name: str, rows: list[Row], group: str) -> None:
+    by_group: dict[str, Counter[str]] = {}
     for row in rows:
-        by_group.setdefault(row.get(group, "?"), Counter())[row.get("split")] += 1
+        by_group.setdefault(row.get(group, "?"), Counter())[str(row.get("split"))] += 1
     for key, counts in sorted(by_group.items()):
         if abs(counts["tune"] - counts["holdout"]) > 1:
             checker.fail(name, f"{group} {key!r}: splits unbalanced {dict(counts)}")
@@ -144,8 +155,8 @@ def check_coding(checker: Checker, path: Path, verbose: bool) -> None:
     if not isinstance(queries, list):
         checker.fail(name, "'queries' must be a list")
         return
-    asked: Counter = Counter()
-    rows = []
+    asked: Counter[str] = Counter()
+    rows: list[Row] = []
     for n, query in enumerate(queries):
         where = f"{name} queries[{n}]"
         if not require(checker, where, query, {"target": str, "question": str, "keywords": str}):
@@ -160,7 +171,7 @@ def check_coding(checker: Checker, path: Path, verbose: bool) -> None:
         rows.append({"project": target["project"], "split": query.get("split")})
         text = target["title"] + "\n" + target["content"]
         common = checker.shared(query["question"], text)
-        if len(common) > 1:
+        if len(common) > MAX_SHARED_QUESTION:
             checker.fail(
                 f"{where} ({query['target']})",
                 f"question shares {len(common)} content words {sorted(common)}: "
@@ -198,9 +209,9 @@ def check_first_week(checker: Checker, path: Path) -> None:
     if not isinstance(prompts, list):
         checker.fail(name, "'prompts' must be a list")
         return
-    kinds: Counter = Counter()
-    natural: Counter = Counter()
-    rows = []
+    kinds: Counter[str] = Counter()
+    natural: Counter[str] = Counter()
+    rows: list[Row] = []
     for n, prompt in enumerate(prompts):
         where = f"{name} prompts[{n}]"
         if not require(checker, where, prompt, {"text": str, "targets": list, "kind": str}):
@@ -222,6 +233,15 @@ def check_first_week(checker: Checker, path: Path) -> None:
             checker.fail(where, f"a {kind} prompt has {len(targets)} targets, want {want}")
         if kind == "natural":
             natural.update(targets)
+            for target in targets:
+                if target not in memories:
+                    continue
+                memory = memories[target]
+                common = checker.shared(prompt["text"], memory["title"] + "\n" + memory["content"])
+                if len(common) > MAX_SHARED_NATURAL:
+                    checker.fail(
+                        where, f"shares {sorted(common)} with {target}: {prompt['text']!r}"
+                    )
     for key in memories:
         if natural[key] < MIN_NATURAL_PER_MEMORY:
             checker.fail(name, f"memory {key} has {natural[key]} natural prompts")
@@ -241,24 +261,37 @@ def check_implicit(checker: Checker, path: Path) -> None:
     if data is None:
         return
     name = path.name
-    fields = {"id": str, "project": str, "title": str, "content": str}
+    fields = {"id": str, "project": str, "title": str, "content": str, "role": str}
     memories = memories_by_id(checker, name, data.get("memories"), fields)
+    for key, memory in memories.items():
+        if memory["role"] not in ("target", "other"):
+            checker.fail(f"{name} {key}", f"role {memory['role']!r}")
     if len(memories) < MIN_IMPLICIT_MEMORIES:
         checker.fail(name, f"{len(memories)} memories, want >= {MIN_IMPLICIT_MEMORIES}")
     cues = data.get("cues")
     if not isinstance(cues, list):
         checker.fail(name, "'cues' must be a list")
         return
-    rows = []
+    rows: list[Row] = []
+    cued: set[str] = set()
     for n, cue in enumerate(cues):
         where = f"{name} cues[{n}]"
         if not require(checker, where, cue, {"text": str, "target": str}):
             continue
-        if cue["target"] not in memories:
-            checker.fail(where, f"target {cue['target']!r} is not a memory")
+        target = memories.get(cue["target"])
+        if target is None or target["role"] != "target":
+            checker.fail(where, f"target {cue['target']!r} is not a target memory")
+        else:
+            cued.add(cue["target"])
+            common = checker.shared(cue["text"], target["title"] + "\n" + target["content"])
+            if len(common) > MAX_SHARED_CUE:
+                checker.fail(where, f"shares {sorted(common)} with its target: {cue['text']!r}")
         if cue.get("split") not in SPLITS:
             checker.fail(where, f"split {cue.get('split')!r}")
         rows.append({"all": "cues", "split": cue.get("split")})
+    for key, memory in memories.items():
+        if memory["role"] == "target" and key not in cued:
+            checker.fail(name, f"target {key} has no cue")
     if len(rows) < MIN_CUES:
         checker.fail(name, f"{len(rows)} cues, want >= {MIN_CUES}")
     check_split_balance(checker, name, rows, "all")
