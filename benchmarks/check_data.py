@@ -140,6 +140,12 @@ def check_coding(checker: Checker, path: Path, verbose: bool) -> None:
                 checker.fail(f"{name} {key}", f"near {near!r} is not a target")
             elif targets[near]["project"] != memory["project"]:
                 checker.fail(f"{name} {key}", f"near {near!r} is in another project")
+            elif not checker.shared(
+                memory["title"] + "\n" + memory["content"],
+                targets[near]["title"] + "\n" + targets[near]["content"],
+            ):
+                # A hard negative competes on the target's own words, or it is not hard.
+                checker.fail(f"{name} {key}", f"shares no word with its target {near!r}")
     hard = [m for m in distractors.values() if m.get("near")]
     projects = Counter(m["project"] for m in targets.values())
     if len(targets) < MIN_TARGETS:

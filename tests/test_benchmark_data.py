@@ -58,6 +58,11 @@ def lost_target(content: dict[str, Any]) -> None:
     content["prompts"][-1]["targets"] = ["m99"]
 
 
+def soft_negative(content: dict[str, Any]) -> None:
+    near = next(m for m in content["memories"] if m.get("near"))
+    near["title"], near["content"] = "Lunch", "The canteen closes at 14:30 on Fridays."
+
+
 def bad_split(content: dict[str, Any]) -> None:
     content["queries"][0]["split"] = "train"
 
@@ -70,6 +75,7 @@ def bad_split(content: dict[str, Any]) -> None:
         ("implicit.json", set_cue, "shares"),
         ("coding_recall.json", duplicate_id, "duplicate id"),
         ("first_week.json", lost_target, "is not a memory"),
+        ("coding_recall.json", soft_negative, "shares no word with its target"),
         ("coding_recall.json", bad_split, "split 'train'"),
     ],
 )
