@@ -14,6 +14,7 @@ import os
 import time
 
 from memem import index
+from memem.fence import label
 from memem.memory import normalize_project
 from memem.slice import (
     Candidate,
@@ -356,4 +357,5 @@ def status_line(conn: sqlite3.Connection, scope: str) -> str:
             "SELECT project = ?, count(*) FROM scope WHERE status = 'active' GROUP BY 1", (scope,)
         ).fetchall()
     )
-    return f"memem: {counts.get(1, 0)} memories for {scope}, {sum(counts.values())} in all"
+    # Outside the fence: the project name goes through `label` (one line, no markup).
+    return f"memem: {counts.get(1, 0)} memories for {label(scope)}, {sum(counts.values())} in all"
