@@ -53,7 +53,7 @@ TOPIC_THRESHOLD: Final = 0.18
 PROJECT_THRESHOLD: Final = 0.06
 SAME_PROJECT_EDGES: Final = 2
 SAME_SESSION_EDGES: Final = 3
-KEY_TERMS: Final = 8
+KEY_TERMS: Final = 12  # rebuild: enough rare terms to find what a save's search finds
 
 _DEPENDS: Final = re.compile(
     r"\b(?:depends? on|requires?|relies on|built on|needs|prerequisite)\b", re.IGNORECASE

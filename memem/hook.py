@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 EVENTS: Final = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PreCompact")
 FILE_TOOLS: Final = ("Read", "Edit", "Write", "MultiEdit", "NotebookEdit")
 MAX_STDIN: Final = 4 * 1024 * 1024
+# Claude Code gives a hook 5 s; a locked index is given up on well before (the prompt then
+# goes without a slice).
+BUSY_TIMEOUT_MS: Final = 500
 
 
 def _output(event: str, context: str) -> str:
@@ -61,7 +64,7 @@ def respond(event: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> s
         "transcript": transcript if isinstance(transcript, str) else None,
         "topic_shift": shift,
     }
-    idx = Index(index_path)
+    idx = Index(index_path, busy_timeout_ms=BUSY_TIMEOUT_MS)
     try:
         conn = idx.connection()
         if event == "UserPromptSubmit":

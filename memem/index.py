@@ -242,8 +242,13 @@ class _Connection(sqlite3.Connection):
 class Index:
     """Handle on the index database; hands out one connection per thread."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    ) -> None:
         self.path = os.fspath(path)
+        # How long a statement waits for another process's lock before SQLITE_BUSY: a hook
+        # must give up well inside its own time limit.
+        self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
@@ -261,14 +266,14 @@ class Index:
         os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
         conn = sqlite3.connect(
             self.path,
-            timeout=BUSY_TIMEOUT_MS / 1000,
+            timeout=self.busy_timeout_ms / 1000,
             isolation_level=None,
             factory=_Connection,
             # Each thread uses only its own connection; `close` is the one cross-thread call.
             check_same_thread=False,
         )
         conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")

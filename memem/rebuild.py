@@ -14,6 +14,7 @@ import os
 import sqlite3
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +32,11 @@ log = logging.getLogger("memem.rebuild")
 
 # A key term in more memories than this says little about any pair of them.
 MAX_POSTINGS = 64
+# Candidates per memory: the older ones sharing the most key terms,
+# and the latest memories of its project sharing at least PROJECT_MIN of their weight.
 CANDIDATES = 12
+PROJECT_CANDIDATES = 6
+PROJECT_MIN = graph.PROJECT_THRESHOLD  # below it, propose() would not link them anyway
 
 
 # Below this many files a process pool costs more than it saves.
@@ -103,9 +108,17 @@ def rebuild(store: Store) -> ReconcileReport:
 def rebuild_edges(conn: sqlite3.Connection) -> dict[str, int]:
     """Recompute every edge; returns the count per type.
 
-    Candidates for each memory are the memories sharing its key terms (its rarest terms
-    shared with anyone). A key term common to many memories contributes only the memories of
-    the same project closest in time, so a large vault stays linked without quadratic work.
+    The graph built save by save is the reference: each memory, as it was saved, proposed
+    edges to the older memories a search found for it, and nothing newer. So here each
+    memory proposes edges to older memories only (else each pair would compete for two
+    memories' proposals and half the edges would be lost), and its candidates are found the
+    way a search finds them: the older memories sharing most of its key terms (its rarest
+    terms shared with anyone; a key term common to many memories contributes only the
+    memories of the same project closest in time, so the work stays linear), plus the latest
+    memories of its project that share some weight with it (what search finds through
+    commoner words: the same-project links). A memory whose every proposal lost out to
+    stronger ones (its degree capped elsewhere) gets one more look at its neighbours on both
+    sides in time, as the newer memories that linked to it when they were saved did.
     """
     nodes = index.briefs(conn)
     dfs = dict(conn.execute("SELECT term, df FROM terms").fetchall())
@@ -115,43 +128,79 @@ def rebuild_edges(conn: sqlite3.Connection) -> dict[str, int]:
     keys = [graph.key_terms(n.terms, weights, dfs) for n in nodes]
     postings: dict[str, list[int]] = defaultdict(list)
     local: dict[tuple[str, str], list[int]] = defaultdict(list)
+    by_project: dict[str, list[int]] = defaultdict(list)
     for i, (node, ks) in enumerate(zip(nodes, keys, strict=True)):
         if node.active:
             for k in ks:
                 postings[k].append(i)
                 local[(k, node.project)].append(i)
+            by_project[node.project].append(i)
     masses = {n.id: graph.mass(n.terms, weights) for n in nodes}
+
+    def candidates(i: int, pick: Callable[[list[int], int, int], list[int]]) -> list[int]:
+        node = nodes[i]
+        shared: Counter[int] = Counter()
+        for k in keys[i]:
+            plist = postings[k]
+            if len(plist) > MAX_POSTINGS:
+                plist = local[(k, node.project)]
+            shared.update(pick(plist, i, MAX_POSTINGS))
+        shared.pop(i, None)
+        found = [j for j, _ in shared.most_common(CANDIDATES)]
+        mine = masses[node.id]
+        found += [
+            j
+            for j in pick(by_project[node.project], i, PROJECT_CANDIDATES)
+            if j != i
+            and graph.similarity(node.terms, nodes[j].terms, weights, mine, masses[nodes[j].id])
+            >= PROJECT_MIN
+        ]
+        return found
+
+    def proposals(i: int, found: list[int]) -> list[Edge]:
+        node = nodes[i]
+        best = {nodes[j].id: nodes[j] for j in found}
+        edges = graph.propose(
+            node, node.terms, [(n, n.terms) for n in best.values()], weights, masses
+        )
+        return [graph.oriented(edge, node, best[edge.dst]) for edge in edges]
+
     proposed: dict[tuple[str, str, str], Edge] = {}
     for i, node in enumerate(nodes):
         for edge in graph.declared(node.id, node.contradicts):
             proposed[edge.key()] = edge
         if not node.active:
             continue
-        # Candidates: the memories sharing the most key terms (counted in C by Counter);
-        # propose() then scores each exactly.
-        shared: Counter[int] = Counter()
-        for k in keys[i]:
-            plist = postings[k]
-            shared.update(
-                plist
-                if len(plist) <= MAX_POSTINGS
-                else _nearest(local[(k, node.project)], i, MAX_POSTINGS)
-            )
-        shared.pop(i, None)
-        best = {nodes[j].id: nodes[j] for j, _ in shared.most_common(CANDIDATES)}
-        candidates = [(n, n.terms) for n in best.values()]
-        for edge in graph.propose(node, node.terms, candidates, weights, masses):
-            edge = graph.oriented(edge, node, best[edge.dst])
+        for edge in proposals(i, candidates(i, _older)):
             if proposed.get(edge.key(), edge).score <= edge.score:
                 proposed[edge.key()] = edge
     kept = graph.cap(list(proposed.values()))
+    degree: Counter[str] = Counter()
+    for e in kept:
+        degree[e.src] += 1
+        degree[e.dst] += 1
+    for i, node in enumerate(nodes):
+        if not node.active or degree[node.id]:
+            continue
+        for edge in proposals(i, candidates(i, _around)):
+            if degree[edge.other(node.id)] < graph.MAX_EDGES:
+                kept.append(edge)
+                degree[edge.src] += 1
+                degree[edge.dst] += 1
+                break
     conn.execute("DELETE FROM edges")
     index.add_edges(conn, ((e.src, e.dst, e.type, e.score) for e in kept))
     return dict(Counter(e.type for e in kept))
 
 
-def _nearest(positions: list[int], i: int, count: int) -> list[int]:
-    """Up to `count` of the sorted `positions` closest to `i` (nodes are ordered by time)."""
+def _older(positions: list[int], i: int, count: int) -> list[int]:
+    """The last `count` of the sorted `positions` before `i` (nodes are ordered by time)."""
+    at = bisect.bisect_left(positions, i)
+    return positions[max(0, at - count) : at]
+
+
+def _around(positions: list[int], i: int, count: int) -> list[int]:
+    """Up to `count` of the sorted `positions` closest to `i`, before and after it."""
     at = bisect.bisect_left(positions, i)
     lo = max(0, at - count // 2)
-    return positions[lo : lo + count]
+    return positions[lo : lo + count + 1]

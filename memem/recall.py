@@ -14,6 +14,7 @@ import os
 import time
 
 from memem import index
+from memem.fence import label
 from memem.memory import normalize_project
 from memem.slice import (
     Candidate,
@@ -27,7 +28,7 @@ from memem.slice import (
     topic_shifted,
 )
 from memem.text import query_terms
-from memem.workspace import environment
+from memem.workspace import environment, read_regular
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ NEIGHBOURS_OF: Final = 3
 NEIGHBOUR_MIN: Final = 0.3
 TOPIC_SHIFT: Final = 0.2
 TRANSCRIPT_TAIL: Final = 256 * 1024
+SESSION_LIMIT: Final = 1024 * 1024
+PLAYBOOK_CHARS: Final = 4000
+PLAYBOOK_LIMIT: Final = 4 * PLAYBOOK_CHARS  # UTF-8 takes at most 4 bytes a character
 KEEP_ROLES: Final = ("goals", "constraints", "decisions", "open_tensions")
 
 
@@ -80,8 +84,10 @@ class Session:
         if path is None:
             return cls()
         try:
-            with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
+            raw = read_regular(path, SESSION_LIMIT)
+            if raw is None:
+                return cls()
+            data = json.loads(raw)
             return cls(
                 injected=[str(i) for i in data.get("injected", [])][-500:],
                 terms=[str(t) for t in data.get("terms", [])],
@@ -186,11 +192,13 @@ def neighbours(
 
 def playbook(vault_dir: str | PathLike[str], project: str) -> list[Candidate]:
     path = os.path.join(vault_dir, "memem", "playbooks", f"{project}.md")
+    data = read_regular(path, PLAYBOOK_LIMIT)
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read(4000)
-    except (OSError, UnicodeDecodeError):
-        return []
+        text = "" if data is None else data.decode("utf-8")[:PLAYBOOK_CHARS]
+    except UnicodeDecodeError as exc:
+        if len(data or b"") < PLAYBOOK_LIMIT or exc.start < PLAYBOOK_LIMIT - 3:
+            return []
+        text = (data or b"")[: exc.start].decode("utf-8")[:PLAYBOOK_CHARS]  # cut mid-character
     body = text.split("---", 2)[-1].strip() if text.startswith("---") else text.strip()
     if not body:
         return []
@@ -203,13 +211,10 @@ def touched_files(transcript: str | None, limit: int = 8) -> list[str]:
     """Files the session read or changed, newest first, from the transcript's tail."""
     if not transcript:
         return []
-    try:
-        with open(transcript, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - TRANSCRIPT_TAIL))
-            tail = handle.read().decode("utf-8", errors="replace").splitlines()
-    except OSError:
+    data = read_regular(transcript, TRANSCRIPT_TAIL, tail=True)
+    if data is None:
         return []
+    tail = data.decode("utf-8", errors="replace").splitlines()
     found: list[str] = []
     for line in reversed(tail):
         if '"tool_use"' not in line or "file_path" not in line:
@@ -356,4 +361,5 @@ def status_line(conn: sqlite3.Connection, scope: str) -> str:
             "SELECT project = ?, count(*) FROM scope WHERE status = 'active' GROUP BY 1", (scope,)
         ).fetchall()
     )
-    return f"memem: {counts.get(1, 0)} memories for {scope}, {sum(counts.values())} in all"
+    # Outside the fence: the project name goes through `label` (one line, no markup).
+    return f"memem: {counts.get(1, 0)} memories for {label(scope)}, {sum(counts.values())} in all"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import re
 
+from memem.fence import label, neutralise
 from memem.text import STOPWORDS, words
 from memem.value import Value
 
@@ -536,11 +537,12 @@ def render(items: Sequence[Item], env: Environment | None = None, *, budget: int
     """The one markdown form of a slice (hooks, MCP tools and the CLI all use it)."""
     if not items:
         return ""
-    lines = [OPEN, LABEL]
-    if env and (env.project or env.branch):
-        where = f"project {env.project}" if env.project else ""
-        if env.branch:
-            where += f" · branch {env.branch}"
+    lines = [LABEL]
+    project, branch = (label(env.project), label(env.branch)) if env else ("", "")
+    if project or branch:
+        where = f"project {project}" if project else ""
+        if branch:
+            where += f" · branch {branch}"
         lines.append(f"({where.strip(' ·')})")
     by_role: dict[str, list[Item]] = {}
     for item in items:
@@ -557,8 +559,10 @@ def render(items: Sequence[Item], env: Environment | None = None, *, budget: int
                 lines.append(f"- {ref} {body}")
             else:
                 lines.append(f"- **{item.title}** {ref}\n  {body}")
-    lines.append(CLOSE)
-    text = "\n".join(lines)
+    # Everything between the tags is memory-derived or beside it: no part of it, nor two
+    # parts together, may read as a tag (memem.fence).
+    body = neutralise("\n".join(lines))
+    text = f"{OPEN}\n{body}\n{CLOSE}"
     if len(text) > budget:  # select() keeps well inside; this is the hard guarantee
         text = text[: budget - len(CLOSE) - 2].rsplit("\n", 1)[0] + "\n…\n" + CLOSE
     return text

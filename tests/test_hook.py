@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -208,3 +210,88 @@ def test_touched_files_survive_a_malformed_transcript(tmp_path: Path) -> None:
     assert touched_files(str(transcript)) == ["/src/new.py", "/src/old.py"]
     assert touched_files(str(transcript), limit=1) == ["/src/new.py"]
     assert touched_files(str(tmp_path / "missing.jsonl")) == []
+
+
+# A hook has 5 s; these must end well inside it (the subprocess timeout is the assertion that
+# nothing hangs, the elapsed time that a stall is cut short).
+STALL_BUDGET = 4.0
+
+
+def run_bounded(
+    payload: dict[str, object], cwd: Path, timeout: float = 20
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    body = {"session_id": "s-stall", "cwd": str(cwd), **payload}
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "memem", "hook", "UserPromptSubmit"],
+        input=json.dumps(body),
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=timeout,
+    )
+    return result, time.perf_counter() - started
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory", "symlink-to-fifo"])
+def test_a_transcript_that_is_not_a_regular_file_cannot_stall_the_hook(
+    project: Path, tmp_path: Path, kind: str
+) -> None:
+    fifo = tmp_path / "transcript.fifo"
+    os.mkfifo(fifo)
+    path = {
+        "fifo": fifo,
+        "dev-zero": Path("/dev/zero"),
+        "directory": tmp_path,
+        "symlink-to-fifo": tmp_path / "link.jsonl",
+    }[kind]
+    if kind == "symlink-to-fifo":
+        path.symlink_to(fifo)
+    result, _ = run_bounded(
+        {"prompt": "why is the checkout test flaky?", "transcript_path": str(path)}, project
+    )
+    assert "use the fake gateway" in context(result)  # the slice still comes, without files
+
+
+def test_a_git_head_that_is_not_a_regular_file_cannot_stall_the_hook(
+    project: Path, tmp_path: Path
+) -> None:
+    (project / ".git" / "HEAD").unlink()
+    os.mkfifo(project / ".git" / "HEAD")
+    result, _ = run_bounded({"prompt": "why is the checkout test flaky?"}, project)
+    text = context(result)
+    assert "use the fake gateway" in text and "branch" not in text
+
+
+def test_touched_files_reads_a_bounded_tail_of_regular_files_only(tmp_path: Path) -> None:
+    from memem import recall, workspace
+
+    line = json.dumps(
+        {"message": {"content": [{"type": "tool_use", "input": {"file_path": "/src/a.py"}}]}}
+    )
+    big = tmp_path / "t.jsonl"
+    big.write_text("x" * (3 * recall.TRANSCRIPT_TAIL) + "\n" + line + "\n")
+    assert recall.touched_files(str(big)) == ["/src/a.py"]
+    assert recall.touched_files("/dev/zero") == []
+    assert workspace.read_regular("/dev/zero", 10) is None
+    assert workspace.read_regular(str(big), 5, tail=True) == line[-4:].encode() + b"\n"
+
+
+def test_a_locked_index_makes_the_hook_give_up_inside_its_budget(
+    project: Path, store: Store
+) -> None:
+    store.index.close()  # an open WAL connection keeps a shared lock: the holder needs none
+    holder = sqlite3.connect(store.index.path, isolation_level=None)
+    try:
+        # Exclusive locking mode: once taken the lock is kept, readers too get SQLITE_BUSY.
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("CREATE TABLE IF NOT EXISTS held (x)")
+        result, elapsed = run_bounded({"prompt": "why is the checkout test flaky?"}, project)
+    finally:
+        holder.close()
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
+    assert elapsed < STALL_BUDGET, elapsed
+    log = (Path(os.environ["MEMEM_DIR"]) / "logs" / "hooks.log").read_text()
+    assert "hook failed" in log and "locked" in log
