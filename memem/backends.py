@@ -24,12 +24,13 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, Protocol
 
 from memem.errors import ConfigError, ExtractionError, PermanentError, TransientError
 from memem.extraction import SYSTEM_PROMPT, Lesson, heuristic, parse_reply, user_prompt
 from memem.settings import Settings
-from memem.transcript import Message, render
+from memem.transcript import MINER_CWD, Message, render
 
 if TYPE_CHECKING:
     import anthropic
@@ -123,11 +124,19 @@ class ClaudeCliBackend:
     name = "claude-cli"
 
     def __init__(
-        self, *, executable: str = "claude", model: str = "haiku", timeout: float = 180.0
+        self,
+        *,
+        executable: str = "claude",
+        model: str = "haiku",
+        timeout: float = 180.0,
+        cwd: Path | None = None,
     ) -> None:
         self.executable = executable
         self.model = model
         self.timeout = timeout
+        # `<state>/miner-cwd`: Claude Code files the child's session under a project folder
+        # named after it, which the miner knows is its own and never mines (memem.transcript).
+        self.cwd = cwd
 
     def __repr__(self) -> str:
         return f"ClaudeCliBackend(executable={self.executable!r}, model={self.model!r})"
@@ -148,12 +157,15 @@ class ClaudeCliBackend:
             stdin.write(prompt.encode("utf-8"))
             stdin.seek(0)
             try:
+                if self.cwd is not None:
+                    self.cwd.mkdir(mode=0o700, parents=True, exist_ok=True)
                 process = subprocess.Popen(
                     argv,
                     stdin=stdin,
                     stdout=stdout,
                     stderr=stderr,
                     env={**os.environ, **CHILD_ENV},
+                    cwd=self.cwd,
                     start_new_session=True,
                 )
             except OSError as err:
@@ -212,7 +224,11 @@ def choose(settings: Settings) -> Backend:
                 f"MEMEM_MINER_BACKEND=claude-cli but {settings.claude_executable!r} "
                 "is not an executable on PATH (set MEMEM_CLAUDE)"
             )
-        return ClaudeCliBackend(executable=executable, model=settings.miner_model)
+        return ClaudeCliBackend(
+            executable=executable,
+            model=settings.miner_model,
+            cwd=settings.state_dir / MINER_CWD,
+        )
     return HeuristicBackend()
 
 

@@ -13,7 +13,8 @@ it was: the same part is mined again later, and the store's dedup absorbs what w
     pending -> mined                  (cursor moved; the file may grow: pending again)
             -> failed (transient)     retried after a backoff; dead after MAX_FAILURES
             -> dead (permanent)       retried only when the file changes or on request
-            -> skipped                memem's own headless sessions, empty sessions
+            -> skipped                memem's own `claude -p` sessions (run in
+                                      `<state>/miner-cwd`, see memem.transcript)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from memem.errors import MememError, PermanentError, SecurityError, TransientError
+from memem.transcript import MINER_CWD, project_slug
 
 if TYPE_CHECKING:
     from memem.backends import Backend
@@ -318,10 +320,21 @@ class Miner:
         self.store = store
         self.state = state
         self.backend = backend
+        # The claude-cli backend's own working dir (`<state>/miner-cwd`): sessions run there,
+        # or filed in its project folder, are memem's own extraction runs (memem.transcript).
+        self.own_cwd = state.path.parent / MINER_CWD
         self.stopping = False
         # time.monotonic() past which no new model call starts (`daemon run --once` must
         # return in bounded time even when the API hangs).
         self.deadline = deadline
+
+    def _own_session(self, path: str, cwd: str | None) -> bool:
+        """Whether a transcript is one of memem's own `claude -p` runs: filed under the
+        project folder of `own_cwd`, or run in it (by either spelling of the path)."""
+        spellings = {str(self.own_cwd), os.path.realpath(self.own_cwd)}
+        if Path(path).parent.name in {project_slug(s) for s in spellings}:
+            return True
+        return cwd is not None and (cwd in spellings or os.path.realpath(cwd) in spellings)
 
     def _out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -354,7 +367,7 @@ class Miner:
             return self.mine(path, now=now, explicit=explicit)
         project = project_of(parsed.cwd) if parsed.cwd else (row.project or "global")
         session = parsed.session_id or row.session_id or Path(path).stem
-        if parsed.headless:
+        if parsed.headless or self._own_session(path, parsed.cwd):
             self.state.update(path, status="skipped", cursor=parsed.end, session_id=session)
             return Outcome(path, "skipped")
         # Secrets never reach a model (and the store scrubs again before anything is written).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -227,17 +228,78 @@ def test_repeated_failures_open_the_breaker(state: MinerState) -> None:
     assert not state.breaker_open(now + 10_000)
 
 
-def test_memems_own_headless_sessions_are_never_mined(
+def test_a_prompt_that_merely_contains_the_miner_marker_is_mined(
     tmp_path: Path, store: Store, state: MinerState, workdir: Path
 ) -> None:
     path = write_session(
         sessions_dir(tmp_path) / "s6.jsonl",
-        [("user", f"{MINER_MARKER} extract lessons from: ...")],
+        [
+            ("user", f"[{MINER_MARKER}] Extract the durable lessons of this session: we use uv"),
+            ("assistant", "Noted."),
+        ],
         str(workdir),
     )
     backend = Recorder()
-    assert Miner(store, state, backend).mine(str(path)).status == "skipped"
+    outcome = Miner(store, state, backend).mine(str(path))
+    assert (outcome.status, outcome.memories) == ("mined", 1)
+    assert len(backend.seen) == 1
+
+
+# A `claude` that behaves like Claude Code where it matters here: it appends its session to
+# ~/.claude/projects/<slug of its cwd>/<session>.jsonl (records carry `cwd`, `entrypoint`),
+# then answers on stdout.
+TRANSCRIBING_CLAUDE = """import json, os, re, sys, uuid
+prompt = sys.stdin.read()
+cwd = os.getcwd()
+sid = str(uuid.uuid4())
+folder = os.path.join(os.environ["HOME"], ".claude", "projects", re.sub("[^A-Za-z0-9]", "-", cwd))
+os.makedirs(folder, exist_ok=True)
+envelope = {"isSidechain": False, "userType": "external", "entrypoint": "sdk-cli", "cwd": cwd,
+            "sessionId": sid, "version": "2.1.329", "gitBranch": "HEAD",
+            "timestamp": "2026-11-20T10:00:00.000Z"}
+with open(os.path.join(folder, sid + ".jsonl"), "w") as f:
+    f.write(json.dumps({"type": "user", "uuid": "u1", "promptSource": "sdk",
+                        "message": {"role": "user", "content": prompt}, **envelope}) + "\\n")
+    f.write(json.dumps({"type": "assistant", "uuid": "a1", "message": {"role": "assistant",
+        "model": "claude-haiku-4-5", "content": [{"type": "text",
+        "text": "Always run make migrate before make test in this repo."}]}, **envelope}) + "\\n")
+print(json.dumps({"memories": []}))
+"""
+
+
+def test_sessions_the_claude_cli_backend_creates_are_skipped_even_without_the_marker(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    from memem import backends
+    from memem.settings import Settings
+
+    script = tmp_path / "bin" / "claude"
+    script.parent.mkdir()
+    script.write_text(f"#!{sys.executable}\n{TRANSCRIBING_CLAUDE}", encoding="utf-8")
+    script.chmod(0o755)
+    settings = Settings.from_env(
+        {**os.environ, "MEMEM_MINER_BACKEND": "claude-cli", "MEMEM_CLAUDE": str(script)}
+    )
+    assert state.path == settings.miner_path
+    child = backends.choose(settings)
+    # A user's session that the child would otherwise look like: mined.
+    user_session = write_session(
+        sessions_dir(tmp_path) / "mine.jsonl",
+        [("user", "We use uv for every install in this repo"), ("assistant", "Noted.")],
+        str(workdir),
+    )
+    child.extract([Message("user", "We use uv", T, "u")], project="shop")
+    own = [p for p, _, _ in session_files(settings.session_dirs) if p != str(user_session)]
+    assert len(own) == 1
+    # The data the child was given no longer carries the marker at all: only the folder
+    # (its cwd) tells the miner whose session it is.
+    text = Path(own[0]).read_text(encoding="utf-8").replace(MINER_MARKER, "")
+    Path(own[0]).write_text(text, encoding="utf-8")
+    backend = Recorder()
+    miner = Miner(store, state, backend)
+    assert miner.mine(own[0]).status == "skipped"
     assert backend.seen == []
+    assert miner.mine(str(user_session)).status == "mined"
 
 
 def test_secrets_never_reach_the_backend_or_the_vault(
