@@ -5,7 +5,9 @@
 
 Lifecycle (arq's Worker): a lock file makes it single-instance (`flock`, released by the
 kernel when the process dies, so a crash never leaves a stale lock); a status file carries
-the heartbeat; SIGTERM finishes the chunk in flight and exits; watchdog events are hints that
+the heartbeat; SIGTERM stops at once: no new model call, a call in flight is abandoned after
+a short drain window (the cursor had not moved, so nothing is lost); the index is reconciled
+with the vault once on start, before mining; watchdog events are hints that
 wake the loop, and a full scan of the folders on start and every few minutes reconciles what
 events missed. Every failure inside the loop is logged and survived (the crash guard).
 """
@@ -46,11 +48,12 @@ class Daemon:
     watched: set[Path] = field(default_factory=set)
 
     def stop(self, *_: object) -> None:
-        """Ask the loop to finish the chunk in flight and exit."""
+        """Ask the loop to exit: a model call in flight gets a short drain window
+        (miner.DRAIN_SECONDS), then is abandoned; its chunk is mined again next time."""
         self.stopping.set()
         self.wake.set()
         if self.miner is not None:
-            self.miner.stopping = True
+            self.miner.stop()
 
     def run(self) -> int:
         """The loop. Returns 0, or 3 when another daemon already runs."""
@@ -86,6 +89,13 @@ class Daemon:
         from memem.store import Store
 
         store = Store.open(state_dir=self.settings.state_dir, vault_dir=self.settings.vault_dir)
+        try:
+            # A memory whose file was written just before a kill -9 may be missing from the
+            # index; the same chunk is mined again (its cursor had not moved), and only an
+            # index that knows the file lets dedup absorb it instead of saving it twice.
+            store.reconcile()
+        except Exception:  # the crash guard: mining still works, dedup is only weaker
+            log.exception("reconciling the index with the vault failed")
         state = MinerState(self.settings.miner_path)
         miner: Miner | None = None
         last_scan = 0.0

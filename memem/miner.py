@@ -12,9 +12,26 @@ it was: the same part is mined again later, and the store's dedup absorbs what w
 
     pending -> mined                  (cursor moved; the file may grow: pending again)
             -> failed (transient)     retried after a backoff; dead after MAX_FAILURES
-            -> dead (permanent)       retried only when the file changes or on request
+            -> dead (permanent)       retried after a long backoff (a day, doubling each
+                                      time it dies again, at most a week), at once when
+                                      the file changes or on request (`--retry-failed`)
             -> skipped                memem's own `claude -p` sessions (run in
                                       `<state>/miner-cwd`, see memem.transcript)
+
+Transient failures are 429, 408, 5xx, timeouts, resets and malformed replies (an HTML page,
+cut-off or wrong JSON: `MalformedReply`); each is retried RETRIES_IN_PLACE times at once,
+then the session waits `backoff()`; after MAX_FAILURES failed attempts it is dead. A
+permanent failure (a 401, a 400, a claude CLI that exits non-zero, anything unknown) makes it
+dead at once. Dead is not forever: a 401 works again once the key is fixed, so a dead session
+is retried automatically after `dead_backoff()`; one call a day at most is cheap.
+
+Stopping (`Miner.stop`, the daemon's SIGTERM) never waits on the model: no new call starts,
+a retry pause wakes at once, and a call in flight is given DRAIN_SECONDS to finish before it
+is abandoned (the backend's `cancel()` kills the claude child / closes the HTTP client). An
+abandoned chunk is simply not counted done: the cursor has not moved, so nothing is lost.
+
+Everything the miner stores (the exchanges index, errors, project and session names) and
+everything it sends to a model goes through `memem.security.redact`.
 """
 
 from __future__ import annotations
@@ -48,6 +65,10 @@ BREAKER_SECONDS: Final = 600.0
 RETRIES_IN_PLACE: Final = 2
 RETRY_AFTER_MAX: Final = 20.0
 MAX_READ: Final = 64 * 1024 * 1024
+RETRY_PAUSE: Final = 2.0  # the first in-place retry's pause; doubles
+DEAD_BACKOFF: Final = 24 * 3600.0
+DEAD_BACKOFF_MAX: Final = 7 * 24 * 3600.0
+DRAIN_SECONDS: Final = 5.0  # how long a stop waits for a model call in flight
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -184,7 +205,8 @@ class MinerState:
                     conn.execute(
                         "UPDATE sessions SET size = ?, mtime = ?, status = CASE WHEN status IN "
                         "('mined', 'dead', 'failed') THEN 'pending' ELSE status END, "
-                        "attempts = CASE WHEN status = 'dead' THEN 0 ELSE attempts END "
+                        "attempts = CASE WHEN status = 'dead' THEN 0 ELSE attempts END, "
+                        "next_attempt = CASE WHEN status = 'dead' THEN 0 ELSE next_attempt END "
                         "WHERE path = ?",
                         (size, mtime, path),
                     )
@@ -215,13 +237,14 @@ class MinerState:
 
     def due(self, now: float, settle: float) -> list[SessionRow]:
         """Sessions to mine now: opted in, settled (no write for `settle` seconds), with
-        unmined bytes, not backing off, not dead."""
+        unmined bytes, not backing off (a dead session's backoff is long, not endless)."""
         mode = self.opt_in
         if mode == "none":
             return []
         since = float(self.get("opted_in_at", "0") or 0) if mode == "new" else 0.0
         return self.rows(
-            "status IN ('pending', 'failed') AND size > cursor AND mtime <= ? AND mtime >= ? "
+            "status IN ('pending', 'failed', 'dead') AND size > cursor AND mtime <= ? "
+            "AND mtime >= ? "
             "AND next_attempt <= ?",
             (now - settle, since, now),
         )
@@ -287,6 +310,13 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
     return float(max(delay, retry_after or 0.0))
 
 
+def dead_backoff(attempts: int) -> float:
+    """Seconds a dead session waits before it is tried again on its own: a day the first
+    time, doubling each further time it dies (`attempts` past MAX_FAILURES), at most a week."""
+    rounds = max(attempts - MAX_FAILURES, 0)
+    return float(min(DEAD_BACKOFF * 2**rounds, DEAD_BACKOFF_MAX) * random.uniform(1.0, 1.2))
+
+
 def session_files(directories: Iterable[Path]) -> Iterator[tuple[str, int, float]]:
     """Every `*.jsonl` transcript under the session dirs (one level of project folders;
     subagent transcripts in `<session>/subagents/` are sidechains and are not mined)."""
@@ -315,18 +345,34 @@ class Miner:
     """Mines sessions into a store with one backend; one session at a time."""
 
     def __init__(
-        self, store: Store, state: MinerState, backend: Backend, *, deadline: float | None = None
+        self,
+        store: Store,
+        state: MinerState,
+        backend: Backend,
+        *,
+        deadline: float | None = None,
+        retry_pause: float = RETRY_PAUSE,
     ) -> None:
         self.store = store
         self.state = state
         self.backend = backend
+        self.retry_pause = retry_pause
+        self._stop = threading.Event()
         # The claude-cli backend's own working dir (`<state>/miner-cwd`): sessions run there,
         # or filed in its project folder, are memem's own extraction runs (memem.transcript).
         self.own_cwd = state.path.parent / MINER_CWD
-        self.stopping = False
         # time.monotonic() past which no new model call starts (`daemon run --once` must
         # return in bounded time even when the API hangs).
         self.deadline = deadline
+
+    def stop(self) -> None:
+        """Stop soon, from any thread (a signal handler included): no new model call, no
+        retry pause, and a call in flight abandoned after DRAIN_SECONDS."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def _own_session(self, path: str, cwd: str | None) -> bool:
         """Whether a transcript is one of memem's own `claude -p` runs: filed under the
@@ -357,7 +403,12 @@ class Miner:
                 handle.seek(row.cursor)
                 data = handle.read(MAX_READ)
         except OSError as exc:
-            self.state.update(path, status="dead", last_error=f"cannot read: {exc}")
+            self.state.update(
+                path,
+                status="dead",
+                last_error=f"cannot read: {exc}",
+                next_attempt=now + dead_backoff(row.attempts),
+            )
             return Outcome(path, "dead", error=str(exc))
         parsed = transcript.parse(data, offset=row.cursor)
         if parsed.end == row.cursor and len(data) >= MAX_READ:
@@ -394,7 +445,9 @@ class Miner:
             except TransientError as exc:
                 return self._failed(row, str(exc), now, exc.retry_after, saved)
             except PermanentError as exc:
-                return self._dead(row, str(exc), saved)
+                return self._dead(row, str(exc), now, saved)
+            if lessons is None:  # stopping: this chunk is not done, the cursor stays
+                return Outcome(path, "pending", saved, duplicates, refused)
             for lesson in lessons:
                 try:
                     result = self.store.add(
@@ -443,32 +496,67 @@ class Miner:
         )
         return Outcome(path, "mined", saved, duplicates, refused)
 
-    def _extract(self, chunk: Any, project: str) -> list[Any]:
+    def _extract(self, chunk: Any, project: str) -> list[Any] | None:
         """One chunk through the backend, with a couple of quick retries for a transient
-        failure before it is recorded (the backoff across runs handles longer outages)."""
+        failure before it is recorded (the backoff across runs handles longer outages).
+        None when the miner is stopping: the chunk was not (fully) extracted."""
         for attempt in range(RETRIES_IN_PLACE + 1):
+            if self.stopping:
+                return None
             try:
-                return list(self.backend.extract(chunk, project=project))
+                return self._call(chunk, project)
             except TransientError as exc:
                 too_long = (exc.retry_after or 0) > RETRY_AFTER_MAX
                 if attempt == RETRIES_IN_PLACE or too_long or self._out_of_time():
                     raise
-                pause = min(exc.retry_after or 2.0 * 2**attempt, RETRY_AFTER_MAX)
-                time.sleep(pause * random.uniform(0.8, 1.2))
+                pause = min(exc.retry_after or self.retry_pause * 2**attempt, RETRY_AFTER_MAX)
+                if self._stop.wait(pause * random.uniform(0.8, 1.2)):
+                    return None
         raise AssertionError("unreachable")
+
+    def _call(self, chunk: Any, project: str) -> list[Any] | None:
+        """`backend.extract` on a worker thread that a stop can walk away from: a hung API
+        must not hold the daemon's shutdown. None when abandoned."""
+        done = threading.Event()
+        result: list[Any] = []
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                result.extend(self.backend.extract(chunk, project=project))
+            except BaseException as exc:  # handed to the calling thread, which re-raises it
+                failure.append(exc)
+            finally:
+                done.set()
+
+        # A daemon thread: an abandoned call never keeps the process alive.
+        threading.Thread(target=work, name="memem-extract", daemon=True).start()
+        while not done.wait(0.1):
+            if self.stopping:
+                if done.wait(DRAIN_SECONDS):
+                    break
+                cancel = getattr(self.backend, "cancel", None)
+                if callable(cancel):
+                    cancel()
+                log.warning("stopping: abandoned a model call in flight; the chunk will be redone")
+                return None
+        if failure:
+            raise failure[0]
+        return result
 
     def _failed(
         self, row: SessionRow, error: str, now: float, retry_after: float | None, saved: int
     ) -> Outcome:
         attempts = row.attempts + 1
-        status = "dead" if attempts >= MAX_FAILURES else "failed"
+        dead = attempts >= MAX_FAILURES
         self.state.update(
             row.path,
-            status=status,
+            status="dead" if dead else "failed",
             attempts=attempts,
             last_error=error[:500],
-            next_attempt=now + backoff(attempts, retry_after),
+            next_attempt=now + (dead_backoff(attempts) if dead else backoff(attempts, retry_after)),
         )
+        status = "dead" if dead else "failed"
         self.state.note_result(False, now)
         log.warning(
             "mining failed, will retry",
@@ -476,11 +564,18 @@ class Miner:
         )
         return Outcome(row.path, status, saved, error=error)
 
-    def _dead(self, row: SessionRow, error: str, saved: int) -> Outcome:
+    def _dead(self, row: SessionRow, error: str, now: float, saved: int) -> Outcome:
+        # A permanent failure spends the whole transient budget at once: the next failure
+        # after the long backoff doubles it (dead_backoff counts attempts past MAX_FAILURES).
+        attempts = max(row.attempts + 1, MAX_FAILURES)
         self.state.update(
-            row.path, status="dead", attempts=row.attempts + 1, last_error=error[:500]
+            row.path,
+            status="dead",
+            attempts=attempts,
+            last_error=error[:500],
+            next_attempt=now + dead_backoff(attempts),
         )
-        self.state.note_result(False, time.time())
+        self.state.note_result(False, now)
         log.warning("mining failed permanently", extra={"path": row.path, "error": error})
         return Outcome(row.path, "dead", saved, error=error)
 

@@ -20,7 +20,9 @@ Script steps (each consumed by one `POST /v1/messages`; others never consume the
                               {"type", "message"}}`), with a `retry-after` header if asked
     hang(seconds)             answer (the default reply) only after `seconds`, which a test
                               makes longer than the client's timeout; `close()` cuts it short
-    malformed()               a 200 whose body is not JSON
+    malformed()               a 200 whose body is not JSON (an HTML page sent as JSON)
+    raw(body, content_type)   a 200 with exactly this body and Content-Type (e.g. an HTML
+                              error page from a proxy, `text/html`)
     truncated()               a 200 that declares a full body, sends half of it and closes the
                               connection (for `stream: true`: the event stream stops midway)
 
@@ -92,12 +94,14 @@ class Recorded:
 
 @dataclass(frozen=True, slots=True)
 class _Step:
-    kind: str  # "content" | "error" | "hang" | "malformed" | "truncated"
+    kind: str  # "content" | "error" | "hang" | "malformed" | "truncated" | "raw"
     content: tuple[dict[str, Any], ...] = ()
     stop_reason: str = "end_turn"
     status: int = 200
     retry_after: float | None = None
     delay: float = 0.0
+    body: bytes = b""
+    content_type: str = ""
 
 
 @dataclass
@@ -188,6 +192,9 @@ class FakeAnthropic:
 
     def truncated(self) -> FakeAnthropic:
         return self._push(_Step("truncated"))
+
+    def raw(self, body: bytes, content_type: str = "text/html") -> FakeAnthropic:
+        return self._push(_Step("raw", body=body, content_type=content_type))
 
     def _push(self, step: _Step) -> FakeAnthropic:
         with self._state.lock:
@@ -336,6 +343,9 @@ class _Handler(BaseHTTPRequestHandler):
             step = _Step("content", content=({"type": "text", "text": state.default},))
         if step.kind == "error":
             self._error(step.status, f"scripted {step.status}", retry_after=step.retry_after)
+            return
+        if step.kind == "raw":
+            self._raw(200, step.body, step.content_type)
             return
         if step.kind == "malformed":
             self._raw(200, b"<html><body>502 Bad Gateway</body></html>\n", "application/json")

@@ -256,6 +256,24 @@ def test_the_daemon_watches_stops_on_request_and_leaves_no_process(
     wait_until(lambda: not _alive(pid))
 
 
+def test_daemon_stop_drains_within_its_timeout_when_the_api_hangs(
+    env: dict[str, str], api: FakeAnthropic, workdir: Path
+) -> None:
+    # Before: each hung request held the daemon for the client's 45 s timeout, times the
+    # in-place retries (~150 s); `daemon stop` gave up after 30 s and the daemon lived on.
+    for _ in range(10):
+        api.hang(600)
+    realistic("hung", workdir)
+    opt_in(env)
+    assert "started" in run_cli_env(env, "daemon", "ensure")
+    api.wait_for(1, timeout=60)
+    pid = int(json.loads(run_cli_env(env, "daemon", "status", "--json"))["pid"])
+    assert "stopped" in run_cli_env(env, "daemon", "stop")  # lifecycle.stop, default timeout
+    wait_until(lambda: not _alive(pid), timeout=10)
+    status = json.loads(run_cli_env(env, "status", "--json"))["miner"]
+    assert status["sessions"].get("pending") == 1  # not failed, not dead: mined next time
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

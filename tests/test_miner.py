@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,9 +13,16 @@ from pathlib import Path
 import pytest
 
 from memem import Store
-from memem.errors import PermanentError, TransientError
+from memem.errors import MalformedReply, PermanentError, TransientError
 from memem.extraction import Lesson
-from memem.miner import BREAKER_FAILURES, Miner, MinerState, session_files
+from memem.miner import (
+    BREAKER_FAILURES,
+    MAX_FAILURES,
+    RETRIES_IN_PLACE,
+    Miner,
+    MinerState,
+    session_files,
+)
 from memem.transcript import MINER_MARKER, Message
 
 T = "2026-11-20T10:00:00.000Z"
@@ -218,6 +226,184 @@ def test_a_permanent_error_dead_letters_until_the_file_changes(
     write_session(path, [("user", "and on Thursdays too")], str(workdir), mode="a")
     state.discover(session_files([sessions_dir(tmp_path).parent]))
     assert [r.path for r in state.due(time.time() + 999, settle=0)] == [str(path)]
+
+
+DAY = 24 * 3600.0
+
+
+def test_a_dead_session_is_retried_automatically_after_a_long_backoff(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    # 401 and 400 are not worth retrying soon, but a fixed key or a changed model makes them
+    # work: a dead session waits a day (doubling each time it dies again), then mines.
+    path = write_session(
+        sessions_dir(tmp_path) / "s7.jsonl", [("user", "We deploy on Tuesdays only")], str(workdir)
+    )
+    state.set_opt_in("history", 0)
+    now = time.time()
+    down = Recorder(fail=[PermanentError("anthropic API answered 401")])
+    assert Miner(store, state, down).mine(str(path), now=now).status == "dead"
+    row = state.row(str(path))
+    assert row is not None and row.next_attempt >= now + DAY / 2
+    assert state.due(now + 3600, settle=0) == []
+    assert [r.path for r in state.due(now + 2 * DAY, settle=0)] == [str(path)]
+    again = Recorder(fail=[PermanentError("anthropic API answered 401")])
+    assert Miner(store, state, again).mine(str(path), now=now + 2 * DAY).status == "dead"
+    second = state.row(str(path))
+    assert second is not None and second.next_attempt - (now + 2 * DAY) > row.next_attempt - now
+    up = Recorder()
+    later = second.next_attempt + 1
+    assert [r.path for r in state.due(later, settle=0)] == [str(path)]
+    assert Miner(store, state, up).mine(str(path), now=later).status == "mined"
+
+
+def test_a_reply_that_stays_malformed_is_dead_only_after_bounded_attempts(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    path = write_session(
+        sessions_dir(tmp_path) / "s8.jsonl", [("user", "We deploy on Fridays never")], str(workdir)
+    )
+    state.set_opt_in("history", 0)
+    state.discover(session_files([sessions_dir(tmp_path).parent]))
+    garbage = Recorder(fail=[MalformedReply("reply is not JSON")] * 1000)
+    miner = Miner(store, state, garbage, retry_pause=0)
+    now = time.time()
+    statuses = []
+    for _ in range(MAX_FAILURES):
+        due = state.due(now, settle=0)
+        assert [r.path for r in due] == [str(path)]
+        statuses.append(miner.mine(str(path), now=now).status)
+        row = state.row(str(path))
+        assert row is not None and row.cursor == 0
+        now = row.next_attempt + 1
+    assert statuses == ["failed"] * (MAX_FAILURES - 1) + ["dead"]
+    assert len(garbage.seen) == MAX_FAILURES * (RETRIES_IN_PLACE + 1)  # bounded
+    dead = state.row(str(path))
+    assert dead is not None and "not JSON" in (dead.last_error or "")
+    assert dead.next_attempt >= time.time() + DAY / 2  # the long backoff, then automatic
+    assert Miner(store, state, Recorder()).mine(str(path), now=dead.next_attempt).status == "mined"
+
+
+def test_html_then_cut_off_json_then_a_good_reply_mines_the_chunk(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    from memem.backends import AnthropicBackend
+    from tests.fake_anthropic import FakeAnthropic
+
+    path = write_session(
+        sessions_dir(tmp_path) / "s9.jsonl",
+        [("user", "The staging database listens on port 5433"), ("assistant", "Noted.")],
+        str(workdir),
+    )
+    good = {
+        "title": "Staging database port",
+        "content": "The staging database listens on port 5433.",
+        "type": "environment",
+        "importance": 3,
+    }
+    with FakeAnthropic() as api:
+        api.raw(b"<html><body>502 Bad Gateway</body></html>", "text/html")
+        api.reply_text('{"memories": [{"title": "Staging database port", "cont')
+        api.reply_json({"memories": [good]})
+        backend = AnthropicBackend(api_key="sk-ant-test", model="m", base_url=api.url, timeout=10)
+        outcome = Miner(store, state, backend, retry_pause=0).mine(str(path))
+        assert (outcome.status, outcome.memories) == ("mined", 1)
+        assert len(api.message_requests) == 3
+    assert store.search("staging database port")
+
+
+def test_html_replies_across_runs_fail_then_mine_without_dead_lettering(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    from memem.backends import AnthropicBackend
+    from tests.fake_anthropic import FakeAnthropic
+
+    path = write_session(
+        sessions_dir(tmp_path) / "s10.jsonl",
+        [("user", "The staging database listens on port 5433"), ("assistant", "Noted.")],
+        str(workdir),
+    )
+    with FakeAnthropic() as api:
+        for _ in range(RETRIES_IN_PLACE + 1):
+            api.raw(b"<html><body>502 Bad Gateway</body></html>", "text/html")
+        backend = AnthropicBackend(api_key="sk-ant-test", model="m", base_url=api.url, timeout=10)
+        first = Miner(store, state, backend, retry_pause=0).mine(str(path))
+        assert first.status == "failed"
+        row = state.row(str(path))
+        assert row is not None and (row.cursor, row.attempts) == (0, 1)
+        later = Miner(store, state, backend, retry_pause=0).mine(str(path), now=row.next_attempt)
+        assert later.status == "mined"
+
+
+class Hung:
+    """A backend whose call never returns until released (a hung API), and which records
+    whether the miner cancelled it."""
+
+    name = "hung"
+
+    def __init__(self, fail_first: Exception | None = None) -> None:
+        self.called = threading.Event()
+        self.release = threading.Event()
+        self.cancelled = threading.Event()
+        self.fail_first = fail_first
+        self.calls = 0
+
+    def extract(self, messages: Sequence[Message], *, project: str) -> list[Lesson]:
+        self.calls += 1
+        self.called.set()
+        if self.fail_first is not None and self.calls == 1:
+            raise self.fail_first
+        self.release.wait(600)
+        return []
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        self.release.set()
+
+
+def mine_in_thread(miner: Miner, path: Path) -> tuple[threading.Thread, list[object]]:
+    outcomes: list[object] = []
+    worker = threading.Thread(target=lambda: outcomes.append(miner.mine(str(path))), daemon=True)
+    worker.start()
+    return worker, outcomes
+
+
+def test_stop_abandons_a_hung_model_call_after_the_drain_window_and_loses_nothing(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("memem.miner.DRAIN_SECONDS", 0.2)
+    path = write_session(
+        sessions_dir(tmp_path) / "s11.jsonl", [("user", "We deploy on Tuesdays only")], str(workdir)
+    )
+    backend = Hung()
+    miner = Miner(store, state, backend)
+    worker, outcomes = mine_in_thread(miner, path)
+    assert backend.called.wait(30)
+    miner.stop()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert [o.status for o in outcomes] == ["pending"]  # type: ignore[attr-defined]
+    assert backend.cancelled.is_set()
+    row = state.row(str(path))
+    assert row is not None and (row.cursor, row.status, row.attempts) == (0, "pending", 0)
+    assert Miner(store, state, Recorder()).mine(str(path)).status == "mined"
+
+
+def test_stop_wakes_a_retry_pause_and_starts_no_new_call(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    path = write_session(
+        sessions_dir(tmp_path) / "s12.jsonl", [("user", "We deploy on Tuesdays only")], str(workdir)
+    )
+    backend = Hung(fail_first=TransientError("529 overloaded"))
+    miner = Miner(store, state, backend, retry_pause=600)
+    worker, outcomes = mine_in_thread(miner, path)
+    assert backend.called.wait(30)
+    miner.stop()
+    worker.join(timeout=30)
+    assert not worker.is_alive() and backend.calls == 1
+    assert [o.status for o in outcomes] == ["pending"]  # type: ignore[attr-defined]
+    assert state.row(str(path)).cursor == 0  # type: ignore[union-attr]
 
 
 def test_repeated_failures_open_the_breaker(state: MinerState) -> None:
