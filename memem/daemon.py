@@ -86,6 +86,7 @@ class Daemon:
     def _loop(self, started: float) -> None:
         from memem import backends
         from memem.miner import Miner, MinerState, session_files
+        from memem.security import redact
         from memem.store import Store
 
         store = Store.open(state_dir=self.settings.state_dir, vault_dir=self.settings.vault_dir)
@@ -127,13 +128,13 @@ class Daemon:
                                 self.counts.get("memories", 0) + outcome.memories
                             )
                             if outcome.error:
-                                self.last_error = outcome.error
+                                self.last_error = redact(outcome.error)
                             self._beat("running", started)
                             if state.breaker_open(time.time()):
                                 break
                 except Exception as exc:  # the crash guard: log, back off, carry on
                     log.exception("daemon loop failed")
-                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    self.last_error = redact(f"{type(exc).__name__}: {exc}")
                     self.stopping.wait(5)
                 if self.once:
                     return

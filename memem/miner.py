@@ -250,9 +250,12 @@ class MinerState:
         )
 
     def update(self, path: str, **fields: Any) -> None:
+        """Set fields of a session's row; every text (an error quoting a reply, a project
+        name) is scrubbed by `security.redact` first."""
         sets = ", ".join(f"{k} = ?" for k in fields)
+        values = [_scrub(v) for v in fields.values()]
         with self.connect() as conn:
-            conn.execute(f"UPDATE sessions SET {sets} WHERE path = ?", (*fields.values(), path))
+            conn.execute(f"UPDATE sessions SET {sets} WHERE path = ?", (*values, path))
 
     def reset_failed(self) -> int:
         with self.connect() as conn:
@@ -272,14 +275,18 @@ class MinerState:
     def index_exchanges(
         self, session: str, project: str, part: int, exchanges: Iterable[tuple[str, str, str]]
     ) -> None:
-        """(Re)index one part's exchanges (user, assistant, date); idempotent per part."""
+        """(Re)index one part's exchanges (user, assistant, date), scrubbed by
+        `security.redact`; idempotent per part."""
         with self.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("DELETE FROM exchanges WHERE session = ? AND part = ?", (session, part))
             conn.executemany(
                 "INSERT INTO exchanges(user, assistant, session, project, date, part) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [(u, a, session, project, d, part) for u, a, d in exchanges],
+                [
+                    (_scrub(u), _scrub(a), _scrub(session), _scrub(project), d, part)
+                    for u, a, d in exchanges
+                ],
             )
             conn.execute("COMMIT")
 
@@ -300,6 +307,13 @@ class MinerState:
             {"session": s, "project": p, "date": d, "user": u, "assistant": a}
             for s, p, d, u, a in rows
         ]
+
+
+def _scrub(value: Any) -> Any:
+    """A text about to be stored, with its secrets replaced; anything else as is."""
+    from memem.security import redact
+
+    return redact(value) if isinstance(value, str) else value
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -409,15 +423,19 @@ class Miner:
                 last_error=f"cannot read: {exc}",
                 next_attempt=now + dead_backoff(row.attempts),
             )
-            return Outcome(path, "dead", error=str(exc))
+            return Outcome(path, "dead", error=_scrub(str(exc)))
         parsed = transcript.parse(data, offset=row.cursor)
         if parsed.end == row.cursor and len(data) >= MAX_READ:
             # One line longer than the read window: step over it, or the cursor never moves.
             self.state.update(path, cursor=_next_line(path, row.cursor + MAX_READ))
             log.warning("skipped an oversized transcript line", extra={"path": path})
             return self.mine(path, now=now, explicit=explicit)
-        project = project_of(parsed.cwd) if parsed.cwd else (row.project or "global")
-        session = parsed.session_id or row.session_id or Path(path).stem
+        # Both travel to the model, the miner's database and the vault: scrubbed like the text
+        # (a folder named after a token is rare, but it is a path a secret can take).
+        project = security.redact(
+            project_of(parsed.cwd) if parsed.cwd else (row.project or "global")
+        )
+        session = security.redact(parsed.session_id or row.session_id or Path(path).stem)
         if parsed.headless or self._own_session(path, parsed.cwd):
             self.state.update(path, status="skipped", cursor=parsed.end, session_id=session)
             return Outcome(path, "skipped")
@@ -464,7 +482,9 @@ class Miner:
                     refused += 1
                     continue
                 except MememError as exc:
-                    log.warning("a mined memory was not saved", extra={"reason": str(exc)})
+                    log.warning(
+                        "a mined memory was not saved", extra={"reason": _scrub(str(exc))}
+                    )
                     refused += 1
                     continue
                 if result.outcome == "created":
@@ -547,6 +567,7 @@ class Miner:
     def _failed(
         self, row: SessionRow, error: str, now: float, retry_after: float | None, saved: int
     ) -> Outcome:
+        error = _scrub(error)  # it may quote the reply, which may quote the transcript
         attempts = row.attempts + 1
         dead = attempts >= MAX_FAILURES
         self.state.update(
@@ -567,6 +588,7 @@ class Miner:
     def _dead(self, row: SessionRow, error: str, now: float, saved: int) -> Outcome:
         # A permanent failure spends the whole transient budget at once: the next failure
         # after the long backoff doubles it (dead_backoff counts attempts past MAX_FAILURES).
+        error = _scrub(error)
         attempts = max(row.attempts + 1, MAX_FAILURES)
         self.state.update(
             row.path,

@@ -504,6 +504,70 @@ def test_secrets_never_reach_the_backend_or_the_vault(
         assert key not in file.read_text()
 
 
+GITHUB_TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+
+
+def miner_database_text(state: MinerState) -> str:
+    import sqlite3
+
+    conn = sqlite3.connect(state.path)
+    try:
+        return "\n".join(conn.iterdump())
+    finally:
+        conn.close()
+
+
+class Quoting:
+    """A backend whose failure quotes what it was sent (as an API error or a reply may)."""
+
+    name = "quoting"
+
+    def __init__(self, error: type[Exception]) -> None:
+        self.error = error
+
+    def extract(self, messages: Sequence[Message], *, project: str) -> list[Lesson]:
+        raise self.error(f"bad reply for project {project}: {GITHUB_TOKEN}")
+
+
+@pytest.mark.parametrize("error", [TransientError, PermanentError, MalformedReply])
+def test_secrets_in_the_project_name_or_an_error_never_reach_the_miner_database(
+    tmp_path: Path, store: Store, state: MinerState, error: type[Exception]
+) -> None:
+    repo = tmp_path / "code" / GITHUB_TOKEN  # the project is the repo's folder name
+    (repo / ".git").mkdir(parents=True)
+    path = write_session(
+        tmp_path / "home" / ".claude" / "projects" / "-code-x" / "s13.jsonl",
+        [("user", f"The deploy token is {GITHUB_TOKEN}, we rotate it monthly"), ("assistant", "ok")],
+        str(repo),
+    )
+    outcome = Miner(store, state, Quoting(error), retry_pause=0).mine(str(path))
+    assert outcome.status in ("failed", "dead")
+    assert GITHUB_TOKEN not in outcome.error
+    text = miner_database_text(state)
+    assert "REDACTED" in text and GITHUB_TOKEN not in text
+
+
+def test_secrets_in_the_project_name_never_reach_the_model(
+    tmp_path: Path, store: Store, state: MinerState
+) -> None:
+    from memem.backends import AnthropicBackend
+    from tests.fake_anthropic import FakeAnthropic
+
+    repo = tmp_path / "code" / GITHUB_TOKEN
+    (repo / ".git").mkdir(parents=True)
+    path = write_session(
+        tmp_path / "home" / ".claude" / "projects" / "-code-x" / "s14.jsonl",
+        [("user", f"The deploy token is {GITHUB_TOKEN}, we rotate it monthly"), ("assistant", "ok")],
+        str(repo),
+    )
+    with FakeAnthropic() as api:
+        backend = AnthropicBackend(api_key="sk-ant-test", model="m", base_url=api.url, timeout=10)
+        assert Miner(store, state, backend).mine(str(path)).status == "mined"
+        sent = json.dumps([r.body for r in api.message_requests])
+    assert GITHUB_TOKEN not in sent and "REDACTED" in sent
+    assert GITHUB_TOKEN not in miner_database_text(state)
+
+
 def test_transcript_search_finds_mined_exchanges(
     tmp_path: Path, store: Store, state: MinerState, workdir: Path
 ) -> None:
