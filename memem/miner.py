@@ -482,9 +482,7 @@ class Miner:
                     refused += 1
                     continue
                 except MememError as exc:
-                    log.warning(
-                        "a mined memory was not saved", extra={"reason": _scrub(str(exc))}
-                    )
+                    log.warning("a mined memory was not saved", extra={"reason": _scrub(str(exc))})
                     refused += 1
                     continue
                 if result.outcome == "created":

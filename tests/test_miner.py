@@ -537,7 +537,10 @@ def test_secrets_in_the_project_name_or_an_error_never_reach_the_miner_database(
     (repo / ".git").mkdir(parents=True)
     path = write_session(
         tmp_path / "home" / ".claude" / "projects" / "-code-x" / "s13.jsonl",
-        [("user", f"The deploy token is {GITHUB_TOKEN}, we rotate it monthly"), ("assistant", "ok")],
+        [
+            ("user", f"The deploy token is {GITHUB_TOKEN}, we rotate it monthly"),
+            ("assistant", "ok"),
+        ],
         str(repo),
     )
     outcome = Miner(store, state, Quoting(error), retry_pause=0).mine(str(path))
@@ -557,7 +560,10 @@ def test_secrets_in_the_project_name_never_reach_the_model(
     (repo / ".git").mkdir(parents=True)
     path = write_session(
         tmp_path / "home" / ".claude" / "projects" / "-code-x" / "s14.jsonl",
-        [("user", f"The deploy token is {GITHUB_TOKEN}, we rotate it monthly"), ("assistant", "ok")],
+        [
+            ("user", f"The deploy token is {GITHUB_TOKEN}, we rotate it monthly"),
+            ("assistant", "ok"),
+        ],
         str(repo),
     )
     with FakeAnthropic() as api:

@@ -16,13 +16,13 @@ from memem.slice import CLOSE, LABEL, OPEN
 from memem.transcript import (
     MAX_LINE_BYTES,
     MINER_MARKER,
-    project_slug,
     Exchange,
     Message,
     chunks,
     clean,
     exchanges,
     parse,
+    project_slug,
     render,
 )
 
