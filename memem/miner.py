@@ -549,18 +549,25 @@ class Miner:
 
         # A daemon thread: an abandoned call never keeps the process alive.
         threading.Thread(target=work, name="memem-extract", daemon=True).start()
-        while not done.wait(0.1):
-            if self.stopping:
-                if done.wait(DRAIN_SECONDS):
-                    break
-                cancel = getattr(self.backend, "cancel", None)
-                if callable(cancel):
-                    cancel()
-                log.warning("stopping: abandoned a model call in flight; the chunk will be redone")
-                return None
+        try:
+            while not done.wait(0.1):
+                if self.stopping:
+                    if done.wait(DRAIN_SECONDS):
+                        break
+                    self._cancel()
+                    log.warning("stopping: abandoned a model call in flight; chunk to redo")
+                    return None
+        except BaseException:  # Ctrl-C in `memem mine`: no claude child may outlive us
+            self._cancel()
+            raise
         if failure:
             raise failure[0]
         return result
+
+    def _cancel(self) -> None:
+        cancel = getattr(self.backend, "cancel", None)
+        if callable(cancel):
+            cancel()
 
     def _failed(
         self, row: SessionRow, error: str, now: float, retry_after: float | None, saved: int

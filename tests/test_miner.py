@@ -389,6 +389,27 @@ def test_stop_abandons_a_hung_model_call_after_the_drain_window_and_loses_nothin
     assert Miner(store, state, Recorder()).mine(str(path)).status == "mined"
 
 
+def test_ctrl_c_during_a_model_call_cancels_it(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    import _thread
+
+    path = write_session(
+        sessions_dir(tmp_path) / "s15.jsonl", [("user", "We deploy on Tuesdays only")], str(workdir)
+    )
+    backend = Hung()
+
+    def interrupt_once_called() -> None:
+        if backend.called.wait(30):
+            _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_once_called, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        Miner(store, state, backend).mine(str(path))
+    assert backend.cancelled.is_set()  # the claude CLI backend kills its child's group
+    assert state.row(str(path)).cursor == 0  # type: ignore[union-attr]
+
+
 def test_stop_wakes_a_retry_pause_and_starts_no_new_call(
     tmp_path: Path, store: Store, state: MinerState, workdir: Path
 ) -> None:
