@@ -121,6 +121,8 @@ class AnthropicBackend:
             )
         except anthropic.APIStatusError as err:
             raise _status_error(err) from err
+        except anthropic.APIResponseValidationError as err:  # a 200 of the wrong shape
+            raise MalformedReply(f"anthropic API sent a malformed body: {err}") from err
         except anthropic.APIConnectionError as err:  # APITimeoutError included
             kind = "timed out" if isinstance(err, anthropic.APITimeoutError) else "failed"
             raise TransientError(f"anthropic API request {kind}: {_cause(err)}") from err

@@ -66,6 +66,7 @@ class Daemon:
         except OSError:
             os.close(lock_fd)
             return 3
+        self._remove_stale_status_temps()
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
@@ -111,6 +112,8 @@ class Daemon:
                         miner = self.miner = Miner(
                             store, state, backends.choose(self.settings), deadline=deadline
                         )
+                        if self.stopping.is_set():  # a SIGTERM before self.miner was set
+                            miner.stop()
                     if now - last_scan >= SCAN_SECONDS or self.wake.is_set() or self.once:
                         self.wake.clear()
                         state.discover(session_files(self.settings.session_dirs))
@@ -181,6 +184,16 @@ class Daemon:
                     continue
                 self.watched.add(directory)
                 self.wake.set()
+
+    def _remove_stale_status_temps(self) -> None:
+        """A daemon killed inside `_beat` leaves `.daemon.json.<pid>.tmp`; holding the lock,
+        this daemon is the only writer, so every such file is stale."""
+        path = status_path(self.settings)
+        for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+            try:
+                tmp.unlink()
+            except OSError:
+                log.warning("cannot remove a stale status file", extra={"path": str(tmp)})
 
     def _beat(self, state: str, started: float) -> None:
         from memem.backends import describe

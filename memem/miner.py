@@ -68,6 +68,9 @@ MAX_READ: Final = 64 * 1024 * 1024
 RETRY_PAUSE: Final = 2.0  # the first in-place retry's pause; doubles
 DEAD_BACKOFF: Final = 24 * 3600.0
 DEAD_BACKOFF_MAX: Final = 7 * 24 * 3600.0
+# What makes a session "skipped" (memem.transcript): 2 = run in <state>/miner-cwd, or an old
+# marker prompt that Claude Code marked headless.
+SKIP_RULE: Final = "2"
 DRAIN_SECONDS: Final = 5.0  # how long a stop waits for a model call in flight
 
 SCHEMA: Final = """
@@ -133,6 +136,21 @@ class MinerState:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with self.connect() as conn:
             conn.executescript(SCHEMA)
+            conn.execute("BEGIN IMMEDIATE")
+            rule = conn.execute("SELECT value FROM meta WHERE key = 'skip_rule'").fetchone()
+            if rule is None or rule[0] != SKIP_RULE:
+                # Versions before SKIP_RULE skipped any session whose prompt contained the
+                # marker, typed by a user too, forever: look at every skipped session again
+                # (memem's own are skipped again without a model call; dedup absorbs a part
+                # that had been mined before the skip).
+                conn.execute(
+                    "UPDATE sessions SET status = 'pending', cursor = 0, chunks_done = 0 "
+                    "WHERE status = 'skipped'"
+                )
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('skip_rule', ?)", (SKIP_RULE,)
+                )
+            conn.execute("COMMIT")
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:

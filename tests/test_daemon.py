@@ -307,6 +307,7 @@ def test_kill_9_at_many_points_while_mining_saves_every_fact_exactly_once(
     assert len(texts) == total
     for n in range(total):
         assert sum(fact(n) in text for text in texts) == 1, f"fact {n}"
+    assert not list(Path(os.environ["MEMEM_DIR"]).glob(".daemon.json.*.tmp"))
 
 
 def test_a_memory_file_the_index_missed_is_known_to_dedup_when_its_chunk_is_mined_again(
@@ -330,6 +331,20 @@ def test_a_memory_file_the_index_missed_is_known_to_dedup_when_its_chunk_is_mine
     with Store.open() as store:
         files = sorted(store.vault.memories_dir.rglob("*.md"))
     assert sum(fact(0) in f.read_text(encoding="utf-8") for f in files) == 1
+
+
+def test_status_temp_files_a_killed_daemon_left_are_removed_on_start(
+    env: dict[str, str], isolated: Path
+) -> None:
+    state = Path(os.environ["MEMEM_DIR"])
+    state.mkdir(parents=True, exist_ok=True)
+    stale = [state / ".daemon.json.4242.tmp", state / ".daemon.json.31337.tmp"]
+    for path in stale:
+        path.write_text("{", encoding="utf-8")
+    run = daemon(env, "run", "--once")
+    assert run.wait(timeout=120) == 0
+    assert not [p for p in stale if p.exists()]
+    assert json.loads((state / "daemon.json").read_text())["state"] == "stopped"
 
 
 def test_the_daemon_watches_stops_on_request_and_leaves_no_process(

@@ -335,6 +335,27 @@ def test_html_replies_across_runs_fail_then_mine_without_dead_lettering(
         assert later.status == "mined"
 
 
+def test_sessions_an_older_version_skipped_for_a_typed_marker_are_mined_after_upgrade(
+    tmp_path: Path, store: Store, workdir: Path
+) -> None:
+    path = write_session(
+        sessions_dir(tmp_path) / "s16.jsonl",
+        [("user", f"Why is {MINER_MARKER} in my logs? We use uv here."), ("assistant", "ok")],
+        str(workdir),
+    )
+    old = MinerState(tmp_path / "state" / "miner.sqlite3")
+    old.discover([(str(path), path.stat().st_size, path.stat().st_mtime)])
+    old.update(str(path), status="skipped", cursor=path.stat().st_size)
+    with old.connect() as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'skip_rule'")  # as an older version left it
+    upgraded = MinerState(tmp_path / "state" / "miner.sqlite3")
+    row = upgraded.row(str(path))
+    assert row is not None and (row.status, row.cursor) == ("pending", 0)
+    assert Miner(store, upgraded, Recorder()).mine(str(path)).status == "mined"
+    upgraded.update(str(path), status="skipped")  # skipped under the current rule: stays
+    assert MinerState(tmp_path / "state" / "miner.sqlite3").row(str(path)).status == "skipped"  # type: ignore[union-attr]
+
+
 class Hung:
     """A backend whose call never returns until released (a hung API), and which records
     whether the miner cancelled it."""
