@@ -407,12 +407,13 @@ class Miner:
         return self._stop.is_set()
 
     def _own_session(self, path: str, cwd: str | None) -> bool:
-        """Whether a transcript is one of memem's own `claude -p` runs: filed under the
-        project folder of `own_cwd`, or run in it (by either spelling of the path)."""
+        """Whether a transcript is one of memem's own `claude -p` runs: run in `own_cwd` (by
+        either spelling of the path), or, when no record of this part names its cwd, filed
+        under the project folder Claude Code names after `own_cwd`."""
         spellings = {str(self.own_cwd), os.path.realpath(self.own_cwd)}
-        if Path(path).parent.name in {project_slug(s) for s in spellings}:
-            return True
-        return cwd is not None and (cwd in spellings or os.path.realpath(cwd) in spellings)
+        if cwd is not None:  # the records say where it ran: a folder-name collision is not it
+            return cwd in spellings or os.path.realpath(cwd) in spellings
+        return Path(path).parent.name in {project_slug(s) for s in spellings}
 
     def _out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline

@@ -335,6 +335,24 @@ def test_html_replies_across_runs_fail_then_mine_without_dead_lettering(
         assert later.status == "mined"
 
 
+def test_only_the_miner_cwd_marks_a_session_as_memems_own_not_a_colliding_folder_name(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    from memem.transcript import project_slug
+
+    own = state.path.parent / "miner-cwd"
+    folder = tmp_path / "home" / ".claude" / "projects" / project_slug(str(own))
+    # "miner_cwd" has the same folder name as "miner-cwd": the records' cwd decides.
+    collide = workdir.parent / "miner_cwd"
+    (collide / ".git").mkdir(parents=True)
+    user = write_session(folder / "user.jsonl", [("user", "We use uv for installs")], str(collide))
+    mine = write_session(folder / "own.jsonl", [("user", "Extract the lessons")], str(own))
+    backend = Recorder()
+    assert Miner(store, state, backend).mine(str(mine)).status == "skipped"
+    assert Miner(store, state, backend).mine(str(user)).status == "mined"
+    assert len(backend.seen) == 1
+
+
 def test_sessions_an_older_version_skipped_for_a_typed_marker_are_mined_after_upgrade(
     tmp_path: Path, store: Store, workdir: Path
 ) -> None:
