@@ -5,8 +5,9 @@
     HeuristicBackend   no model: `extraction.heuristic`
 
 `choose(settings)` picks one, `describe(settings)` says which and why. Every backend raises
-`TransientError` (worth retrying later) or `PermanentError` (not worth it; unknown failures
-are permanent); the miner owns retries, backoff and dead-lettering, so no backend retries.
+`TransientError` (worth retrying later; `MalformedReply` for a reply outside the contract) or
+`PermanentError` (not worth it soon; unknown failures are permanent); the miner owns retries,
+backoff and dead-lettering, so no backend retries.
 
 The `anthropic` SDK is imported inside `AnthropicBackend.extract` only: importing it costs
 about 1.7 s, and the hooks must never pay that.
@@ -24,12 +25,19 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, Protocol
 
-from memem.errors import ConfigError, ExtractionError, PermanentError, TransientError
+from memem.errors import (
+    ConfigError,
+    ExtractionError,
+    MalformedReply,
+    PermanentError,
+    TransientError,
+)
 from memem.extraction import SYSTEM_PROMPT, Lesson, heuristic, parse_reply, user_prompt
 from memem.settings import Settings
-from memem.transcript import Message, render
+from memem.transcript import MINER_CWD, Message, render
 
 if TYPE_CHECKING:
     import anthropic
@@ -42,7 +50,9 @@ CHILD_ENV: Final = {"MEMEM_MINER_CHILD": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_
 
 
 class Backend(Protocol):
-    """Turns a chunk of conversation into candidate lessons."""
+    """Turns a chunk of conversation into candidate lessons. A backend may also have a
+    `cancel()` method, called from another thread to abandon a call in flight when the miner
+    stops (the claude CLI's kills the child's process group)."""
 
     name: str
 
@@ -82,12 +92,23 @@ class AnthropicBackend:
     def __repr__(self) -> str:  # never the key
         return f"AnthropicBackend(model={self.model!r}, base_url={self.base_url!r})"
 
+    def cancel(self) -> None:
+        """Best effort, from another thread when the miner stops: close the client and its
+        pooled connections. A read already blocked may not wake (closing a socket does not
+        interrupt `recv`), which is why the miner runs the call on a daemon thread that it
+        can abandon; the next call builds a new client."""
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):  # best effort: the process is exiting
+                client.close()
+
     def extract(self, messages: Sequence[Message], *, project: str) -> list[Lesson]:
         """Send the chunk, read the reply's text blocks (never a tool call), `parse_reply`.
 
         429, 408, 5xx (529 included), a timeout and a broken connection (a reset, a body cut
-        short) are transient; any other status, a body that is not a Messages reply and any
-        other failure are permanent."""
+        short) are transient; a 200 that is not a Messages reply or whose text breaks the
+        reply contract is `MalformedReply` (transient too); any other status and any other
+        failure are permanent."""
         import anthropic  # lazy: see the module docstring
 
         prompt = user_prompt(render(messages), project=project)
@@ -100,11 +121,13 @@ class AnthropicBackend:
             )
         except anthropic.APIStatusError as err:
             raise _status_error(err) from err
+        except anthropic.APIResponseValidationError as err:  # a 200 of the wrong shape
+            raise MalformedReply(f"anthropic API sent a malformed body: {err}") from err
         except anthropic.APIConnectionError as err:  # APITimeoutError included
             kind = "timed out" if isinstance(err, anthropic.APITimeoutError) else "failed"
             raise TransientError(f"anthropic API request {kind}: {_cause(err)}") from err
         except json.JSONDecodeError as err:  # a 200 whose body is not JSON
-            raise PermanentError(f"anthropic API sent a malformed body: {err}") from err
+            raise MalformedReply(f"anthropic API sent a malformed body: {err}") from err
         except Exception as err:
             # The SDK is a third party: whatever else it raises is unknown, so permanent.
             raise PermanentError(f"anthropic API call failed: {type(err).__name__}: {err}") from err
@@ -123,14 +146,31 @@ class ClaudeCliBackend:
     name = "claude-cli"
 
     def __init__(
-        self, *, executable: str = "claude", model: str = "haiku", timeout: float = 180.0
+        self,
+        *,
+        executable: str = "claude",
+        model: str = "haiku",
+        timeout: float = 180.0,
+        cwd: Path | None = None,
     ) -> None:
         self.executable = executable
         self.model = model
         self.timeout = timeout
+        # `<state>/miner-cwd`: Claude Code files the child's session under a project folder
+        # named after it, which the miner knows is its own and never mines (memem.transcript).
+        self.cwd = cwd
+        self._running: subprocess.Popen[bytes] | None = None
 
     def __repr__(self) -> str:
         return f"ClaudeCliBackend(executable={self.executable!r}, model={self.model!r})"
+
+    def cancel(self) -> None:
+        """Abandon a call in flight (from another thread, when the miner stops): kill the
+        child's process group, so no claude outlives memem."""
+        process = self._running
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
 
     def extract(self, messages: Sequence[Message], *, project: str) -> list[Lesson]:
         """Run claude once. A timeout is transient; a non-zero exit is permanent, with the tail
@@ -148,16 +188,20 @@ class ClaudeCliBackend:
             stdin.write(prompt.encode("utf-8"))
             stdin.seek(0)
             try:
+                if self.cwd is not None:
+                    self.cwd.mkdir(mode=0o700, parents=True, exist_ok=True)
                 process = subprocess.Popen(
                     argv,
                     stdin=stdin,
                     stdout=stdout,
                     stderr=stderr,
                     env={**os.environ, **CHILD_ENV},
+                    cwd=self.cwd,
                     start_new_session=True,
                 )
             except OSError as err:
                 raise PermanentError(f"cannot run {self.executable!r}: {err}") from err
+            self._running = process
             try:
                 returncode = process.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
@@ -165,6 +209,7 @@ class ClaudeCliBackend:
                     f"claude CLI gave no answer within {self.timeout:g} s; killed"
                 ) from None
             finally:
+                self._running = None
                 _kill_group(process)
             if returncode != 0:
                 tail = _tail(stderr) or "(no stderr)"
@@ -212,7 +257,11 @@ def choose(settings: Settings) -> Backend:
                 f"MEMEM_MINER_BACKEND=claude-cli but {settings.claude_executable!r} "
                 "is not an executable on PATH (set MEMEM_CLAUDE)"
             )
-        return ClaudeCliBackend(executable=executable, model=settings.miner_model)
+        return ClaudeCliBackend(
+            executable=executable,
+            model=settings.miner_model,
+            cwd=settings.state_dir / MINER_CWD,
+        )
     return HeuristicBackend()
 
 
@@ -256,7 +305,7 @@ def _read(reply: object) -> list[Lesson]:
     """The lessons in a Messages reply: its text blocks joined, then `parse_reply`."""
     content = getattr(reply, "content", None)
     if not isinstance(content, list):
-        raise PermanentError("anthropic API reply has no content list (a malformed body)")
+        raise MalformedReply("anthropic API reply has no content list (a malformed body)")
     text = "".join(
         block.text
         for block in content
@@ -264,12 +313,12 @@ def _read(reply: object) -> list[Lesson]:
     )
     stop = getattr(reply, "stop_reason", None)
     if not text.strip():
-        raise PermanentError(f"anthropic API reply has no text (stop_reason {stop!r})")
+        raise MalformedReply(f"anthropic API reply has no text (stop_reason {stop!r})")
     try:
         return parse_reply(text)
-    except PermanentError as err:
+    except MalformedReply as err:
         if stop == "max_tokens":
-            raise PermanentError(f"{err} (the reply hit max_tokens={MAX_TOKENS})") from err
+            raise MalformedReply(f"{err} (the reply hit max_tokens={MAX_TOKENS})") from err
         raise
 
 

@@ -5,7 +5,9 @@
 
 Lifecycle (arq's Worker): a lock file makes it single-instance (`flock`, released by the
 kernel when the process dies, so a crash never leaves a stale lock); a status file carries
-the heartbeat; SIGTERM finishes the chunk in flight and exits; watchdog events are hints that
+the heartbeat; SIGTERM stops at once: no new model call, a call in flight is abandoned after
+a short drain window (the cursor had not moved, so nothing is lost); the index is reconciled
+with the vault once on start, before mining; watchdog events are hints that
 wake the loop, and a full scan of the folders on start and every few minutes reconciles what
 events missed. Every failure inside the loop is logged and survived (the crash guard).
 """
@@ -46,11 +48,12 @@ class Daemon:
     watched: set[Path] = field(default_factory=set)
 
     def stop(self, *_: object) -> None:
-        """Ask the loop to finish the chunk in flight and exit."""
+        """Ask the loop to exit: a model call in flight gets a short drain window
+        (miner.DRAIN_SECONDS), then is abandoned; its chunk is mined again next time."""
         self.stopping.set()
         self.wake.set()
         if self.miner is not None:
-            self.miner.stopping = True
+            self.miner.stop()
 
     def run(self) -> int:
         """The loop. Returns 0, or 3 when another daemon already runs."""
@@ -63,6 +66,7 @@ class Daemon:
         except OSError:
             os.close(lock_fd)
             return 3
+        self._remove_stale_status_temps()
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
@@ -83,9 +87,17 @@ class Daemon:
     def _loop(self, started: float) -> None:
         from memem import backends
         from memem.miner import Miner, MinerState, session_files
+        from memem.security import redact
         from memem.store import Store
 
         store = Store.open(state_dir=self.settings.state_dir, vault_dir=self.settings.vault_dir)
+        try:
+            # A memory whose file was written just before a kill -9 may be missing from the
+            # index; the same chunk is mined again (its cursor had not moved), and only an
+            # index that knows the file lets dedup absorb it instead of saving it twice.
+            store.reconcile()
+        except Exception:  # the crash guard: mining still works, dedup is only weaker
+            log.exception("reconciling the index with the vault failed")
         state = MinerState(self.settings.miner_path)
         miner: Miner | None = None
         last_scan = 0.0
@@ -100,6 +112,8 @@ class Daemon:
                         miner = self.miner = Miner(
                             store, state, backends.choose(self.settings), deadline=deadline
                         )
+                        if self.stopping.is_set():  # a SIGTERM before self.miner was set
+                            miner.stop()
                     if now - last_scan >= SCAN_SECONDS or self.wake.is_set() or self.once:
                         self.wake.clear()
                         state.discover(session_files(self.settings.session_dirs))
@@ -117,13 +131,13 @@ class Daemon:
                                 self.counts.get("memories", 0) + outcome.memories
                             )
                             if outcome.error:
-                                self.last_error = outcome.error
+                                self.last_error = redact(outcome.error)
                             self._beat("running", started)
                             if state.breaker_open(time.time()):
                                 break
                 except Exception as exc:  # the crash guard: log, back off, carry on
                     log.exception("daemon loop failed")
-                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    self.last_error = redact(f"{type(exc).__name__}: {exc}")
                     self.stopping.wait(5)
                 if self.once:
                     return
@@ -170,6 +184,16 @@ class Daemon:
                     continue
                 self.watched.add(directory)
                 self.wake.set()
+
+    def _remove_stale_status_temps(self) -> None:
+        """A daemon killed inside `_beat` leaves `.daemon.json.<pid>.tmp`; holding the lock,
+        this daemon is the only writer, so every such file is stale."""
+        path = status_path(self.settings)
+        for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+            try:
+                tmp.unlink()
+            except OSError:
+                log.warning("cannot remove a stale status file", extra={"path": str(tmp)})
 
     def _beat(self, state: str, started: float) -> None:
         from memem.backends import describe

@@ -9,6 +9,7 @@
     ├── BrokenFile              a vault file that cannot be parsed; it is skipped, never rewritten
     └── ExtractionError         a mining backend failed on one chunk of a transcript
         ├── TransientError      worth retrying later: 429, 500, 529, a timeout, a reset
+        │   └── MalformedReply  a reply outside the contract (HTML, cut-off or wrong JSON)
         └── PermanentError      not worth retrying: a reply outside the contract, a 4xx,
                                 anything unknown
 
@@ -66,3 +67,9 @@ class TransientError(ExtractionError):
 
 class PermanentError(ExtractionError):
     """Not worth retrying: the same input would fail the same way."""
+
+
+class MalformedReply(TransientError):
+    """A model reply that is not what was asked for: an HTML page, cut-off JSON, the wrong
+    shape, nothing. Usually a glitch that the same request survives next time; the miner
+    bounds the attempts before it dead-letters the session."""

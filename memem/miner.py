@@ -12,8 +12,26 @@ it was: the same part is mined again later, and the store's dedup absorbs what w
 
     pending -> mined                  (cursor moved; the file may grow: pending again)
             -> failed (transient)     retried after a backoff; dead after MAX_FAILURES
-            -> dead (permanent)       retried only when the file changes or on request
-            -> skipped                memem's own headless sessions, empty sessions
+            -> dead (permanent)       retried after a long backoff (a day, doubling each
+                                      time it dies again, at most a week), at once when
+                                      the file changes or on request (`--retry-failed`)
+            -> skipped                memem's own `claude -p` sessions (run in
+                                      `<state>/miner-cwd`, see memem.transcript)
+
+Transient failures are 429, 408, 5xx, timeouts, resets and malformed replies (an HTML page,
+cut-off or wrong JSON: `MalformedReply`); each is retried RETRIES_IN_PLACE times at once,
+then the session waits `backoff()`; after MAX_FAILURES failed attempts it is dead. A
+permanent failure (a 401, a 400, a claude CLI that exits non-zero, anything unknown) makes it
+dead at once. Dead is not forever: a 401 works again once the key is fixed, so a dead session
+is retried automatically after `dead_backoff()`; one call a day at most is cheap.
+
+Stopping (`Miner.stop`, the daemon's SIGTERM) never waits on the model: no new call starts,
+a retry pause wakes at once, and a call in flight is given DRAIN_SECONDS to finish before it
+is abandoned (the backend's `cancel()` kills the claude child / closes the HTTP client). An
+abandoned chunk is simply not counted done: the cursor has not moved, so nothing is lost.
+
+Everything the miner stores (the exchanges index, errors, project and session names) and
+everything it sends to a model goes through `memem.security.redact`.
 """
 
 from __future__ import annotations
@@ -31,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from memem.errors import MememError, PermanentError, SecurityError, TransientError
+from memem.transcript import MINER_CWD, project_slug
 
 if TYPE_CHECKING:
     from memem.backends import Backend
@@ -46,6 +65,13 @@ BREAKER_SECONDS: Final = 600.0
 RETRIES_IN_PLACE: Final = 2
 RETRY_AFTER_MAX: Final = 20.0
 MAX_READ: Final = 64 * 1024 * 1024
+RETRY_PAUSE: Final = 2.0  # the first in-place retry's pause; doubles
+DEAD_BACKOFF: Final = 24 * 3600.0
+DEAD_BACKOFF_MAX: Final = 7 * 24 * 3600.0
+# What makes a session "skipped" (memem.transcript): 2 = run in <state>/miner-cwd, or an old
+# marker prompt that Claude Code marked headless.
+SKIP_RULE: Final = "2"
+DRAIN_SECONDS: Final = 5.0  # how long a stop waits for a model call in flight
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -110,6 +136,21 @@ class MinerState:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with self.connect() as conn:
             conn.executescript(SCHEMA)
+            conn.execute("BEGIN IMMEDIATE")
+            rule = conn.execute("SELECT value FROM meta WHERE key = 'skip_rule'").fetchone()
+            if rule is None or rule[0] != SKIP_RULE:
+                # Versions before SKIP_RULE skipped any session whose prompt contained the
+                # marker, typed by a user too, forever: look at every skipped session again
+                # (memem's own are skipped again without a model call; dedup absorbs a part
+                # that had been mined before the skip).
+                conn.execute(
+                    "UPDATE sessions SET status = 'pending', cursor = 0, chunks_done = 0 "
+                    "WHERE status = 'skipped'"
+                )
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('skip_rule', ?)", (SKIP_RULE,)
+                )
+            conn.execute("COMMIT")
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -182,7 +223,8 @@ class MinerState:
                     conn.execute(
                         "UPDATE sessions SET size = ?, mtime = ?, status = CASE WHEN status IN "
                         "('mined', 'dead', 'failed') THEN 'pending' ELSE status END, "
-                        "attempts = CASE WHEN status = 'dead' THEN 0 ELSE attempts END "
+                        "attempts = CASE WHEN status = 'dead' THEN 0 ELSE attempts END, "
+                        "next_attempt = CASE WHEN status = 'dead' THEN 0 ELSE next_attempt END "
                         "WHERE path = ?",
                         (size, mtime, path),
                     )
@@ -213,21 +255,25 @@ class MinerState:
 
     def due(self, now: float, settle: float) -> list[SessionRow]:
         """Sessions to mine now: opted in, settled (no write for `settle` seconds), with
-        unmined bytes, not backing off, not dead."""
+        unmined bytes, not backing off (a dead session's backoff is long, not endless)."""
         mode = self.opt_in
         if mode == "none":
             return []
         since = float(self.get("opted_in_at", "0") or 0) if mode == "new" else 0.0
         return self.rows(
-            "status IN ('pending', 'failed') AND size > cursor AND mtime <= ? AND mtime >= ? "
+            "status IN ('pending', 'failed', 'dead') AND size > cursor AND mtime <= ? "
+            "AND mtime >= ? "
             "AND next_attempt <= ?",
             (now - settle, since, now),
         )
 
     def update(self, path: str, **fields: Any) -> None:
+        """Set fields of a session's row; every text (an error quoting a reply, a project
+        name) is scrubbed by `security.redact` first."""
         sets = ", ".join(f"{k} = ?" for k in fields)
+        values = [_scrub(v) for v in fields.values()]
         with self.connect() as conn:
-            conn.execute(f"UPDATE sessions SET {sets} WHERE path = ?", (*fields.values(), path))
+            conn.execute(f"UPDATE sessions SET {sets} WHERE path = ?", (*values, path))
 
     def reset_failed(self) -> int:
         with self.connect() as conn:
@@ -247,14 +293,18 @@ class MinerState:
     def index_exchanges(
         self, session: str, project: str, part: int, exchanges: Iterable[tuple[str, str, str]]
     ) -> None:
-        """(Re)index one part's exchanges (user, assistant, date); idempotent per part."""
+        """(Re)index one part's exchanges (user, assistant, date), scrubbed by
+        `security.redact`; idempotent per part."""
         with self.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("DELETE FROM exchanges WHERE session = ? AND part = ?", (session, part))
             conn.executemany(
                 "INSERT INTO exchanges(user, assistant, session, project, date, part) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [(u, a, session, project, d, part) for u, a, d in exchanges],
+                [
+                    (_scrub(u), _scrub(a), _scrub(session), _scrub(project), d, part)
+                    for u, a, d in exchanges
+                ],
             )
             conn.execute("COMMIT")
 
@@ -277,12 +327,26 @@ class MinerState:
         ]
 
 
+def _scrub(value: Any) -> Any:
+    """A text about to be stored, with its secrets replaced; anything else as is."""
+    from memem.security import redact
+
+    return redact(value) if isinstance(value, str) else value
+
+
 def backoff(attempts: int, retry_after: float | None = None) -> float:
     """Seconds to wait before the next attempt: exponential with jitter, at least the
     server's own hint."""
     delay = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
     delay *= random.uniform(0.5, 1.5)
     return float(max(delay, retry_after or 0.0))
+
+
+def dead_backoff(attempts: int) -> float:
+    """Seconds a dead session waits before it is tried again on its own: a day the first
+    time, doubling each further time it dies (`attempts` past MAX_FAILURES), at most a week."""
+    rounds = max(attempts - MAX_FAILURES, 0)
+    return float(min(DEAD_BACKOFF * 2**rounds, DEAD_BACKOFF_MAX) * random.uniform(1.0, 1.2))
 
 
 def session_files(directories: Iterable[Path]) -> Iterator[tuple[str, int, float]]:
@@ -313,15 +377,43 @@ class Miner:
     """Mines sessions into a store with one backend; one session at a time."""
 
     def __init__(
-        self, store: Store, state: MinerState, backend: Backend, *, deadline: float | None = None
+        self,
+        store: Store,
+        state: MinerState,
+        backend: Backend,
+        *,
+        deadline: float | None = None,
+        retry_pause: float = RETRY_PAUSE,
     ) -> None:
         self.store = store
         self.state = state
         self.backend = backend
-        self.stopping = False
+        self.retry_pause = retry_pause
+        self._stop = threading.Event()
+        # The claude-cli backend's own working dir (`<state>/miner-cwd`): sessions run there,
+        # or filed in its project folder, are memem's own extraction runs (memem.transcript).
+        self.own_cwd = state.path.parent / MINER_CWD
         # time.monotonic() past which no new model call starts (`daemon run --once` must
         # return in bounded time even when the API hangs).
         self.deadline = deadline
+
+    def stop(self) -> None:
+        """Stop soon, from any thread (a signal handler included): no new model call, no
+        retry pause, and a call in flight abandoned after DRAIN_SECONDS."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _own_session(self, path: str, cwd: str | None) -> bool:
+        """Whether a transcript is one of memem's own `claude -p` runs: run in `own_cwd` (by
+        either spelling of the path), or, when no record of this part names its cwd, filed
+        under the project folder Claude Code names after `own_cwd`."""
+        spellings = {str(self.own_cwd), os.path.realpath(self.own_cwd)}
+        if cwd is not None:  # the records say where it ran: a folder-name collision is not it
+            return cwd in spellings or os.path.realpath(cwd) in spellings
+        return Path(path).parent.name in {project_slug(s) for s in spellings}
 
     def _out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -344,17 +436,26 @@ class Miner:
                 handle.seek(row.cursor)
                 data = handle.read(MAX_READ)
         except OSError as exc:
-            self.state.update(path, status="dead", last_error=f"cannot read: {exc}")
-            return Outcome(path, "dead", error=str(exc))
+            self.state.update(
+                path,
+                status="dead",
+                last_error=f"cannot read: {exc}",
+                next_attempt=now + dead_backoff(row.attempts),
+            )
+            return Outcome(path, "dead", error=_scrub(str(exc)))
         parsed = transcript.parse(data, offset=row.cursor)
         if parsed.end == row.cursor and len(data) >= MAX_READ:
             # One line longer than the read window: step over it, or the cursor never moves.
             self.state.update(path, cursor=_next_line(path, row.cursor + MAX_READ))
             log.warning("skipped an oversized transcript line", extra={"path": path})
             return self.mine(path, now=now, explicit=explicit)
-        project = project_of(parsed.cwd) if parsed.cwd else (row.project or "global")
-        session = parsed.session_id or row.session_id or Path(path).stem
-        if parsed.headless:
+        # Both travel to the model, the miner's database and the vault: scrubbed like the text
+        # (a folder named after a token is rare, but it is a path a secret can take).
+        project = security.redact(
+            project_of(parsed.cwd) if parsed.cwd else (row.project or "global")
+        )
+        session = security.redact(parsed.session_id or row.session_id or Path(path).stem)
+        if parsed.headless or self._own_session(path, parsed.cwd):
             self.state.update(path, status="skipped", cursor=parsed.end, session_id=session)
             return Outcome(path, "skipped")
         # Secrets never reach a model (and the store scrubs again before anything is written).
@@ -381,7 +482,9 @@ class Miner:
             except TransientError as exc:
                 return self._failed(row, str(exc), now, exc.retry_after, saved)
             except PermanentError as exc:
-                return self._dead(row, str(exc), saved)
+                return self._dead(row, str(exc), now, saved)
+            if lessons is None:  # stopping: this chunk is not done, the cursor stays
+                return Outcome(path, "pending", saved, duplicates, refused)
             for lesson in lessons:
                 try:
                     result = self.store.add(
@@ -398,7 +501,7 @@ class Miner:
                     refused += 1
                     continue
                 except MememError as exc:
-                    log.warning("a mined memory was not saved", extra={"reason": str(exc)})
+                    log.warning("a mined memory was not saved", extra={"reason": _scrub(str(exc))})
                     refused += 1
                     continue
                 if result.outcome == "created":
@@ -430,32 +533,75 @@ class Miner:
         )
         return Outcome(path, "mined", saved, duplicates, refused)
 
-    def _extract(self, chunk: Any, project: str) -> list[Any]:
+    def _extract(self, chunk: Any, project: str) -> list[Any] | None:
         """One chunk through the backend, with a couple of quick retries for a transient
-        failure before it is recorded (the backoff across runs handles longer outages)."""
+        failure before it is recorded (the backoff across runs handles longer outages).
+        None when the miner is stopping: the chunk was not (fully) extracted."""
         for attempt in range(RETRIES_IN_PLACE + 1):
+            if self.stopping:
+                return None
             try:
-                return list(self.backend.extract(chunk, project=project))
+                return self._call(chunk, project)
             except TransientError as exc:
                 too_long = (exc.retry_after or 0) > RETRY_AFTER_MAX
                 if attempt == RETRIES_IN_PLACE or too_long or self._out_of_time():
                     raise
-                pause = min(exc.retry_after or 2.0 * 2**attempt, RETRY_AFTER_MAX)
-                time.sleep(pause * random.uniform(0.8, 1.2))
+                pause = min(exc.retry_after or self.retry_pause * 2**attempt, RETRY_AFTER_MAX)
+                if self._stop.wait(pause * random.uniform(0.8, 1.2)):
+                    return None
         raise AssertionError("unreachable")
+
+    def _call(self, chunk: Any, project: str) -> list[Any] | None:
+        """`backend.extract` on a worker thread that a stop can walk away from: a hung API
+        must not hold the daemon's shutdown. None when abandoned."""
+        done = threading.Event()
+        result: list[Any] = []
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                result.extend(self.backend.extract(chunk, project=project))
+            except BaseException as exc:  # handed to the calling thread, which re-raises it
+                failure.append(exc)
+            finally:
+                done.set()
+
+        # A daemon thread: an abandoned call never keeps the process alive.
+        threading.Thread(target=work, name="memem-extract", daemon=True).start()
+        try:
+            while not done.wait(0.1):
+                if self.stopping:
+                    if done.wait(DRAIN_SECONDS):
+                        break
+                    self._cancel()
+                    log.warning("stopping: abandoned a model call in flight; chunk to redo")
+                    return None
+        except BaseException:  # Ctrl-C in `memem mine`: no claude child may outlive us
+            self._cancel()
+            raise
+        if failure:
+            raise failure[0]
+        return result
+
+    def _cancel(self) -> None:
+        cancel = getattr(self.backend, "cancel", None)
+        if callable(cancel):
+            cancel()
 
     def _failed(
         self, row: SessionRow, error: str, now: float, retry_after: float | None, saved: int
     ) -> Outcome:
+        error = _scrub(error)  # it may quote the reply, which may quote the transcript
         attempts = row.attempts + 1
-        status = "dead" if attempts >= MAX_FAILURES else "failed"
+        dead = attempts >= MAX_FAILURES
         self.state.update(
             row.path,
-            status=status,
+            status="dead" if dead else "failed",
             attempts=attempts,
             last_error=error[:500],
-            next_attempt=now + backoff(attempts, retry_after),
+            next_attempt=now + (dead_backoff(attempts) if dead else backoff(attempts, retry_after)),
         )
+        status = "dead" if dead else "failed"
         self.state.note_result(False, now)
         log.warning(
             "mining failed, will retry",
@@ -463,11 +609,19 @@ class Miner:
         )
         return Outcome(row.path, status, saved, error=error)
 
-    def _dead(self, row: SessionRow, error: str, saved: int) -> Outcome:
+    def _dead(self, row: SessionRow, error: str, now: float, saved: int) -> Outcome:
+        # A permanent failure spends the whole transient budget at once: the next failure
+        # after the long backoff doubles it (dead_backoff counts attempts past MAX_FAILURES).
+        error = _scrub(error)
+        attempts = max(row.attempts + 1, MAX_FAILURES)
         self.state.update(
-            row.path, status="dead", attempts=row.attempts + 1, last_error=error[:500]
+            row.path,
+            status="dead",
+            attempts=attempts,
+            last_error=error[:500],
+            next_attempt=now + dead_backoff(attempts),
         )
-        self.state.note_result(False, time.time())
+        self.state.note_result(False, now)
         log.warning("mining failed permanently", extra={"path": row.path, "error": error})
         return Outcome(row.path, "dead", saved, error=error)
 

@@ -23,9 +23,19 @@ Dropped, because it is not conversation, is someone else's words, or would be mi
       notifications (a user record opening with one is dropped whole), and the CLI's
       "[Request interrupted by user]" markers. A slash command typed with arguments survives
       as `/name args`: the arguments are the human's own words.
-A message left empty by this is dropped. A session whose prompts carry MINER_MARKER is
-memem's own headless extraction run (`Transcript.headless`): mining it would feed memem's
-prompts back into memory.
+A message left empty by this is dropped.
+
+memem's own extraction runs (the claude-cli backend's `claude -p` children) must never be
+mined: that would feed memem's prompts back into memory. They are recognised by something a
+user cannot type into a prompt: the child runs in its own working directory, MINER_CWD under
+memem's state dir, so Claude Code files its sessions in the project folder
+`project_slug(<state>/miner-cwd)` and stamps that `cwd` on every record; the miner skips that
+folder and that cwd (`memem.miner`). Sessions written by older memem versions, whose child ran
+in the daemon's own cwd, are recognised here (`Transcript.headless`) by the marker prompt
+those versions sent (`[memem-miner-session] Extract the durable lessons ...`) in a record
+that Claude Code marked as a headless run (`entrypoint: "sdk-cli"`, what `claude -p`
+writes). A prompt that merely contains MINER_MARKER, typed or pasted in an interactive
+session, is mined like any other.
 
 Bad lines (invalid UTF-8, invalid JSON, a JSON value that is not an object, a line over
 MAX_LINE_BYTES) are skipped and counted in `Transcript.problems`; nothing here raises on any
@@ -44,6 +54,12 @@ from typing import Any, Final
 from memem.errors import InvalidInput
 
 MINER_MARKER: Final = "memem-miner-session"
+# The opening of the prompt memem's extraction sends (memem.extraction.user_prompt).
+MINER_PROMPT: Final = f"[{MINER_MARKER}] Extract the durable lessons of this session"
+# The claude-cli backend's working directory, under the state dir: see the module docstring.
+MINER_CWD: Final = "miner-cwd"
+_HEADLESS_ENTRYPOINT: Final = "sdk-cli"
+_SLUG_CHAR: Final = re.compile(r"[^A-Za-z0-9]")
 MAX_LINE_BYTES: Final = 2 * 1024 * 1024
 MIN_CHUNK_CHARS: Final = 64
 
@@ -136,6 +152,7 @@ def parse(data: bytes, *, offset: int = 0) -> Transcript:
     messages: list[Message] = []
     session_id: str | None = None
     cwd: str | None = None
+    headless = False
     size = len(data)
     pos = len(_BOM) if offset == 0 and data.startswith(_BOM) else 0
     while pos < size:
@@ -169,6 +186,12 @@ def parse(data: bytes, *, offset: int = 0) -> Transcript:
                 message = _message(record)
                 if message is not None:
                     messages.append(message)
+                    if (
+                        message.role == "user"
+                        and record.get("entrypoint") == _HEADLESS_ENTRYPOINT
+                        and MINER_PROMPT in message.text
+                    ):
+                        headless = True
         pos = size if last else newline + 1
     return Transcript(
         session_id=session_id,
@@ -177,8 +200,14 @@ def parse(data: bytes, *, offset: int = 0) -> Transcript:
         end=offset + pos,
         skipped=sum(n for reason, n in problems.items() if reason != "truncated-last-line"),
         problems=dict(sorted(problems.items())),
-        headless=any(m.role == "user" and MINER_MARKER in m.text for m in messages),
+        headless=headless,
     )
+
+
+def project_slug(cwd: str) -> str:
+    """The name of the folder under ~/.claude/projects where Claude Code files the sessions
+    run in `cwd`: every character that is not an ASCII letter or digit becomes "-"."""
+    return _SLUG_CHAR.sub("-", cwd)
 
 
 def clean(text: str) -> str:

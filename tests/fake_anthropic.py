@@ -20,11 +20,16 @@ Script steps (each consumed by one `POST /v1/messages`; others never consume the
                               {"type", "message"}}`), with a `retry-after` header if asked
     hang(seconds)             answer (the default reply) only after `seconds`, which a test
                               makes longer than the client's timeout; `close()` cuts it short
-    malformed()               a 200 whose body is not JSON
+    malformed()               a 200 whose body is not JSON (an HTML page sent as JSON)
+    raw(body, content_type)   a 200 with exactly this body and Content-Type (e.g. an HTML
+                              error page from a proxy, `text/html`)
     truncated()               a 200 that declares a full body, sends half of it and closes the
                               connection (for `stream: true`: the event stream stops midway)
 
-When the script is empty the reply is `default` (`{"memories": []}` unless given).
+When the script is empty the reply is `respond(request_body)` when a `respond` function was
+given (a reply that depends on what was asked, e.g. for a daemon killed and restarted at
+random points), else `default` (`{"memories": []}` unless given). `replied` counts the
+replies sent, and `wait_replied(n)` waits for them.
 
 Both request modes are served: `stream: false` gets one JSON message (`id`, `type:
 "message"`, `role`, `model`, `content`, `stop_reason`, `stop_sequence`, `usage`), `stream:
@@ -52,7 +57,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -92,12 +97,14 @@ class Recorded:
 
 @dataclass(frozen=True, slots=True)
 class _Step:
-    kind: str  # "content" | "error" | "hang" | "malformed" | "truncated"
+    kind: str  # "content" | "error" | "hang" | "malformed" | "truncated" | "raw"
     content: tuple[dict[str, Any], ...] = ()
     stop_reason: str = "end_turn"
     status: int = 200
     retry_after: float | None = None
     delay: float = 0.0
+    body: bytes = b""
+    content_type: str = ""
 
 
 @dataclass
@@ -109,13 +116,20 @@ class _State:
     stopping: threading.Event = field(default_factory=threading.Event)
     connections: set[socket.socket] = field(default_factory=set)
     counter: int = 0
+    respond: Callable[[dict[str, Any]], str] | None = None
+    replied: int = 0
 
 
 class FakeAnthropic:
     """The fake Messages API. Use as a context manager; see the module docstring."""
 
-    def __init__(self, *, default: str = DEFAULT_REPLY) -> None:
-        self._state = _State(default=default)
+    def __init__(
+        self,
+        *,
+        default: str = DEFAULT_REPLY,
+        respond: Callable[[dict[str, Any]], str] | None = None,
+    ) -> None:
+        self._state = _State(default=default, respond=respond)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = self._state
         host, port = self._server.server_address[:2]
@@ -189,6 +203,9 @@ class FakeAnthropic:
     def truncated(self) -> FakeAnthropic:
         return self._push(_Step("truncated"))
 
+    def raw(self, body: bytes, content_type: str = "text/html") -> FakeAnthropic:
+        return self._push(_Step("raw", body=body, content_type=content_type))
+
     def _push(self, step: _Step) -> FakeAnthropic:
         with self._state.lock:
             self._state.script.append(step)
@@ -204,6 +221,18 @@ class FakeAnthropic:
     @property
     def message_requests(self) -> list[Recorded]:
         return [r for r in self.requests if r.method == "POST" and r.path == "/v1/messages"]
+
+    @property
+    def replied(self) -> int:
+        with self._state.lock:
+            return self._state.replied
+
+    def wait_replied(self, count: int, *, timeout: float = 10.0) -> None:
+        """Wait until `count` complete replies to `POST /v1/messages` were sent."""
+        state = self._state
+        with state.lock:
+            if not state.lock.wait_for(lambda: state.replied >= count, timeout=timeout):
+                raise TimeoutError(f"{state.replied} replies sent, expected {count}")
 
     @property
     def pending(self) -> int:
@@ -327,7 +356,8 @@ class _Handler(BaseHTTPRequestHandler):
             state.counter += 1
             number = state.counter
         if step is None:
-            step = _Step("content", content=({"type": "text", "text": state.default},))
+            text = state.respond(request) if state.respond is not None else state.default
+            step = _Step("content", content=({"type": "text", "text": text},))
         stream = bool(request.get("stream"))
         if step.kind == "hang":
             if state.stopping.wait(step.delay):
@@ -336,6 +366,9 @@ class _Handler(BaseHTTPRequestHandler):
             step = _Step("content", content=({"type": "text", "text": state.default},))
         if step.kind == "error":
             self._error(step.status, f"scripted {step.status}", retry_after=step.retry_after)
+            return
+        if step.kind == "raw":
+            self._raw(200, step.body, step.content_type)
             return
         if step.kind == "malformed":
             self._raw(200, b"<html><body>502 Bad Gateway</body></html>\n", "application/json")
@@ -354,6 +387,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._hang_up()
         else:
             self._json(200, message)
+            with state.lock:
+                state.replied += 1
+                state.lock.notify_all()
 
     def _stream(self, message: dict[str, Any], *, truncated: bool) -> None:
         self.send_response(200)

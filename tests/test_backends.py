@@ -24,7 +24,7 @@ from memem.backends import (
     choose,
     describe,
 )
-from memem.errors import ConfigError, PermanentError, TransientError
+from memem.errors import ConfigError, MalformedReply, PermanentError, TransientError
 from memem.extraction import SYSTEM_PROMPT, Lesson, heuristic
 from memem.settings import DEFAULT_MODEL, Settings
 from memem.transcript import MINER_MARKER, Message, render
@@ -113,9 +113,9 @@ def test_anthropic_reads_text_blocks_never_tool_calls(api: FakeAnthropic) -> Non
     assert anthropic_backend(api).extract(MESSAGES, project="shop") == []
 
 
-def test_anthropic_reply_with_only_a_tool_call_is_permanent(api: FakeAnthropic) -> None:
+def test_anthropic_reply_with_only_a_tool_call_is_malformed(api: FakeAnthropic) -> None:
     api.reply_content([{"type": "tool_use", "name": "save", "input": {"memories": [MEMORY]}}])
-    with pytest.raises(PermanentError, match="no text"):
+    with pytest.raises(MalformedReply, match="no text"):
         anthropic_backend(api).extract(MESSAGES, project="shop")
 
 
@@ -178,11 +178,31 @@ def test_anthropic_hang_past_the_timeout_is_transient(api: FakeAnthropic) -> Non
         anthropic_backend(api, timeout=0.5).extract(MESSAGES, project="shop")
 
 
-def test_anthropic_malformed_body_is_permanent(api: FakeAnthropic) -> None:
-    # A complete 200 whose body is not JSON: the server (or a proxy in front of it) answered,
-    # and answers the same way again; unknown means permanent.
+def test_anthropic_malformed_body_is_transient(api: FakeAnthropic) -> None:
+    # A complete 200 whose body is not JSON: a proxy's error page, a glitch; the next request
+    # usually gets a real reply, so the miner retries it (a bounded number of times).
     api.malformed()
-    with pytest.raises(PermanentError, match="malformed body"):
+    with pytest.raises(MalformedReply, match="malformed body"):
+        anthropic_backend(api).extract(MESSAGES, project="shop")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"),
+        (b"<!DOCTYPE html><title>Just a moment...</title>", "text/html; charset=utf-8"),
+        (b"", "application/json"),
+        (b'{"id": "msg_1", "type": "message", "content": "not a list"}', "application/json"),
+        (b'{"id": "msg_1", "type": "message", "cont', "application/json"),
+        (b"[1, 2, 3]", "application/json"),
+        (b"null", "application/json"),
+    ],
+)
+def test_anthropic_a_200_that_is_not_a_messages_reply_is_malformed(
+    api: FakeAnthropic, body: bytes, content_type: str
+) -> None:
+    api.raw(body, content_type)
+    with pytest.raises(MalformedReply):
         anthropic_backend(api).extract(MESSAGES, project="shop")
 
 
@@ -213,11 +233,11 @@ def test_anthropic_refused_connection_is_transient() -> None:
         ('{"lessons": []}', "no 'memories' key"),
     ],
 )
-def test_anthropic_reply_outside_the_contract_is_permanent(
+def test_anthropic_reply_outside_the_contract_is_malformed(
     api: FakeAnthropic, reply: str, reason: str
 ) -> None:
     api.reply_text(reply)
-    with pytest.raises(PermanentError, match=reason):
+    with pytest.raises(MalformedReply, match=reason):
         anthropic_backend(api).extract(MESSAGES, project="shop")
 
 
@@ -225,7 +245,7 @@ def test_anthropic_reply_cut_at_max_tokens_says_so(api: FakeAnthropic) -> None:
     api.reply_content(
         [{"type": "text", "text": '{"memories": [{"title": "t", "cont'}], stop_reason="max_tokens"
     )
-    with pytest.raises(PermanentError, match="max_tokens"):
+    with pytest.raises(MalformedReply, match="max_tokens"):
         anthropic_backend(api).extract(MESSAGES, project="shop")
 
 
@@ -376,9 +396,9 @@ def test_claude_cli_failure_is_permanent_with_the_tail_of_stderr(tmp_path: Path)
     assert "starting up" not in message
 
 
-def test_claude_cli_reply_outside_the_contract_is_permanent(tmp_path: Path) -> None:
+def test_claude_cli_reply_outside_the_contract_is_malformed(tmp_path: Path) -> None:
     script = fake_claude(tmp_path, "print('I found nothing worth remembering.')\n")
-    with pytest.raises(PermanentError, match="not JSON"):
+    with pytest.raises(MalformedReply, match="not JSON"):
         ClaudeCliBackend(executable=str(script)).extract(MESSAGES, project="shop")
 
 
@@ -418,6 +438,37 @@ def test_claude_cli_keyboard_interrupt_kills_the_whole_process_group(tmp_path: P
         ClaudeCliBackend(executable=str(script), timeout=60).extract(MESSAGES, project="shop")
     claude_pid, child_pid = pids(tmp_path)
     assert wait_until(lambda: gone(claude_pid) and gone(child_pid))
+
+
+def test_claude_cli_cancel_kills_the_call_in_flight_and_its_group(tmp_path: Path) -> None:
+    # The miner cancels from another thread when it stops: no claude may outlive the daemon.
+    script = fake_claude(tmp_path, HANGING_CLAUDE)
+    backend = ClaudeCliBackend(executable=str(script), timeout=600)
+    failures: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            backend.extract(MESSAGES, project="shop")
+        except BaseException as exc:
+            failures.append(exc)
+
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    assert wait_until((tmp_path / "bin" / "pids").exists, timeout=30)
+    backend.cancel()
+    worker.join(timeout=30)
+    assert not worker.is_alive() and failures
+    claude_pid, child_pid = pids(tmp_path)
+    assert wait_until(lambda: gone(claude_pid) and gone(child_pid))
+
+
+def test_claude_cli_runs_in_the_miner_cwd_that_choose_gives_it(tmp_path: Path) -> None:
+    script = fake_claude(tmp_path, "import os\nprint(os.getcwd())\n")
+    config = settings(tmp_path, miner_backend="claude-cli", claude_executable=str(script))
+    backend = choose(config)
+    with pytest.raises(MalformedReply, match="not JSON"):
+        backend.extract(MESSAGES, project="shop")
+    assert (config.state_dir / "miner-cwd").is_dir()
 
 
 # -- the heuristic --------------------------------------------------------------------------

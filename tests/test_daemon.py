@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import re
 import signal
 import socket
+import string
 import subprocess
 import sys
 import time
@@ -240,6 +243,110 @@ def test_kill_9_mid_mining_then_restart_mines_every_session_exactly_once(
     ]
 
 
+def fact(n: int) -> str:
+    """A fact of its own vocabulary, so that neither dedup nor the contradiction check may
+    take one fact for another."""
+    rng = random.Random(n)
+    words = ["".join(rng.choice(string.ascii_lowercase) for _ in range(9)) for _ in range(6)]
+    return f"The {words[0]} {words[1]} job needs {words[2]} {words[3]} before {words[4]} runs."
+
+
+FACT_LINE = re.compile(r"FACT(\d+): ([^\n]+)")
+
+
+def lessons_for(request: dict[str, object]) -> str:
+    """The fake model's answer: one memory per FACT line of the transcript it was sent."""
+    sent = json.dumps(request.get("messages"))
+    found = dict(FACT_LINE.findall(json.loads(sent)[0]["content"]))
+    memories = [
+        {"title": f"Fact {n}", "content": content, "type": "convention", "importance": 3}
+        for n, content in sorted(found.items(), key=lambda item: int(item[0]))
+    ]
+    return json.dumps({"memories": memories})
+
+
+def test_kill_9_at_many_points_while_mining_saves_every_fact_exactly_once(
+    env: dict[str, str], workdir: Path
+) -> None:
+    # 4 sessions of 3 chunks, one fact a chunk; the daemon is SIGKILLed at a new point each
+    # time (as a request arrives, or just after a reply, while it saves), then restarted.
+    sessions, per_session = 4, 3
+    for s in range(sessions):
+        turns = []
+        for c in range(per_session):
+            n = s * per_session + c
+            turns.append(
+                record("user", f"FACT{n}: {fact(n)}\n" + "x" * 7000, str(workdir), f"k{s}")
+            )
+        session(f"k{s}", workdir, *turns)
+    total = sessions * per_session
+    with FakeAnthropic(respond=lessons_for) as api:
+        run_env = {**env, "ANTHROPIC_BASE_URL": api.url}
+        opt_in(run_env)
+        from memem.miner import MinerState
+        from memem.settings import Settings
+
+        state = MinerState(Settings.from_env(os.environ).miner_path)
+        for kill in range(1, 9):
+            run = daemon(run_env, "run")
+            seen = len(api.message_requests)
+            if kill % 2:
+                api.wait_for(seen + kill % 3 + 1, timeout=60)  # mid-request
+            else:
+                api.wait_replied(api.replied + 1, timeout=60)  # just after a reply
+            run.send_signal(signal.SIGKILL)
+            run.wait(timeout=30)
+            if state.counts().get("mined", 0) == sessions:
+                break
+        last = daemon(run_env, "run", "--once")
+        assert last.wait(timeout=180) == 0
+    with Store.open() as store:
+        files = sorted(store.vault.memories_dir.rglob("*.md"))
+        assert store.status().memories == total
+    texts = [f.read_text(encoding="utf-8") for f in files]
+    assert len(texts) == total
+    for n in range(total):
+        assert sum(fact(n) in text for text in texts) == 1, f"fact {n}"
+    assert not list(Path(os.environ["MEMEM_DIR"]).glob(".daemon.json.*.tmp"))
+
+
+def test_a_memory_file_the_index_missed_is_known_to_dedup_when_its_chunk_is_mined_again(
+    env: dict[str, str], workdir: Path, isolated: Path
+) -> None:
+    # What a kill -9 between a memory file's write and its index row leaves: the file in the
+    # vault, unknown to the index, and the chunk not counted done. The daemon reconciles the
+    # index on start, so mining the chunk again finds the file and saves nothing twice.
+    with Store.open():
+        pass  # the daemon's index exists, and does not know what comes next
+    vault = Path(os.environ["MEMEM_OBSIDIAN_VAULT"])
+    with Store.open(state_dir=isolated / "elsewhere", vault_dir=vault) as other:
+        other.add(fact(0), title="Fact 0", project="shop", tags=("convention",), importance=3)
+    session("again", workdir, record("user", f"FACT0: {fact(0)}", str(workdir), "again"))
+    with FakeAnthropic(respond=lessons_for) as api:
+        run_env = {**env, "ANTHROPIC_BASE_URL": api.url}
+        opt_in(run_env)
+        run = daemon(run_env, "run", "--once")
+        assert run.wait(timeout=120) == 0
+        assert len(api.message_requests) == 1
+    with Store.open() as store:
+        files = sorted(store.vault.memories_dir.rglob("*.md"))
+    assert sum(fact(0) in f.read_text(encoding="utf-8") for f in files) == 1
+
+
+def test_status_temp_files_a_killed_daemon_left_are_removed_on_start(
+    env: dict[str, str], isolated: Path
+) -> None:
+    state = Path(os.environ["MEMEM_DIR"])
+    state.mkdir(parents=True, exist_ok=True)
+    stale = [state / ".daemon.json.4242.tmp", state / ".daemon.json.31337.tmp"]
+    for path in stale:
+        path.write_text("{", encoding="utf-8")
+    run = daemon(env, "run", "--once")
+    assert run.wait(timeout=120) == 0
+    assert not [p for p in stale if p.exists()]
+    assert json.loads((state / "daemon.json").read_text())["state"] == "stopped"
+
+
 def test_the_daemon_watches_stops_on_request_and_leaves_no_process(
     env: dict[str, str], api: FakeAnthropic, workdir: Path
 ) -> None:
@@ -254,6 +361,24 @@ def test_the_daemon_watches_stops_on_request_and_leaves_no_process(
     pid = int(status["pid"])
     assert "stopped" in run_cli_env(env, "daemon", "stop")
     wait_until(lambda: not _alive(pid))
+
+
+def test_daemon_stop_drains_within_its_timeout_when_the_api_hangs(
+    env: dict[str, str], api: FakeAnthropic, workdir: Path
+) -> None:
+    # Before: each hung request held the daemon for the client's 45 s timeout, times the
+    # in-place retries (~150 s); `daemon stop` gave up after 30 s and the daemon lived on.
+    for _ in range(10):
+        api.hang(600)
+    realistic("hung", workdir)
+    opt_in(env)
+    assert "started" in run_cli_env(env, "daemon", "ensure")
+    api.wait_for(1, timeout=60)
+    pid = int(json.loads(run_cli_env(env, "daemon", "status", "--json"))["pid"])
+    assert "stopped" in run_cli_env(env, "daemon", "stop")  # lifecycle.stop, default timeout
+    wait_until(lambda: not _alive(pid), timeout=10)
+    status = json.loads(run_cli_env(env, "status", "--json"))["miner"]
+    assert status["sessions"].get("pending") == 1  # not failed, not dead: mined next time
 
 
 def _alive(pid: int) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,9 +13,16 @@ from pathlib import Path
 import pytest
 
 from memem import Store
-from memem.errors import PermanentError, TransientError
+from memem.errors import MalformedReply, PermanentError, TransientError
 from memem.extraction import Lesson
-from memem.miner import BREAKER_FAILURES, Miner, MinerState, session_files
+from memem.miner import (
+    BREAKER_FAILURES,
+    MAX_FAILURES,
+    RETRIES_IN_PLACE,
+    Miner,
+    MinerState,
+    session_files,
+)
 from memem.transcript import MINER_MARKER, Message
 
 T = "2026-11-20T10:00:00.000Z"
@@ -219,6 +228,244 @@ def test_a_permanent_error_dead_letters_until_the_file_changes(
     assert [r.path for r in state.due(time.time() + 999, settle=0)] == [str(path)]
 
 
+DAY = 24 * 3600.0
+
+
+def test_a_dead_session_is_retried_automatically_after_a_long_backoff(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    # 401 and 400 are not worth retrying soon, but a fixed key or a changed model makes them
+    # work: a dead session waits a day (doubling each time it dies again), then mines.
+    path = write_session(
+        sessions_dir(tmp_path) / "s7.jsonl", [("user", "We deploy on Tuesdays only")], str(workdir)
+    )
+    state.set_opt_in("history", 0)
+    now = time.time()
+    down = Recorder(fail=[PermanentError("anthropic API answered 401")])
+    assert Miner(store, state, down).mine(str(path), now=now).status == "dead"
+    row = state.row(str(path))
+    assert row is not None and row.next_attempt >= now + DAY / 2
+    assert state.due(now + 3600, settle=0) == []
+    assert [r.path for r in state.due(now + 2 * DAY, settle=0)] == [str(path)]
+    again = Recorder(fail=[PermanentError("anthropic API answered 401")])
+    assert Miner(store, state, again).mine(str(path), now=now + 2 * DAY).status == "dead"
+    second = state.row(str(path))
+    assert second is not None and second.next_attempt - (now + 2 * DAY) > row.next_attempt - now
+    up = Recorder()
+    later = second.next_attempt + 1
+    assert [r.path for r in state.due(later, settle=0)] == [str(path)]
+    assert Miner(store, state, up).mine(str(path), now=later).status == "mined"
+
+
+def test_a_reply_that_stays_malformed_is_dead_only_after_bounded_attempts(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    path = write_session(
+        sessions_dir(tmp_path) / "s8.jsonl", [("user", "We deploy on Fridays never")], str(workdir)
+    )
+    state.set_opt_in("history", 0)
+    state.discover(session_files([sessions_dir(tmp_path).parent]))
+    garbage = Recorder(fail=[MalformedReply("reply is not JSON")] * 1000)
+    miner = Miner(store, state, garbage, retry_pause=0)
+    now = time.time()
+    statuses = []
+    for _ in range(MAX_FAILURES):
+        due = state.due(now, settle=0)
+        assert [r.path for r in due] == [str(path)]
+        statuses.append(miner.mine(str(path), now=now).status)
+        row = state.row(str(path))
+        assert row is not None and row.cursor == 0
+        now = row.next_attempt + 1
+    assert statuses == ["failed"] * (MAX_FAILURES - 1) + ["dead"]
+    assert len(garbage.seen) == MAX_FAILURES * (RETRIES_IN_PLACE + 1)  # bounded
+    dead = state.row(str(path))
+    assert dead is not None and "not JSON" in (dead.last_error or "")
+    assert dead.next_attempt >= time.time() + DAY / 2  # the long backoff, then automatic
+    assert Miner(store, state, Recorder()).mine(str(path), now=dead.next_attempt).status == "mined"
+
+
+def test_html_then_cut_off_json_then_a_good_reply_mines_the_chunk(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    from memem.backends import AnthropicBackend
+    from tests.fake_anthropic import FakeAnthropic
+
+    path = write_session(
+        sessions_dir(tmp_path) / "s9.jsonl",
+        [("user", "The staging database listens on port 5433"), ("assistant", "Noted.")],
+        str(workdir),
+    )
+    good = {
+        "title": "Staging database port",
+        "content": "The staging database listens on port 5433.",
+        "type": "environment",
+        "importance": 3,
+    }
+    with FakeAnthropic() as api:
+        api.raw(b"<html><body>502 Bad Gateway</body></html>", "text/html")
+        api.reply_text('{"memories": [{"title": "Staging database port", "cont')
+        api.reply_json({"memories": [good]})
+        backend = AnthropicBackend(api_key="sk-ant-test", model="m", base_url=api.url, timeout=10)
+        outcome = Miner(store, state, backend, retry_pause=0).mine(str(path))
+        assert (outcome.status, outcome.memories) == ("mined", 1)
+        assert len(api.message_requests) == 3
+    assert store.search("staging database port")
+
+
+def test_html_replies_across_runs_fail_then_mine_without_dead_lettering(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    from memem.backends import AnthropicBackend
+    from tests.fake_anthropic import FakeAnthropic
+
+    path = write_session(
+        sessions_dir(tmp_path) / "s10.jsonl",
+        [("user", "The staging database listens on port 5433"), ("assistant", "Noted.")],
+        str(workdir),
+    )
+    with FakeAnthropic() as api:
+        for _ in range(RETRIES_IN_PLACE + 1):
+            api.raw(b"<html><body>502 Bad Gateway</body></html>", "text/html")
+        backend = AnthropicBackend(api_key="sk-ant-test", model="m", base_url=api.url, timeout=10)
+        first = Miner(store, state, backend, retry_pause=0).mine(str(path))
+        assert first.status == "failed"
+        row = state.row(str(path))
+        assert row is not None and (row.cursor, row.attempts) == (0, 1)
+        later = Miner(store, state, backend, retry_pause=0).mine(str(path), now=row.next_attempt)
+        assert later.status == "mined"
+
+
+def test_only_the_miner_cwd_marks_a_session_as_memems_own_not_a_colliding_folder_name(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    from memem.transcript import project_slug
+
+    own = state.path.parent / "miner-cwd"
+    folder = tmp_path / "home" / ".claude" / "projects" / project_slug(str(own))
+    # "miner_cwd" has the same folder name as "miner-cwd": the records' cwd decides.
+    collide = workdir.parent / "miner_cwd"
+    (collide / ".git").mkdir(parents=True)
+    user = write_session(folder / "user.jsonl", [("user", "We use uv for installs")], str(collide))
+    mine = write_session(folder / "own.jsonl", [("user", "Extract the lessons")], str(own))
+    backend = Recorder()
+    assert Miner(store, state, backend).mine(str(mine)).status == "skipped"
+    assert Miner(store, state, backend).mine(str(user)).status == "mined"
+    assert len(backend.seen) == 1
+
+
+def test_sessions_an_older_version_skipped_for_a_typed_marker_are_mined_after_upgrade(
+    tmp_path: Path, store: Store, workdir: Path
+) -> None:
+    path = write_session(
+        sessions_dir(tmp_path) / "s16.jsonl",
+        [("user", f"Why is {MINER_MARKER} in my logs? We use uv here."), ("assistant", "ok")],
+        str(workdir),
+    )
+    old = MinerState(tmp_path / "state" / "miner.sqlite3")
+    old.discover([(str(path), path.stat().st_size, path.stat().st_mtime)])
+    old.update(str(path), status="skipped", cursor=path.stat().st_size)
+    with old.connect() as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'skip_rule'")  # as an older version left it
+    upgraded = MinerState(tmp_path / "state" / "miner.sqlite3")
+    row = upgraded.row(str(path))
+    assert row is not None and (row.status, row.cursor) == ("pending", 0)
+    assert Miner(store, upgraded, Recorder()).mine(str(path)).status == "mined"
+    upgraded.update(str(path), status="skipped")  # skipped under the current rule: stays
+    assert MinerState(tmp_path / "state" / "miner.sqlite3").row(str(path)).status == "skipped"  # type: ignore[union-attr]
+
+
+class Hung:
+    """A backend whose call never returns until released (a hung API), and which records
+    whether the miner cancelled it."""
+
+    name = "hung"
+
+    def __init__(self, fail_first: Exception | None = None) -> None:
+        self.called = threading.Event()
+        self.release = threading.Event()
+        self.cancelled = threading.Event()
+        self.fail_first = fail_first
+        self.calls = 0
+
+    def extract(self, messages: Sequence[Message], *, project: str) -> list[Lesson]:
+        self.calls += 1
+        self.called.set()
+        if self.fail_first is not None and self.calls == 1:
+            raise self.fail_first
+        self.release.wait(600)
+        return []
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        self.release.set()
+
+
+def mine_in_thread(miner: Miner, path: Path) -> tuple[threading.Thread, list[object]]:
+    outcomes: list[object] = []
+    worker = threading.Thread(target=lambda: outcomes.append(miner.mine(str(path))), daemon=True)
+    worker.start()
+    return worker, outcomes
+
+
+def test_stop_abandons_a_hung_model_call_after_the_drain_window_and_loses_nothing(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("memem.miner.DRAIN_SECONDS", 0.2)
+    path = write_session(
+        sessions_dir(tmp_path) / "s11.jsonl", [("user", "We deploy on Tuesdays only")], str(workdir)
+    )
+    backend = Hung()
+    miner = Miner(store, state, backend)
+    worker, outcomes = mine_in_thread(miner, path)
+    assert backend.called.wait(30)
+    miner.stop()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert [o.status for o in outcomes] == ["pending"]  # type: ignore[attr-defined]
+    assert backend.cancelled.is_set()
+    row = state.row(str(path))
+    assert row is not None and (row.cursor, row.status, row.attempts) == (0, "pending", 0)
+    assert Miner(store, state, Recorder()).mine(str(path)).status == "mined"
+
+
+def test_ctrl_c_during_a_model_call_cancels_it(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    import _thread
+
+    path = write_session(
+        sessions_dir(tmp_path) / "s15.jsonl", [("user", "We deploy on Tuesdays only")], str(workdir)
+    )
+    backend = Hung()
+
+    def interrupt_once_called() -> None:
+        if backend.called.wait(30):
+            _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_once_called, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        Miner(store, state, backend).mine(str(path))
+    assert backend.cancelled.is_set()  # the claude CLI backend kills its child's group
+    assert state.row(str(path)).cursor == 0  # type: ignore[union-attr]
+
+
+def test_stop_wakes_a_retry_pause_and_starts_no_new_call(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    path = write_session(
+        sessions_dir(tmp_path) / "s12.jsonl", [("user", "We deploy on Tuesdays only")], str(workdir)
+    )
+    backend = Hung(fail_first=TransientError("529 overloaded"))
+    miner = Miner(store, state, backend, retry_pause=600)
+    worker, outcomes = mine_in_thread(miner, path)
+    assert backend.called.wait(30)
+    miner.stop()
+    worker.join(timeout=30)
+    assert not worker.is_alive() and backend.calls == 1
+    assert [o.status for o in outcomes] == ["pending"]  # type: ignore[attr-defined]
+    assert state.row(str(path)).cursor == 0  # type: ignore[union-attr]
+
+
 def test_repeated_failures_open_the_breaker(state: MinerState) -> None:
     now = time.time()
     for _ in range(BREAKER_FAILURES):
@@ -227,17 +474,78 @@ def test_repeated_failures_open_the_breaker(state: MinerState) -> None:
     assert not state.breaker_open(now + 10_000)
 
 
-def test_memems_own_headless_sessions_are_never_mined(
+def test_a_prompt_that_merely_contains_the_miner_marker_is_mined(
     tmp_path: Path, store: Store, state: MinerState, workdir: Path
 ) -> None:
     path = write_session(
         sessions_dir(tmp_path) / "s6.jsonl",
-        [("user", f"{MINER_MARKER} extract lessons from: ...")],
+        [
+            ("user", f"[{MINER_MARKER}] Extract the durable lessons of this session: we use uv"),
+            ("assistant", "Noted."),
+        ],
         str(workdir),
     )
     backend = Recorder()
-    assert Miner(store, state, backend).mine(str(path)).status == "skipped"
+    outcome = Miner(store, state, backend).mine(str(path))
+    assert (outcome.status, outcome.memories) == ("mined", 1)
+    assert len(backend.seen) == 1
+
+
+# A `claude` that behaves like Claude Code where it matters here: it appends its session to
+# ~/.claude/projects/<slug of its cwd>/<session>.jsonl (records carry `cwd`, `entrypoint`),
+# then answers on stdout.
+TRANSCRIBING_CLAUDE = """import json, os, re, sys, uuid
+prompt = sys.stdin.read()
+cwd = os.getcwd()
+sid = str(uuid.uuid4())
+folder = os.path.join(os.environ["HOME"], ".claude", "projects", re.sub("[^A-Za-z0-9]", "-", cwd))
+os.makedirs(folder, exist_ok=True)
+envelope = {"isSidechain": False, "userType": "external", "entrypoint": "sdk-cli", "cwd": cwd,
+            "sessionId": sid, "version": "2.1.329", "gitBranch": "HEAD",
+            "timestamp": "2026-11-20T10:00:00.000Z"}
+with open(os.path.join(folder, sid + ".jsonl"), "w") as f:
+    f.write(json.dumps({"type": "user", "uuid": "u1", "promptSource": "sdk",
+                        "message": {"role": "user", "content": prompt}, **envelope}) + "\\n")
+    f.write(json.dumps({"type": "assistant", "uuid": "a1", "message": {"role": "assistant",
+        "model": "claude-haiku-4-5", "content": [{"type": "text",
+        "text": "Always run make migrate before make test in this repo."}]}, **envelope}) + "\\n")
+print(json.dumps({"memories": []}))
+"""
+
+
+def test_sessions_the_claude_cli_backend_creates_are_skipped_even_without_the_marker(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    from memem import backends
+    from memem.settings import Settings
+
+    script = tmp_path / "bin" / "claude"
+    script.parent.mkdir()
+    script.write_text(f"#!{sys.executable}\n{TRANSCRIBING_CLAUDE}", encoding="utf-8")
+    script.chmod(0o755)
+    settings = Settings.from_env(
+        {**os.environ, "MEMEM_MINER_BACKEND": "claude-cli", "MEMEM_CLAUDE": str(script)}
+    )
+    assert state.path == settings.miner_path
+    child = backends.choose(settings)
+    # A user's session that the child would otherwise look like: mined.
+    user_session = write_session(
+        sessions_dir(tmp_path) / "mine.jsonl",
+        [("user", "We use uv for every install in this repo"), ("assistant", "Noted.")],
+        str(workdir),
+    )
+    child.extract([Message("user", "We use uv", T, "u")], project="shop")
+    own = [p for p, _, _ in session_files(settings.session_dirs) if p != str(user_session)]
+    assert len(own) == 1
+    # The data the child was given no longer carries the marker at all: only the folder
+    # (its cwd) tells the miner whose session it is.
+    text = Path(own[0]).read_text(encoding="utf-8").replace(MINER_MARKER, "")
+    Path(own[0]).write_text(text, encoding="utf-8")
+    backend = Recorder()
+    miner = Miner(store, state, backend)
+    assert miner.mine(own[0]).status == "skipped"
     assert backend.seen == []
+    assert miner.mine(str(user_session)).status == "mined"
 
 
 def test_secrets_never_reach_the_backend_or_the_vault(
@@ -254,6 +562,76 @@ def test_secrets_never_reach_the_backend_or_the_vault(
     assert key not in backend.seen[0]
     for file in store.vault.memories_dir.glob("*.md"):
         assert key not in file.read_text()
+
+
+GITHUB_TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+
+
+def miner_database_text(state: MinerState) -> str:
+    import sqlite3
+
+    conn = sqlite3.connect(state.path)
+    try:
+        return "\n".join(conn.iterdump())
+    finally:
+        conn.close()
+
+
+class Quoting:
+    """A backend whose failure quotes what it was sent (as an API error or a reply may)."""
+
+    name = "quoting"
+
+    def __init__(self, error: type[Exception]) -> None:
+        self.error = error
+
+    def extract(self, messages: Sequence[Message], *, project: str) -> list[Lesson]:
+        raise self.error(f"bad reply for project {project}: {GITHUB_TOKEN}")
+
+
+@pytest.mark.parametrize("error", [TransientError, PermanentError, MalformedReply])
+def test_secrets_in_the_project_name_or_an_error_never_reach_the_miner_database(
+    tmp_path: Path, store: Store, state: MinerState, error: type[Exception]
+) -> None:
+    repo = tmp_path / "code" / GITHUB_TOKEN  # the project is the repo's folder name
+    (repo / ".git").mkdir(parents=True)
+    path = write_session(
+        tmp_path / "home" / ".claude" / "projects" / "-code-x" / "s13.jsonl",
+        [
+            ("user", f"The deploy token is {GITHUB_TOKEN}, we rotate it monthly"),
+            ("assistant", "ok"),
+        ],
+        str(repo),
+    )
+    outcome = Miner(store, state, Quoting(error), retry_pause=0).mine(str(path))
+    assert outcome.status in ("failed", "dead")
+    assert GITHUB_TOKEN not in outcome.error
+    text = miner_database_text(state)
+    assert "REDACTED" in text and GITHUB_TOKEN not in text
+
+
+def test_secrets_in_the_project_name_never_reach_the_model(
+    tmp_path: Path, store: Store, state: MinerState
+) -> None:
+    from memem.backends import AnthropicBackend
+    from tests.fake_anthropic import FakeAnthropic
+
+    repo = tmp_path / "code" / GITHUB_TOKEN
+    (repo / ".git").mkdir(parents=True)
+    path = write_session(
+        tmp_path / "home" / ".claude" / "projects" / "-code-x" / "s14.jsonl",
+        [
+            ("user", f"The deploy token is {GITHUB_TOKEN}, we rotate it monthly"),
+            ("assistant", "ok"),
+        ],
+        str(repo),
+    )
+    with FakeAnthropic() as api:
+        backend = AnthropicBackend(api_key="sk-ant-test", model="m", base_url=api.url, timeout=10)
+        assert Miner(store, state, backend).mine(str(path)).status == "mined"
+        sent = json.dumps([r.body for r in api.message_requests])
+    assert GITHUB_TOKEN not in sent and "REDACTED" in sent
+    assert GITHUB_TOKEN not in miner_database_text(state)
 
 
 def test_transcript_search_finds_mined_exchanges(

@@ -22,6 +22,7 @@ from memem.transcript import (
     clean,
     exchanges,
     parse,
+    project_slug,
     render,
 )
 
@@ -44,7 +45,7 @@ def record(kind: str, **fields: Any) -> dict[str, Any]:
         "uuid": fields.get("uuid", f"uuid-{n}"),
         "timestamp": fields.get("timestamp", STAMP),
         "userType": "external",
-        "entrypoint": "sdk-cli",
+        "entrypoint": fields.get("entrypoint", "sdk-cli"),
         "cwd": CWD,
         "sessionId": SID,
         "version": "2.1.329",
@@ -345,17 +346,39 @@ def test_records_with_type_not_first_as_older_clis_write_them_parse_the_same() -
     assert said(parse(jsonl(*reordered)).messages) == SESSION_SAID
 
 
+LEGACY_PROMPT = f"[{MINER_MARKER}] Extract the durable lessons of this session of project 'x'."
+
+
 @pytest.mark.parametrize(
-    ("text_", "headless"),
+    ("text_", "entrypoint", "headless"),
     [
-        (f"[{MINER_MARKER}] Extract durable memories from this transcript.", True),
-        (f"Extract memories.\n{MINER_MARKER}", True),
-        ("Extract durable memories from this transcript.", False),
+        # What an older memem's `claude -p` child wrote: the marker prompt, run headless.
+        (LEGACY_PROMPT, "sdk-cli", True),
+        # A user may type (or paste) the marker: typing is never enough to be skipped.
+        (LEGACY_PROMPT, "cli", False),
+        (LEGACY_PROMPT, "", False),
+        (f"[{MINER_MARKER}] Extract durable memories from this transcript.", "cli", False),
+        (f"Why does my prompt say {MINER_MARKER}?", "sdk-cli", False),
+        (f"Extract memories.\n{MINER_MARKER}", "cli", False),
+        ("Extract durable memories from this transcript.", "sdk-cli", False),
     ],
 )
-def test_memem_own_headless_sessions_are_recognised(text_: str, headless: bool) -> None:
-    transcript = parse(jsonl(prompt(text_), reply(text("[]"))))
+def test_only_memems_own_headless_runs_are_recognised_not_a_typed_marker(
+    text_: str, entrypoint: str, headless: bool
+) -> None:
+    transcript = parse(jsonl(prompt(text_, entrypoint=entrypoint), reply(text("[]"))))
     assert transcript.headless is headless
+
+
+@pytest.mark.parametrize(
+    ("cwd", "slug"),
+    [
+        ("/home/u/.memem/miner-cwd", "-home-u--memem-miner-cwd"),
+        ("/tmp/a b/c_d.e", "-tmp-a-b-c-d-e"),
+    ],
+)
+def test_project_slug_is_claude_codes_folder_name(cwd: str, slug: str) -> None:
+    assert project_slug(cwd) == slug
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from memem.transcript import project_slug
+
 from .conftest import Claude, is_miner, set_default_reply, slices, texts, wait_until
 
 ANCHOR = "The shop project is a Django web store"
@@ -157,3 +159,11 @@ def test_the_claude_cli_miner_asks_the_real_cli_without_tools_or_mcp(claude: Cla
     assert USER_WORDS in texts(asked[0])
     logs = "".join(p.read_text()[-2000:] for p in (claude.state / "logs").glob("*.log"))
     assert any(LESSON in t and session in t for t in claude.memories().values()), logs
+    # The child ran in <state>/miner-cwd: Claude Code filed its session in that folder's
+    # project directory, and the miner never mines it (whatever its prompt says).
+    own = claude.home / ".claude" / "projects" / project_slug(str(claude.state / "miner-cwd"))
+    assert list(own.glob("*.jsonl")), sorted(p.name for p in own.parent.iterdir())
+    after = len(claude.api.message_requests)
+    again = claude.memem("daemon", "run", "--once", env=env)
+    assert again.returncode == 0, again.stderr
+    assert not [r for r in claude.api.message_requests[after:] if is_miner(r)]
