@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from memem.errors import MememError
+from memem.errors import InvalidInput, MememError
 
 if TYPE_CHECKING:
     from memem.memory import Memory
@@ -63,11 +63,32 @@ def _show(memory: Memory) -> None:
         print("\nrelated: " + " ".join(_short(i) for i in memory.related))
 
 
+def _read_stdin() -> str:
+    """Standard input as text; bytes that are not UTF-8 are the user's mistake, not ours."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"standard input is not valid UTF-8 (byte {exc.start})") from None
+
+
+def _undecodable(argv: Sequence[str]) -> int | None:
+    """The 1-based position of the first argument that is not valid UTF-8, if any. Python
+    hands such bytes over as lone surrogates (surrogateescape), which fail much later, on
+    the first encode, as an internal error."""
+    for n, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return n
+    return None
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 
 def cmd_save(store: Store, args: argparse.Namespace) -> int:
-    text = sys.stdin.read() if args.text == "-" else args.text
+    text = _read_stdin() if args.text == "-" else args.text
     tags = [t for t in (args.tags or "").split(",") if t.strip()]
     saved = store.add(
         text,
@@ -634,8 +655,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    bad = _undecodable(args_list)
+    if bad is not None:
+        print(f"memem: argument {bad} is not valid UTF-8", file=sys.stderr)
+        return 1
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     from memem import logs
     from memem.settings import Settings
 
