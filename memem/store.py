@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, Final
 
 from memem import conflict, events, graph, index, layers
@@ -50,6 +51,7 @@ MAX_LIMIT: Final = 100
 RELATED_IN_FILE: Final = 8
 MIN_COVERAGE: Final = 0.3
 SNIPPET_CHARS: Final = 160
+MAX_IMPORT_BYTES: Final = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -643,7 +645,10 @@ class Store:
         created: list[str] = []
         duplicates: list[str] = []
         errors: list[tuple[str, str]] = []
-        for file in _documents(root):
+        for file, skipped in _documents(root):
+            if skipped is not None:
+                errors.append((str(file), skipped))
+                continue
             try:
                 for saved in self._import_file(file, project):
                     (created if saved.outcome == "created" else duplicates).append(saved.memory.id)
@@ -655,9 +660,7 @@ class Store:
     def _import_file(self, file: Path, project: str | None) -> Iterator[Saved]:
         from memem import importing, markdown
 
-        data = file.read_bytes() if file.stat().st_size <= 1024 * 1024 else None
-        if data is None:
-            raise TooLarge("file over 1 MiB")
+        data = _read_document(file)
         if b"\x00" in data:
             raise InvalidInput("binary file")
         try:
@@ -848,11 +851,67 @@ class Store:
         )
 
 
-def _documents(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
+DOCUMENT_SUFFIXES: Final = (".md", ".markdown", ".txt")
+
+
+def _documents(root: Path) -> Iterator[tuple[Path, str | None]]:
+    """The documents under `root`, each with None, or with the reason it is skipped.
+
+    A symlink is followed only to a file inside `root` (resolved); one that leads out of it
+    (to `~/.netrc`, to `/etc`) is skipped and reported. Symlinked directories are never
+    descended: their targets inside `root` are walked anyway, and this rules out loops.
+    Hidden files and directories are skipped. Whether a document is a regular file is
+    checked again when it is opened (`_read_document`)."""
+    if not root.is_dir():
+        yield root.resolve(), None  # named by the user: a link to it is their choice
         return
-    for path in sorted(root.rglob("*")):
-        hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-        if path.is_file() and not hidden and path.suffix.lower() in (".md", ".markdown", ".txt"):
-            yield path
+    real_root = root.resolve()
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            yield directory, f"cannot read directory: {exc.strerror or exc}"
+            continue
+        found: list[tuple[Path, str | None]] = []
+        subdirs: list[Path] = []
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(real_root):
+                    found.append((path, f"symlink to {target}, outside {root}"))
+                elif path.suffix.lower() in DOCUMENT_SUFFIXES and not target.is_dir():
+                    found.append((target, None))
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(path)
+            elif path.suffix.lower() in DOCUMENT_SUFFIXES:
+                found.append((path, None))
+        yield from found
+        stack.extend(reversed(subdirs))
+
+
+def _read_document(file: Path) -> bytes:
+    """A regular file's bytes, at most MAX_IMPORT_BYTES. Opened without following a final
+    symlink (`_documents` gives resolved paths) and without blocking, so a FIFO or a device
+    that took a file's place is refused, never read."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(file, flags)
+    except OSError as exc:
+        raise InvalidInput(f"cannot open: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(fd)
+        if not S_ISREG(st.st_mode):
+            raise InvalidInput("not a regular file")
+        if st.st_size > MAX_IMPORT_BYTES:
+            raise TooLarge("file over 1 MiB")
+        data = handle.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise TooLarge("file over 1 MiB")
+    return data
