@@ -662,10 +662,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     parser = build_parser()
     args = parser.parse_args(args_list)
-    from memem import logs
+    from memem import logs, permissions
     from memem.settings import Settings
 
+    permissions.restrict()
     settings = Settings.from_env(os.environ)
+    permissions.tighten(settings.state_dir, settings.vault_dir)
     logs.setup(settings.log_dir)
     try:
         if args.command == "demo":
