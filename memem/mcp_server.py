@@ -252,8 +252,9 @@ def build(store: "Store", import_roots: Sequence[Path] = ()) -> "MCPServer":
         report = store.import_path(_importable(path, import_roots), project=project)
         lines = [
             f"imported {len(report.created)} memories, {len(report.duplicates)} already known, "
-            f"{len(report.errors)} files skipped"
+            f"{len(report.errors)} files skipped, {len(report.quarantined)} quarantined"
         ]
+        lines += [f"quarantined {i}: {why}" for i, why in report.quarantined[:20]]
         lines += [f"skipped {p}: {why}" for p, why in report.errors[:20]]
         return _bounded("\n".join(lines))
 
