@@ -95,7 +95,7 @@ setup_in_background() {
     # Detached from whatever Claude Code started (a hook, the MCP server), which it kills at
     # its timeout or at exit: the setup must outlive them. One at a time (the lock).
     [ -n "$(lock_owner)" ] && return 0
-    mkdir -p "$DATA" 2>/dev/null || return 0
+    mkdir -p -m 700 "$DATA" 2>/dev/null || return 0
     if command -v setsid >/dev/null 2>&1; then
         setsid sh "$ROOT/bootstrap.sh" setup </dev/null >"$DATA/bootstrap.log" 2>&1 &
     else
@@ -107,7 +107,7 @@ ensure_venv() {
     lock=$1
     want="$lock $(lock_stamp "$lock")"
     venv_ready "$want" && return 0
-    mkdir -p "$(dirname "$VENV")"
+    mkdir -p -m 700 "$(dirname "$VENV")"
     take_lock
     venv_ready "$want" && { release_lock; return 0; }
     python=$(find_python) || die "Python >= 3.11 not found (set MEMEM_PYTHON to one)"
@@ -155,7 +155,7 @@ case "${1:-}" in
         # PreToolUse fires on every Read/Edit/Write; off by default, it costs only this sh.
         [ "${1:-}" = PreToolUse ] && [ "${MEMEM_PRETOOL_GATING:-}" != 1 ] && exit 0
         if [ ! -f "$VENV/.memem-stamp" ] || [ ! -x "$VENV/bin/python" ]; then
-            mkdir -p "$DATA" 2>/dev/null || exit 0
+            mkdir -p -m 700 "$DATA" 2>/dev/null || exit 0
             echo "hook ${1:-?} skipped: the venv at $VENV is not ready yet (setup in the background, log: $DATA/bootstrap.log)" > "$DATA/bootstrap-failure.txt" 2>/dev/null
             setup_in_background 2>/dev/null
             exit 0

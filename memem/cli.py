@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from memem.errors import MememError
+from memem.errors import InvalidInput, MememError
 
 if TYPE_CHECKING:
     from memem.memory import Memory
@@ -63,11 +63,32 @@ def _show(memory: Memory) -> None:
         print("\nrelated: " + " ".join(_short(i) for i in memory.related))
 
 
+def _read_stdin() -> str:
+    """Standard input as text; bytes that are not UTF-8 are the user's mistake, not ours."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"standard input is not valid UTF-8 (byte {exc.start})") from None
+
+
+def _undecodable(argv: Sequence[str]) -> int | None:
+    """The 1-based position of the first argument that is not valid UTF-8, if any. Python
+    hands such bytes over as lone surrogates (surrogateescape), which fail much later, on
+    the first encode, as an internal error."""
+    for n, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return n
+    return None
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 
 def cmd_save(store: Store, args: argparse.Namespace) -> int:
-    text = sys.stdin.read() if args.text == "-" else args.text
+    text = _read_stdin() if args.text == "-" else args.text
     tags = [t for t in (args.tags or "").split(",") if t.strip()]
     saved = store.add(
         text,
@@ -182,11 +203,35 @@ def cmd_import(store: Store, args: argparse.Namespace) -> int:
     report = store.import_path(args.path, project=args.project)
     for path, why in report.errors:
         print(f"skipped {path}: {why}", file=sys.stderr)
+    for memory_id, why in report.quarantined:
+        print(f"quarantined: {why} ({memory_id}; review it, then `memem quarantine release`)")
     print(
         f"imported {len(report.created)} memories, {len(report.duplicates)} already known, "
-        f"{len(report.errors)} files skipped"
+        f"{len(report.errors)} files skipped, {len(report.quarantined)} quarantined"
     )
-    return 1 if report.errors and not report.created and not report.duplicates else 0
+    nothing = not (report.created or report.duplicates or report.quarantined)
+    return 1 if report.errors and nothing else 0
+
+
+def cmd_quarantine(store: Store, args: argparse.Namespace) -> int:
+    if args.action == "release":
+        if not args.id:
+            raise _usage("quarantine release needs a memory id")
+        released = store.release(args.id)
+        print(f"released {released.id} ({released.file}): it is indexed and recalled from now on")
+        return 0
+    if args.id:
+        raise _usage("quarantine list takes no id")
+    store.reconcile()
+    held = store.quarantined()
+    if args.json:
+        _print_json([q.to_dict() for q in held])
+        return 0
+    if not held:
+        print("nothing quarantined")
+    for q in held:
+        print(f"{q.id}  {q.file}: {q.reason}")
+    return 0
 
 
 def cmd_graph(store: Store, args: argparse.Namespace) -> int:
@@ -253,7 +298,10 @@ def cmd_graph(store: Store, args: argparse.Namespace) -> int:
 def cmd_rebuild_index(store: Store, args: argparse.Namespace) -> int:
     print("rebuilding the index from the vault...", file=sys.stderr)
     report = store.rebuild_index()
-    print(f"index rebuilt: {report.added} memories, {report.broken} broken files skipped")
+    print(
+        f"index rebuilt: {report.added} memories, {report.broken} broken files skipped, "
+        f"{report.quarantined} quarantined"
+    )
     return 0
 
 
@@ -261,7 +309,7 @@ def cmd_reconcile(store: Store, args: argparse.Namespace) -> int:
     r = store.reconcile()
     print(
         f"added {r.added}, updated {r.updated}, removed {r.removed}, broken {r.broken}, "
-        f"unchanged {r.unchanged}"
+        f"quarantined {r.quarantined}, unchanged {r.unchanged}"
     )
     return 0
 
@@ -309,6 +357,13 @@ def cmd_status(store: Store, args: argparse.Namespace) -> int:
         print(f"broken files ({len(status.broken)}), skipped and left untouched:")
         for name, reason in status.broken.items():
             print(f"  {name}: {reason}")
+    if status.quarantined:
+        print(
+            f"quarantined ({len(status.quarantined)}), never recalled; "
+            "`memem quarantine release ID` after review:"
+        )
+        for memory_id, (name, reason) in status.quarantined.items():
+            print(f"  {memory_id}  {name}: {reason}")
     sessions = ", ".join(f"{n} {s}" for s, n in sorted(mining["sessions"].items())) or "none seen"
     print(f"mining: {mining['opt_in']}; backend {mining['backend']}; daemon {mining['daemon']}")
     print(f"  sessions: {sessions}; last mined: {mining['last_mined'] or '-'}")
@@ -574,6 +629,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20, help="neighbours shown (default 20)")
     p.add_argument("--json", action="store_true")
 
+    p = add(
+        "quarantine",
+        cmd_quarantine,
+        "Memories the security scan refused on a vault edit or an import: list | release ID.",
+    )
+    p.add_argument("action", choices=("list", "release"))
+    p.add_argument("id", nargs="?", help="memory id (for release), full or a unique prefix")
+    p.add_argument("--json", action="store_true", help="with list: [{id, file, reason}]")
+
     add("rebuild-index", cmd_rebuild_index, "Recreate the whole index from the vault.")
     add("reconcile", cmd_reconcile, "Index vault files added or edited outside memem now.")
 
@@ -634,12 +698,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    bad = _undecodable(args_list)
+    if bad is not None:
+        print(f"memem: argument {bad} is not valid UTF-8", file=sys.stderr)
+        return 1
     parser = build_parser()
-    args = parser.parse_args(argv)
-    from memem import logs
+    args = parser.parse_args(args_list)
+    from memem import logs, permissions
     from memem.settings import Settings
 
+    permissions.restrict()
     settings = Settings.from_env(os.environ)
+    permissions.tighten(settings.state_dir, settings.vault_dir)
     logs.setup(settings.log_dir)
     try:
         if args.command == "demo":

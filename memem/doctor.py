@@ -115,7 +115,18 @@ def check(store: Store) -> Report:
             f"(just now: +{sync.added} ~{sync.updated} -{sync.removed})",
         )
     )
-    for name, reason in store.status().broken.items():
+    status = store.status()
+    for memory_id, (name, reason) in status.quarantined.items():
+        checks.append(
+            Check(
+                "quarantined",
+                WARN,
+                f"{name}: {reason}",
+                f"review {store.vault.memories_dir / name}; "
+                f"`memem quarantine release {memory_id}` if it is safe",
+            )
+        )
+    for name, reason in status.broken.items():
         checks.append(
             Check(
                 "broken file",

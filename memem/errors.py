@@ -7,6 +7,7 @@
     │   └── TooLarge            content or a file over a size limit; never silently truncated
     ├── NotFound                no memory with that id (or an ambiguous short id)
     ├── BrokenFile              a vault file that cannot be parsed; it is skipped, never rewritten
+    │   └── Quarantined         a vault file whose content the security scan refuses
     └── ExtractionError         a mining backend failed on one chunk of a transcript
         ├── TransientError      worth retrying later: 429, 500, 529, a timeout, a reset
         │   └── MalformedReply  a reply outside the contract (HTML, cut-off or wrong JSON)
@@ -51,6 +52,15 @@ class BrokenFile(MememError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class Quarantined(BrokenFile):
+    """A vault file (an edit, an import) whose content the security scan refuses: kept out of
+    the index and of recall, the file untouched, until the user releases it."""
+
+    def __init__(self, path: str, reason: str, memory_id: str) -> None:
+        super().__init__(path, reason)
+        self.memory_id = memory_id
 
 
 class ExtractionError(MememError):

@@ -15,7 +15,13 @@ byte, that both answers are the same.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Final
+
+# pydantic, which parses every message in the SDK, gives up past about 200 levels, and then
+# the SDK answers nothing at all; no real request nests more than a dozen.
+MAX_DEPTH: Final = 100
+_TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,]|[^\s\[\]{}:,"]+')
 
 # mcp_types.version: revisions reachable through initialize, and through server/discover.
 HANDSHAKE_VERSIONS: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
@@ -32,9 +38,11 @@ def _capabilities(changes: bool) -> dict[str, Any]:
 
 
 def _request(line: bytes) -> dict[str, Any] | None:
+    if rejection(line.decode("utf-8", errors="surrogateescape")) is not None:
+        return None
     try:
         message = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if (
         isinstance(message, dict)
@@ -102,3 +110,66 @@ def early_answer(
     reply = {"jsonrpc": "2.0", "id": request["id"], "result": result}
     text = json.dumps(reply, separators=(",", ":"), ensure_ascii=False) + "\n"
     return text.encode(), request["id"]
+
+
+def rejection(line: str) -> str | None:
+    """The JSON-RPC error reply (one line) for a message the SDK cannot parse, or None.
+
+    The SDK drops such a line without a word, leaving the client waiting forever: text that
+    is not JSON gets -32700 (id null); JSON nested deeper than MAX_DEPTH, or holding a lone
+    surrogate (an escape like \\ud800, or bytes that were not UTF-8, decoded with
+    surrogateescape), gets -32600 with the request's id when it can be read.
+    """
+    if not line.strip():
+        return None
+    _, deepest, request_id = _scan(line)
+    if deepest > MAX_DEPTH:
+        return _error(request_id, -32600, f"message nested deeper than {MAX_DEPTH} levels")
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError):
+        return _error(None, -32700, "parse error: not a JSON message")
+    try:
+        json.dumps(message, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return _error(request_id, -32600, "message is not valid UTF-8 (a lone surrogate)")
+    return None
+
+
+def _scan(line: str) -> tuple[int, int, int | str | None]:
+    """Final depth, greatest depth, and the top-level `id` of a JSON object, read token by
+    token so that a message too deep for any parser still gives its id."""
+    depth = deepest = 0
+    request_id: int | str | None = None
+    recent: list[str] = []
+    for match in _TOKEN.finditer(line):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+        elif depth == 1 and len(recent) >= 2 and recent[-2] == '"id"' and recent[-1] == ":":
+            request_id = _id_value(token)
+        recent = [*recent[-1:], token]
+    return depth, deepest, request_id
+
+
+def _id_value(token: str) -> int | str | None:
+    try:
+        value = json.loads(token)
+    except ValueError:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    return value
+
+
+def _error(request_id: int | str | None, code: int, message: str) -> str:
+    reply = {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+    return json.dumps(reply, separators=(",", ":")) + "\n"

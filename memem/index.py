@@ -147,6 +147,19 @@ MIGRATIONS: Final[Sequence[str]] = (
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: quarantined vault files (memem.quarantine). Not memories: search, the slice and the
+    # hooks read `memories` only, so nothing here is ever recalled.
+    """
+    CREATE TABLE quarantine (
+        file TEXT PRIMARY KEY,
+        id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        size INTEGER NOT NULL
+    );
+    CREATE INDEX quarantine_id ON quarantine(id);
+    """,
 )
 
 MEMORY_COLUMNS: Final = (
@@ -495,7 +508,7 @@ def load(conn: sqlite3.Connection, entries: Iterable[tuple[Memory, str, str, int
     from memem.conflict import fingerprint
 
     conn.execute("UPDATE counts SET bulk = 1")
-    for table in ("scope", "memories", "terms", "edges", "broken"):
+    for table in ("scope", "memories", "terms", "edges", "broken", "quarantine"):
         conn.execute(f"DELETE FROM {table}")
     conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('delete-all')")
     rows = (
@@ -915,3 +928,34 @@ def broken_files(conn: sqlite3.Connection) -> dict[str, tuple[str, int, int]]:
 
 def clear_broken(conn: sqlite3.Connection, file: str) -> None:
     conn.execute("DELETE FROM broken WHERE file = ?", (file,))
+
+
+# -- quarantined files (memem.quarantine) ------------------------------------------------------
+
+
+def set_quarantined(
+    conn: sqlite3.Connection,
+    file: str,
+    memory_id: str,
+    reason: str,
+    hash: str,
+    mtime_ns: int,
+    size: int,
+) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO quarantine(file, id, reason, hash, mtime_ns, size) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (file, memory_id, reason, hash, mtime_ns, size),
+    )
+
+
+def quarantined_files(conn: sqlite3.Connection) -> dict[str, tuple[str, str, str, int, int]]:
+    """file -> (id, reason, hash, mtime_ns, size), by file name."""
+    rows = conn.execute(
+        "SELECT file, id, reason, hash, mtime_ns, size FROM quarantine ORDER BY file"
+    )
+    return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
+
+
+def clear_quarantined(conn: sqlite3.Connection, file: str) -> None:
+    conn.execute("DELETE FROM quarantine WHERE file = ?", (file,))

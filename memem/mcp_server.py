@@ -19,11 +19,12 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, BinaryIO, Final, TextIO, TypeVar, cast
 
 from memem import handshake
-from memem.errors import MememError
+from memem.errors import InvalidInput, MememError
 from memem.memory import MAX_CONTENT_CHARS
 
 if TYPE_CHECKING:
@@ -90,8 +91,10 @@ def _one_line(text: str, limit: int = 160) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def build(store: "Store") -> "MCPServer":
-    """The MCP server with every memem tool, bound to `store`."""
+def build(store: "Store", import_roots: Sequence[Path] = ()) -> "MCPServer":
+    """The MCP server with every memem tool, bound to `store`. `memory_import` reads only
+    inside `import_roots` (the session's project directory and the user's configured ones):
+    the model asking is not the user, and a prompt injection could ask for `/etc/passwd`."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
     from pydantic import Field
@@ -246,11 +249,12 @@ def build(store: "Store") -> "MCPServer":
     ) -> str:
         """Import a markdown or text file, a directory of them, or a CLAUDE.md (one memory
         per section) from the local disk. Example: path="~/code/shop/CLAUDE.md"."""
-        report = store.import_path(path, project=project)
+        report = store.import_path(_importable(path, import_roots), project=project)
         lines = [
             f"imported {len(report.created)} memories, {len(report.duplicates)} already known, "
-            f"{len(report.errors)} files skipped"
+            f"{len(report.errors)} files skipped, {len(report.quarantined)} quarantined"
         ]
+        lines += [f"quarantined {i}: {why}" for i, why in report.quarantined[:20]]
         lines += [f"skipped {p}: {why}" for p, why in report.errors[:20]]
         return _bounded("\n".join(lines))
 
@@ -353,6 +357,19 @@ def build(store: "Store") -> "MCPServer":
     return app
 
 
+def _importable(path: str, roots: Sequence[Path]) -> Path:
+    """`path` resolved (symlinks included), if it lies inside one of `roots`."""
+    resolved = Path(path).expanduser().resolve()
+    allowed = [Path(root).resolve() for root in roots]
+    if not any(resolved.is_relative_to(root) for root in allowed):
+        names = ", ".join(str(root) for root in allowed) or "none"
+        raise InvalidInput(
+            f"memory_import reads only inside the project directory or MEMEM_IMPORT_PATHS; "
+            f"{resolved} is outside them (allowed: {names})"
+        )
+    return resolved
+
+
 def _compact(schema: Any) -> Any:
     """The same JSON schema, shorter: the whole tools/list payload is what the model reads on
     every request, and it has a budget. Drops pydantic's cosmetic `title`s and `default: null`,
@@ -396,20 +413,31 @@ def _version() -> str:
 
 
 class _Replay(io.TextIOBase):
-    """The client's messages: the first line (already read) again, then the rest of stdin."""
+    """The client's messages: the first line (already read) again, then the rest of stdin.
 
-    def __init__(self, first: str, rest: TextIO) -> None:
+    A line the SDK could not parse is answered here with a JSON-RPC error and not passed on:
+    the SDK would drop it without any reply and the client would wait forever."""
+
+    def __init__(self, first: str, rest: TextIO, wire: "_Wire") -> None:
         self._first: str | None = first
         self._rest = rest
+        self._wire = wire
 
     def readable(self) -> bool:
         return True
 
     def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
-        if self._first is not None:
-            line, self._first = self._first, None
-            return line
-        return self._rest.readline()
+        while True:
+            if self._first is not None:
+                line, self._first = self._first, None
+            else:
+                line = self._rest.readline()
+            refused = handshake.rejection(line) if line else None
+            if refused is None:
+                return line
+            log.warning("unparsable request answered with an error: %s", refused.strip())
+            self._wire.write(refused)
+            self._wire.flush()
 
 
 class _Wire(io.TextIOBase):
@@ -418,6 +446,8 @@ class _Wire(io.TextIOBase):
     def __init__(self, raw: BinaryIO, answered: object) -> None:
         self._raw = raw
         self._answered = answered
+        # The reader thread answers unparsable lines while the SDK writes its replies.
+        self._lock = threading.Lock()
 
     def writable(self) -> bool:
         return True
@@ -431,11 +461,13 @@ class _Wire(io.TextIOBase):
             if message.get("id") == self._answered and ("result" in message or "error" in message):
                 self._answered = None
                 return len(text)
-        self._raw.write(text.encode("utf-8"))
+        with self._lock:
+            self._raw.write(text.encode("utf-8"))
         return len(text)
 
     def flush(self) -> None:
-        self._raw.flush()
+        with self._lock:
+            self._raw.flush()
 
 
 def _claim_stdio() -> tuple[BinaryIO, BinaryIO]:
@@ -481,10 +513,11 @@ def serve(settings: "Settings", *, early: bool = True) -> int:
 
     loaded.join()
     store = Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir)
-    app = build(store)
-    text_in = io.TextIOWrapper(wire_in, encoding="utf-8", errors="replace")
-    stdin = _Replay(first.decode("utf-8", errors="replace"), text_in)
+    app = build(store, import_roots=(Path.cwd(), *settings.import_roots))
+    # surrogateescape keeps bytes that are not UTF-8 visible to `handshake.rejection`.
+    text_in = io.TextIOWrapper(wire_in, encoding="utf-8", errors="surrogateescape")
     stdout = _Wire(wire_out, answered[1] if answered is not None else None)
+    stdin = _Replay(first.decode("utf-8", errors="surrogateescape"), text_in, stdout)
 
     async def run() -> None:
         from mcp.server.stdio import stdio_server

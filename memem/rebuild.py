@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from memem import graph, index
-from memem.errors import BrokenFile
+from memem.errors import BrokenFile, Quarantined
 from memem.graph import Edge
 from memem.memory import Memory
 from memem.vault import Vault, vet
@@ -44,44 +44,67 @@ PARALLEL_FILES = 2_000
 
 Entry = tuple[Memory, str, str, int, int]  # memory, file, hash, mtime_ns, size
 Broken = tuple[str, str, int, int]  # file, reason, mtime_ns, size
+Held = tuple[str, str, str, str, int, int]  # file, id, reason, hash, mtime_ns, size
 
 
-def _read_files(root: str, names: list[str]) -> tuple[list[Entry], list[Broken]]:
-    """Read and vet vault files (runs in worker processes for large vaults)."""
+def _read_files(
+    root: str, names: list[str], released: dict[str, str] | None = None
+) -> tuple[list[Entry], list[Broken], list[Held]]:
+    """Read and vet vault files (runs in worker processes for large vaults); `released` are
+    the user's quarantine releases (id -> content hash)."""
     vault = Vault(Path(root))
     entries: list[Entry] = []
     broken: list[Broken] = []
+    held: list[Held] = []
     for name in names:
         try:
             read = vault.read(name)
-            memory = vet(read.memory, name)
+            try:
+                memory = vet(read.memory, name)
+            except Quarantined as exc:
+                if (released or {}).get(read.memory.id) != read.hash:
+                    h = (name, exc.memory_id, exc.reason, read.hash)
+                    held.append((*h, read.stat.mtime_ns, read.stat.size))
+                    continue
+                memory = vet(read.memory, name, released=True)
         except BrokenFile as exc:
             st = (vault.memories_dir / name).stat()
             broken.append((name, exc.reason, st.st_mtime_ns, st.st_size))
             continue
         entries.append((memory, name, read.hash, read.stat.mtime_ns, read.stat.size))
-    return entries, broken
+    return entries, broken, held
 
 
-def _read_all(vault: Vault, names: list[str]) -> tuple[list[Entry], list[Broken]]:
+def _read_all(
+    vault: Vault, names: list[str], released: dict[str, str]
+) -> tuple[list[Entry], list[Broken], list[Held]]:
     workers = min(os.cpu_count() or 1, 4)
     # Forking is safe only from a single-threaded process (a threaded server reads in-process);
     # spawn would re-run the caller's __main__, a trap for scripts using the Python API.
     if len(names) < PARALLEL_FILES or workers < 2 or threading.active_count() > 1:
-        return _read_files(str(vault.root), names)
+        return _read_files(str(vault.root), names, released)
     size = -(-len(names) // workers)
     chunks = [names[i : i + size] for i in range(0, len(names), size)]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
-        parts = list(pool.map(_read_files, [str(vault.root)] * len(chunks), chunks))
-    return [e for p in parts for e in p[0]], [b for p in parts for b in p[1]]
+        parts = list(
+            pool.map(_read_files, [str(vault.root)] * len(chunks), chunks, [released] * len(chunks))
+        )
+    return (
+        [e for p in parts for e in p[0]],
+        [b for p in parts for b in p[1]],
+        [h for p in parts for h in p[2]],
+    )
 
 
 def rebuild(store: Store) -> ReconcileReport:
     from memem.store import ReconcileReport
 
     names = sorted(st.name for st in store.vault.scan())
-    read, broken = _read_all(store.vault, names)
+    from memem import quarantine
+
+    released = quarantine.releases(store.settings.state_dir)
+    read, broken, held = _read_all(store.vault, names, released)
     entries: list[Entry] = []
     owner: dict[str, str] = {}
     for entry in read:
@@ -98,11 +121,13 @@ def rebuild(store: Store) -> ReconcileReport:
         del entries  # the rows are in SQLite now; linking reads lighter ones back
         for name, reason, mtime_ns, size in broken:
             index.set_broken(conn, name, reason, mtime_ns, size)
+        for name, memory_id, reason, digest, mtime_ns, size in held:
+            index.set_quarantined(conn, name, memory_id, reason, digest, mtime_ns, size)
         rebuild_edges(conn)
     index.checkpoint(store.index.connection())
     for name, reason, _, _ in broken:
         log.warning("skipped a broken vault file", extra={"file": name, "reason": reason})
-    return ReconcileReport(added=added, broken=len(broken))
+    return ReconcileReport(added=added, broken=len(broken), quarantined=len(held))
 
 
 def rebuild_edges(conn: sqlite3.Connection) -> dict[str, int]:

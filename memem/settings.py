@@ -45,6 +45,7 @@ class Settings(Value):
         "anthropic_api_key",
         "anthropic_base_url",
         "claude_executable",
+        "import_roots",
         "miner_backend",
         "miner_model",
         "session_dirs",
@@ -62,6 +63,7 @@ class Settings(Value):
     anthropic_api_key: Final[str]
     anthropic_base_url: Final[str]
     claude_executable: Final[str]
+    import_roots: Final[tuple[Path, ...]]
 
     def __init__(
         self,
@@ -74,6 +76,7 @@ class Settings(Value):
         anthropic_api_key: str = "",
         anthropic_base_url: str = "",
         claude_executable: str = "claude",
+        import_roots: tuple[Path, ...] = (),
     ) -> None:
         self.state_dir = state_dir
         self.vault_dir = vault_dir
@@ -84,6 +87,7 @@ class Settings(Value):
         self.anthropic_api_key = anthropic_api_key
         self.anthropic_base_url = anthropic_base_url
         self.claude_executable = claude_executable
+        self.import_roots = import_roots
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -91,7 +95,9 @@ class Settings(Value):
         `MEMEM_EXTRA_SESSION_DIRS` (colon-separated, watched besides `~/.claude/projects`),
         `MEMEM_MINER_SETTLE_SECONDS` (300), `MEMEM_MINER_BACKEND` (auto | anthropic |
         claude-cli | heuristic), `MEMEM_MINER_MODEL`, `ANTHROPIC_API_KEY`,
-        `ANTHROPIC_BASE_URL`, `MEMEM_CLAUDE` (the claude executable)."""
+        `ANTHROPIC_BASE_URL`, `MEMEM_CLAUDE` (the claude executable), `CLAUDE_PROJECT_DIR`
+        and `MEMEM_IMPORT_PATHS` (colon-separated): where MCP `memory_import` may read,
+        besides the server's working directory."""
         from pathlib import Path  # not at module level: the hook imports this module
 
         extra = [p for p in (env.get("MEMEM_EXTRA_SESSION_DIRS") or "").split(":") if p.strip()]
@@ -112,6 +118,14 @@ class Settings(Value):
             anthropic_api_key=env.get("ANTHROPIC_API_KEY") or "",
             anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or "",
             claude_executable=env.get("MEMEM_CLAUDE") or "claude",
+            import_roots=tuple(
+                Path(absolute(p))
+                for p in [
+                    env.get("CLAUDE_PROJECT_DIR") or "",
+                    *(env.get("MEMEM_IMPORT_PATHS") or "").split(":"),
+                ]
+                if p.strip()
+            ),
         )
 
     @property

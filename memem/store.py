@@ -21,10 +21,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, Final
 
-from memem import conflict, events, graph, index, layers
-from memem.errors import BrokenFile, InvalidInput, NotFound, SecurityError, TooLarge
+from memem import conflict, events, graph, index, layers, quarantine
+from memem.errors import (
+    BrokenFile,
+    InvalidInput,
+    NotFound,
+    Quarantined,
+    SecurityError,
+    TooLarge,
+)
 from memem.graph import Edge
 from memem.index import Index, Row
 from memem.memory import (
@@ -38,6 +46,7 @@ from memem.memory import (
     title_from_content,
     to_datetime,
 )
+from memem.quarantine import QuarantinedMemory
 from memem.settings import Settings, absolute
 from memem.slice import Slice
 from memem.text import query_terms
@@ -50,6 +59,7 @@ MAX_LIMIT: Final = 100
 RELATED_IN_FILE: Final = 8
 MIN_COVERAGE: Final = 0.3
 SNIPPET_CHARS: Final = 160
+MAX_IMPORT_BYTES: Final = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +112,7 @@ class ReconcileReport:
     removed: int = 0
     broken: int = 0
     unchanged: int = 0
+    quarantined: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +120,7 @@ class ImportReport:
     created: tuple[str, ...] = ()
     duplicates: tuple[str, ...] = ()
     errors: tuple[tuple[str, str], ...] = ()
+    quarantined: tuple[tuple[str, str], ...] = ()  # (memory id, reason): written, not indexed
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +143,7 @@ class Status:
     edges: int
     index_bytes: int
     broken: Mapping[str, str] = field(default_factory=dict)
+    quarantined: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # id: file, reason
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,6 +156,9 @@ class Status:
             "edges": self.edges,
             "index_bytes": self.index_bytes,
             "broken_files": [{"file": f, "reason": r} for f, r in self.broken.items()],
+            "quarantined": [
+                {"id": i, "file": f, "reason": r} for i, (f, r) in self.quarantined.items()
+            ],
         }
 
 
@@ -643,21 +659,60 @@ class Store:
         created: list[str] = []
         duplicates: list[str] = []
         errors: list[tuple[str, str]] = []
-        for file in _documents(root):
+        held: list[tuple[str, str]] = []
+        for file, skipped in _documents(root):
+            if skipped is not None:
+                errors.append((str(file), skipped))
+                continue
             try:
                 for saved in self._import_file(file, project):
+                    if isinstance(saved, QuarantinedMemory):
+                        held.append((saved.id, saved.reason))
+                        continue
                     (created if saved.outcome == "created" else duplicates).append(saved.memory.id)
             except (InvalidInput, BrokenFile) as exc:
                 errors.append((str(file), str(exc)))
         events.append(self.settings.events_path, "import", source=str(root), created=len(created))
-        return ImportReport(tuple(created), tuple(duplicates), tuple(errors))
+        return ImportReport(tuple(created), tuple(duplicates), tuple(errors), tuple(held))
 
-    def _import_file(self, file: Path, project: str | None) -> Iterator[Saved]:
+    def _import_one(self, content: str, **fields: Any) -> Saved | QuarantinedMemory:
+        """Save one imported memory; one the security scan refuses is written into the vault
+        as it came (secrets redacted) and quarantined, for the user to review and release,
+        instead of being refused: the document is the user's, not a model's."""
+        try:
+            return self.add(content, source_type="import", **fields)
+        except SecurityError as exc:
+            reason = str(exc).removeprefix("refused: ")
+        from memem import security
+
+        now = self._clock()
+        title = fields.get("title")
+        scanned = security.scan(normalize_content(content))
+        scanned_title = security.scan(normalize_title(title or ""))
+        created = fields.get("created")
+        memory = Memory(
+            id=new_id(),
+            title=scanned_title.text or title_from_content(scanned.text),
+            content=scanned.text,
+            project=normalize_project(fields.get("project")),
+            tags=tuple(fields.get("tags") or ()),
+            layer=layer if isinstance(layer := fields.get("layer"), int) else 2,
+            importance=importance if isinstance(importance := fields.get("importance"), int) else 3,
+            created=to_datetime(created) if created is not None else now,
+            updated=now,
+            source_type="import",
+        )
+        name = self.vault.free_name(memory)
+        st, digest = self.vault.write(memory, name)
+        with self.index.write() as conn:
+            index.set_quarantined(conn, name, memory.id, reason, digest, st.mtime_ns, st.size)
+        log.warning("quarantined an imported memory", extra={"file": name, "reason": reason})
+        return QuarantinedMemory(memory.id, name, reason)
+
+    def _import_file(self, file: Path, project: str | None) -> Iterator[Saved | QuarantinedMemory]:
         from memem import importing, markdown
 
-        data = file.read_bytes() if file.stat().st_size <= 1024 * 1024 else None
-        if data is None:
-            raise TooLarge("file over 1 MiB")
+        data = _read_document(file)
         if b"\x00" in data:
             raise InvalidInput("binary file")
         try:
@@ -669,7 +724,7 @@ class Store:
             m = markdown.parse(
                 text, fallback_id=new_id(), fallback_time=self._clock(), fallback_title=file.stem
             )
-            yield self.add(
+            yield self._import_one(
                 m.content,
                 title=m.title,
                 project=project or m.project,
@@ -677,21 +732,19 @@ class Store:
                 layer=m.layer,
                 importance=m.importance,
                 created=m.created,
-                source_type="import",
             )
             return
         default_project = project or (
             file.parent.name if file.name.upper() == "CLAUDE.MD" else None
         )
         for draft in importing.drafts_for(file.name, body):
-            yield self.add(
+            yield self._import_one(
                 draft.content,
                 title=draft.title,
                 project=default_project,
                 tags=[str(t) for t in meta.get("tags") or []]
                 if isinstance(meta.get("tags"), list)
                 else (),
-                source_type="import",
             )
 
     # -- keeping the index in line with the vault -------------------------------------------
@@ -702,6 +755,7 @@ class Store:
         conn = self.index.connection()
         known = index.files(conn)
         broken = index.broken_files(conn)
+        held = index.quarantined_files(conn)
         seen: set[str] = set()
         changed: list[FileStat] = []
         for st in self.vault.scan():
@@ -711,12 +765,17 @@ class Store:
             bad = broken.get(st.name)
             if bad and (bad[1], bad[2]) == (st.mtime_ns, st.size):
                 continue
+            kept = held.get(st.name)
+            if kept and (kept[3], kept[4]) == (st.mtime_ns, st.size):
+                continue
             changed.append(st)
         gone = [name for name in known if name not in seen]
         stale_broken = [name for name in broken if name not in seen]
-        if not changed and not gone and not stale_broken:
+        stale_held = [name for name in held if name not in seen]
+        if not changed and not gone and not stale_broken and not stale_held:
             return ReconcileReport(unchanged=len(seen))
-        counts = {"added": 0, "updated": 0, "removed": 0, "broken": 0}
+        counts = {"added": 0, "updated": 0, "removed": 0, "broken": 0, "quarantined": 0}
+        released = quarantine.releases(self.settings.state_dir)
         with self.index.write() as conn:
             for name in gone:
                 record = index.file_record(conn, name)
@@ -725,15 +784,24 @@ class Store:
                 counts["removed"] += 1
             for name in stale_broken:
                 index.clear_broken(conn, name)
+            for name in stale_held:
+                index.clear_quarantined(conn, name)
             for st in changed:
-                counts[self._ingest(conn, st, index.file_record(conn, st.name))] += 1
+                counts[self._ingest(conn, st, index.file_record(conn, st.name), released)] += 1
         if any(counts.values()):
             events.append(self.settings.events_path, "reconcile", **counts)
         return ReconcileReport(unchanged=len(seen) - len(changed), **counts)
 
-    def _ingest(self, conn: Any, st: FileStat, have: tuple[str, str] | None) -> str:
-        """Index one changed vault file (`have`: the id and hash indexed from it before);
-        returns added, updated or broken."""
+    def _ingest(
+        self,
+        conn: Any,
+        st: FileStat,
+        have: tuple[str, str] | None,
+        released: Mapping[str, str] | None = None,
+    ) -> str:
+        """Index one changed vault file (`have`: the id and hash indexed from it before;
+        `released`: the user's releases, id -> content hash); returns added, updated, broken
+        or quarantined."""
         try:
             read = self.vault.read(st.name)
             other = conn.execute(
@@ -741,16 +809,34 @@ class Store:
             ).fetchone()
             if other and self.vault.path(other[0]).exists():
                 raise BrokenFile(st.name, f"duplicate id {read.memory.id} (also in {other[0]})")
-            memory = vet(read.memory, st.name)
+            try:
+                memory = vet(read.memory, st.name)
+            except Quarantined:
+                if released is None:
+                    released = quarantine.releases(self.settings.state_dir)
+                if released.get(read.memory.id) != read.hash:
+                    raise
+                memory = vet(read.memory, st.name, released=True)
+        except Quarantined as exc:
+            log.warning("quarantined a vault file", extra={"file": st.name, "reason": exc.reason})
+            index.clear_broken(conn, st.name)
+            index.set_quarantined(
+                conn, st.name, exc.memory_id, exc.reason, read.hash, st.mtime_ns, st.size
+            )
+            if have:
+                index.delete(conn, have[0])
+            return "quarantined"
         except BrokenFile as exc:
             log.warning(
                 "skipped a broken vault file", extra={"file": st.name, "reason": exc.reason}
             )
+            index.clear_quarantined(conn, st.name)
             index.set_broken(conn, st.name, exc.reason, st.mtime_ns, st.size)
             if have:
                 index.delete(conn, have[0])
             return "broken"
         index.clear_broken(conn, st.name)
+        index.clear_quarantined(conn, st.name)
         if have and have == (memory.id, read.hash):
             conn.execute(
                 "UPDATE memories SET mtime_ns = ?, size = ? WHERE file = ?",
@@ -778,6 +864,38 @@ class Store:
         index.add_edges(conn, ((e.src, e.dst, e.type, e.score) for e in edges))
         self._prune(conn, {memory.id, *(e.other(memory.id) for e in edges)})
         return "updated" if have else "added"
+
+    # -- quarantine (memem.quarantine) ---------------------------------------------------------
+
+    def quarantined(self) -> Sequence[QuarantinedMemory]:
+        """Vault files kept out of recall because the security scan refuses their content."""
+        held = index.quarantined_files(self.index.connection())
+        return [QuarantinedMemory(i, f, r) for f, (i, r, _, _, _) in held.items()]
+
+    def release(self, memory_id: str) -> QuarantinedMemory:
+        """The user overrules the scan for a quarantined memory (full id or a unique prefix)
+        after reviewing its file: it is indexed and recalled from then on. The release holds
+        for this content only: an edit of the file is scanned again."""
+        memory_id = check_id_prefix(memory_id)
+        self.reconcile()
+        matches = [q for q in self.quarantined() if q.id.startswith(memory_id)]
+        if not matches:
+            raise NotFound(f"no quarantined memory with id {memory_id}")
+        if len({q.id for q in matches}) > 1:
+            raise NotFound(f"id prefix {memory_id} is ambiguous; give more of it")
+        with self.index.write() as conn:
+            for q in matches:
+                read = self.vault.read(q.file)
+                quarantine.record_release(self.settings.state_dir, q.id, read.hash)
+                self._ingest(
+                    conn,
+                    read.stat,
+                    index.file_record(conn, q.file),
+                    {q.id: read.hash},
+                )
+        [released] = matches[:1]
+        events.append(self.settings.events_path, "release", id=released.id)
+        return released
 
     def rebuild_index(self) -> ReconcileReport:
         """Recreate the whole index (FTS, terms, graph) from the vault."""
@@ -835,6 +953,7 @@ class Store:
             if p.is_file()
         )
         broken = {f: r[0] for f, r in index.broken_files(conn).items()}
+        held = {r[0]: (f, r[1]) for f, r in index.quarantined_files(conn).items()}
         return Status(
             state_dir=str(self.settings.state_dir),
             vault_dir=str(self.settings.vault_dir),
@@ -845,14 +964,71 @@ class Store:
             edges=edges,
             index_bytes=size,
             broken=broken,
+            quarantined=held,
         )
 
 
-def _documents(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
+DOCUMENT_SUFFIXES: Final = (".md", ".markdown", ".txt")
+
+
+def _documents(root: Path) -> Iterator[tuple[Path, str | None]]:
+    """The documents under `root`, each with None, or with the reason it is skipped.
+
+    A symlink is followed only to a file inside `root` (resolved); one that leads out of it
+    (to `~/.netrc`, to `/etc`) is skipped and reported. Symlinked directories are never
+    descended: their targets inside `root` are walked anyway, and this rules out loops.
+    Hidden files and directories are skipped. Whether a document is a regular file is
+    checked again when it is opened (`_read_document`)."""
+    if not root.is_dir():
+        yield root.resolve(), None  # named by the user: a link to it is their choice
         return
-    for path in sorted(root.rglob("*")):
-        hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-        if path.is_file() and not hidden and path.suffix.lower() in (".md", ".markdown", ".txt"):
-            yield path
+    real_root = root.resolve()
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            yield directory, f"cannot read directory: {exc.strerror or exc}"
+            continue
+        found: list[tuple[Path, str | None]] = []
+        subdirs: list[Path] = []
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(real_root):
+                    found.append((path, f"symlink to {target}, outside {root}"))
+                elif path.suffix.lower() in DOCUMENT_SUFFIXES and not target.is_dir():
+                    found.append((target, None))
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(path)
+            elif path.suffix.lower() in DOCUMENT_SUFFIXES:
+                found.append((path, None))
+        yield from found
+        stack.extend(reversed(subdirs))
+
+
+def _read_document(file: Path) -> bytes:
+    """A regular file's bytes, at most MAX_IMPORT_BYTES. Opened without following a final
+    symlink (`_documents` gives resolved paths) and without blocking, so a FIFO or a device
+    that took a file's place is refused, never read."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(file, flags)
+    except OSError as exc:
+        raise InvalidInput(f"cannot open: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(fd)
+        if not S_ISREG(st.st_mode):
+            raise InvalidInput("not a regular file")
+        if st.st_size > MAX_IMPORT_BYTES:
+            raise TooLarge("file over 1 MiB")
+        data = handle.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise TooLarge("file over 1 MiB")
+    return data

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from memem.errors import BrokenFile, InvalidInput
+from memem.errors import BrokenFile, InvalidInput, Quarantined
 from memem.memory import Memory
 
 MAX_FILE_BYTES: Final = 1024 * 1024
@@ -164,16 +164,16 @@ class Vault:
         return ReadFile(memory, FileStat(name, st.st_mtime_ns, st.st_size), content_hash(data))
 
 
-def vet(memory: Memory, file: str) -> Memory:
+def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
     """A file's memory after the checks an edit made outside memem must pass: refused content
-    makes the file broken; secrets are kept out of the index (the file is the user's and is
-    not rewritten behind their back)."""
+    raises Quarantined (unless the user `released` this very content); secrets are kept out
+    of the index (the file is the user's and is not rewritten behind their back)."""
     from memem import security
 
     title, content = security.scan(memory.title), security.scan(memory.content)
     for scanned in (title, content):
-        if scanned.refused:
-            raise BrokenFile(file, f"refused by the security scan: {scanned.reason()}")
+        if scanned.refused and not released:
+            raise Quarantined(file, scanned.reason(), memory.id)
     if title.redactions or content.redactions:
         return memory.evolve(title=title.text, content=content.text)
     return memory
