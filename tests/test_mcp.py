@@ -987,3 +987,38 @@ def test_a_request_the_sdk_cannot_parse_gets_an_error_reply_and_the_server_carri
     assert error["id"] == request_id
     assert error["error"]["code"] in (-32700, -32600)
     assert later["id"] == 99 and "tools" in later["result"]
+
+
+@pytest.mark.parametrize("name", ["not-json", "deep-array", "lone-surrogate"])
+def test_an_unparsable_first_line_gets_an_error_and_the_handshake_still_works(
+    tmp_path: Path, name: str
+) -> None:
+    bad, request_id = UNPARSABLE[name]
+
+    async def exchange() -> list[dict[str, Any]]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "memem",
+            "mcp",
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=server_env(),
+            cwd=tmp_path,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(bad + (json.dumps(initialize("2025-11-25")) + "\n").encode())
+            await proc.stdin.drain()
+            return [
+                json.loads(await asyncio.wait_for(proc.stdout.readline(), TIMEOUT))
+                for _ in range(2)
+            ]
+        finally:
+            proc.kill()
+            await proc.wait()
+
+    error, answer = asyncio.run(exchange())
+    assert error["id"] == request_id and error["error"]["code"] in (-32700, -32600)
+    assert answer["id"] == 1 and answer["result"]["serverInfo"]["name"] == "memem"
