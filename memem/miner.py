@@ -566,9 +566,9 @@ class Miner:
             finally:
                 done.set()
 
-        # A daemon thread: an abandoned call never keeps the process alive.
-        threading.Thread(target=work, name="memem-extract", daemon=True).start()
         try:
+            # A daemon thread: an abandoned call never keeps the process alive.
+            threading.Thread(target=work, name="memem-extract", daemon=True).start()
             while not done.wait(0.1):
                 if self.stopping:
                     if done.wait(DRAIN_SECONDS):
