@@ -197,8 +197,9 @@ def _miner_checks(settings: Settings) -> list[Check]:
             Check(
                 "mining errors",
                 WARN,
-                f"{len(dead)} sessions failed for good; last: {dead[-1].last_error}",
-                "`memem mine --retry-failed` once the cause is fixed",
+                f"{len(dead)} sessions keep failing (retried automatically after a day or more); "
+                f"last: {dead[-1].last_error}",
+                "fix the cause, then `memem mine --retry-failed` to retry them now",
             )
         )
     failure = settings.state_dir / "bootstrap-failure.txt"
