@@ -86,6 +86,11 @@ def cmd_save(store: Store, args: argparse.Namespace) -> int:
         print(f"already known (duplicate), L{m.layer} {m.project}: {m.id}")
     else:
         print(f"saved L{m.layer} {m.project}: {m.id}")
+        if not saved.indexed:
+            print(
+                "the index could not be updated; it catches up at the next reconcile",
+                file=sys.stderr,
+            )
     return 0
 
 

@@ -51,7 +51,10 @@ def _read_files(root: str, names: list[str]) -> tuple[list[Entry], list[Broken]]
             read = vault.read(name)
             memory = vet(read.memory, name)
         except BrokenFile as exc:
-            st = (vault.memories_dir / name).stat()
+            try:
+                st = (vault.memories_dir / name).stat()
+            except FileNotFoundError:
+                continue  # deleted while the rebuild read the folder
             broken.append((name, exc.reason, st.st_mtime_ns, st.st_size))
             continue
         entries.append((memory, name, read.hash, read.stat.mtime_ns, read.stat.size))
@@ -77,18 +80,13 @@ def rebuild(store: Store) -> ReconcileReport:
 
     names = sorted(st.name for st in store.vault.scan())
     read, broken = _read_all(store.vault, names)
-    entries: list[Entry] = []
-    owner: dict[str, str] = {}
-    for entry in read:
-        memory, name = entry[0], entry[1]
-        if memory.id in owner:
-            reason = f"duplicate id {memory.id} (also in {owner[memory.id]})"
-            broken.append((name, reason, entry[3], entry[4]))
-            continue
-        owner[memory.id] = name
-        entries.append(entry)
-    del read
     with store.index.write() as conn:
+        # Saves commit only between write transactions, so one that landed while the files
+        # were read above is on disk now and none can land until this one ends: a second
+        # look at the folder, inside the transaction, misses nothing saved.
+        read, broken = _catch_up(store.vault, read, broken)
+        entries = _unique(read, broken)
+        del read
         added = index.load(conn, entries)
         del entries  # the rows are in SQLite now; linking reads lighter ones back
         for name, reason, mtime_ns, size in broken:
@@ -98,6 +96,39 @@ def rebuild(store: Store) -> ReconcileReport:
     for name, reason, _, _ in broken:
         log.warning("skipped a broken vault file", extra={"file": name, "reason": reason})
     return ReconcileReport(added=added, broken=len(broken))
+
+
+def _catch_up(
+    vault: Vault, read: list[Entry], broken: list[Broken]
+) -> tuple[list[Entry], list[Broken]]:
+    """`read` and `broken` brought in line with the folder as it is now: files that appeared
+    or changed since they were read are read again, files that are gone are dropped."""
+    now = {st.name: (st.mtime_ns, st.size) for st in vault.scan()}
+    seen = {e[1]: (e[3], e[4]) for e in read}
+    seen.update({b[0]: (b[2], b[3]) for b in broken})
+    stale = {name for name, stamp in now.items() if seen.get(name) != stamp}
+    if not stale and len(seen) == len(now):
+        return read, broken
+    fresh, fresh_broken = _read_files(str(vault.root), sorted(stale))
+    keep = [e for e in read if e[1] in now and e[1] not in stale]
+    keep_broken = [b for b in broken if b[0] in now and b[0] not in stale]
+    return keep + fresh, keep_broken + fresh_broken
+
+
+def _unique(read: list[Entry], broken: list[Broken]) -> list[Entry]:
+    """Entries with distinct ids, in file-name order; a second file with an id already seen
+    is recorded in `broken`."""
+    entries: list[Entry] = []
+    owner: dict[str, str] = {}
+    for entry in sorted(read, key=lambda e: e[1]):
+        memory, name = entry[0], entry[1]
+        if memory.id in owner:
+            reason = f"duplicate id {memory.id} (also in {owner[memory.id]})"
+            broken.append((name, reason, entry[3], entry[4]))
+            continue
+        owner[memory.id] = name
+        entries.append(entry)
+    return entries
 
 
 def rebuild_edges(conn: sqlite3.Connection) -> dict[str, int]:
