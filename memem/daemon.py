@@ -86,9 +86,6 @@ class Daemon:
         from memem.store import Store
 
         store = Store.open(state_dir=self.settings.state_dir, vault_dir=self.settings.vault_dir)
-        # A daemon killed mid-save can leave a written memory unindexed; index it before
-        # mining again, so the re-mined fact is found as a duplicate of it.
-        store.reconcile()
         state = MinerState(self.settings.miner_path)
         miner: Miner | None = None
         last_scan = 0.0

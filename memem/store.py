@@ -19,9 +19,12 @@ on disk (the temp file is removed), so a save reported as failed left no file an
 cannot make a duplicate. A failure after it (a later file, COMMIT on a full state disk) cannot
 undo a memory that is already in the vault, which is the truth: the save is reported as done
 (`Saved.indexed` is False) and reconcile indexes the file. A process killed between the rename
-and COMMIT leaves the same state; the daemon reconciles when it starts, before it mines
-anything again, so the re-mined fact meets its first copy as a duplicate. A process killed
-before the rename leaves only a temp file, which `open` removes once its writer is dead.
+and COMMIT leaves the same state, and a retry must not save the fact twice: each save notes
+its files under `<state>/saving/<pid>.<random>` before the first rename and drops the note
+after COMMIT; the next save (in any process) that finds a note whose writer is dead
+reconciles first, so the retried or re-mined fact meets its first copy as a duplicate. A
+process killed before the rename leaves only a temp file, which `open` removes once its
+writer is dead.
 
 An index that cannot be opened as memem's database (garbage bytes, truncated, a foreign
 schema) is moved aside to `index.sqlite3.corrupt-<UTC stamp>` and rebuilt from the vault;
@@ -70,6 +73,8 @@ MAX_LIMIT: Final = 100
 RELATED_IN_FILE: Final = 8
 MIN_COVERAGE: Final = 0.3
 SNIPPET_CHARS: Final = 160
+# Under the state dir: one note per save between its first file write and its COMMIT.
+JOURNAL_DIR: Final = "saving"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +209,13 @@ def new_id() -> str:
     return os.urandom(16).hex()
 
 
+def _writer_alive(note: str) -> bool:
+    from memem.vault import alive
+
+    pid = note.split(".", 1)[0]
+    return pid.isdigit() and alive(int(pid))
+
+
 def _stem(file: str) -> str:
     return file.removesuffix(".md")
 
@@ -313,6 +325,7 @@ class Store:
         source_session: str | None = None,
     ) -> Saved:
         """`save` with the details: created or duplicate, what it superseded, what was redacted."""
+        self._heal()
         draft, redacted = self._draft(
             content, title, project, tags, layer, importance, created, source_type, source_session
         )
@@ -515,13 +528,17 @@ class Store:
         writes, then `unit`'s files (the first rename is the commit point), then COMMIT."""
         conn = self.index.connection()
         conn.execute("BEGIN IMMEDIATE")
+        journal: Path | None = None
         try:
             yield conn
             if unit.files:
+                journal = self._journal([name for name, _ in unit.files])
                 name, data = unit.files[0]
                 self._written(conn, self.vault.write_bytes(name, data))
         except BaseException:
             conn.execute("ROLLBACK")
+            if journal:
+                journal.unlink(missing_ok=True)
             raise
         # Past the commit point: the memory is in the vault, whatever happens to the rest.
         for name, data in unit.files[1:]:
@@ -543,6 +560,34 @@ class Store:
             unit.indexed = False
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+        if journal and unit.indexed:
+            journal.unlink(missing_ok=True)
+
+    def _journal(self, names: Sequence[str]) -> Path:
+        """Note the files a save is about to write, under the writer's pid: if the process dies
+        between a rename and COMMIT, the next save (in any process) finds the note and
+        reconciles first (`_heal`), so the written memory is indexed before anything is
+        compared with it."""
+        folder = self.settings.state_dir / JOURNAL_DIR
+        folder.mkdir(mode=0o700, exist_ok=True)
+        path = folder / f"{os.getpid()}.{new_id()[:12]}"
+        path.write_text("\n".join(names) + "\n", encoding="utf-8")
+        return path
+
+    def _heal(self) -> None:
+        """Reconcile when a save died between writing its file and committing its index rows
+        (its journal note outlived its process), then drop those notes."""
+        folder = self.settings.state_dir / JOURNAL_DIR
+        try:
+            notes = [p for p in folder.iterdir() if not _writer_alive(p.name)]
+        except FileNotFoundError:
+            return
+        if not notes:
+            return
+        log.warning("a save was interrupted before it was indexed; reconciling")
+        self.reconcile()
+        for note in notes:
+            note.unlink(missing_ok=True)
 
     @staticmethod
     def _written(conn: Any, st: FileStat) -> None:

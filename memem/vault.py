@@ -123,7 +123,7 @@ class Vault:
                     continue
                 pid = int(match.group(1)) if match.group(1) else None
                 stale = age > DEAD_TEMP_SECONDS or (
-                    age > STALE_TEMP_SECONDS if pid is None else not _alive(pid)
+                    age > STALE_TEMP_SECONDS if pid is None else not alive(pid)
                 )
                 if stale:
                     Path(entry.path).unlink(missing_ok=True)
@@ -208,7 +208,8 @@ class Vault:
         return ReadFile(memory, FileStat(name, st.st_mtime_ns, st.st_size), content_hash(data))
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process with this pid is running (this one included)."""
     if pid == os.getpid():
         return True
     try:

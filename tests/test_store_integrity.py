@@ -228,6 +228,41 @@ def test_a_save_whose_index_commit_fails_is_reported_done_and_indexed_later(
     assert len(_files(tmp_path)) == 2
 
 
+_KILLED_AFTER_RENAME = """
+import os, signal, sys
+from memem.store import Store
+store = Store.open()
+# The fault: the process dies right after the new memory's file is renamed into place,
+# before its index rows commit (as kill -9 of the daemon can do).
+Store._written = staticmethod(lambda conn, st: os.kill(os.getpid(), signal.SIGKILL))
+store.save(sys.argv[1], project="ops")
+"""
+
+
+@pytest.mark.parametrize("retry", ["cli", "api"])
+def test_a_save_killed_between_file_and_index_is_not_duplicated_by_a_retry(
+    tmp_path: Path, retry: str
+) -> None:
+    run_cli("save", "A first fact so the index exists.")
+    text = "The nightly export lands in the reports bucket at 03:00."
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_AFTER_RENAME, text],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=60,
+    )
+    assert killed.returncode == -9
+    assert len(_files(tmp_path)) == 2  # the file is the commit point: the memory is saved
+    if retry == "cli":
+        assert "duplicate" in run_cli("save", text, "--project", "ops").stdout
+    else:
+        with Store.open() as s:
+            assert s.add(text, project="ops").outcome == "duplicate"
+    assert len(_files(tmp_path)) == 2
+    assert json.loads(run_cli("status", "--json").stdout)["memories"] == 2
+
+
 _BIG_FILE_SAVE = """
 import resource, signal, sys
 from memem.store import Store
