@@ -266,6 +266,13 @@ class Store:
             store._rebuild_recovered()
         return store
 
+    def recover_index(self, reason: str) -> str:
+        """Move a damaged index aside (`Index.recover`) and rebuild it from the vault; returns
+        where the damaged file went. For a front-end that met the damage mid-command."""
+        self.index.recover(reason)
+        self._rebuild_recovered()
+        return self.index.recovered[-1][0]
+
     def _rebuild_recovered(self) -> None:
         aside, reason = self.index.recovered[-1]
         log.warning(

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from memem.errors import BrokenFile, InvalidInput
 from memem.memory import Memory
@@ -240,7 +240,25 @@ def vet(memory: Memory, file: str) -> Memory:
     for scanned in scans:
         if scanned.refused:
             raise BrokenFile(file, f"refused by the security scan: {scanned.reason()}")
-    if any(scanned.redactions for scanned in scans):
+    extra = _scrub_extra(memory.extra)
+    if any(scanned.redactions for scanned in scans) or extra != memory.extra:
         title, content, project, *tags = (scanned.text for scanned in scans)
-        return memory.evolve(title=title, content=content, project=project, tags=tags)
+        return memory.evolve(title=title, content=content, project=project, tags=tags, extra=extra)
     return memory
+
+
+def _scrub_extra(value: Any, key: str = "") -> Any:
+    """Unknown frontmatter keys with their secrets redacted. A value is scanned with its key
+    (`api_key: ...` is a secret where the bare value may not look like one) and replaced
+    whole when the scan redacts anything."""
+    from memem import security
+
+    if isinstance(value, Mapping):
+        return {k: _scrub_extra(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub_extra(v, key) for v in value]
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        scanned = security.scan(f"{key}: {value}")
+        if scanned.redactions:
+            return f"[REDACTED:{scanned.redactions[0].kind}]"
+    return value

@@ -138,6 +138,26 @@ def test_a_damaged_index_is_moved_aside_and_rebuilt(
         assert list(state.glob("index.sqlite3.corrupt-*"))
 
 
+def test_damage_found_mid_command_moves_the_index_aside_and_rebuilds(tmp_path: Path) -> None:
+    with Store.open() as s:
+        for n in range(40):
+            s.save(f"Fact {n} about module m{n} and its config " + f"k{n} " * 300)
+    index_path = tmp_path / "state" / "index.sqlite3"
+    conn = sqlite3.connect(index_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'memories'").fetchone()[0]
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with open(index_path, "r+b") as handle:  # the schema is intact, one table's root is not
+        handle.seek((root - 1) * page)
+        handle.write(b"\xff" * page)
+    result = run_cli("list")
+    assert "moved it aside" in result.stderr or result.returncode == 0, result.stderr
+    assert list((tmp_path / "state").glob("index.sqlite3.corrupt-*"))
+    status = json.loads(run_cli("status", "--json").stdout)
+    assert status["memories"] == 40
+
+
 def test_a_locked_index_is_never_moved_aside(store: Store, tmp_path: Path) -> None:
     from memem import index
 
@@ -515,6 +535,19 @@ def test_a_secret_written_into_project_or_tags_by_hand_stays_out_of_the_index(
     data += Path(str(store.settings.index_path) + "-wal").read_bytes().decode("latin-1")
     assert GITHUB_TOKEN.lower() not in data.lower() and AWS_KEY.lower() not in data.lower()
     assert path.read_text().count(GITHUB_TOKEN) == 1  # the user's file is left as it is
+
+
+def test_a_secret_under_an_unknown_frontmatter_key_stays_out_of_the_index(store: Store) -> None:
+    path = store.vault.memories_dir / "keys.md"
+    path.write_text(
+        "---\ntitle: keys\napi_key: q8Zr4VtX2mLp9sKd7WfB3nHj\n"
+        f"notes: [{GITHUB_TOKEN}]\nowner: alice\n---\n\nA note with keys.\n"
+    )
+    store.reconcile()
+    row = store.index.connection().execute("SELECT extra FROM memories").fetchone()[0]
+    extra = json.loads(row)
+    assert "q8Zr4VtX2mLp9sKd7WfB3nHj" not in row and GITHUB_TOKEN not in row
+    assert extra["owner"] == "alice" and extra["api_key"].startswith("[REDACTED")
 
 
 def test_an_injection_in_the_project_or_tags_is_refused(store: Store) -> None:
