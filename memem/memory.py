@@ -29,7 +29,7 @@ SHORT_ID_LEN: Final = 8
 # frontmatter under markdown.MAX_FRONTMATTER_CHARS.
 MAX_TITLE_CHARS: Final = 200
 MAX_CONTENT_CHARS: Final = 100_000
-MAX_TAGS: Final = 100
+MAX_TAGS: Final = 20
 MAX_TAG_CHARS: Final = 64
 MAX_ID_CHARS: Final = 128
 
@@ -41,14 +41,6 @@ _NON_SLUG: Final = re.compile(r"[^a-z0-9]+")
 _NON_TAG: Final = re.compile(r"[^\w/-]+")
 _NON_PROJECT: Final = re.compile(r"[^\w.-]+")
 _SPACES: Final = re.compile(r"\s+")
-
-
-def check_id_prefix(text: str) -> str:
-    """Validate a full id or a short-id prefix (4-32 hex digits); return it lowercased."""
-    value = text.strip().lower()
-    if not _ID_PREFIX_RE.fullmatch(value):
-        raise InvalidInput(f"not a memory id: {text!r} (expected 4-32 hex digits)")
-    return value
 
 
 def check_id(text: str) -> tuple[str, bool]:
