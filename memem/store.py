@@ -569,6 +569,9 @@ class Store:
                 conn.execute("ROLLBACK")
         if journal and unit.indexed:
             journal.unlink(missing_ok=True)
+        elif journal:
+            # No live writer's pid: the next save, in this process too, reconciles first.
+            journal.rename(journal.with_name(f"unindexed.{journal.name}"))
 
     def _journal(self, names: Sequence[str]) -> Path:
         """Note the files a save is about to write, under the writer's pid: if the process dies
