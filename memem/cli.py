@@ -107,6 +107,11 @@ def cmd_save(store: Store, args: argparse.Namespace) -> int:
         print(f"already known (duplicate), L{m.layer} {m.project}: {m.id}")
     else:
         print(f"saved L{m.layer} {m.project}: {m.id}")
+        if not saved.indexed:
+            print(
+                "the index could not be updated; it catches up at the next reconcile",
+                file=sys.stderr,
+            )
     return 0
 
 
@@ -728,6 +733,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except sqlite3.Error as exc:
         log.exception("index error")
+        from memem import index
+
+        if index.unusable(exc):
+            # Damage the open-time check could not see (a bad page deep in the file): the
+            # index is derived, so it is moved aside and rebuilt now.
+            from memem.store import Store
+
+            with Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir) as store:
+                aside = store.recover_index(str(exc))
+            print(
+                f"memem: the index was damaged ({exc}); moved it aside to {aside} and rebuilt "
+                "it from the vault: run the command again",
+                file=sys.stderr,
+            )
+            return 1
         print(f"memem: index error: {exc} (try `memem rebuild-index`)", file=sys.stderr)
         return 1
     except OSError as exc:

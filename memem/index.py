@@ -16,7 +16,8 @@ import math
 import os
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 
 from memem.memory import Memory, format_datetime, to_datetime
 from memem.text import STOPWORDS, quote_fts
@@ -25,7 +26,6 @@ from memem.value import Value
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
-    from datetime import datetime
     from typing import Any, Final
 
 TOKENIZER: Final = "porter unicode61 remove_diacritics 2"
@@ -265,15 +265,69 @@ class Index:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
+        # Where a database that could not be opened was moved (see `recover`), with why.
+        self.recovered: list[tuple[str, str]] = []
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._connect()
+            try:
+                conn = self._connect_checked()
+            except sqlite3.DatabaseError as exc:
+                if not unusable(exc):
+                    raise
+                self.recover(str(exc))
+                conn = self._connect_checked()
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    def _connect_checked(self) -> sqlite3.Connection:
+        try:
+            conn = self._connect()
+        except sqlite3.OperationalError as exc:
+            if "already exists" not in str(exc):
+                raise
+            # A migration met a table of the same name with another shape: someone else's db.
+            raise _ForeignSchema(f"not a memem index: {exc}") from None
+        try:
+            _probe(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def verify(self) -> str | None:
+        """Run SQLite's quick_check (it reads every page); when the database is damaged, move
+        it aside and start an empty one (`recover`). Returns the problem found, or None."""
+        try:
+            conn = self.connection()
+            result = str(conn.execute("PRAGMA quick_check").fetchone()[0])
+            conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('integrity-check')")
+        except sqlite3.DatabaseError as exc:
+            if not unusable(exc):
+                raise
+            result = str(exc)
+        if result == "ok":
+            return None
+        self.recover(result)
+        self.connection()
+        return result
+
+    def recover(self, reason: str) -> str:
+        """Move a database that cannot be used (not a database, damaged, a foreign schema)
+        aside to `<name>.corrupt-<UTC stamp>` with its -wal and -shm, so that the next
+        connection starts an empty one for the caller to rebuild from the vault. Never for a
+        busy or locked database (`unusable` tells them apart)."""
+        self.close()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        aside = f"{self.path}.corrupt-{stamp}"
+        for suffix in ("", "-wal", "-shm"):
+            with suppress(FileNotFoundError):
+                os.replace(self.path + suffix, aside + suffix)
+        self.recovered.append((aside, reason))
+        return aside
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
@@ -312,6 +366,38 @@ class Index:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
+
+
+# SQLite primary result codes that mean "this file is not a usable index" rather than "try
+# again later": SQLITE_CORRUPT, SQLITE_NOTADB. Busy and locked databases are never among them.
+_UNUSABLE_CODES: Final = frozenset({11, 26})
+_SCHEMA_TABLES: Final = ("memories", "memories_fts", "scope", "terms", "edges", "broken", "counts")
+
+
+class _ForeignSchema(sqlite3.DatabaseError):
+    """The file is a database, but not one with memem's tables."""
+
+
+def unusable(exc: sqlite3.Error) -> bool:
+    """True when `exc` says the database file itself is damaged or not an index, so that only
+    moving it aside helps; False for busy, locked, full or permission errors."""
+    if isinstance(exc, _ForeignSchema):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _UNUSABLE_CODES
+
+
+def _probe(conn: sqlite3.Connection) -> None:
+    """Fail with an `unusable` error unless the schema holds every table and column memem
+    uses (reads only the schema, so it costs nothing on the hook path)."""
+    try:
+        for table in _SCHEMA_TABLES:
+            conn.execute(f"SELECT * FROM {table} LIMIT 0")
+        conn.execute(f"SELECT {MEMORY_COLUMNS} FROM memories LIMIT 0")
+    except sqlite3.OperationalError as exc:
+        if "no such" not in str(exc):
+            raise
+        raise _ForeignSchema(f"not a memem index: {exc}") from None
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Final
 
-from memem.errors import InvalidInput
+from memem.errors import InvalidInput, TooLarge
 from memem.memory import Memory, format_datetime, title_from_content, to_datetime
 
 MAX_FRONTMATTER_CHARS: Final = 64 * 1024
+# Frontmatter nests lists and mappings at most this deep. memem writes depth 1 (a flow list)
+# and hand-written notes rarely go past 3; a deeper structure would make every consumer that
+# walks it (the YAML constructor, json.dumps into the index, to_dict) recurse, so it is refused
+# while it is still a stream of parser events, before anything is built from it.
+MAX_FRONTMATTER_DEPTH: Final = 20
 
 FIELDS: Final = (
     "id",
@@ -93,6 +98,12 @@ def render(memory: Memory, links: Mapping[str, str] | None = None) -> str:
     head = "\n".join(lines) + "\n"
     if memory.extra:
         head += _extra_yaml(memory.extra)
+    if len(head) - len("---\n") > MAX_FRONTMATTER_CHARS:
+        # `split` would refuse the file: refuse to write it instead.
+        raise TooLarge(
+            f"the frontmatter would be {len(head) - 4:,} characters; the limit is "
+            f"{MAX_FRONTMATTER_CHARS:,} (fewer or shorter tags, a shorter title)"
+        )
     body = memory.content + "\n"
     if memory.related or _RELATED_BLOCK.search(body):
         # An empty block still goes out when the content itself ends like one, so that the
@@ -174,8 +185,7 @@ def _load_yaml(text: str) -> dict[str, Any]:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        if "*" in text and any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, loader)):
-            raise InvalidInput("YAML aliases are not allowed in frontmatter")
+        _check_events(yaml.parse(text, loader))
         data = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -187,6 +197,25 @@ def _load_yaml(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput("frontmatter is not a mapping of keys to values")
     return {str(k): v for k, v in data.items()}
+
+
+def _check_events(parsed: Iterable[Any]) -> None:
+    """Refuse aliases (a "billion laughs" bomb) and nesting past MAX_FRONTMATTER_DEPTH, from
+    the parser's flat event stream (which never recurses, however deep the text nests)."""
+    import yaml
+
+    depth = 0
+    for event in parsed:
+        if isinstance(event, yaml.AliasEvent):
+            raise InvalidInput("YAML aliases are not allowed in frontmatter")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_FRONTMATTER_DEPTH + 1:  # + 1: the frontmatter mapping itself
+                raise InvalidInput(
+                    f"frontmatter nested more than {MAX_FRONTMATTER_DEPTH} levels deep"
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def split(text: str) -> tuple[dict[str, Any], str]:

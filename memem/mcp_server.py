@@ -25,7 +25,13 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, BinaryIO, Final, TextIO, T
 
 from memem import handshake
 from memem.errors import InvalidInput, MememError
-from memem.memory import MAX_CONTENT_CHARS
+from memem.memory import (
+    MAX_CONTENT_CHARS,
+    MAX_ID_CHARS,
+    MAX_TAG_CHARS,
+    MAX_TAGS,
+    MAX_TITLE_CHARS,
+)
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -124,15 +130,16 @@ def build(store: "Store", import_roots: Sequence[Path] = ()) -> "MCPServer":
     Query = Annotated[str, Field(min_length=1, max_length=10_000)]
     Project = Annotated[str | None, Field(max_length=100)]
     Limit = Annotated[int, Field(ge=1, le=50)]
-    MemoryId = Annotated[str, Field(min_length=4, max_length=32)]
+    MemoryId = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
 
     @tool
     def memory_save(
         content: Annotated[str, Field(min_length=1, max_length=MAX_CONTENT_CHARS)],
-        title: Annotated[str | None, Field(max_length=200)] = None,
+        title: Annotated[str | None, Field(max_length=MAX_TITLE_CHARS)] = None,
         project: Project = None,
         tags: Annotated[
-            list[Annotated[str, Field(max_length=64)]] | None, Field(max_length=20)
+            list[Annotated[str, Field(max_length=MAX_TAG_CHARS)]] | None,
+            Field(max_length=MAX_TAGS),
         ] = None,
         layer: Annotated[int | None, Field(ge=0, le=3)] = None,
         importance: Annotated[int | None, Field(ge=1, le=5)] = None,
@@ -181,7 +188,7 @@ def build(store: "Store", import_roots: Sequence[Path] = ()) -> "MCPServer":
         ids: Annotated[list[MemoryId], Field(min_length=1, max_length=20)],
         offset: Annotated[int, Field(ge=0)] = 0,
     ) -> str:
-        """Full content of memories by id (full id or a unique prefix of 4+ hex digits).
+        """Full content of memories by id (the id as in its file, or a unique prefix of 4+ hex digits).
         offset skips that many characters of a single long memory.
         Example: ids=["3f2a9c1d"]."""
         memories = store.get_many(ids)

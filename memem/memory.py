@@ -10,7 +10,7 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime
 
-from memem.errors import InvalidInput
+from memem.errors import InvalidInput, TooLarge
 from memem.value import Value
 
 TYPE_CHECKING = False
@@ -24,22 +24,64 @@ SOURCE_TYPES: Final = ("mined", "user", "import")
 STATUSES: Final = ("active", "deprecated")
 GLOBAL_PROJECT: Final = "global"
 SHORT_ID_LEN: Final = 8
+# The limits every front-end meets before anything is written (Store.add checks them with
+# `check_limits`): a memory that passes them renders to a file that parses again, with its
+# frontmatter under markdown.MAX_FRONTMATTER_CHARS.
 MAX_TITLE_CHARS: Final = 200
 MAX_CONTENT_CHARS: Final = 100_000
+MAX_TAGS: Final = 20
+MAX_TAG_CHARS: Final = 64
+MAX_ID_CHARS: Final = 128
 
 _ID_PREFIX_RE: Final = re.compile(r"[0-9a-f]{4,32}")
+# An id as a person may write it in a file (`id: my-note`): printable, no whitespace, no path
+# separator.
+_EXACT_ID_RE: Final = re.compile(rf"[^\s/\\\x00-\x1f\x7f-\x9f]{{1,{MAX_ID_CHARS}}}")
 _NON_SLUG: Final = re.compile(r"[^a-z0-9]+")
 _NON_TAG: Final = re.compile(r"[^\w/-]+")
 _NON_PROJECT: Final = re.compile(r"[^\w.-]+")
 _SPACES: Final = re.compile(r"\s+")
 
 
-def check_id_prefix(text: str) -> str:
-    """Validate a full id or a short-id prefix (4-32 hex digits); return it lowercased."""
+def check_id(text: str) -> tuple[str, bool]:
+    """Validate what a user gave as an id: `(id, is_prefix)`. A 4-32 hex-digit string may be a
+    short-id prefix; anything else must be an exact id as written in a file (`my-note`)."""
+    if not isinstance(text, str):
+        raise InvalidInput("a memory id must be text")
     value = text.strip().lower()
-    if not _ID_PREFIX_RE.fullmatch(value):
-        raise InvalidInput(f"not a memory id: {text!r} (expected 4-32 hex digits)")
-    return value
+    if _ID_PREFIX_RE.fullmatch(value):
+        return value, True
+    if _EXACT_ID_RE.fullmatch(value) and value.isprintable():
+        return value, False
+    raise InvalidInput(
+        f"not a memory id: {text[:MAX_ID_CHARS]!r} (expected 4-32 hex digits or an exact id "
+        f"of at most {MAX_ID_CHARS} printable characters without spaces or '/')"
+    )
+
+
+def check_limits(
+    title: str | None, content: str, tags: Iterable[str], *, tag_lengths: bool = True
+) -> tuple[str, ...]:
+    """Refuse (TooLarge) a title, content or tags over the limits; return the tags as a tuple.
+    Never truncates: a cut would hide what the user asked to keep (or half of a secret).
+    `tag_lengths=False` checks only how many tags there are (before they are scrubbed)."""
+    if len(content) > MAX_CONTENT_CHARS:
+        raise TooLarge(
+            f"content is {len(content):,} characters; the limit is {MAX_CONTENT_CHARS:,}. "
+            "Split it into several memories."
+        )
+    if title is not None and len(_SPACES.sub(" ", title).strip()) > MAX_TITLE_CHARS:
+        raise TooLarge(f"title is {len(title):,} characters; the limit is {MAX_TITLE_CHARS}")
+    values = tuple(str(t) for t in tags)
+    if len(values) > MAX_TAGS:
+        raise TooLarge(f"{len(values):,} tags; the limit is {MAX_TAGS}")
+    for n, tag in enumerate(values if tag_lengths else (), start=1):
+        # The message leaves the tag out: it may be a secret the scrub has not seen yet.
+        if len(tag.strip().lstrip("#")) > MAX_TAG_CHARS:
+            raise TooLarge(
+                f"tag {n} is {len(tag):,} characters; the limit is {MAX_TAG_CHARS} per tag"
+            )
+    return values
 
 
 def slugify(text: str, *, max_len: int = 60) -> str:

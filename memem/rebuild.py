@@ -68,7 +68,10 @@ def _read_files(
                     continue
                 memory = vet(read.memory, name, released=True)
         except BrokenFile as exc:
-            st = (vault.memories_dir / name).stat()
+            try:
+                st = (vault.memories_dir / name).stat()
+            except FileNotFoundError:
+                continue  # deleted while the rebuild read the folder
             broken.append((name, exc.reason, st.st_mtime_ns, st.st_size))
             continue
         entries.append((memory, name, read.hash, read.stat.mtime_ns, read.stat.size))
@@ -105,18 +108,13 @@ def rebuild(store: Store) -> ReconcileReport:
 
     released = quarantine.releases(store.settings.state_dir)
     read, broken, held = _read_all(store.vault, names, released)
-    entries: list[Entry] = []
-    owner: dict[str, str] = {}
-    for entry in read:
-        memory, name = entry[0], entry[1]
-        if memory.id in owner:
-            reason = f"duplicate id {memory.id} (also in {owner[memory.id]})"
-            broken.append((name, reason, entry[3], entry[4]))
-            continue
-        owner[memory.id] = name
-        entries.append(entry)
-    del read
     with store.index.write() as conn:
+        # Saves commit only between write transactions, so one that landed while the files
+        # were read above is on disk now and none can land until this one ends: a second
+        # look at the folder, inside the transaction, misses nothing saved.
+        read, broken, held = _catch_up(store.vault, read, broken, held, released)
+        entries = _unique(read, broken)
+        del read
         added = index.load(conn, entries)
         del entries  # the rows are in SQLite now; linking reads lighter ones back
         for name, reason, mtime_ns, size in broken:
@@ -128,6 +126,41 @@ def rebuild(store: Store) -> ReconcileReport:
     for name, reason, _, _ in broken:
         log.warning("skipped a broken vault file", extra={"file": name, "reason": reason})
     return ReconcileReport(added=added, broken=len(broken), quarantined=len(held))
+
+
+def _catch_up(
+    vault: Vault, read: list[Entry], broken: list[Broken], held: list[Held], released: dict[str, str]
+) -> tuple[list[Entry], list[Broken], list[Held]]:
+    """`read`, `broken` and `held` brought in line with the folder as it is now: files that
+    appeared or changed since they were read are read again, files that are gone are dropped."""
+    now = {st.name: (st.mtime_ns, st.size) for st in vault.scan()}
+    seen = {e[1]: (e[3], e[4]) for e in read}
+    seen.update({b[0]: (b[2], b[3]) for b in broken})
+    seen.update({h[0]: (h[4], h[5]) for h in held})
+    stale = {name for name, stamp in now.items() if seen.get(name) != stamp}
+    if not stale and len(seen) == len(now):
+        return read, broken, held
+    fresh, fresh_broken, fresh_held = _read_files(str(vault.root), sorted(stale), released)
+    keep = [e for e in read if e[1] in now and e[1] not in stale]
+    keep_broken = [b for b in broken if b[0] in now and b[0] not in stale]
+    keep_held = [h for h in held if h[0] in now and h[0] not in stale]
+    return keep + fresh, keep_broken + fresh_broken, keep_held + fresh_held
+
+
+def _unique(read: list[Entry], broken: list[Broken]) -> list[Entry]:
+    """Entries with distinct ids, in file-name order; a second file with an id already seen
+    is recorded in `broken`."""
+    entries: list[Entry] = []
+    owner: dict[str, str] = {}
+    for entry in sorted(read, key=lambda e: e[1]):
+        memory, name = entry[0], entry[1]
+        if memory.id in owner:
+            reason = f"duplicate id {memory.id} (also in {owner[memory.id]})"
+            broken.append((name, reason, entry[3], entry[4]))
+            continue
+        owner[memory.id] = name
+        entries.append(entry)
+    return entries
 
 
 def rebuild_edges(conn: sqlite3.Connection) -> dict[str, int]:

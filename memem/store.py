@@ -10,14 +10,35 @@ security scan and secret redaction, exact and near-duplicate detection, contradi
 (the newer memory supersedes the older), layer classification with a per-project L0 cap,
 atomic write, index, graph edges. `reconcile` brings the index in line with the vault after
 edits made elsewhere (Obsidian, an editor, another machine); `rebuild_index` recreates it.
+
+A save is one recoverable unit, index first with the file as the commit point. Inside one
+IMMEDIATE transaction every index row is written first (with the hash and size of the bytes
+about to be written), then the files, the new memory's first: its atomic rename is the commit
+point. Then COMMIT. A failure before that rename rolls the transaction back and leaves nothing
+on disk (the temp file is removed), so a save reported as failed left no file and a retry
+cannot make a duplicate. A failure after it (a later file, COMMIT on a full state disk) cannot
+undo a memory that is already in the vault, which is the truth: the save is reported as done
+(`Saved.indexed` is False) and reconcile indexes the file. A process killed between the rename
+and COMMIT leaves the same state, and a retry must not save the fact twice: each save notes
+its files under `<state>/saving/<pid>.<random>` before the first rename and drops the note
+after COMMIT; the next save (in any process) that finds a note whose writer is dead
+reconciles first, so the retried or re-mined fact meets its first copy as a duplicate. A
+process killed before the rename leaves only a temp file, which `open` removes once its
+writer is dead.
+
+An index that cannot be opened as memem's database (garbage bytes, truncated, a foreign
+schema) is moved aside to `index.sqlite3.corrupt-<UTC stamp>` and rebuilt from the vault;
+a busy or locked one never is.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -37,11 +58,13 @@ from memem.graph import Edge
 from memem.index import Index, Row
 from memem.memory import (
     LAYERS,
-    MAX_CONTENT_CHARS,
+    MAX_TITLE_CHARS,
     Memory,
-    check_id_prefix,
+    check_id,
+    check_limits,
     normalize_content,
     normalize_project,
+    normalize_tags,
     normalize_title,
     title_from_content,
     to_datetime,
@@ -50,7 +73,7 @@ from memem.quarantine import QuarantinedMemory
 from memem.settings import Settings, absolute
 from memem.slice import Slice
 from memem.text import query_terms
-from memem.vault import FileStat, Vault, vet
+from memem.vault import FileStat, Vault, content_hash, vet
 
 log = logging.getLogger("memem.store")
 
@@ -60,6 +83,8 @@ RELATED_IN_FILE: Final = 8
 MIN_COVERAGE: Final = 0.3
 SNIPPET_CHARS: Final = 160
 MAX_IMPORT_BYTES: Final = 1024 * 1024
+# Under the state dir: one note per save between its first file write and its COMMIT.
+JOURNAL_DIR: Final = "saving"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +120,18 @@ class Saved:
     superseded: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
     redacted: tuple[str, ...] = ()
+    # False when the file was written but the index could not commit: reconcile catches up.
+    indexed: bool = True
+
+
+@dataclass(slots=True)
+class _Unit:
+    """The files one save will write, staged while its index rows are; the first is the new
+    memory's (the commit point). Rendered up front so a refusal (TooLarge) comes before any
+    file exists."""
+
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    indexed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +206,30 @@ def _check_query(query: object) -> None:
         raise TooLarge(f"query is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
 
 
+def scrub(text: str, found: list[str] | None = None) -> str:
+    """`text` with its secrets redacted: the one gate every field bound for a file, the index
+    or the event log passes (content, title and so the file name, project, tags, a forget
+    reason). Raises SecurityError when the scan refuses it; appends redacted kinds to `found`."""
+    from memem import security  # only writes pay for compiling its patterns
+
+    scanned = security.scan(text)
+    if scanned.refused:
+        raise SecurityError(f"refused: {scanned.reason()}")
+    if found is not None:
+        found.extend(f.kind for f in scanned.redactions)
+    return scanned.text
+
+
 def new_id() -> str:
     """A fresh random memory id: 32 lowercase hex digits."""
     return os.urandom(16).hex()
+
+
+def _writer_alive(note: str) -> bool:
+    from memem.vault import alive
+
+    pid = note.split(".", 1)[0]
+    return pid.isdigit() and alive(int(pid))
 
 
 def _stem(file: str) -> str:
@@ -217,8 +275,28 @@ class Store:
         settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         store = cls(settings)
         store.vault.ensure()
+        for name in store.vault.remove_orphan_temps():
+            log.info("removed a temp file left by a crashed write", extra={"file": name})
         store.index.connection()
+        if store.index.recovered:
+            store._rebuild_recovered()
         return store
+
+    def recover_index(self, reason: str) -> str:
+        """Move a damaged index aside (`Index.recover`) and rebuild it from the vault; returns
+        where the damaged file went. For a front-end that met the damage mid-command."""
+        self.index.recover(reason)
+        self._rebuild_recovered()
+        return self.index.recovered[-1][0]
+
+    def _rebuild_recovered(self) -> None:
+        aside, reason = self.index.recovered[-1]
+        log.warning(
+            "the index could not be used; moved aside and rebuilt from the vault",
+            extra={"moved_to": aside, "reason": reason},
+        )
+        self.rebuild_index()
+        events.append(self.settings.events_path, "index_recovered", moved_to=aside, reason=reason)
 
     def close(self) -> None:
         self.index.close()
@@ -270,11 +348,13 @@ class Store:
         source_session: str | None = None,
     ) -> Saved:
         """`save` with the details: created or duplicate, what it superseded, what was redacted."""
+        self._heal()
         draft, redacted = self._draft(
             content, title, project, tags, layer, importance, created, source_type, source_session
         )
         fingerprint = conflict.fingerprint(draft.content)
-        with self.index.write() as conn:
+        unit = _Unit()
+        with self._saving(unit) as conn:
             existing = index.by_fingerprint(conn, fingerprint, draft.project)
             if existing is not None:
                 return Saved(existing.memory, "duplicate", redacted=redacted)
@@ -295,7 +375,7 @@ class Store:
                     return Saved(row.memory, "duplicate", redacted=redacted)
             gone = {row.memory.id for row, _ in superseded}
             draft = draft.evolve(
-                layer=self._layer(conn, draft, explicit=layer is not None, gone=gone)
+                layer=self._layer(conn, unit, draft, explicit=layer is not None, gone=gone)
             )
             edges = graph.propose(
                 draft,
@@ -311,12 +391,12 @@ class Store:
             memory = draft.evolve(
                 related=self._related(edges, draft.id), contradicts=tuple(sorted(gone))
             )
-            self._write(conn, memory, self.vault.free_name(memory), fingerprint)
+            self._write(conn, unit, memory, self.vault.free_name(memory), fingerprint, first=True)
             index.add_edges(conn, ((e.src, e.dst, e.type, e.score) for e in edges))
             now = self._clock()
             for row, _ in superseded:
                 old = row.memory.evolve(status="deprecated", valid_to=now, updated=now)
-                self._write(conn, old, row.file, conflict.fingerprint(old.content))
+                self._write(conn, unit, old, row.file, conflict.fingerprint(old.content))
             self._prune(conn, {e.other(memory.id) for e in edges})
         reasons = tuple(reason for _, reason in superseded)
         events.append(
@@ -328,7 +408,9 @@ class Store:
             superseded=sorted(gone),
             redacted=list(redacted),
         )
-        return Saved(memory, "created", tuple(sorted(gone)), reasons, redacted)
+        return Saved(
+            memory, "created", tuple(sorted(gone)), reasons, redacted, indexed=unit.indexed
+        )
 
     def _draft(
         self,
@@ -344,11 +426,10 @@ class Store:
     ) -> tuple[Memory, tuple[str, ...]]:
         if not isinstance(content, str):
             raise InvalidInput("content must be text")
-        if len(content) > MAX_CONTENT_CHARS:
-            raise TooLarge(
-                f"content is {len(content):,} characters; the limit is {MAX_CONTENT_CHARS:,}. "
-                "Split it into several memories."
-            )
+        if isinstance(tags, str):
+            tags = [t for t in tags.split(",")]
+        tags = tuple(str(t) for t in tags)
+        check_limits(None, content, tags, tag_lengths=False)  # sizes first: they bound the scan
         content = normalize_content(content)
         if not content:
             raise InvalidInput("content is empty")
@@ -356,21 +437,24 @@ class Store:
             raise InvalidInput(f"layer must be 0-3, got {layer!r}")
         if importance is not None and not (isinstance(importance, int) and 1 <= importance <= 5):
             raise InvalidInput(f"importance must be 1-5, got {importance!r}")
-        if isinstance(tags, str):
-            tags = [t for t in tags.split(",")]
-        from memem import security  # only writes pay for compiling its patterns
-
-        scanned = security.scan(content)
-        scanned_title = security.scan(normalize_title(title or ""))
-        for result in (scanned, scanned_title):
-            if result.refused:
-                raise SecurityError(f"refused: {result.reason()}")
-        redacted = tuple(f.kind for f in (*scanned.redactions, *scanned_title.redactions))
+        found: list[str] = []
+        content = scrub(content, found)
+        # Limits hold for what is written (a secret redacted to a short marker may fit), and
+        # for the title and tags before normalising, which would cut them short silently.
+        title = scrub(" ".join((title or "").replace("\x00", "").split()), found)
+        raw_tags = tuple(scrub(t, found) for t in tags)
+        check_limits(title, content, raw_tags)
+        title = normalize_title(title)
+        # Project and tags are scrubbed before and after normalising: normalising joins a
+        # `password=...` into `password-...`, which the scan no longer reads as an assignment.
+        project = scrub(normalize_project(scrub(project, found)), found) if project else None
+        tags = tuple(scrub(t, found) for t in normalize_tags(raw_tags))
+        redacted = tuple(found)
         now = self._clock()
         memory = Memory(
             id=new_id(),
-            title=scanned_title.text or title_from_content(scanned.text),
-            content=scanned.text,
+            title=title or title_from_content(content),
+            content=content,
             project=normalize_project(project),
             tags=tuple(tags),
             layer=layer if layer is not None else 2,
@@ -401,7 +485,9 @@ class Store:
         every = set(terms).union(*(r.terms for r in rows)) if rows else set(terms)
         return index.weights(conn, every)
 
-    def _layer(self, conn: Any, memory: Memory, *, explicit: bool, gone: set[str]) -> int:
+    def _layer(
+        self, conn: Any, unit: _Unit, memory: Memory, *, explicit: bool, gone: set[str]
+    ) -> int:
         """The memory's layer after the per-project L0 cap."""
         if memory.layer != 0:
             return memory.layer
@@ -419,7 +505,7 @@ class Store:
         # The user asked for L0: make room by demoting the least important, oldest anchor.
         weakest = min(pinned, key=lambda r: (r.memory.importance, r.memory.created))
         demoted = weakest.memory.evolve(layer=1, updated=self._clock())
-        self._write(conn, demoted, weakest.file, conflict.fingerprint(demoted.content))
+        self._write(conn, unit, demoted, weakest.file, conflict.fingerprint(demoted.content))
         return 0
 
     @staticmethod
@@ -427,18 +513,113 @@ class Store:
         ranked = sorted(edges, key=lambda e: -e.score)
         return tuple(dict.fromkeys(e.other(memory_id) for e in ranked))[:RELATED_IN_FILE]
 
-    def _write(self, conn: Any, memory: Memory, file: str, fingerprint: str) -> None:
-        """Write a memory's file, then its index row (one transaction with the caller's)."""
+    def _write(
+        self,
+        conn: Any,
+        unit: _Unit,
+        memory: Memory,
+        file: str,
+        fingerprint: str,
+        *,
+        first: bool = False,
+    ) -> None:
+        """Stage a memory's file in `unit` and write its index row now (same transaction).
+        The row's mtime is set once the file exists (`_saving`); until then it matches no file,
+        so a crash in between leaves a row that reconcile re-reads from the file."""
+        from memem import markdown
+
         stems = {i: _stem(r.file) for i, r in index.get_many(conn, memory.related).items()}
-        stat, digest = self.vault.write(memory, file, stems)
+        data = markdown.render(memory, stems).encode("utf-8")
+        self.vault.path(file)  # refuse a bad name before anything is written
         index.upsert(
             conn,
             memory,
             file=file,
-            hash=digest,
-            mtime_ns=stat.mtime_ns,
-            size=stat.size,
+            hash=content_hash(data),
+            mtime_ns=0,
+            size=len(data),
             fingerprint=fingerprint,
+        )
+        if first:
+            unit.files.insert(0, (file, data))
+        else:
+            unit.files.append((file, data))
+
+    @contextmanager
+    def _saving(self, unit: _Unit) -> Iterator[Any]:
+        """The transaction of one save (see the module docstring): the index rows the body
+        writes, then `unit`'s files (the first rename is the commit point), then COMMIT."""
+        conn = self.index.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        journal: Path | None = None
+        try:
+            yield conn
+            if unit.files:
+                journal = self._journal([name for name, _ in unit.files])
+                name, data = unit.files[0]
+                self._written(conn, self.vault.write_bytes(name, data))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            if journal:
+                journal.unlink(missing_ok=True)
+            raise
+        # Past the commit point: the memory is in the vault, whatever happens to the rest.
+        for name, data in unit.files[1:]:
+            try:
+                self._written(conn, self.vault.write_bytes(name, data))
+            except (OSError, sqlite3.Error):
+                log.warning(
+                    "a file of this save was not updated; reconcile repairs the index",
+                    extra={"file": name},
+                    exc_info=True,
+                )
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            log.warning(
+                "saved to the vault, but the index could not commit; reconcile will index it",
+                exc_info=True,
+            )
+            unit.indexed = False
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        if journal and unit.indexed:
+            journal.unlink(missing_ok=True)
+        elif journal:
+            # No live writer's pid: the next save, in this process too, reconciles first.
+            journal.rename(journal.with_name(f"unindexed.{journal.name}"))
+
+    def _journal(self, names: Sequence[str]) -> Path:
+        """Note the files a save is about to write, under the writer's pid: if the process dies
+        between a rename and COMMIT, the next save (in any process) finds the note and
+        reconciles first (`_heal`), so the written memory is indexed before anything is
+        compared with it."""
+        folder = self.settings.state_dir / JOURNAL_DIR
+        folder.mkdir(mode=0o700, exist_ok=True)
+        path = folder / f"{os.getpid()}.{new_id()[:12]}"
+        path.write_text("\n".join(names) + "\n", encoding="utf-8")
+        return path
+
+    def _heal(self) -> None:
+        """Reconcile when a save died between writing its file and committing its index rows
+        (its journal note outlived its process), then drop those notes."""
+        folder = self.settings.state_dir / JOURNAL_DIR
+        try:
+            notes = [p for p in folder.iterdir() if not _writer_alive(p.name)]
+        except FileNotFoundError:
+            return
+        if not notes:
+            return
+        log.warning("a save was interrupted before it was indexed; reconciling")
+        self.reconcile()
+        for note in notes:
+            note.unlink(missing_ok=True)
+
+    @staticmethod
+    def _written(conn: Any, st: FileStat) -> None:
+        conn.execute(
+            "UPDATE memories SET mtime_ns = ?, size = ? WHERE file = ?",
+            (st.mtime_ns, st.size, st.name),
         )
 
     @staticmethod
@@ -492,9 +673,13 @@ class Store:
         ]
 
     def resolve(self, memory_id: str) -> str:
-        """The full id for a full id or a unique short-id prefix."""
-        prefix = check_id_prefix(memory_id)
-        found = index.ids_with_prefix(self.index.connection(), prefix)
+        """The full id for an exact id (as written in its file, `my-note` too) or a unique
+        short-id prefix of 4-32 hex digits."""
+        value, is_prefix = check_id(memory_id)
+        conn = self.index.connection()
+        if index.get(conn, value) is not None:
+            return value
+        found = index.ids_with_prefix(conn, value) if is_prefix else []
         if not found:
             raise NotFound(f"no memory with id {memory_id!r}")
         if len(found) > 1:
@@ -635,7 +820,8 @@ class Store:
         """Deprecate a memory: it keeps its file (`status: deprecated`, `valid_to`) and leaves
         recall. Idempotent."""
         full = self.resolve(memory_id)
-        with self.index.write() as conn:
+        unit = _Unit()
+        with self._saving(unit) as conn:
             row = index.get(conn, full)
             if row is None:
                 raise NotFound(f"no memory with id {memory_id!r}")
@@ -644,9 +830,14 @@ class Store:
             now = self._clock()
             extra = dict(row.memory.extra)
             if reason:
-                extra["deprecated_reason"] = normalize_title(reason)
+                if len(reason) > MAX_TITLE_CHARS:
+                    raise TooLarge(
+                        f"reason is {len(reason):,} characters; the limit is {MAX_TITLE_CHARS}"
+                    )
+                reason = scrub(normalize_title(reason))
+                extra["deprecated_reason"] = reason
             old = row.memory.evolve(status="deprecated", valid_to=now, updated=now, extra=extra)
-            self._write(conn, old, row.file, conflict.fingerprint(old.content))
+            self._write(conn, unit, old, row.file, conflict.fingerprint(old.content), first=True)
         events.append(self.settings.events_path, "forget", id=full, reason=reason)
         return old
 
@@ -898,9 +1089,14 @@ class Store:
         return released
 
     def rebuild_index(self) -> ReconcileReport:
-        """Recreate the whole index (FTS, terms, graph) from the vault."""
+        """Recreate the whole index (FTS, terms, graph) from the vault. A damaged index file is
+        moved aside first (`Index.verify`)."""
         from memem import rebuild
 
+        problem = self.index.verify()
+        if problem:
+            aside = self.index.recovered[-1][0]
+            log.warning("the index was damaged; moved aside", extra={"moved_to": aside})
         report = rebuild.rebuild(self)
         events.append(
             self.settings.events_path, "rebuild", added=report.added, broken=report.broken
@@ -947,10 +1143,9 @@ class Store:
             else:
                 deprecated += n
         edges = conn.execute("SELECT count(*) FROM edges").fetchone()[0]
+        base = str(self.settings.index_path)
         size = sum(
-            p.stat().st_size
-            for p in self.settings.state_dir.glob(self.settings.index_path.name + "*")
-            if p.is_file()
+            os.path.getsize(base + s) for s in ("", "-wal", "-shm") if os.path.isfile(base + s)
         )
         broken = {f: r[0] for f, r in index.broken_files(conn).items()}
         held = {r[0]: (f, r[1]) for f, r in index.quarantined_files(conn).items()}

@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from memem.errors import BrokenFile, InvalidInput, Quarantined
 from memem.memory import Memory
 
 MAX_FILE_BYTES: Final = 1024 * 1024
+# A temp file (`.<name>.<writer pid>.<random>.tmp`) whose writer is gone is a crash's leftover.
+# One without a live writer's pid in its name (an older memem's) is removed once this old, and
+# so is any past the second age, whose pid may have been reused.
+STALE_TEMP_SECONDS: Final = 3600
+DEAD_TEMP_SECONDS: Final = 24 * 3600
+_TEMP_NAME: Final = re.compile(r"\..+?\.(?:(\d+)\.)?[a-z0-9_]{8}\.tmp")
 DIR_MODE: Final = 0o700
 FILE_MODE: Final = 0o600
 
@@ -85,10 +93,42 @@ class Vault:
         from memem import markdown  # read commands that find nothing changed never need it
 
         data = markdown.render(memory, links).encode("utf-8")
+        st = self.write_bytes(name, data)
+        return st, content_hash(data)
+
+    def write_bytes(self, name: str, data: bytes) -> FileStat:
+        """Atomically write a memory file's rendered bytes; the rename is the commit point."""
         target = self.path(name)
         self._atomic_write(target, data)
         st = target.stat()
-        return FileStat(name, st.st_mtime_ns, st.st_size), content_hash(data)
+        return FileStat(name, st.st_mtime_ns, st.st_size)
+
+    def remove_orphan_temps(self, *, now: float | None = None) -> list[str]:
+        """Delete temp files a crashed writer left behind (only memem's own temp names, only
+        when no live process can still be writing them); return their names."""
+        now = time.time() if now is None else now
+        removed: list[str] = []
+        for directory in (self.memories_dir, self.playbooks_dir):
+            try:
+                entries = list(os.scandir(directory))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                match = _TEMP_NAME.fullmatch(entry.name)
+                if match is None or not entry.is_file(follow_symlinks=False):
+                    continue
+                try:
+                    age = now - entry.stat(follow_symlinks=False).st_mtime
+                except FileNotFoundError:
+                    continue
+                pid = int(match.group(1)) if match.group(1) else None
+                stale = age > DEAD_TEMP_SECONDS or (
+                    age > STALE_TEMP_SECONDS if pid is None else not alive(pid)
+                )
+                if stale:
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed.append(entry.name)
+        return removed
 
     def write_text(self, path: Path, text: str) -> None:
         """Atomically write a non-memory vault file (a playbook)."""
@@ -96,7 +136,11 @@ class Vault:
 
     @staticmethod
     def _atomic_write(target: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        # The writer's pid in the name lets `remove_orphan_temps` tell a crash's leftover from
+        # a write in progress.
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent
+        )
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -164,16 +208,58 @@ class Vault:
         return ReadFile(memory, FileStat(name, st.st_mtime_ns, st.st_size), content_hash(data))
 
 
+def alive(pid: int) -> bool:
+    """Whether a process with this pid is running (this one included)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    except OSError:
+        return False
+    return True
+
+
 def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
-    """A file's memory after the checks an edit made outside memem must pass: refused content
-    raises Quarantined (unless the user `released` this very content); secrets are kept out
-    of the index (the file is the user's and is not rewritten behind their back)."""
+    """A file's memory after the checks an edit made outside memem must pass: refused text
+    raises Quarantined (unless the user `released` this very content); secrets (in the title,
+    content, project or tags) are kept out of the index (the file is the user's and is not
+    rewritten behind their back)."""
     from memem import security
 
-    title, content = security.scan(memory.title), security.scan(memory.content)
-    for scanned in (title, content):
+    fields = (memory.title, memory.content, memory.project, *memory.tags)
+    scans = [security.scan(text) for text in fields]
+    # Tags are stored lowercased, which hides keys whose pattern is upper case (AKIA...):
+    # a tag is also scanned upper-cased, and redacted whole if that finds a secret.
+    for n, tag in enumerate(memory.tags, start=3):
+        upper = security.scan(tag.upper())
+        if upper.redactions and not scans[n].redactions:
+            scans[n] = upper
+    for scanned in scans:
         if scanned.refused and not released:
             raise Quarantined(file, scanned.reason(), memory.id)
-    if title.redactions or content.redactions:
-        return memory.evolve(title=title.text, content=content.text)
+    extra = _scrub_extra(memory.extra)
+    if any(scanned.redactions for scanned in scans) or extra != memory.extra:
+        title, content, project, *tags = (scanned.text for scanned in scans)
+        return memory.evolve(title=title, content=content, project=project, tags=tags, extra=extra)
     return memory
+
+
+def _scrub_extra(value: Any, key: str = "") -> Any:
+    """Unknown frontmatter keys with their secrets redacted. A value is scanned with its key
+    (`api_key: ...` is a secret where the bare value may not look like one) and replaced
+    whole when the scan redacts anything."""
+    from memem import security
+
+    if isinstance(value, Mapping):
+        return {k: _scrub_extra(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub_extra(v, key) for v in value]
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        scanned = security.scan(f"{key}: {value}")
+        if scanned.redactions:
+            return f"[REDACTED:{scanned.redactions[0].kind}]"
+    return value
