@@ -1067,9 +1067,13 @@ class Store:
         """The user overrules the scan for a quarantined memory (full id or a unique prefix)
         after reviewing its file: it is indexed and recalled from then on. The release holds
         for this content only: an edit of the file is scanned again."""
-        memory_id = check_id_prefix(memory_id)
+        memory_id, is_prefix = check_id(memory_id)
         self.reconcile()
-        matches = [q for q in self.quarantined() if q.id.startswith(memory_id)]
+        matches = [
+            q
+            for q in self.quarantined()
+            if q.id == memory_id or (is_prefix and q.id.startswith(memory_id))
+        ]
         if not matches:
             raise NotFound(f"no quarantined memory with id {memory_id}")
         if len({q.id for q in matches}) > 1:
