@@ -129,7 +129,11 @@ def rebuild(store: Store) -> ReconcileReport:
 
 
 def _catch_up(
-    vault: Vault, read: list[Entry], broken: list[Broken], held: list[Held], released: dict[str, str]
+    vault: Vault,
+    read: list[Entry],
+    broken: list[Broken],
+    held: list[Held],
+    released: dict[str, str],
 ) -> tuple[list[Entry], list[Broken], list[Held]]:
     """`read`, `broken` and `held` brought in line with the folder as it is now: files that
     appeared or changed since they were read are read again, files that are gone are dropped."""
