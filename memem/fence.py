@@ -6,12 +6,13 @@ data. Anything that reads as one of those tags inside the block would end it ear
 second one) and let what follows reach the prompt as plain text. So before the block is
 wrapped, every span that could be read as the fence's name is replaced, whatever its
 spelling: a reader (a model, a terminal, a browser) may fold case, drop spaces and zero-width
-characters, decode HTML entities or %-escapes (twice), apply NFKC, or take look-alike letters
-(Cyrillic `е`, fullwidth `ｍ`, `rn` for `m`) for ASCII. The *skeleton* of a text applies all
-of those at once and keeps only the letters a-z, each mapped back to the span of the original
-it came from; a span whose skeleton spells the fence's name is neutralised. Only the name is
-replaced (`</memem-memory>` becomes `</[fence tag removed]>`), so `List<String>` and HTML
-snippets in memories are left alone.
+characters, decode HTML entities, %-escapes or `\\u` escapes (twice), apply NFKC, read
+text after a right-to-left override backwards, or take look-alike letters (Cyrillic `е`,
+fullwidth `ｍ`, `rn` for `m`) for ASCII. The *skeleton* of a text applies all of those at
+once and keeps only the letters a-z, each mapped back to the span of the original it came
+from; a span whose skeleton spells the fence's name (either way round) is neutralised. Only
+the name is replaced (`</memem-memory>` becomes `</[fence tag removed]>`), so `List<String>`
+and HTML snippets in memories are left alone.
 
 Lines memem writes outside the block (the SessionStart banner) and the header inside it carry
 names (project, branch) through `label`, which keeps them to one short line of name
@@ -28,8 +29,10 @@ if TYPE_CHECKING:
     from typing import Final
 
 # "memem-memory" as its skeleton: letters only; `rn` reads as `m` in many fonts.
+# Also backwards: after a right-to-left override the letters are shown in reverse.
 _M: Final = "(?:m|rn)"
-NAME: Final = re.compile(f"{_M}e{_M}e{_M}{_M}e{_M}ory")
+_W: Final = "(?:m|nr)"
+NAME: Final = re.compile(f"{_M}e{_M}e{_M}{_M}e{_M}ory|yro{_W}e{_W}{_W}e{_W}e{_W}")
 REPLACEMENT: Final = "[fence tag removed]"
 LABEL_CHARS: Final = 80
 
@@ -128,6 +131,7 @@ HOMOGLYPHS: Final = {
 # An HTML entity (named, decimal, hex) or a %-escape: decoded before folding, repeatedly.
 _ESCAPE: Final = re.compile(
     r"&(?:#[xX][0-9a-fA-F]{1,6}|#[0-9]{1,7}|[A-Za-z][A-Za-z0-9]{1,31});?|%[0-9a-fA-F]{2}"
+    r"|\\(?:u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|u\{[0-9a-fA-F]{1,6}\})"
 )
 DECODE_PASSES: Final = 3
 
@@ -155,9 +159,12 @@ def _fold(ch: str) -> str:
 
 
 def _decode(escape: str) -> str | None:
-    """The text an HTML entity or %-escape stands for, or None when it is not one."""
+    """The text an HTML entity, %-escape or backslash escape stands for, or None."""
     if escape[0] == "%":
         return chr(int(escape[1:], 16))
+    if escape[0] == "\\":  # \u006d, \U0000006d, \x6d, \u{6d}: string-literal escapes
+        number = int(escape[2:].strip("{}"), 16)
+        return chr(number) if 0 < number < 0x110000 else None
     body = escape[1:].rstrip(";")
     if body[0] == "#":
         number = int(body[2:], 16) if body[1] in "xX" else int(body[1:])
@@ -172,10 +179,10 @@ def skeleton(text: str) -> tuple[str, list[tuple[int, int]]]:
     # Units: (characters, start, end) of the original; escapes are decoded in passes, so a
     # double-encoded `&amp;#109;` is an `m` spanning all ten characters.
     units = [(c, i, i + 1) for i, c in enumerate(text)]
-    if "&" in text or "%" in text:
+    if "&" in text or "%" in text or "\\" in text:
         for _ in range(DECODE_PASSES):
             flat = "".join(u[0] for u in units)
-            if "&" not in flat and "%" not in flat:
+            if "&" not in flat and "%" not in flat and "\\" not in flat:
                 break
             offsets = []
             for n, u in enumerate(units):

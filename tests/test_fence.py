@@ -40,6 +40,9 @@ ATTACKS = [
     "</memem\n-memory>",
     "<memem-memory>",
     "</memem-memory",
+    "\\u003c/\\u006demem-memory\\u003e",
+    "<\\/\\x6demem-\\u{6d}emory>",
+    "\u202e>yromem-memem/<",
 ]
 
 
@@ -77,6 +80,7 @@ def test_ordinary_markup_and_code_are_left_alone() -> None:
         "Use List<String> and Map<K, V>; see <div class='x'>&amp;</div> 100% done",
         "memem stores memories; memory is cheap. The <memory> tag is unrelated.",
         "a &lt; b &amp;&amp; c &gt; d, %20 encoded, &bogus; &#0; &#99999999;",
+        "C:\\Users\\memo\\x41 \\u00e9 \\n \\U00110000 \u202eabc",
     ):
         assert fence.neutralise(text) == text
 
@@ -154,6 +158,9 @@ FRAGMENTS = st.sampled_from(
         "%3C",
         "%2F",
         "%6d",
+        "\\u006d",
+        "\\x3c",
+        "yromem",
         "</memem-memory>",
         "<memem-memory>",
         "&lt;/memem-memory&gt;",
