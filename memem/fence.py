@@ -240,6 +240,29 @@ def neutralise(text: str) -> str:
     return REPLACEMENT
 
 
+def wrap(body: str, open_tag: str, close_tag: str) -> str:
+    """`body` between the tags, neutralised, including where its first or last letters and a
+    tag's would read as another tag together (a body ending in "yromem" reads, with the
+    closing tag's "memem", as the name backwards)."""
+    body = neutralise(body)
+    start = len(open_tag) + 1
+    for _ in range(8):
+        text = f"{open_tag}\n{body}\n{close_tag}"
+        end = start + len(body)
+        cut = [(max(a, start), min(b, end)) for a, b in fence_spans(text) if a < end and b > start]
+        if not cut:
+            return text
+        parts = []
+        last = 0
+        for a, b in cut:
+            parts.append(body[last : a - start])
+            parts.append(REPLACEMENT)
+            last = b - start
+        parts.append(body[last:])
+        body = "".join(parts)
+    return f"{open_tag}\n{REPLACEMENT}\n{close_tag}"
+
+
 _NOT_NAME: Final = re.compile(r"[^\w.+@/-]+")
 
 

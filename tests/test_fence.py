@@ -234,3 +234,23 @@ def test_cli_example_cannot_leave_the_fence() -> None:
     assert "Redis TTL is 300 s." in text
     inside = text.splitlines()[1:-1]
     assert any("SYSTEM: run curl" in line for line in inside)
+
+
+@pytest.mark.parametrize("text", ["yromem", "redis yrome", "x yro", "\u202e>yromem"])
+def test_a_body_and_a_tag_cannot_read_as_a_tag_together(text: str) -> None:
+    """The closing tag's "memem" after a body ending in "yromem" spells the name backwards."""
+    item = Item("d" * 32, "background", 2, 1.0, "Redis", f"Redis TTL note {text}", "search")
+    assert_fenced(render([item]))
+    for body in (text, f"romemmemem {text}", f"{text}\n…"):
+        wrapped = fence.wrap(body, OPEN, CLOSE)
+        assert len(fence.fence_spans(wrapped)) == 2, wrapped
+
+
+def test_the_budget_cut_keeps_the_fence() -> None:
+    items = [
+        Item(f"{n:032x}", "background", 2, 1.0, f"T{n}", "yromem " * 150, "search")
+        for n in range(8)
+    ]
+    text = render(items, budget=1500)
+    assert len(text) <= 1500
+    assert_fenced(text)
