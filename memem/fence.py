@@ -217,8 +217,25 @@ def skeleton(text: str) -> tuple[str, list[tuple[int, int]]]:
     return "".join(letters), spans
 
 
+# The skeleton of the ASCII characters of a text without escapes, in one C call: letters
+# lowercased, the digits that pass for letters folded, everything else dropped.
+_ASCII: Final = str.maketrans(
+    {
+        **{chr(c): None for c in range(128) if not chr(c).isalpha()},
+        **{d: HOMOGLYPHS[d] for d in "013"},
+        **{chr(c): chr(c).lower() for c in range(65, 91)},
+    }
+)
+
+
 def fence_spans(text: str) -> list[tuple[int, int]]:
     """The spans of `text` that read as the fence's name, in order."""
+    if not _ESCAPE.search(text):  # the common case: the skeleton in C, spans only if needed
+        letters = text.translate(_ASCII)
+        if not letters.isascii():
+            letters = letters.translate({ord(c): _fold(c) for c in set(letters) if ord(c) > 127})
+        if not NAME.search(letters):
+            return []
     letters, spans = skeleton(text)
     return [(spans[m.start()][0], spans[m.end() - 1][1]) for m in NAME.finditer(letters)]
 
@@ -241,17 +258,19 @@ def neutralise(text: str) -> str:
 
 
 def wrap(body: str, open_tag: str, close_tag: str) -> str:
-    """`body` between the tags, neutralised, including where its first or last letters and a
-    tag's would read as another tag together (a body ending in "yromem" reads, with the
-    closing tag's "memem", as the name backwards)."""
-    body = neutralise(body)
-    start = len(open_tag) + 1
+    """`body` between the tags (`<name>` and `</name>`), neutralised, including where its first
+    or last letters and a tag's would read as another tag together (a body ending in
+    "yromem" reads, with the closing tag's "memem", as the name backwards)."""
+    # The text is searched without the tags' outer letters ("emem-memory>" ... "</memem-memor"):
+    # the tags alone then spell nothing, so every span found involves the body.
+    head, tail = open_tag[2:], close_tag[:-2]
+    start = len(head) + 1
     for _ in range(8):
-        text = f"{open_tag}\n{body}\n{close_tag}"
+        probe = f"{head}\n{body}\n{tail}"
         end = start + len(body)
-        cut = [(max(a, start), min(b, end)) for a, b in fence_spans(text) if a < end and b > start]
+        cut = [(max(a, start), min(b, end)) for a, b in fence_spans(probe)]
         if not cut:
-            return text
+            return f"{open_tag}\n{body}\n{close_tag}"
         parts = []
         last = 0
         for a, b in cut:

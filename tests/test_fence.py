@@ -61,6 +61,9 @@ def assert_fenced(text: str, before: str = "") -> None:
     assert text[spans[1][0] - 2 : spans[1][1] + 1] == CLOSE
     assert spans[1][1] + 1 == len(text)
     assert names(before) == 0
+    # Without the tags' outer letters nothing may spell the name: no span the tags' own
+    # matches would hide (the body's first letters read with the opening tag's last ones).
+    assert names(text[len(before) + 2 : -2]) == 0
     inner = text[len(before) + len(OPEN) + 1 : -len(CLOSE) - 1]
     assert inner.startswith(LABEL)
 
