@@ -6,12 +6,13 @@ data. Anything that reads as one of those tags inside the block would end it ear
 second one) and let what follows reach the prompt as plain text. So before the block is
 wrapped, every span that could be read as the fence's name is replaced, whatever its
 spelling: a reader (a model, a terminal, a browser) may fold case, drop spaces and zero-width
-characters, decode HTML entities or %-escapes (twice), apply NFKC, or take look-alike letters
-(Cyrillic `е`, fullwidth `ｍ`, `rn` for `m`) for ASCII. The *skeleton* of a text applies all
-of those at once and keeps only the letters a-z, each mapped back to the span of the original
-it came from; a span whose skeleton spells the fence's name is neutralised. Only the name is
-replaced (`</memem-memory>` becomes `</[fence tag removed]>`), so `List<String>` and HTML
-snippets in memories are left alone.
+characters, decode HTML entities, %-escapes or `\\u` escapes (twice), apply NFKC, read
+text after a right-to-left override backwards, or take look-alike letters (Cyrillic `е`,
+fullwidth `ｍ`, `rn` for `m`) for ASCII. The *skeleton* of a text applies all of those at
+once and keeps only the letters a-z, each mapped back to the span of the original it came
+from; a span whose skeleton spells the fence's name (either way round) is neutralised. Only
+the name is replaced (`</memem-memory>` becomes `</[fence tag removed]>`), so `List<String>`
+and HTML snippets in memories are left alone.
 
 Lines memem writes outside the block (the SessionStart banner) and the header inside it carry
 names (project, branch) through `label`, which keeps them to one short line of name
@@ -28,8 +29,10 @@ if TYPE_CHECKING:
     from typing import Final
 
 # "memem-memory" as its skeleton: letters only; `rn` reads as `m` in many fonts.
+# Also backwards: after a right-to-left override the letters are shown in reverse.
 _M: Final = "(?:m|rn)"
-NAME: Final = re.compile(f"{_M}e{_M}e{_M}{_M}e{_M}ory")
+_W: Final = "(?:m|nr)"
+NAME: Final = re.compile(f"{_M}e{_M}e{_M}{_M}e{_M}ory|yro{_W}e{_W}{_W}e{_W}e{_W}")
 REPLACEMENT: Final = "[fence tag removed]"
 LABEL_CHARS: Final = 80
 
@@ -128,6 +131,7 @@ HOMOGLYPHS: Final = {
 # An HTML entity (named, decimal, hex) or a %-escape: decoded before folding, repeatedly.
 _ESCAPE: Final = re.compile(
     r"&(?:#[xX][0-9a-fA-F]{1,6}|#[0-9]{1,7}|[A-Za-z][A-Za-z0-9]{1,31});?|%[0-9a-fA-F]{2}"
+    r"|\\(?:u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|u\{[0-9a-fA-F]{1,6}\})"
 )
 DECODE_PASSES: Final = 3
 
@@ -155,9 +159,12 @@ def _fold(ch: str) -> str:
 
 
 def _decode(escape: str) -> str | None:
-    """The text an HTML entity or %-escape stands for, or None when it is not one."""
+    """The text an HTML entity, %-escape or backslash escape stands for, or None."""
     if escape[0] == "%":
         return chr(int(escape[1:], 16))
+    if escape[0] == "\\":  # \u006d, \U0000006d, \x6d, \u{6d}: string-literal escapes
+        number = int(escape[2:].strip("{}"), 16)
+        return chr(number) if 0 < number < 0x110000 else None
     body = escape[1:].rstrip(";")
     if body[0] == "#":
         number = int(body[2:], 16) if body[1] in "xX" else int(body[1:])
@@ -172,10 +179,10 @@ def skeleton(text: str) -> tuple[str, list[tuple[int, int]]]:
     # Units: (characters, start, end) of the original; escapes are decoded in passes, so a
     # double-encoded `&amp;#109;` is an `m` spanning all ten characters.
     units = [(c, i, i + 1) for i, c in enumerate(text)]
-    if "&" in text or "%" in text:
+    if "&" in text or "%" in text or "\\" in text:
         for _ in range(DECODE_PASSES):
             flat = "".join(u[0] for u in units)
-            if "&" not in flat and "%" not in flat:
+            if "&" not in flat and "%" not in flat and "\\" not in flat:
                 break
             offsets = []
             for n, u in enumerate(units):
@@ -210,8 +217,25 @@ def skeleton(text: str) -> tuple[str, list[tuple[int, int]]]:
     return "".join(letters), spans
 
 
+# The skeleton of the ASCII characters of a text without escapes, in one C call: letters
+# lowercased, the digits that pass for letters folded, everything else dropped.
+_ASCII: Final = str.maketrans(
+    {
+        **{chr(c): None for c in range(128) if not chr(c).isalpha()},
+        **{d: HOMOGLYPHS[d] for d in "013"},
+        **{chr(c): chr(c).lower() for c in range(65, 91)},
+    }
+)
+
+
 def fence_spans(text: str) -> list[tuple[int, int]]:
     """The spans of `text` that read as the fence's name, in order."""
+    if not _ESCAPE.search(text):  # the common case: the skeleton in C, spans only if needed
+        letters = text.translate(_ASCII)
+        if not letters.isascii():
+            letters = letters.translate({ord(c): _fold(c) for c in set(letters) if ord(c) > 127})
+        if not NAME.search(letters):
+            return []
     letters, spans = skeleton(text)
     return [(spans[m.start()][0], spans[m.end() - 1][1]) for m in NAME.finditer(letters)]
 
@@ -231,6 +255,31 @@ def neutralise(text: str) -> str:
         parts.append(text[last:])
         text = "".join(parts)
     return REPLACEMENT
+
+
+def wrap(body: str, open_tag: str, close_tag: str) -> str:
+    """`body` between the tags (`<name>` and `</name>`), neutralised, including where its first
+    or last letters and a tag's would read as another tag together (a body ending in
+    "yromem" reads, with the closing tag's "memem", as the name backwards)."""
+    # The text is searched without the tags' outer letters ("emem-memory>" ... "</memem-memor"):
+    # the tags alone then spell nothing, so every span found involves the body.
+    head, tail = open_tag[2:], close_tag[:-2]
+    start = len(head) + 1
+    for _ in range(8):
+        probe = f"{head}\n{body}\n{tail}"
+        end = start + len(body)
+        cut = [(max(a, start), min(b, end)) for a, b in fence_spans(probe)]
+        if not cut:
+            return f"{open_tag}\n{body}\n{close_tag}"
+        parts = []
+        last = 0
+        for a, b in cut:
+            parts.append(body[last : a - start])
+            parts.append(REPLACEMENT)
+            last = b - start
+        parts.append(body[last:])
+        body = "".join(parts)
+    return f"{open_tag}\n{REPLACEMENT}\n{close_tag}"
 
 
 _NOT_NAME: Final = re.compile(r"[^\w.+@/-]+")

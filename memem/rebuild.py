@@ -210,10 +210,12 @@ def rebuild_edges(conn: sqlite3.Connection) -> dict[str, int]:
         shared.pop(i, None)
         found = [j for j, _ in shared.most_common(CANDIDATES)]
         mine = masses[node.id]
+        known = set(found)
         found += [
             j
             for j in pick(by_project[node.project], i, PROJECT_CANDIDATES)
             if j != i
+            and j not in known
             and graph.similarity(node.terms, nodes[j].terms, weights, mine, masses[nodes[j].id])
             >= PROJECT_MIN
         ]

@@ -108,7 +108,9 @@ class Session:
         # Hooks of one event run concurrently: a private temp name per process, then rename.
         tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # O_NONBLOCK|O_NOFOLLOW: a FIFO or symlink planted at the temp name fails, never blocks.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK | os.O_NOFOLLOW
+            fd = os.open(tmp, flags, 0o600)
             try:
                 os.write(fd, data)
             finally:

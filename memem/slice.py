@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from memem.fence import label, neutralise
+from memem.fence import label, wrap
 from memem.text import STOPWORDS, words
 from memem.value import Value
 
@@ -560,12 +560,14 @@ def render(items: Sequence[Item], env: Environment | None = None, *, budget: int
             else:
                 lines.append(f"- **{item.title}** {ref}\n  {body}")
     # Everything between the tags is memory-derived or beside it: no part of it, nor two
-    # parts together, may read as a tag (memem.fence).
-    body = neutralise("\n".join(lines))
-    text = f"{OPEN}\n{body}\n{CLOSE}"
-    if len(text) > budget:  # select() keeps well inside; this is the hard guarantee
-        text = text[: budget - len(CLOSE) - 2].rsplit("\n", 1)[0] + "\n…\n" + CLOSE
-    return text
+    # parts together, nor a part and a tag, may read as a tag (memem.fence).
+    body = "\n".join(lines)
+    for _ in range(16):
+        text = wrap(body, OPEN, CLOSE)
+        if len(text) <= budget:  # select() keeps well inside; this is the hard guarantee
+            return text
+        body = body[: len(body) - (len(text) - budget) - 2].rsplit("\n", 1)[0] + "\n…"
+    return wrap("…", OPEN, CLOSE)
 
 
 _REMEMBER: Final = re.compile(

@@ -295,3 +295,16 @@ def test_a_locked_index_makes_the_hook_give_up_inside_its_budget(
     assert elapsed < STALL_BUDGET, elapsed
     log = (Path(os.environ["MEMEM_DIR"]) / "logs" / "hooks.log").read_text()
     assert "hook failed" in log and "locked" in log
+
+
+def test_a_fifo_at_the_session_temp_name_fails_instead_of_blocking(tmp_path: Path) -> None:
+    from memem import recall
+
+    path = recall.session_path(tmp_path, "s-fifo")
+    assert path is not None
+    os.makedirs(os.path.dirname(path))
+    os.mkfifo(os.path.join(os.path.dirname(path), f".s-fifo.json.{os.getpid()}.tmp"))
+    with pytest.raises(OSError):
+        recall.Session(injected=["a"]).save(path)
+    recall.Session(injected=["a"]).save(path)  # the planted FIFO is gone: the next save works
+    assert recall.Session.load(path).injected == ["a"]
