@@ -11,6 +11,8 @@ import unicodedata
 from datetime import UTC, date, datetime
 
 from memem.errors import InvalidInput
+from memem.normalize import fold_lookalike_words
+from memem.security import redact
 from memem.value import Value
 
 TYPE_CHECKING = False
@@ -50,10 +52,14 @@ def slugify(text: str, *, max_len: int = 60) -> str:
 
 
 def normalize_project(name: str | None) -> str:
-    """Project names as the vault, index and hooks use them (no path separators)."""
+    """Project names as the vault, index and hooks use them (no path separators).
+
+    A secret in the name is redacted like one in the content, and look-alike letters are
+    folded (`fold_lookalike_words`), so "shop" spelt with a Cyrillic s (U+0455) is "shop".
+    """
     if name is None:
         return GLOBAL_PROJECT
-    cleaned = _NON_PROJECT.sub("-", name.strip()).strip("-.")
+    cleaned = _NON_PROJECT.sub("-", fold_lookalike_words(redact(name)).strip()).strip("-.")
     return cleaned[:100] or GLOBAL_PROJECT
 
 
