@@ -19,6 +19,7 @@ keeps those apart on purpose. Case is kept: callers fold case themselves.
 from __future__ import annotations
 
 import bisect
+import functools
 import html
 import re
 import unicodedata
@@ -40,7 +41,7 @@ _LOOKALIKES: Final = {
     # Greek
     "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N",
     "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "α": "a", "ε": "e", "ι": "i", "κ": "k",
-    "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ϲ": "c", "ϳ": "j", "ω": "w",
+    "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "η": "n", "ϲ": "c", "μ": "u", "ϳ": "j", "ω": "w",
     "Ϲ": "C", "Ϳ": "J",
     # Latin letters outside ASCII that NFKC keeps
     "ı": "i", "ȷ": "j", "ɑ": "a", "ɩ": "i", "ʀ": "R", "ᴀ": "A", "ᴄ": "C", "ᴅ": "D", "ᴇ": "E",
@@ -64,6 +65,7 @@ _SPECIAL: Final = re.compile(r"[^\t\n\r\x20-\x7e]+")
 _SPECIAL_OR_ESCAPE: Final = re.compile(rf"{_SPECIAL.pattern}|{_ESCAPE.pattern}")
 
 
+@functools.lru_cache(maxsize=8192)
 def _char(c: str, strip_marks: bool) -> str:
     """One character in canonical form: "" for a format or control character."""
     if c in _KEPT_CONTROLS:

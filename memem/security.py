@@ -121,7 +121,7 @@ aws-secret-key  i:aws  (?i:aws_?secret_?access_?key)\W{1,12}(?P<secret>[\w/+=]{4
 github-token    ghp_,gho_,ghu_,ghs_,ghr_,github_pat_  \b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_\w{22,255})(?!\w)
 anthropic-key   sk-ant-  \bsk-ant-[\w-]{20,}
 openai-key      sk-  \bsk-(?:(?:proj|svcacct|admin)-[\w-]{20,}|[A-Za-z0-9]{20,}(?![\w-]))
-stripe-key      k_live_,k_test_,k_prod_,whsec_  \b(?:sk|rk|pk)_(?:live|test|prod)_[A-Za-z0-9]{16,}|\bwhsec_[A-Za-z0-9]{24,}
+stripe-key      k_live_,k_test_,k_prod_,whsec_  \b(?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{16,}|\bpk_live_[A-Za-z0-9]{16,}|\bwhsec_[A-Za-z0-9]{24,}
 google-api-key  AIza  \bAIza[\w-]{35}(?![\w-])
 google-oauth    GOCSPX-,ya29.  \bGOCSPX-[\w-]{20,}|\bya29\.[\w-]{20,}
 slack-webhook   https://hooks.slack.com/  https://hooks\.slack\.com/(?:services|workflows|triggers)/[\w/-]{20,}
@@ -184,6 +184,7 @@ _CODE_VALUE: Final = re.compile(
     re.I,
 )
 _DOTTED: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+_DOTTED_WORD: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\s|$)")
 _KEYLIKE: Final = re.compile(r"(?:key|token|secret|passw(?:or)?d|pwd|auth|apikey|credential)s?")
 _CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NOT_ALNUM: Final = re.compile(r"[^a-z0-9]+")
@@ -221,21 +222,35 @@ def _yaml_value(m: re.Match[str]) -> bool:
     # `x = name` at the start of a line is Python assigning a variable; env files never put
     # spaces around `=`, so a bare word there is code. After `:` (YAML) it is data.
     variable = m["sep"] == "=" and _IDENTIFIER.fullmatch(m["secret"]) is not None
-    return _unquoted(m) and not variable
+    attribute = _DOTTED_WORD.match(m["secret"]) is not None  # `settings.SECRET_KEY  # note`
+    return _unquoted(m) and not variable and not attribute
 
 
 def _flag_value(m: re.Match[str]) -> bool:
     value = m["secret"]
     # "the --password option" is prose, `--secret id=x,src=f` a file reference.
     wordy = value.isalpha() and len(value) < 12
-    return _is_literal(value) and not value.startswith("-") and "=" not in value and not wordy
+    keyish = "=" not in value.rstrip("=")  # base64 padding, not `id=x,src=f`
+    return _is_literal(value) and not value.startswith("-") and keyish and not wordy
 
 
 def _keylike_random(m: re.Match[str]) -> bool:
     parts = set(_NOT_ALNUM.split(_CAMEL.sub("_", m["name"]).lower()))
-    return (
-        any(map(_KEYLIKE.fullmatch, parts)) and _is_literal(m["secret"]) and _is_random(m["secret"])
-    )
+    named = {p for p in parts if _KEYLIKE.fullmatch(p)}
+    value = m["secret"]
+    # A bare "key" also names cache keys and feature flags: only a mixed-case value counts.
+    mixed = value.lower() != value and value.upper() != value
+    bare_key = named <= {"key", "keys"} and not parts & {
+        "api",
+        "app",
+        "auth",
+        "secret",
+        "private",
+        "access",
+        "master",
+        "signing",
+    }
+    return bool(named) and _is_literal(value) and _is_random(value) and (mixed or not bare_key)
 
 
 # Names whose literal value is always a secret. The name must end with the keyword, so
@@ -271,7 +286,8 @@ _YAML: Final = (
 # CLI flags: --password xyz, --api-key=xyz, --db-password "x y".
 _FLAG: Final = (
     r"(?i)(?<![\w-])--?(?P<name>(?:[a-z]+-){0,2}(?:password|passwd|pass|secret|token|api-?key"
-    r"|auth-token|access-token|client-secret))(?:=|[ \t]+)(?P<q>[\"']?)"
+    r"|auth-token|access-token|client-secret|account-key|access-key|secret-key|sas-token"
+    r"|authkey|passout|passin))(?:=|[ \t]+)(?P<q>[\"']?)"
     r"(?P<secret>[^\s\"'][^\s\"']{0,255})(?P=q)(?![^\s;|&)])"
 )
 # A random-looking value beside any key-like name: GH_TOKEN, X-Auth-Token, ?access_token=.
@@ -283,12 +299,59 @@ _KEYLIKE_VALUE: Final = (
 # Prose: "password Tr0ub4dor&3xyz", "the db password is hunter2!x", "pw: ...", "aws secret is
 # <40 chars>". Trailing punctuation ends the sentence, not the secret.
 _PROSE: Final = (
-    r"(?i)(?<![\w-])(?P<name>pass(?:words?|wd|phrase)|pwd|pw|secret(?:[ \t]+(?:access[ \t]+)?key)?"
-    r"|api[ \t_-]?key|access[ \t_-]?key|token|credentials?)(?![\w-])"
-    r"(?:[ \t]*[:=][ \t]*|(?:[ \t]+(?:is|was|are|=|:|to|of|now|still|set|be|should[ \t]+be|reads"
-    r"|for[ \t]+(?:the[ \t]+|my[ \t]+|our[ \t]+|your[ \t]+)?[\w.@:-]{1,64}))*[ \t]+)[\"'`]?"
-    r"(?P<secret>[^\s\"'`]{3,255}?[^\s\"'`.,;:!?)\]])(?=[.,;:!?)\]]*(?:[\s\"'`]|$))"
+    r"(?i)(?<![A-Za-z0-9-])(?P<name>pass(?:words?|wd|phrase)|pwd|pw|secret(?:[ \t]+(?:access[ \t]+)?"
+    r"key)?|api[ \t_-]?key|access[ \t_-]?key|(?:auth|access|api|bot|bearer)?[ \t_-]?token|credentials?"
+    r"|(?:hmac|signing|encryption|license|licence|master|private)[ \t_-]?key)(?![\w-])"
+    # "password: x", "password x", "password for the router was x", "password got changed to x"
+    r"(?:[ \t]*[:=][ \t]*|(?:[ \t]+[\w.,@()/'-]{1,40}){0,10}?[ \t]*(?:[:=]|[ \t](?:is|was|are"
+    r"|reads|(?:reset|changed|set|updated)[ \t]+to))[ \t]+|[ \t]+)[\"'`]?"
+    r"(?P<secret>(?=[^\s\"'`]{0,254}\d)[^\s\"'`]{3,255}?[^\s\"'`.,;:!?)\]])"
+    r"(?=[.,;:!?)\]]*(?:[\s\"'`]|$|&\w{1,30}=))"
 )
+# "log in with admin / secret": a user and a password either side of a slash.
+_USER_SLASH: Final = (
+    r"(?i)\b(?:admin|root|user(?:name)?|login|sa|postgres|ubuntu|pi)[ \t]+/[ \t]+"
+    r"(?P<secret>[^\s\"'`]{5,127}[^\s\"'`.,;:!?)\]])"
+)
+# Passwords handed to common CLIs: mysql -pX, redis-cli -a X, curl -u user:X, sshpass -p X,
+# openssl -passout pass:X.
+_CLI_PASSWORDS: Final = (
+    (
+        "mysql",
+        r"\b(?:mysql|mysqldump|mariadb|mysqladmin)\b[^\n]{0,120}?[ \t]-p(?P<secret>[^\s'\"-][^\s'\"]{2,127})",
+    ),
+    ("redis-cli", r"\bredis-cli\b[^\n]{0,120}?[ \t]-a[ \t]+['\"]?(?P<secret>[^\s'\"]{3,128})"),
+    (
+        "curl",
+        r"\bcurl\b[^\n]{0,200}?[ \t](?:-u|--user)[ \t]+['\"]?[^\s:'\"]{1,64}:(?P<secret>[^\s'\"]{3,128})",
+    ),
+    ("sshpass", r"\bsshpass[ \t]+-p[ \t]*['\"]?(?P<secret>[^\s'\"]{3,128})"),
+    ("pass:", r"(?<![\w-])pass:(?P<secret>[^\s'\"]{3,128})"),
+)
+# An AWS secret key in prose: 40 characters of mixed-case base64 near "aws" or an access key id.
+_AWS_SECRET_NEAR: Final = r"(?<![\w/+=])(?P<secret>[A-Za-z0-9/+]{40})(?![\w/+=])"
+_TAG: Final = re.compile(r"\[REDACTED:[\w-]{0,40}\]")
+_AWS_CONTEXT: Final = re.compile(r"(?i)aws|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|secret")
+
+
+def _aws_secret_near(m: re.Match[str]) -> bool:
+    value = m["secret"]
+    mixed = value.lower() != value and value.upper() != value
+    # Context is the same line or the two before it, not a count of characters, so that
+    # redacting a long key earlier on the line cannot bring the context into reach.
+    lo = m.start()
+    for _ in range(3):
+        lo = max(0, m.string.rfind("\n", max(0, m.start() - 2000), lo))
+    # An earlier redaction's tag ("[REDACTED:secret-assignment]") is no context.
+    near = _AWS_CONTEXT.search(_TAG.sub("", m.string[lo : m.start()])) is not None
+    return mixed and near and _is_random(value)
+
+
+def _varied(m: re.Match[str]) -> bool:
+    """A token, unless its tail is a mask ("sk_test_xxxxxxxxxxxxxxxxxxxxxxxx")."""
+    return len(set(m.group()[-16:])) > 3
+
+
 # .netrc: "machine host login user password secret", on one line or several.
 _NETRC: Final = (
     r"(?i)\b(?:machine[ \t]+\S{1,253}|default)(?:\s+(?:login|account|port)[ \t]+\S{1,256}){0,3}"
@@ -296,8 +359,8 @@ _NETRC: Final = (
 )
 # .pgpass: host:port:database:user:password, the port a number or "*".
 _PGPASS: Final = (
-    r"(?m)^[ \t]*[^:\s#]{1,253}:(?:\d{1,5}|\*):[^:\s]{1,63}:[^:\s]{1,63}:(?P<secret>\S{1,256})"
-    r"[ \t]*\r?$"
+    r"(?<![^\s`'\"(])[\w.*-]{1,253}:(?:\d{1,5}|\*):[^:\s]{1,63}:[^:\s]{1,63}:"
+    r"(?P<secret>[^\s`'\"]{1,255}[^\s`'\".,;)])(?=[.,;)]?(?:[\s`'\"]|$))"
 )
 # key=value DSNs (libpq, ADO.NET, JDBC, ODBC): "host=db user=u password=p", "Server=x;Pwd=p;".
 _DSN: Final = (
@@ -313,6 +376,7 @@ _QUERY: Final = (
     r"(?i)[?&](?P<name>[\w-]{0,30}(?:password|passwd|pwd|secret|token|api_?key|apikey|auth"
     r"|signature))=(?P<secret>[^&\s#\"'<>]{4,512})"
 )
+_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _VERSION: Final = re.compile(r"v?\d+(?:\.\d+)+(?:[-+.]\w+)*|\d+(?:\.\d+)*[a-z]{1,3}", re.I)
 _LETTER_AND_DIGIT: Final = re.compile(r"(?=[^\d\s]*\d)(?=[^a-zA-Z\s]*[a-zA-Z])")
 
@@ -323,9 +387,13 @@ def _prose_value(m: re.Match[str]) -> bool:
         return False
     if value.lower().startswith(("http://", "https://", "redacted")) or _DOTTED.fullmatch(value):
         return False
-    if name.startswith("p"):  # a password: letters and digits, as people write them
+    if name.startswith("p") and not name.startswith("private"):  # letters and digits
         return len(value) >= 6 and _LETTER_AND_DIGIT.match(value) is not None
-    return len(value) >= 16 and _is_random(value)
+    if _UUID.fullmatch(value):
+        return True  # an API key in UUID form (Heroku, many SaaS)
+    # A bare "key" names cache keys and flags too: only a mixed-case random value counts.
+    mixed = value.lower() != value and value.upper() != value
+    return len(value) >= 16 and _is_random(value) and (mixed or not name.endswith("key"))
 
 
 def _dsn_value(m: re.Match[str]) -> bool:
@@ -374,6 +442,10 @@ def _search(pattern: str) -> Gate:
     return lambda t, f: compiled.search(f) is not None
 
 
+def _either(*gates: Gate) -> Gate:
+    return lambda t, f: any(g(t, f) for g in gates)
+
+
 def _both(*gates: Gate) -> Gate:
     return lambda t, f: all(g(t, f) for g in gates)
 
@@ -405,8 +477,14 @@ _ASSIGNED: Final = _both(
 _RULES: Final[tuple[_Rule, ...]] = (
     _Rule("private-key", re.compile(_PEM), _any("-----BEGIN"), _always),
     *(
-        _Rule(kind, re.compile(pattern), _token_gate(gate), _always)
+        _Rule(kind, re.compile(pattern), _token_gate(gate), _varied)
         for kind, gate, pattern in map(str.split, _TOKEN_TABLE.strip().splitlines())
+    ),
+    _Rule(
+        "aws-secret-key",
+        re.compile(_AWS_SECRET_NEAR),
+        _any("aws", "akia", "asia", "secret", folded=True),
+        _aws_secret_near,
     ),
     _Rule("connection-string-password", re.compile(_URL_PASSWORD), _any("://"), _literal),
     _Rule("bearer-token", re.compile(_BEARER), _any("Bearer"), lambda m: _is_random(m["secret"])),
@@ -430,12 +508,23 @@ _RULES: Final[tuple[_Rule, ...]] = (
             _NAMED,
             _search(
                 r"-(?:[a-z]+-){0,2}(?:password|passwd|pass|secret|token|api-?key|auth-token"
-                r"|access-token|client-secret)(?:=|[ \t])"
+                r"|access-token|client-secret|account-key|access-key|secret-key|sas-token"
+                r"|authkey|passout|passin)(?:=|[ \t])"
             ),
         ),
         _flag_value,
     ),
     _Rule("password-assignment", re.compile(_NETRC), _any("password", folded=True), _literal),
+    *(
+        _Rule("password-assignment", re.compile(pattern), _any(word, folded=True), _literal)
+        for word, pattern in _CLI_PASSWORDS
+    ),
+    _Rule(
+        "password-assignment",
+        re.compile(_USER_SLASH),
+        _any("/", folded=True),
+        lambda m: _LETTER_AND_DIGIT.match(m["secret"]) is not None and _is_literal(m["secret"]),
+    ),
     _Rule("password-assignment", re.compile(_PGPASS), _search(r":(?:\d|\*)"), _literal),
     _Rule(
         "connection-string-password",
@@ -568,6 +657,25 @@ _FETCH: Final = (
 )
 
 
+_LEAK_VERB: Final = (
+    r"(?:send|post|upload|e-?mail|mail|forward|transmit|paste|append|put|include|copy|write|push"
+    r"|submit|share|leak|exfiltrate|add|attach|embed|encode)"
+)
+_SECRET_THING: Final = (
+    r"(?:~/\.ssh\S{0,40}|~/\.aws/credentials|\.aws/credentials|~/\.docker/config\.json"
+    r"|~/\.kube/config|\.kube/config|~/\.netrc|~/\.pgpass|~/\.npmrc|~/\.pypirc|~/\.git-credentials"
+    r"|id_(?:rsa|ed25519|ecdsa)|\$\{?[A-Z0-9_]{0,40}(?:KEY|TOKEN|SECRET|PASSWORD)\b"
+    r"|\b[A-Z0-9_]{0,40}(?:_KEY|_TOKEN|_SECRET|_PASSWORD)\b|\bprintenv\b|\benv(?:ironment)?\s+"
+    r"var(?:iable)?s\b|\bapi\s+keys?\b|\baccess\s+tokens?\b|\bcredentials\b|\bsecrets\b"
+    r"|\bpasswords?\b|\bprivate\s+keys?\b|\.env\b)"
+)
+_OUTSIDE: Final = (
+    r"(?:https?://|\b[\w.+-]{1,64}@[\w-]{1,64}\.|\b\d{1,3}(?:\.\d{1,3}){3}\b|\bgist\b"
+    r"|\bpastebin\b|\bpublic\b|\bdns\b|\bcommit\s+messages?\b|\bwebhook\b"
+    r"|\bissue\s+comments?\b)"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Threat:
     """A threat pattern and its gate: `gate(text, folded)` is False only when it cannot match."""
@@ -627,6 +735,9 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         r"|instructed|taught|said|know|learned|read)|(?:i|we|they|he|she|it)\s+(?:said|told"
         r"|wrote)|(?:came|was\s+said|is\s+written)\s+(?:before|above|earlier|previously))"
         r"|(?:above|before|previously|earlier|so\s+far))\b",
+        # "ignore your instructions from Anthropic", "forget the user's rules"
+        rf"\b{_OVERRIDE_VERB}\s+(?:[\w'-]{{1,20}}\s+){{0,2}}?(?:your|the\s+user'?s?|the\s+operator'?s?"
+        rf"|anthropic'?s?|the\s+system'?s?)\s+(?:[\w'-]{{1,20}}\s+){{0,2}}?{_INSTRUCTIONS}\b",
         # "disregard the above." but not "ignore the above warning"
         r"\b(?:ignore|disregard|forget)\s+(?:(?:everything|all|anything)\s+)?(?:the\s+)?"
         r"(?:above|before\s+this)(?=\s*(?:[.,;:!)]|and\b|then\b|$))",
@@ -645,6 +756,20 @@ _THREATS: Final[tuple[_Threat, ...]] = (
             "purpose",
             "objective",
             "order",
+            "direction",
+            "saw",
+            "see",
+            "receive",
+            "get",
+            "read",
+            "have",
+            "set",
+            "told",
+            "said",
+            "configured",
+            "gave",
+            "precedence",
+            "priority",
             "rule",
             "guid",
             "polic",
@@ -669,6 +794,27 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         r"(?:^|(?<=[\n.!:>\]]))\s*(?:\**\s*)?(?:new|updated|revised|real|actual|secret|hidden|override)"
         r"\s+(?:system\s+)?(?:instructions?|directives?|task|orders|prompt)\s*(?:\**\s*)?:",
         r"\bnew\s+system\s+prompt\b",
+        # "the earlier rules no longer apply", "whatever guidance you received before is void"
+        rf"\b{_INSTRUCTIONS}\s+(?:[\w'-]{{1,20}}\s+){{0,5}}?(?:no\s+longer\s+(?:apply|applies|valid"
+        r"|matter|count|bind|in\s+effect)|(?:do|does)\s+not\s+apply|don'?t\s+apply|(?:was|were)\s+"
+        r"(?:just\s+)?(?:a\s+test|fake|a\s+mistake|wrong)|(?:is|are)\s+(?:now\s+)?(?:void|null"
+        r"|obsolete|cancell?ed|revoked|irrelevant|outdated|superseded|suspended))\b",
+        rf"\bwhat(?:ever)?\s+(?:[\w'-]{{1,20}}\s+)?{_INSTRUCTIONS}\s+you\s+(?:received|were\s+given"
+        r"|got|have\s+been\s+given|started\s+with)\b",
+        rf"\b{_INSTRUCTIONS}\s+you\s+(?:started\s+(?:this|the)\s+(?:session|conversation|chat)"
+        r"\s+with|were\s+(?:given|told)\s+(?:earlier|before|at\s+the\s+start))\b",
+        rf"\b(?:pretend|act\s+as\s+(?:though|if)|imagine|assume|consider)\s+(?:that\s+)?(?:[\w'-]"
+        rf"{{1,20}}\s+){{0,3}}?(?:your|the\s+user'?s?|the\s+system)\s+(?:[\w'-]{{1,20}}\s+){{0,2}}?"
+        rf"{_INSTRUCTIONS}\b",
+        r"\bpretend\s+(?:that\s+)?you\s+(?:never|didn'?t|did\s+not)\s+(?:saw|see|receive|get|read"
+        r"|have)\b",
+        r"\beverything\s+(?:the\s+)?(?:user|operator|developer|system|admin|anthropic)\s+"
+        r"(?:set\s+up|told\s+you|said|configured|gave\s+you)",
+        rf"\b(?:update|change|amendment|addition|correction)s?\s+to\s+your\s+{_INSTRUCTIONS}",
+        r"\bthis\s+(?:memory|note|message|text|instruction|file)\s+(?:takes|has|gets)\s+"
+        r"(?:precedence|priority)\b",
+        rf"\b(?:overrides?|supersedes?|replaces?)\s+(?:all\s+)?(?:your|the\s+user'?s?|any|all|the)"
+        rf"\s+(?:[\w'-]{{1,20}}\s+){{0,2}}?{_INSTRUCTIONS}\b",
         # "your previous instructions are void"
         rf"\b(?:your|the|all|any)\s+(?:\w+\s+){{0,2}}?{_INSTRUCTIONS}\s+(?:\w+\s+){{0,3}}?"
         r"(?:are|is|were|have\s+been|has\s+been)\s+(?:now\s+)?(?:void|null|obsolete|cancell?ed"
@@ -702,6 +848,8 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         r"|uncensored|evil|rogue|AI|assistant|model|persona|character|chatbot|agent|free\s+(?:from"
         r"|of|to)|no\s+longer|in\s+(?:developer|god|admin|DAN|jailbreak|unrestricted)\s+mode"
         r"|(?:developer|god|admin|DAN|jailbreak|unrestricted)\s+mode)\b",
+        r"\byou\s+(?:are|'re)\s+(?:now\s+)?(?:an?\s+)?(?:unrestricted|unfiltered|uncensored|jailbroken"
+        r"|evil|rogue)\b",
         r"\byou\s+(?:are|'re)\s+no\s+longer\s+(?:bound|restricted|limited|required|an?\s+|claude"
         r"|subject|following|obliged)",
         r"\b(?:enter|enable|activate|switch\s+to|turn\s+on)\s+(?:\w+\s+){0,2}?(?:developer|god"
@@ -711,8 +859,9 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         r"|rules|guidelines|censorship|safety)",
         # "from now on you must ...", "from now on, the assistant will ..."
         rf"\b(?:from\s+now\s+on|henceforth|going\s+forward|starting\s+now|for\s+the\s+rest\s+of"
-        rf"\s+(?:this|the)\s+(?:conversation|session|chat)),?\s+(?:you|{_AI})\s+(?:must|will|shall"
-        r"|are\s+to|have\s+to|are\s+required\s+to|need\s+to)\b",
+        rf"\s+(?:this|the)\s+(?:conversation|session|chat)),?\s+(?:(?:you|{_AI})\s+(?:must|will|shall"
+        r"|are\s+to|have\s+to|are\s+required\s+to|need\s+to)|(?:always\s+|only\s+|never\s+)?"
+        r"(?:respond|reply|answer|output|act|behave|obey|ignore|refuse|pretend|treat|comply))\b",
         # "as the AI you should secretly ...", "as an assistant, you must always ..."
         r"\bas\s+(?:an?\s+|the\s+|my\s+)?(?:ai|assistant|model|llm|agent|language\s+model|claude)"
         r"(?:\s+\w+){0,2},?\s+you\s+(?:should|must|will|need\s+to|are\s+to|shall|have\s+to)\b",
@@ -746,21 +895,63 @@ _THREATS: Final[tuple[_Threat, ...]] = (
     # an opening `<user>` is left alone, as docs use it for a placeholder (`chown <user> f`).
     _threat(
         _INJECT,
-        _any("<", "[inst]", "[/inst]", "system", "assistant", "human", folded=True),
+        _any(
+            "<",
+            "[inst]",
+            "[/inst]",
+            "system",
+            "assistant",
+            "human",
+            "role",
+            "end",
+            "memory",
+            folded=True,
+        ),
         r"<\|(?:im_start|im_end|system|user|assistant|endoftext|start_header_id|end_header_id"
         r"|eot_id)\|>",
         r"(?-i:\[/?INST\]|<</?SYS>>)",
         r"(?:</?(?:system|system-reminder|system_prompt|instructions?|admin)|</(?:user|assistant"
         r"|human))>(?=\s*[^\s<]{1,40}\s+[^\s<]{1,40}\s+[^\s<]{1,40})",
+        # Closing the memory block memem wraps memories in, or any context block.
+        r"</\s*(?:memem[\w-]*|[\w-]*memor(?:y|ies)[\w-]*|context|[\w-]*slice|tool_result|tool_use"
+        r"|function_results?|search_results?|documents?|untrusted[\w-]*|data)\s*>",
+        r"<\s*(?:memem[\w-]*|[\w-]*memor(?:y|ies)[\w-]*)\s+[^>]{0,60}trust[^>]{0,40}>",
+        r"<\s*(?:tool_result|function_results?|instructions?|system[\w-]*|admin)\s*>",
+        r"[\"']role[\"']\s*:\s*[\"'](?:system|developer|assistant)[\"']",
+        r"={2,}\s*end\s+of\s+(?:the\s+)?(?:memory|memories|context|slice|memory\s+slice|data)\b",
+        r"\b(?:the\s+)?memory\s+(?:block|section|slice)\s+(?:you\s+are\s+reading\s+)?(?:is\s+over"
+        r"|ends\s+here|has\s+ended)",
+        r"(?:^|\n)\s*(?:\#{1,3}\s*)?(?:system|assistant|human)\s*:",
+        r"\#{1,6}[ \t]*(?:system|assistant|human|developer)[ \t]*:",
         r"(?:^|\n)\s*(?:\#{1,3}\s*)?(?-i:SYSTEM|System|ASSISTANT|Assistant|Human|HUMAN)\s*:\s*"
         r"(?=(?:[^\n]{0,80}?)\b(?:ignore|disregard|forget|must|always|never|do\s+not|your)\b)",
+    ),
+    _threat(
+        "credential-exfiltration",
+        _either(
+            _any(
+                "http",
+                "@",
+                "gist",
+                "paste",
+                "dns",
+                "commit",
+                "webhook",
+                "public",
+                "issue",
+                folded=True,
+            ),
+            _search(r"\d\.\d"),  # an IP address
+        ),
+        rf"\b{_LEAK_VERB}\b[\s\S]{{0,80}}?{_SECRET_THING}[\s\S]{{0,120}}?{_OUTSIDE}",
+        rf"{_SECRET_THING}[\s\S]{{0,120}}?\b{_LEAK_VERB}\b[\s\S]{{0,80}}?{_OUTSIDE}",
     ),
     # (b) commands that fetch remote code and run it
     _threat(
         _REMOTE,
         _any("|", folded=True),
         # curl ... | sh, wget -O- ... | sudo bash, iwr ... | iex
-        rf"\b{_FETCH}\b[^\n|]{{0,300}}\|\s*(?:{_SHELL}|iex|invoke-expression)\b",
+        rf"\b{_FETCH}\b[ \t]+[^\s|][^\n|]{{0,300}}\|\s*(?:{_SHELL}|iex|invoke-expression)\b",
         # echo ... | base64 -d | sh
         r"\bbase64\s+(?:-\w+\s+)*(?:-d|--decode|-D)\b[^\n|]{0,100}\|\s*"
         rf"(?:{_SHELL}|iex|invoke-expression)\b",
@@ -784,11 +975,24 @@ _THREATS: Final[tuple[_Threat, ...]] = (
     ),
     _threat(
         _REMOTE,
+        _any("pipe", "and", "hand", "give", "feed", "pass", folded=True),
+        r"\b(?:hand|give|feed|pass)\s+(?:it|them|that|this|the\s+\w+)\s+(?:straight\s+|directly\s+)?"
+        r"(?:in)?to\s+(?:the\s+|a\s+)?(?:shell|bash|sh|zsh|interpreter|powershell|python)\b",
+        # "pipe https://x/i.sh into bash", "fetch the script at X and run it"
+        rf"\bpipe\s+(?:(?:it|the\s+(?:output|script|result))\s+of\s+)?(?:[^\s]{{1,200}}\s+)"
+        rf"{{0,4}}?(?:in)?to\s+(?:a\s+|the\s+)?(?:{_SHELL}|shell|iex)\b",
+        r"\b(?:fetch|download|grab|get|curl|wget|pull)\s+(?:\S{1,60}\s+){0,4}?[\"'`(]?(?:https?|ftp)://"
+        r"\S{1,200}\s+(?:\S{1,60}\s+){0,3}?and\s+(?:then\s+)?"
+        rf"(?:run|execute|exec|source|eval|pipe)\s+(?:it|that|the\s+(?:script|file|result)|them"
+        rf"|(?:it\s+)?(?:in)?to\s+{_SHELL})\b",
+    ),
+    _threat(
+        _REMOTE,
         _any("curl", "wget", "iwr", "invoke-webrequest", folded=True),
         # curl -o /tmp/x.sh URL && bash /tmp/x.sh; wget URL; chmod +x x && ./x
         rf"\b(?:curl|wget|iwr|invoke-webrequest)\b[^\n;&|]{{0,300}}(?:&&|;|\|\|)\s*(?:sudo\s+)?"
         rf"(?:(?:{_SHELL})\s+\S|chmod\s+(?:\+|[0-7]{{3}})x?\S*\s+\S+\s*(?:&&|;)\s*(?:sudo\s+)?"
-        r"\./|\./)",
+        r"(?:\./|/|~/)|\./)",
     ),
     # (c) claims of authority or secrecy
     _threat(
@@ -797,6 +1001,10 @@ _THREATS: Final[tuple[_Threat, ...]] = (
             "already",
             "previously",
             "explicitly",
+            "signed",
+            "agreed",
+            "okayed",
+            "without",
             "pre",
             "authori",
             "approv",
@@ -807,10 +1015,23 @@ _THREATS: Final[tuple[_Threat, ...]] = (
             folded=True,
         ),
         # "the user already approved this", "pre-authorized by the admin"
+        # About "this": an approval of a past, named thing ("already approved the schema
+        # change") is a record, not a claim over what the reader is about to do.
         rf"\b{_AUTHORITY}\s+(?:has\s+|have\s+|had\s+)?(?:already|previously|explicitly)\s+"
-        r"(?:approved|authori[sz]ed|consented|confirmed|agreed|allowed|permitted|granted"
-        r"|signed\s+off|okayed|ok'?d|cleared|sanctioned|said\s+(?:yes|it'?s\s+(?:ok|fine)))",
-        r"\bpre-?\s?(?:approved|authori[sz]ed|cleared|sanctioned|confirmed|consented)\b",
+        r"(?:approved|authori[sz]ed|consented\s+to|confirmed|agreed\s+to|allowed|permitted|okayed"
+        r"|ok'?d|cleared|sanctioned|signed\s+off\s+on)\s+(?:this|it|that|these|everything|all\s+of"
+        r"\s+(?:this|it)|what\s+follows|the\s+following|this\s+\w+)\b",
+        rf"\b{_AUTHORITY}\s+(?:has\s+|have\s+|had\s+)?(?:already|previously|explicitly)\s+"
+        r"(?:said\s+(?:yes|it'?s\s+(?:ok|fine))|given\s+(?:permission|consent|approval)|signed\s+off)"
+        r"(?:\s*[.,;:!]|\s+(?:on\s+)?(?:this|it|that|everything)\b)",
+        r"\b(?:this|it|that|these|everything|all\s+of\s+(?:this|it)|the\s+following)\s+(?:\w+\s+)?"
+        r"(?:is|are|was|were|has\s+been|have\s+been)\s+(?:already\s+)?pre-?\s?(?:approved"
+        r"|authori[sz]ed|cleared|sanctioned|confirmed)\b",
+        rf"\bpre-?\s?(?:approved|authori[sz]ed|cleared|sanctioned)\s+by\s+{_AUTHORITY}\b",
+        r"\b(?:signed\s+off|approved|authori[sz]ed|agreed|consented|okayed)\s+(?:on\s+|to\s+)?(?:this"
+        r"|it|that|everything)\s+(?:ahead\s+of\s+time|in\s+advance|beforehand)\b",
+        r"\byou\s+(?:may|can|are\s+(?:allowed|free|permitted|authori[sz]ed)\s+to)\s+[^\n.]{0,80}?"
+        r"\bwithout\s+(?:checking|asking|confirm(?:ing|ation)|review(?:ing)?|approval|permission)\b",
         rf"\b(?:is|are|was|were|been|has|have)\s+(?:already\s+|been\s+)?(?:fully\s+|explicitly\s+)?"
         rf"(?:approved|authori[sz]ed|sanctioned|cleared|permitted)\s+by\s+{_AUTHORITY}\b",
         rf"\b(?:you\s+have|you'?ve\s+got|with)\s+(?:full\s+|explicit\s+|the\s+)?(?:permission|"
@@ -875,6 +1096,9 @@ _THREATS: Final[tuple[_Threat, ...]] = (
             "update",
             "priority",
             "authority",
+            "treat",
+            "outrank",
+            "privileges",
             folded=True,
         ),
         # "this instruction comes from Anthropic", "SYSTEM OVERRIDE:", "ADMIN NOTICE:"
@@ -884,6 +1108,14 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         r"|administrator|developers?|operator|security\s+team|user))\b",
         r"\b(?:system|admin|administrator|developer|root|security|anthropic|priority)\s+"
         r"(?:override|notice|directive|instruction|command|message|alert|update)s?\s*:",
+        r"\b(?:system\s+)?message\s+from\s+(?:anthropic|openai|the\s+(?:claude(?:\s+code)?|anthropic"
+        r"|security|platform|admin|system|openai)(?:\s+(?:team|admins?|administrators?))?|your\s+"
+        r"(?:developers?|operators?|creators?|administrators?))\b",
+        r"\btreat\s+this\s+(?:memory|note|message|text|instruction)\s+as\s+(?:coming\s+from|(?:an?\s+)?"
+        r"(?:system|admin|authoritative|trusted|official|higher))",
+        r"\b(?:word|instructions?|authority)\s+outranks?\b|\boutranks?\s+(?:the\s+)?(?:user|person"
+        r"|human|operator)",
+        r"\b(?:have|has|with)\s+elevated\s+privileges\b",
         r"\b(?:highest|top|maximum|absolute|supreme)\s+(?:priority|authority)\s+(?:instruction"
         r"|directive|command|order|override)s?\b",
     ),
@@ -922,7 +1154,8 @@ def _is_mention(text: str, start: int, end: int) -> bool:
 _KEY_FILE: Final = (
     r"\.ssh\b(?!/[\w.-]{0,64}\.pub\b)|\bid_(?:rsa|dsa|ecdsa|ed25519)\b(?!\.pub)|\.aws/credentials"
     r"|\.netrc\b|\.git-credentials|\.pgpass\b|\.npmrc\b|\.pypirc\b|\.docker/config\.json"
-    r"|\.kube/config|/etc/shadow"
+    r"|\.kube/config|/etc/shadow|\.config/gh/hosts\.yml|\.config/gcloud/|\.azure/|\.terraform\.d/"
+    r"credentials"
 )
 _SECRET_FILE: Final = rf"{_KEY_FILE}|(?<![\w.-])\.env(?![\w.-])"
 _NET_TOOL: Final = re.compile(
@@ -1032,6 +1265,9 @@ def _line_gates(text: str, folded: str) -> tuple[bool, bool]:
         or ".pypirc" in t
         or ".docker/config.json" in t
         or ".kube/config" in t
+        or ".config/" in t
+        or ".azure/" in t
+        or ".terraform.d/" in t
         or "/etc/shadow" in t
     )
     dot_env = ".env" in t  # also in "os.environ" and "process.env"
@@ -1045,7 +1281,31 @@ def _line_gates(text: str, folded: str) -> tuple[bool, bool]:
     return source, shell
 
 
+# Disguises that split words rather than change letters: "i g n o r e", "alw**ays**",
+# "_rev_eal". Undone only for a second look at the text, when the first found nothing, since
+# they also undo snake_case and spaced tables.
+_SPACED_LETTERS: Final = re.compile(r"(?<!\w)(?:\w[ \t]){2,}\w(?!\w)")
+_EMPHASIS: Final = re.compile(
+    r"(?<=\w)[*_~]+(?=\w)|(?<![\w*_~])[*_~]+(?=\w)|(?<=\w)[*_~]+(?![\w*_~])"
+)
+_BLANKS: Final = re.compile(r"[ \t]+")
+
+
+def _squeezed(text: str) -> str:
+    text = _EMPHASIS.sub("", text)
+    text = _SPACED_LETTERS.sub(lambda m: m.group().replace(" ", "").replace("\t", ""), text)
+    return _BLANKS.sub(" ", text)
+
+
 def _threats(text: str) -> tuple[Finding, ...]:
+    found = _threats_in(text)
+    if found:
+        return found
+    squeezed = _squeezed(skeleton_map(text).text)
+    return _threats_in(squeezed) if squeezed != text else ()
+
+
+def _threats_in(text: str) -> tuple[Finding, ...]:
     sk = skeleton_map(text)
     t, f = sk.text, _fold(sk.text)
     # start and end in `t`, rank (earlier in `_THREATS` first), kind, excerpt width
