@@ -64,10 +64,11 @@ def normalize_project(name: str | None) -> str:
 
 
 def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    """Obsidian-friendly tags: no '#', no spaces, lowercase, de-duplicated in order."""
+    """Obsidian-friendly tags: no '#', no spaces, lowercase, de-duplicated in order; a secret in
+    a tag is redacted like one in the content."""
     seen: dict[str, None] = {}
     for raw in tags:
-        tag = _NON_TAG.sub("-", str(raw).strip().lstrip("#").lower()).strip("-/")
+        tag = _NON_TAG.sub("-", redact(str(raw)).strip().lstrip("#").lower()).strip("-/")
         if tag:
             seen.setdefault(tag[:64], None)
     return tuple(seen)

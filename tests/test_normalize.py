@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memem.memory import GLOBAL_PROJECT, normalize_project
+from memem.memory import GLOBAL_PROJECT, normalize_project, normalize_tags
 from memem.normalize import canonical, fold_lookalike_words, skeleton, skeleton_map
 
 
@@ -114,6 +114,13 @@ def test_look_alike_project_is_the_same_project() -> None:
 def test_secret_in_a_project_name_is_redacted() -> None:
     token = "ghp" + "_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
     assert token not in normalize_project(f"shop-{token}")
+
+
+def test_secret_in_a_tag_is_redacted() -> None:
+    token = "ghp" + "_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+    tags = normalize_tags(["deploy", f"token-{token}", "password Tr0ub4dor&3xyz"])
+    assert tags[0] == "deploy"
+    assert not any(token.lower() in t or "tr0ub4dor" in t for t in tags)
 
 
 @settings(max_examples=300, deadline=None)

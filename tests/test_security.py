@@ -690,6 +690,11 @@ def test_empty_text() -> None:
         pytest.param("do not " * 100_000, id="do-not"),
         pytest.param("disregard what " * 50_000, id="disregard-what"),
         pytest.param("curl x && chmod +x " * 30_000, id="download-then-run"),
+        pytest.param("send API_KEY " * 30_000, id="leak-verb-and-secret-without-destination"),
+        pytest.param("a*b_" * 100_000, id="emphasis-everywhere"),
+        pytest.param("a b " * 100_000, id="spaced-letters"),
+        pytest.param("</memory" * 50_000, id="unclosed-tags"),
+        pytest.param(("aws " + "Ab1" * 14 + " ") * 10_000, id="aws-secret-candidates"),
     ],
 )
 def test_adversarial_input_returns(text: str) -> None:
