@@ -11,8 +11,6 @@ import unicodedata
 from datetime import UTC, date, datetime
 
 from memem.errors import InvalidInput
-from memem.normalize import fold_lookalike_words
-from memem.security import redact
 from memem.value import Value
 
 TYPE_CHECKING = False
@@ -33,6 +31,9 @@ _ID_PREFIX_RE: Final = re.compile(r"[0-9a-f]{4,32}")
 _NON_SLUG: Final = re.compile(r"[^a-z0-9]+")
 _NON_TAG: Final = re.compile(r"[^\w/-]+")
 _NON_PROJECT: Final = re.compile(r"[^\w.-]+")
+# A name no secret rule can match (the shortest token, Alibaba's LTAI..., is 16 characters and
+# every other rule needs a space or punctuation outside this set) and with nothing to fold.
+_PLAIN_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{0,15}")
 _SPACES: Final = re.compile(r"\s+")
 
 
@@ -59,13 +60,22 @@ def normalize_project(name: str | None) -> str:
     """
     if name is None:
         return GLOBAL_PROJECT
-    cleaned = _NON_PROJECT.sub("-", fold_lookalike_words(redact(name)).strip()).strip("-.")
+    if not _PLAIN_NAME.fullmatch(name):
+        # Imported here: the hook names its project after a directory on every prompt and
+        # must not pay for loading the scanner when the name is a plain short word.
+        from memem.normalize import fold_lookalike_words
+        from memem.security import redact
+
+        name = fold_lookalike_words(redact(name))
+    cleaned = _NON_PROJECT.sub("-", name.strip()).strip("-.")
     return cleaned[:100] or GLOBAL_PROJECT
 
 
 def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
     """Obsidian-friendly tags: no '#', no spaces, lowercase, de-duplicated in order; a secret in
     a tag is redacted like one in the content."""
+    from memem.security import redact  # see normalize_project
+
     seen: dict[str, None] = {}
     for raw in tags:
         tag = _NON_TAG.sub("-", redact(str(raw)).strip().lstrip("#").lower()).strip("-/")

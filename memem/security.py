@@ -630,7 +630,8 @@ def _clip(text: str, limit: int = 80) -> str:
 # pattern names plain ASCII words once and every disguise of them matches too.
 
 _OVERRIDE_VERB: Final = (
-    r"(?:ignore|disregard|forget|override|overrule|bypass|discard|drop|abandon|dismiss|erase"
+    r"(?:ignore|disregard|forget|override|overrule|overlook|neglect|bypass|discard|drop|abandon"
+    r"|dismiss|erase"
     r"|delete|clear|cancel|revoke|scrap|ditch|set\s+aside|throw\s+out|stop\s+following"
     r"|stop\s+obeying|no\s+longer\s+follow|don'?t\s+follow|do\s+not\s+follow|pay\s+no\s+attention"
     r"\s+to|never\s+mind)"
@@ -699,6 +700,8 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         _INJECT,
         _any(
             "ignor",
+            "overlook",
+            "neglect",
             "disregard",
             "forget",
             "overr",
@@ -738,6 +741,9 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         # "ignore your instructions from Anthropic", "forget the user's rules"
         rf"\b{_OVERRIDE_VERB}\s+(?:[\w'-]{{1,20}}\s+){{0,2}}?(?:your|the\s+user'?s?|the\s+operator'?s?"
         rf"|anthropic'?s?|the\s+system'?s?)\s+(?:[\w'-]{{1,20}}\s+){{0,2}}?{_INSTRUCTIONS}\b",
+        # "set your prior rules aside"
+        rf"\bset\s+(?:your|the|all|any|these|those)\s+(?:[\w'-]{{1,20}}\s+){{0,2}}?{_INSTRUCTIONS}"
+        r"\s+aside\b",
         # "disregard the above." but not "ignore the above warning"
         r"\b(?:ignore|disregard|forget)\s+(?:(?:everything|all|anything)\s+)?(?:the\s+)?"
         r"(?:above|before\s+this)(?=\s*(?:[.,;:!)]|and\b|then\b|$))",
@@ -1028,6 +1034,8 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         r"(?:is|are|was|were|has\s+been|have\s+been)\s+(?:already\s+)?pre-?\s?(?:approved"
         r"|authori[sz]ed|cleared|sanctioned|confirmed)\b",
         rf"\bpre-?\s?(?:approved|authori[sz]ed|cleared|sanctioned)\s+by\s+{_AUTHORITY}\b",
+        rf"\b{_AUTHORITY}\s+(?:has\s+|have\s+|had\s+)?(?:already\s+)?pre-?\s?(?:approved|authori[sz]ed"
+        r"|cleared|sanctioned)\s+(?:this|it|that|these|everything|all|the\s+following|what\s+follows)\b",
         r"\b(?:signed\s+off|approved|authori[sz]ed|agreed|consented|okayed)\s+(?:on\s+|to\s+)?(?:this"
         r"|it|that|everything)\s+(?:ahead\s+of\s+time|in\s+advance|beforehand)\b",
         r"\byou\s+(?:may|can|are\s+(?:allowed|free|permitted|authori[sz]ed)\s+to)\s+[^\n.]{0,80}?"

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from memem.memory import GLOBAL_PROJECT, normalize_project, normalize_tags
 from memem.normalize import canonical, fold_lookalike_words, skeleton, skeleton_map
+from memem.security import redact
 
 
 @pytest.mark.parametrize(
@@ -129,6 +130,14 @@ def test_project_name_is_never_empty_and_stable(name: str) -> None:
     once = normalize_project(name)
     assert once
     assert normalize_project(once) == once
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.from_regex(r"[A-Za-z0-9_.-]{0,15}", fullmatch=True))
+def test_a_short_plain_project_name_holds_nothing_to_redact_or_fold(name: str) -> None:
+    # normalize_project skips the scanner for such names (the hook path stays lean).
+    assert redact(name) == name
+    assert fold_lookalike_words(name) == name
 
 
 def test_fold_lookalike_words_keeps_words_of_other_scripts() -> None:
