@@ -302,9 +302,11 @@ _PROSE: Final = (
     r"(?i)(?<![A-Za-z0-9-])(?P<name>pass(?:words?|wd|phrase)|pwd|pw|secret(?:[ \t]+(?:access[ \t]+)?"
     r"key)?|api[ \t_-]?key|access[ \t_-]?key|(?:auth|access|api|bot|bearer)?[ \t_-]?token|credentials?"
     r"|(?:hmac|signing|encryption|license|licence|master|private)[ \t_-]?key)(?![\w-])"
-    # "password: x", "password x", "password for the router was x", "password got changed to x"
-    r"(?:[ \t]*[:=][ \t]*|(?:[ \t]+[\w.,@()/'-]{1,40}){0,10}?[ \t]*(?:[:=]|[ \t](?:is|was|are"
-    r"|reads|(?:reset|changed|set|updated)[ \t]+to))[ \t]+|[ \t]+)[\"'`]?"
+    # "password: x", "password x", "password for the router was x", "password got changed to x".
+    # The value right after the name is tried before one further on, so a redaction further on
+    # cannot change which one is found (`redact` stays idempotent).
+    r"(?:[ \t]*[:=][ \t]*|[ \t]+|(?:[ \t]+[\w.,@()/'-]{1,40}){0,10}?[ \t]*(?:[:=]|[ \t](?:is|was"
+    r"|are|reads|(?:reset|changed|set|updated)[ \t]+to))[ \t]+)[\"'`]?"
     r"(?P<secret>(?=[^\s\"'`]{0,254}\d)[^\s\"'`]{3,255}?[^\s\"'`.,;:!?)\]])"
     r"(?=[.,;:!?)\]]*(?:[\s\"'`]|$|&\w{1,30}=))"
 )
