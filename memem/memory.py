@@ -40,6 +40,9 @@ _EXACT_ID_RE: Final = re.compile(rf"[^\s/\\\x00-\x1f\x7f-\x9f]{{1,{MAX_ID_CHARS}
 _NON_SLUG: Final = re.compile(r"[^a-z0-9]+")
 _NON_TAG: Final = re.compile(r"[^\w/-]+")
 _NON_PROJECT: Final = re.compile(r"[^\w.-]+")
+# A name no secret rule can match (the shortest token, Alibaba's LTAI..., is 16 characters and
+# every other rule needs a space or punctuation outside this set) and with nothing to fold.
+_PLAIN_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{0,15}")
 _SPACES: Final = re.compile(r"\s+")
 
 
@@ -92,18 +95,32 @@ def slugify(text: str, *, max_len: int = 60) -> str:
 
 
 def normalize_project(name: str | None) -> str:
-    """Project names as the vault, index and hooks use them (no path separators)."""
+    """Project names as the vault, index and hooks use them (no path separators).
+
+    A secret in the name is redacted like one in the content, and look-alike letters are
+    folded (`fold_lookalike_words`), so "shop" spelt with a Cyrillic s (U+0455) is "shop".
+    """
     if name is None:
         return GLOBAL_PROJECT
+    if not _PLAIN_NAME.fullmatch(name):
+        # Imported here: the hook names its project after a directory on every prompt and
+        # must not pay for loading the scanner when the name is a plain short word.
+        from memem.normalize import fold_lookalike_words
+        from memem.security import redact
+
+        name = fold_lookalike_words(redact(name))
     cleaned = _NON_PROJECT.sub("-", name.strip()).strip("-.")
     return cleaned[:100] or GLOBAL_PROJECT
 
 
 def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    """Obsidian-friendly tags: no '#', no spaces, lowercase, de-duplicated in order."""
+    """Obsidian-friendly tags: no '#', no spaces, lowercase, de-duplicated in order; a secret in
+    a tag is redacted like one in the content."""
+    from memem.security import redact  # see normalize_project
+
     seen: dict[str, None] = {}
     for raw in tags:
-        tag = _NON_TAG.sub("-", str(raw).strip().lstrip("#").lower()).strip("-/")
+        tag = _NON_TAG.sub("-", redact(str(raw)).strip().lstrip("#").lower()).strip("-/")
         if tag:
             seen.setdefault(tag[:64], None)
     return tuple(seen)

@@ -20,6 +20,7 @@ PURE = (
     "layers",
     "importing",
     "security",
+    "normalize",
     "errors",
     "slice",
     "handshake",

@@ -366,8 +366,8 @@ def test_a_save_landing_while_rebuild_reads_is_in_the_index_after(
     saved: list[str] = []
     real = rebuild._read_all
 
-    def read_then_save(vault, names):  # type: ignore[no-untyped-def]
-        result = real(vault, names)
+    def read_then_save(vault, names, *rest):  # type: ignore[no-untyped-def]
+        result = real(vault, names, *rest)
         # Another process saves after the rebuild read the folder, before it locks the index.
         with Store.open() as other:
             saved.append(other.save("Landed during the rebuild: deploys need a green CI.").id)
