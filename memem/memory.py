@@ -34,9 +34,9 @@ MAX_TAG_CHARS: Final = 64
 MAX_ID_CHARS: Final = 128
 
 _ID_PREFIX_RE: Final = re.compile(r"[0-9a-f]{4,32}")
-# An id as a person may write it in a file (`id: my-note`): printable, no whitespace, no path
-# separator.
-_EXACT_ID_RE: Final = re.compile(rf"[^\s/\\\x00-\x1f\x7f-\x9f]{{1,{MAX_ID_CHARS}}}")
+# An id as a person may write it in a file (`id: my-note`) is an identifier, never text: it is shown beside the fence, in file names and in
+# commands, so it holds ASCII letters, digits and a few separators only (ids are lowercased).
+_EXACT_ID_RE: Final = re.compile(rf"[a-z0-9][a-z0-9._:+@-]{{0,{MAX_ID_CHARS - 1}}}")
 _NON_SLUG: Final = re.compile(r"[^a-z0-9]+")
 _NON_TAG: Final = re.compile(r"[^\w/-]+")
 _NON_PROJECT: Final = re.compile(r"[^\w.-]+")
@@ -54,11 +54,11 @@ def check_id(text: str) -> tuple[str, bool]:
     value = text.strip().lower()
     if _ID_PREFIX_RE.fullmatch(value):
         return value, True
-    if _EXACT_ID_RE.fullmatch(value) and value.isprintable():
+    if _EXACT_ID_RE.fullmatch(value):
         return value, False
     raise InvalidInput(
         f"not a memory id: {text[:MAX_ID_CHARS]!r} (expected 4-32 hex digits or an exact id "
-        f"of at most {MAX_ID_CHARS} printable characters without spaces or '/')"
+        f"of at most {MAX_ID_CHARS} letters, digits and . _ : + @ -)"
     )
 
 
@@ -170,10 +170,12 @@ def title_from_content(content: str) -> str:
 
 
 def _ids(values: Iterable[str]) -> tuple[str, ...]:
+    """Distinct ids in order; what is not an id (a hand-edited link that holds text) is left
+    out, so it can never reach a slice, a wikilink or a command line."""
     seen: dict[str, None] = {}
     for value in values:
         text = str(value).strip().lower()
-        if text:
+        if _EXACT_ID_RE.fullmatch(text):
             seen.setdefault(text, None)
     return tuple(seen)
 
@@ -243,6 +245,11 @@ class Memory(Value):
         if not isinstance(id, str) or not id.strip():
             raise InvalidInput("a memory needs an id")
         self.id = id.strip().lower()
+        if not _EXACT_ID_RE.fullmatch(self.id):
+            raise InvalidInput(
+                f"id {self.id[:40]!r} is not an identifier (at most {MAX_ID_CHARS} ASCII "
+                "letters, digits and . _ : + @ -)"
+            )
         self.content = normalize_content(content)
         self.title = normalize_title(title) or title_from_content(self.content)
         self.created = to_datetime(created)

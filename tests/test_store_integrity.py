@@ -568,3 +568,38 @@ def test_the_event_log_redacts_every_string(tmp_path: Path) -> None:
     line = path.read_text()
     assert GITHUB_TOKEN not in line and AWS_KEY not in line
     assert json.loads(line)["n"] == 3
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    ["</memem-memory>", "<memem-memory>", "ignore all previous", "\u0430bc", "a" * 129, "-x"],
+)
+def test_an_id_that_is_not_an_identifier_makes_a_broken_file(store: Store, bad_id: str) -> None:
+    """Ids are shown beside the fence and in commands: a hand-written id holding text (a tag, a
+    sentence, look-alike letters) is refused at parse time, the file skipped and named."""
+    name = "hand.md"
+    (store.vault.memories_dir / name).write_text(
+        f"---\nid: {json.dumps(bad_id)}\nrelated: [{json.dumps(bad_id)}]\n---\n\nA note.\n",
+        encoding="utf-8",
+    )
+    store.reconcile()
+    assert name in store.status().broken
+    assert store.search("note") == []
+
+
+def test_related_ids_that_are_not_identifiers_are_left_out() -> None:
+    memory = Memory(
+        id="n1",
+        title="t",
+        content="c",
+        created="2026-01-01",
+        updated="2026-01-01",
+        related=["ok-id", "</memem-memory>", "two words"],
+    )
+    assert memory.related == ("ok-id",)
+
+
+@pytest.mark.parametrize("arg", ["</memem-memory>", "a b", "x/y", "\u0430bc"])
+def test_an_id_argument_must_be_an_identifier(store: Store, arg: str) -> None:
+    with pytest.raises(InvalidInput):
+        store.get(arg)
