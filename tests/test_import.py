@@ -261,3 +261,20 @@ def test_cli_with_a_vault_file_whose_name_is_not_utf8(isolated: Path) -> None:
         assert "internal error" not in result.stderr, (args, result.stderr)
         assert result.returncode in (0, 1), (args, result.stderr)
     assert "n\\xfe.md" in run_cli("status").stdout
+
+
+def test_mcp_import_of_a_folder_with_a_symlink_loop_imports_the_rest(tmp_path: Path) -> None:
+    from tests.test_mcp import Server, server_env
+
+    project = tmp_path / "project"
+    (project / "D").mkdir(parents=True)
+    (project / "D" / "loop1.md").symlink_to("loop2.md")
+    (project / "D" / "loop2.md").symlink_to("loop1.md")
+    (project / "D" / "ok.md").write_text("The cache is warmed at nine.\n", "utf-8")
+    (project / "self.md").symlink_to("self.md")
+    with Server(server_env(), cwd=project) as s:
+        reply = s.call("memory_import", path=str(project / "D"))
+        assert not reply.error and "internal error" not in reply.text, reply.text
+        assert reply.text.startswith("imported 1")
+        looped = s.call("memory_import", path=str(project / "self.md"))
+        assert looped.error and "internal error" not in looped.text, looped.text
