@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -128,6 +129,8 @@ class AnthropicBackend:
             raise TransientError(f"anthropic API request {kind}: {_cause(err)}") from err
         except json.JSONDecodeError as err:  # a 200 whose body is not JSON
             raise MalformedReply(f"anthropic API sent a malformed body: {err}") from err
+        except RecursionError as err:  # a 200 body nested deeper than the JSON parser goes
+            raise MalformedReply("anthropic API sent a body nested too deeply") from err
         except Exception as err:
             # The SDK is a third party: whatever else it raises is unknown, so permanent.
             raise PermanentError(f"anthropic API call failed: {type(err).__name__}: {err}") from err
@@ -345,13 +348,14 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     """The server's hint in seconds: `retry-after-ms`, or `retry-after` as seconds or an
     HTTP date. None when absent or unreadable."""
     with contextlib.suppress(ValueError, TypeError):
-        if ms := headers.get("retry-after-ms"):
-            return max(0.0, float(ms) / 1000)
+        if (ms := headers.get("retry-after-ms")) and math.isfinite(seconds := float(ms) / 1000):
+            return max(0.0, seconds)
     value = headers.get("retry-after")
     if not value:
         return None
     with contextlib.suppress(ValueError):
-        return max(0.0, float(value))
+        seconds = float(value)
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     with contextlib.suppress(ValueError, TypeError, IndexError):
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     return None

@@ -236,6 +236,7 @@ def cmd_quarantine(store: Store, args: argparse.Namespace) -> int:
         print("nothing quarantined")
     for q in held:
         print(f"{q.id}  {q.file}: {q.reason}")
+        print(f"    sha256 {q.hash[:16]}  {q.excerpt}")
     return 0
 
 

@@ -132,14 +132,19 @@ def user_prompt(transcript_text: str, *, project: str) -> str:
 _FENCE: Final = re.compile(r"```[ \t]*([A-Za-z0-9_-]*)[ \t]*\r?\n(.*?)(?:\r?\n)?[ \t]*```", re.S)
 _OBJECT_START: Final = re.compile(r"^[ \t]*\{", re.M)
 _REQUIRED: Final = ("title", "content", "type", "importance")
+# A lone surrogate (`"\ud800"` is valid JSON) cannot be encoded as UTF-8: it would crash the
+# first write of the memory (vault, index, miner database). json.loads joins valid pairs, so
+# any surrogate left in a decoded string is a lone one.
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
 def parse_reply(text: str) -> list[Lesson]:
     """Read a model's reply: `{"memories": [{"title", "content", "type", "tags", "importance",
     "layer"}]}`, bare or in a fenced ```json block with text around it. `tags` may be missing
     (-> ()), `layer` may be missing or null (-> None); unknown keys are ignored. Anything else
-    raises `MalformedReply` naming the first problem found."""
-    document = _document(text)
+    raises `MalformedReply` naming the first problem found. Lone surrogates, raw or escaped,
+    become U+FFFD."""
+    document = _document(_SURROGATE.sub("\ufffd", text))
     if not isinstance(document, dict):
         raise MalformedReply(
             f"reply must be a JSON object with a 'memories' list, got {_kind(document)}"
@@ -234,7 +239,7 @@ def _string(item: dict[str, Any], key: str, where: str) -> str:
     value = item[key]
     if not isinstance(value, str):
         raise MalformedReply(f"{where}: {key!r} must be a string, got {_kind(value)}")
-    return value.strip()
+    return _SURROGATE.sub("\ufffd", value).strip()
 
 
 def _integer(value: object, key: str, where: str) -> int:
@@ -257,8 +262,9 @@ def _tags(value: object, where: str) -> tuple[str, ...]:
     for tag in value:
         if not isinstance(tag, str):
             raise MalformedReply(f"{where}: 'tags' must be a list of strings, got {_kind(tag)}")
-        if tag.strip():
-            tags.setdefault(tag.strip(), None)
+        tag = _SURROGATE.sub("\ufffd", tag).strip()
+        if tag:
+            tags.setdefault(tag, None)
     return tuple(tags)
 
 

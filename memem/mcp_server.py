@@ -366,7 +366,10 @@ def build(store: "Store", import_roots: Sequence[Path] = ()) -> "MCPServer":
 
 def _importable(path: str, roots: Sequence[Path]) -> Path:
     """`path` resolved (symlinks included), if it lies inside one of `roots`."""
-    resolved = Path(path).expanduser().resolve()
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before Python 3.13)
+        raise InvalidInput(f"cannot resolve {path!r}: {exc}") from None
     allowed = [Path(root).resolve() for root in roots]
     if not any(resolved.is_relative_to(root) for root in allowed):
         names = ", ".join(str(root) for root in allowed) or "none"

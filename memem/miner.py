@@ -37,6 +37,7 @@ everything it sends to a model goes through `memem.security.redact`.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import sqlite3
@@ -334,12 +335,20 @@ def _scrub(value: Any) -> Any:
     return redact(value) if isinstance(value, str) else value
 
 
+def _storable(text: str) -> str:
+    """`text` with anything UTF-8 cannot encode (a lone surrogate) replaced: an error message
+    may quote a model's reply, and the miner database must be able to store it."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def backoff(attempts: int, retry_after: float | None = None) -> float:
     """Seconds to wait before the next attempt: exponential with jitter, at least the
-    server's own hint."""
+    server's own hint, which is capped at BACKOFF_MAX (a `retry-after: 999999` must not park
+    a session longer than a dead one waits)."""
     delay = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
     delay *= random.uniform(0.5, 1.5)
-    return float(max(delay, retry_after or 0.0))
+    hint = retry_after if retry_after is not None and math.isfinite(retry_after) else 0.0
+    return float(max(delay, min(hint, BACKOFF_MAX)))
 
 
 def dead_backoff(attempts: int) -> float:
@@ -420,11 +429,24 @@ class Miner:
 
     def mine(self, path: str, *, now: float | None = None, explicit: bool = False) -> Outcome:
         """Mine the unmined part of one session. Never raises for a model failure: the
-        failure is recorded and the cursor stays."""
+        failure is recorded and the cursor stays. Any other error (a bug, a reply the store
+        cannot write) is recorded against this session too, with its backoff: a loop over the
+        due sessions then moves on to the next one and never calls the model for the same
+        session again and again."""
+        now = time.time() if now is None else now
+        try:
+            return self._mine(path, now=now, explicit=explicit)
+        except Exception as exc:
+            row = self.state.row(path)
+            if row is None:  # not even discovered (an unreadable path): nothing to record
+                raise
+            log.exception("mining a session failed unexpectedly", extra={"path": path})
+            return self._failed(row, f"{type(exc).__name__}: {exc}", now, None, 0)
+
+    def _mine(self, path: str, *, now: float, explicit: bool) -> Outcome:
         from memem import security, transcript
         from memem.workspace import project_of
 
-        now = time.time() if now is None else now
         row = self.state.row(path)
         if row is None:
             st = os.stat(path)
@@ -448,7 +470,7 @@ class Miner:
             # One line longer than the read window: step over it, or the cursor never moves.
             self.state.update(path, cursor=_next_line(path, row.cursor + MAX_READ))
             log.warning("skipped an oversized transcript line", extra={"path": path})
-            return self.mine(path, now=now, explicit=explicit)
+            return self._mine(path, now=now, explicit=explicit)
         # Both travel to the model, the miner's database and the vault: scrubbed like the text
         # (a folder named after a token is rare, but it is a path a secret can take).
         project = security.redact(
@@ -591,7 +613,7 @@ class Miner:
     def _failed(
         self, row: SessionRow, error: str, now: float, retry_after: float | None, saved: int
     ) -> Outcome:
-        error = _scrub(error)  # it may quote the reply, which may quote the transcript
+        error = _scrub(_storable(error))  # it may quote the reply, which may quote the transcript
         attempts = row.attempts + 1
         dead = attempts >= MAX_FAILURES
         self.state.update(
@@ -612,7 +634,7 @@ class Miner:
     def _dead(self, row: SessionRow, error: str, now: float, saved: int) -> Outcome:
         # A permanent failure spends the whole transient budget at once: the next failure
         # after the long backoff doubles it (dead_backoff counts attempts past MAX_FAILURES).
-        error = _scrub(error)
+        error = _scrub(_storable(error))
         attempts = max(row.attempts + 1, MAX_FAILURES)
         self.state.update(
             row.path,

@@ -9,36 +9,92 @@ positive after review. A release is remembered here, OUTSIDE the derived index (
 after the release changes the hash, and the new content is scanned again.
 
 The releases file is `<state>/quarantine-releases.json`: `{"<id>": "<sha256 of the file>"}`.
+
+A release is tied to the content the user reviewed, never to whatever the file holds when they
+run `release`: `quarantine list` (the review) shows each file's hash and an excerpt and
+remembers the hashes it showed in `<state>/quarantine-reviewed.json` (same shape). A release
+goes through only when the file's bytes still hash to the quarantine record's hash (release
+does not reconcile first) and, once the memory was listed, to the hash that was listed: a file
+changed after the review is refused, and the next reconcile quarantines the new content for
+a new review.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 RELEASES_FILE: Final = "quarantine-releases.json"
+REVIEWED_FILE: Final = "quarantine-reviewed.json"
+EXCERPT_CHARS: Final = 160
+CHANGED: Final = (
+    "the file changed since it was quarantined: review it again with `memem quarantine list`"
+)
+# Control and format characters (ANSI escapes, bidi overrides) in an excerpt printed to a
+# terminal: the text is hostile by definition.
+_UNPRINTABLE: Final = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class QuarantinedMemory:
-    """One quarantined vault file: the memory's id, its file name and why it was refused."""
+    """One quarantined vault file: the memory's id, its file name, why it was refused, the
+    hash of the content that was refused and a short excerpt of it (for the review)."""
 
     id: str
     file: str
     reason: str
+    hash: str = ""
+    excerpt: str = ""
 
     def to_dict(self) -> dict[str, str]:
-        return {"id": self.id, "file": self.file, "reason": self.reason}
+        return {
+            "id": self.id,
+            "file": self.file,
+            "reason": self.reason,
+            "hash": self.hash,
+            "excerpt": self.excerpt,
+        }
+
+
+def excerpt(text: str) -> str:
+    """One printable line of at most EXCERPT_CHARS characters from a quarantined text."""
+    line = " ".join(_UNPRINTABLE.sub("?", text).split())
+    return line if len(line) <= EXCERPT_CHARS else line[: EXCERPT_CHARS - 1] + "…"
 
 
 def releases(state_dir: Path) -> dict[str, str]:
     """id -> content hash of every release; an unreadable file releases nothing."""
+    return _read(state_dir / RELEASES_FILE)
+
+
+def record_release(state_dir: Path, memory_id: str, content_hash: str) -> None:
+    """Remember that the user released `memory_id` with exactly this content (atomic, 0600)."""
+    _write(state_dir, RELEASES_FILE, {**releases(state_dir), memory_id: content_hash})
+
+
+def reviewed(state_dir: Path) -> dict[str, str]:
+    """id -> content hash last shown by `quarantine list`."""
+    return _read(state_dir / REVIEWED_FILE)
+
+
+def record_reviewed(state_dir: Path, shown: dict[str, str]) -> None:
+    """Remember the content hashes a review listed (id -> hash)."""
+    data = reviewed(state_dir)
+    if all(data.get(k) == v for k, v in shown.items()):
+        return
+    _write(state_dir, REVIEWED_FILE, {**data, **shown})
+
+
+def _read(path: Path) -> dict[str, str]:
     try:
-        data = json.loads((state_dir / RELEASES_FILE).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict):
@@ -46,18 +102,15 @@ def releases(state_dir: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items() if isinstance(v, str)}
 
 
-def record_release(state_dir: Path, memory_id: str, content_hash: str) -> None:
-    """Remember that the user released `memory_id` with exactly this content (atomic, 0600)."""
-    data = releases(state_dir)
-    data[memory_id] = content_hash
-    fd, tmp = tempfile.mkstemp(prefix=f".{RELEASES_FILE}.", dir=state_dir)
+def _write(state_dir: Path, name: str, data: dict[str, str]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=state_dir)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=1, sort_keys=True)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o600)
-        os.replace(tmp, state_dir / RELEASES_FILE)
+        os.replace(tmp, state_dir / name)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

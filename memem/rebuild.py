@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +23,7 @@ from memem import graph, index
 from memem.errors import BrokenFile, Quarantined
 from memem.graph import Edge
 from memem.memory import Memory
-from memem.vault import Vault, vet
+from memem.vault import FileStat, Vault, vet
 
 if TYPE_CHECKING:
     from memem.store import ReconcileReport, Store
@@ -103,11 +103,13 @@ def _read_all(
 def rebuild(store: Store) -> ReconcileReport:
     from memem.store import ReconcileReport
 
-    names = sorted(st.name for st in store.vault.scan())
+    scanned = list(store.vault.scan())
+    names = sorted(st.name for st in scanned if not st.problem)
     from memem import quarantine
 
     released = quarantine.releases(store.settings.state_dir)
     read, broken, held = _read_all(store.vault, names, released)
+    broken += _unreadable(scanned)
     with store.index.write() as conn:
         # Saves commit only between write transactions, so one that landed while the files
         # were read above is on disk now and none can land until this one ends: a second
@@ -137,18 +139,28 @@ def _catch_up(
 ) -> tuple[list[Entry], list[Broken], list[Held]]:
     """`read`, `broken` and `held` brought in line with the folder as it is now: files that
     appeared or changed since they were read are read again, files that are gone are dropped."""
-    now = {st.name: (st.mtime_ns, st.size) for st in vault.scan()}
+    scanned = list(vault.scan())
+    now = {st.name: (st.mtime_ns, st.size) for st in scanned}
     seen = {e[1]: (e[3], e[4]) for e in read}
     seen.update({b[0]: (b[2], b[3]) for b in broken})
     seen.update({h[0]: (h[4], h[5]) for h in held})
     stale = {name for name, stamp in now.items() if seen.get(name) != stamp}
     if not stale and len(seen) == len(now):
         return read, broken, held
+    unreadable = _unreadable(st for st in scanned if st.name in stale)
+    stale -= {b[0] for b in unreadable}
     fresh, fresh_broken, fresh_held = _read_files(str(vault.root), sorted(stale), released)
+    fresh_broken += unreadable
+    stale |= {b[0] for b in unreadable}
     keep = [e for e in read if e[1] in now and e[1] not in stale]
     keep_broken = [b for b in broken if b[0] in now and b[0] not in stale]
     keep_held = [h for h in held if h[0] in now and h[0] not in stale]
     return keep + fresh, keep_broken + fresh_broken, keep_held + fresh_held
+
+
+def _unreadable(scanned: Iterable[FileStat]) -> list[Broken]:
+    """The files that cannot be opened at all (a name that is not UTF-8): broken, unread."""
+    return [(st.name, st.problem, st.mtime_ns, st.size) for st in scanned if st.problem]
 
 
 def _unique(read: list[Entry], broken: list[Broken]) -> list[Entry]:

@@ -73,7 +73,7 @@ from memem.quarantine import QuarantinedMemory
 from memem.settings import Settings, absolute
 from memem.slice import Slice
 from memem.text import query_terms
-from memem.vault import FileStat, Vault, content_hash, vet
+from memem.vault import NOT_UTF8_NAME, FileStat, Vault, content_hash, vet
 
 log = logging.getLogger("memem.store")
 
@@ -843,27 +843,37 @@ class Store:
 
     def import_path(self, path: str | Path, *, project: str | None = None) -> ImportReport:
         """Import a markdown or text file, a directory of them, or a CLAUDE.md (one memory per
-        section). A memem memory file keeps its fields. Unreadable files are reported, not fatal."""
+        section). A memem memory file keeps its fields. Unreadable files (a symlink loop, a
+        name that is not UTF-8, a link out of the folder) are reported, not fatal."""
         root = Path(path).expanduser()
         if not root.exists():
-            raise InvalidInput(f"no such file or directory: {root}")
+            raise InvalidInput(f"no such file or directory: {_shown(root)}")
         created: list[str] = []
         duplicates: list[str] = []
         errors: list[tuple[str, str]] = []
         held: list[tuple[str, str]] = []
-        for file, skipped in _documents(root):
-            if skipped is not None:
-                errors.append((str(file), skipped))
-                continue
-            try:
-                for saved in self._import_file(file, project):
-                    if isinstance(saved, QuarantinedMemory):
-                        held.append((saved.id, saved.reason))
-                        continue
-                    (created if saved.outcome == "created" else duplicates).append(saved.memory.id)
-            except (InvalidInput, BrokenFile) as exc:
-                errors.append((str(file), str(exc)))
-        events.append(self.settings.events_path, "import", source=str(root), created=len(created))
+        with _opened_root(root) as (root_fd, real_root, single):
+            if single:
+                found: Iterable[_Document] = [_Document(_shown(real_root / single[0]), single)]
+            else:
+                found = _documents(root, root_fd, real_root)
+            for document in found:
+                if document.skipped is not None:
+                    errors.append((str(document.shown), document.skipped))
+                    continue
+                try:
+                    data = _read_document(root_fd, document.parts)
+                    for saved in self._import_file(document.shown, data, project):
+                        if isinstance(saved, QuarantinedMemory):
+                            held.append((saved.id, saved.reason))
+                            continue
+                        outcome = created if saved.outcome == "created" else duplicates
+                        outcome.append(saved.memory.id)
+                except (InvalidInput, BrokenFile) as exc:
+                    errors.append((str(document.shown), str(exc)))
+        events.append(
+            self.settings.events_path, "import", source=str(_shown(root)), created=len(created)
+        )
         return ImportReport(tuple(created), tuple(duplicates), tuple(errors), tuple(held))
 
     def _import_one(self, content: str, **fields: Any) -> Saved | QuarantinedMemory:
@@ -900,10 +910,12 @@ class Store:
         log.warning("quarantined an imported memory", extra={"file": name, "reason": reason})
         return QuarantinedMemory(memory.id, name, reason)
 
-    def _import_file(self, file: Path, project: str | None) -> Iterator[Saved | QuarantinedMemory]:
+    def _import_file(
+        self, file: Path, data: bytes, project: str | None
+    ) -> Iterator[Saved | QuarantinedMemory]:
+        """The memories in one document's bytes; `file` (valid text) names it."""
         from memem import importing, markdown
 
-        data = _read_document(file)
         if b"\x00" in data:
             raise InvalidInput("binary file")
         try:
@@ -994,6 +1006,8 @@ class Store:
         `released`: the user's releases, id -> content hash); returns added, updated, broken
         or quarantined."""
         try:
+            if st.problem:  # never opened: its name cannot even be stored as it is
+                raise BrokenFile(st.name, st.problem)
             read = self.vault.read(st.name)
             other = conn.execute(
                 "SELECT file FROM memories WHERE id = ? AND file != ?", (read.memory.id, st.name)
@@ -1059,36 +1073,62 @@ class Store:
     # -- quarantine (memem.quarantine) ---------------------------------------------------------
 
     def quarantined(self) -> Sequence[QuarantinedMemory]:
-        """Vault files kept out of recall because the security scan refuses their content."""
+        """The review list (`memem quarantine list`): vault files kept out of recall because
+        the security scan refuses their content, each with the hash of the refused content
+        and an excerpt of what the file holds. The hashes shown are remembered as reviewed:
+        `release` lets only that content go."""
         held = index.quarantined_files(self.index.connection())
-        return [QuarantinedMemory(i, f, r) for f, (i, r, _, _, _) in held.items()]
+        listed: list[QuarantinedMemory] = []
+        for file, (memory_id, reason, digest, _, _) in held.items():
+            try:
+                read = self.vault.read(file)
+            except BrokenFile as exc:
+                shown = f"(cannot be read now: {exc.reason})"
+            else:
+                shown = quarantine.excerpt(f"{read.memory.title}: {read.memory.content}")
+                if read.hash != digest:  # changed since: a reconcile quarantines it anew
+                    shown = "(changed since it was quarantined) " + shown
+                    digest = read.hash
+            listed.append(QuarantinedMemory(memory_id, file, reason, digest, shown))
+        if listed:
+            quarantine.record_reviewed(self.settings.state_dir, {q.id: q.hash for q in listed})
+        return listed
 
     def release(self, memory_id: str) -> QuarantinedMemory:
         """The user overrules the scan for a quarantined memory (full id or a unique prefix)
-        after reviewing its file: it is indexed and recalled from then on. The release holds
-        for this content only: an edit of the file is scanned again."""
+        after reviewing it: it is indexed and recalled from then on. Only the content that was
+        quarantined, and listed if it was listed, is released, and nothing is reconciled
+        first: a file changed since is refused (`quarantine.CHANGED`) and the next reconcile
+        quarantines the new content. The release holds for this content only: an edit of the
+        file later is scanned again."""
         memory_id, is_prefix = check_id(memory_id)
-        self.reconcile()
+        held = index.quarantined_files(self.index.connection())
         matches = [
-            q
-            for q in self.quarantined()
-            if q.id == memory_id or (is_prefix and q.id.startswith(memory_id))
+            (file, record)
+            for file, record in held.items()
+            if record[0] == memory_id or (is_prefix and record[0].startswith(memory_id))
         ]
         if not matches:
             raise NotFound(f"no quarantined memory with id {memory_id}")
-        if len({q.id for q in matches}) > 1:
+        if len({record[0] for _, record in matches}) > 1:
             raise NotFound(f"id prefix {memory_id} is ambiguous; give more of it")
+        seen = quarantine.reviewed(self.settings.state_dir)
+        reads: list[tuple[QuarantinedMemory, FileStat]] = []
+        for file, (qid, reason, digest, _, _) in matches:
+            try:
+                read = self.vault.read(file)
+            except BrokenFile:
+                raise InvalidInput(quarantine.CHANGED) from None
+            if read.hash != digest or seen.get(qid, digest) != digest:
+                raise InvalidInput(quarantine.CHANGED)
+            reads.append((QuarantinedMemory(qid, file, reason, digest), read.stat))
         with self.index.write() as conn:
-            for q in matches:
-                read = self.vault.read(q.file)
-                quarantine.record_release(self.settings.state_dir, q.id, read.hash)
-                self._ingest(
-                    conn,
-                    read.stat,
-                    index.file_record(conn, q.file),
-                    {q.id: read.hash},
-                )
-        [released] = matches[:1]
+            for q, st in reads:
+                quarantine.record_release(self.settings.state_dir, q.id, q.hash)
+                # `_ingest` reads the file again and indexes it only if it still hashes to
+                # the released content: a change in between is quarantined, not released.
+                self._ingest(conn, st, index.file_record(conn, q.file), {q.id: q.hash})
+        released = reads[0][0]
         events.append(self.settings.events_path, "release", id=released.id)
         return released
 
@@ -1168,57 +1208,167 @@ class Store:
 
 
 DOCUMENT_SUFFIXES: Final = (".md", ".markdown", ".txt")
+_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+_DIR_FLAGS: Final = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | os.O_CLOEXEC
 
 
-def _documents(root: Path) -> Iterator[tuple[Path, str | None]]:
-    """The documents under `root`, each with None, or with the reason it is skipped.
+@dataclass(frozen=True, slots=True)
+class _Document:
+    """A document `_documents` found: `shown` names it in reports and titles (valid text even
+    when the name on disk is not UTF-8); `parts`, its path below the root directory, opened
+    one component at a time (`_read_document`); `skipped`, why it is not read."""
 
-    A symlink is followed only to a file inside `root` (resolved); one that leads out of it
-    (to `~/.netrc`, to `/etc`) is skipped and reported. Symlinked directories are never
-    descended: their targets inside `root` are walked anyway, and this rules out loops.
-    Hidden files and directories are skipped. Whether a document is a regular file is
-    checked again when it is opened (`_read_document`)."""
-    if not root.is_dir():
-        yield root.resolve(), None  # named by the user: a link to it is their choice
-        return
-    real_root = root.resolve()
-    stack = [root]
+    shown: Path
+    parts: tuple[str, ...] = ()
+    skipped: str | None = None
+
+
+def _shown(path: str | Path) -> Path:
+    """A path as text that can be printed and stored: bytes that are not UTF-8 as \\xNN."""
+    return Path(os.fsencode(path).decode("utf-8", "backslashreplace"))
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")  # a name with undecodable bytes holds surrogate escapes
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@contextmanager
+def _opened_root(root: Path) -> Iterator[tuple[int, Path, tuple[str, ...]]]:
+    """The directory every document is opened from, its real path, and the parts of the one
+    document when `root` names a file. A link named by the user is their choice: it is
+    resolved once, here; below this point nothing follows a link that is not resolved and
+    checked to stay inside the root."""
+    try:
+        real = Path(os.path.realpath(root, strict=True))
+    except OSError as exc:  # a symlink loop, a dangling link
+        raise InvalidInput(f"cannot open {_shown(root)}: {exc.strerror or exc}") from None
+    parts: tuple[str, ...] = ()
+    base = real
+    if not real.is_dir():
+        if not _utf8(root.name) or not _utf8(real.name):
+            raise InvalidInput(f"{_shown(root)}: {NOT_UTF8_NAME}")
+        base, parts = real.parent, (real.name,)
+    try:
+        fd = os.open(base, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+    except OSError as exc:
+        raise InvalidInput(f"cannot open {_shown(base)}: {exc.strerror or exc}") from None
+    try:
+        yield fd, base, parts
+    finally:
+        os.close(fd)
+
+
+def _open_dir(root_fd: int, parts: Sequence[str]) -> int:
+    """A directory below the root, each component opened relative to its parent's descriptor
+    without following links: a folder swapped for a symlink after it was listed (a
+    time-of-check/time-of-use race) fails to open instead of leading out of the root."""
+    fd = os.dup(root_fd)
+    try:
+        for part in parts:
+            child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _documents(root: Path, root_fd: int, real_root: Path) -> Iterator[_Document]:
+    """The documents in the directory `root` (open as `root_fd`, really `real_root`), each
+    with the reason it is skipped, if it is.
+
+    A symlink is followed only to a file inside the root (resolved); one that leads out of it
+    (to `~/.netrc`, to `/etc`), dangles or loops is skipped and reported. Symlinked
+    directories are never descended: their targets inside the root are walked anyway, and
+    this rules out loops. Hidden files and directories are skipped; so is a name that is not
+    UTF-8 (reported: no title or report could carry it). Every path is opened again, one
+    component at a time from the root, when it is read (`_read_document`)."""
+    stack: list[tuple[str, ...]] = [()]
     while stack:
-        directory = stack.pop()
+        rel = stack.pop()
+        where = _shown(root.joinpath(*rel))
         try:
-            with os.scandir(directory) as it:
-                entries = sorted(it, key=lambda e: e.name)
+            fd = _open_dir(root_fd, rel)
         except OSError as exc:
-            yield directory, f"cannot read directory: {exc.strerror or exc}"
+            yield _Document(where, skipped=f"cannot read directory: {exc.strerror or exc}")
             continue
-        found: list[tuple[Path, str | None]] = []
-        subdirs: list[Path] = []
-        for entry in entries:
-            path = Path(entry.path)
-            if entry.name.startswith("."):
+        try:
+            # Types are read while the directory is open: without d_type an entry stats
+            # itself relative to this descriptor.
+            with os.scandir(fd) as it:
+                entries = sorted((_kind(entry) for entry in it), key=lambda e: e[0])
+        except OSError as exc:
+            yield _Document(where, skipped=f"cannot read directory: {exc.strerror or exc}")
+            continue
+        finally:
+            os.close(fd)
+        found: list[_Document] = []
+        subdirs: list[tuple[str, ...]] = []
+        for name, is_link, is_dir, problem in entries:
+            if name.startswith("."):
                 continue
-            if entry.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(real_root):
-                    found.append((path, f"symlink to {target}, outside {root}"))
-                elif path.suffix.lower() in DOCUMENT_SUFFIXES and not target.is_dir():
-                    found.append((target, None))
+            shown = where / _shown(name)
+            document = Path(name).suffix.lower() in DOCUMENT_SUFFIXES
+            if problem:
+                found.append(_Document(shown, skipped=f"cannot read: {problem}"))
                 continue
-            if entry.is_dir(follow_symlinks=False):
-                subdirs.append(path)
-            elif path.suffix.lower() in DOCUMENT_SUFFIXES:
-                found.append((path, None))
+            if not _utf8(name):
+                if document or is_dir or is_link:
+                    found.append(_Document(shown, skipped=NOT_UTF8_NAME))
+                continue
+            if is_link:
+                found.extend(_link(shown, real_root, (*rel, name), document))
+            elif is_dir:
+                subdirs.append((*rel, name))
+            elif document:
+                found.append(_Document(shown, (*rel, name)))
         yield from found
         stack.extend(reversed(subdirs))
 
 
-def _read_document(file: Path) -> bytes:
-    """A regular file's bytes, at most MAX_IMPORT_BYTES. Opened without following a final
-    symlink (`_documents` gives resolved paths) and without blocking, so a FIFO or a device
-    that took a file's place is refused, never read."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NOCTTY", 0)
+def _kind(entry: os.DirEntry[str]) -> tuple[str, bool, bool, str]:
+    """An entry's name, whether it is a symlink, a directory (not followed), and the error
+    met reading its type, if any."""
     try:
-        fd = os.open(file, flags)
+        is_link = entry.is_symlink()
+        return entry.name, is_link, not is_link and entry.is_dir(follow_symlinks=False), ""
+    except OSError as exc:
+        return entry.name, False, False, str(exc.strerror or exc)
+
+
+def _link(shown: Path, real_root: Path, parts: tuple[str, ...], document: bool) -> list[_Document]:
+    """A symlink found in the walk: the file inside the root it resolves to, or why not."""
+    try:
+        target = Path(os.path.realpath(real_root.joinpath(*parts), strict=True))
+    except OSError as exc:  # ELOOP for a loop, ENOENT for a dangling link
+        return [_Document(shown, skipped=f"symlink cannot be resolved: {exc.strerror or exc}")]
+    if not target.is_relative_to(real_root):
+        return [_Document(shown, skipped=f"symlink to {_shown(target)}, outside the folder")]
+    if not document or target.is_dir():
+        return []
+    inside = target.relative_to(real_root).parts
+    if not all(_utf8(part) for part in inside):
+        return [_Document(shown, skipped=NOT_UTF8_NAME)]
+    return [_Document(shown, inside)]
+
+
+def _read_document(root_fd: int, parts: Sequence[str]) -> bytes:
+    """A regular file's bytes, at most MAX_IMPORT_BYTES. Every component is opened relative to
+    the root without following a link (`_documents` gives resolved paths, so a link met here
+    was swapped in after the walk) and the file without blocking, so a FIFO or a device that
+    took a file's place is refused, never read."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | getattr(os, "O_NOCTTY", 0) | os.O_CLOEXEC
+    try:
+        parent = _open_dir(root_fd, parts[:-1])
+        try:
+            fd = os.open(parts[-1], flags, dir_fd=parent)
+        finally:
+            os.close(parent)
     except OSError as exc:
         raise InvalidInput(f"cannot open: {exc.strerror or exc}") from None
     with os.fdopen(fd, "rb") as handle:

@@ -29,17 +29,21 @@ MAX_FILE_BYTES: Final = 1024 * 1024
 STALE_TEMP_SECONDS: Final = 3600
 DEAD_TEMP_SECONDS: Final = 24 * 3600
 _TEMP_NAME: Final = re.compile(r"\..+?\.(?:(\d+)\.)?[a-z0-9_]{8}\.tmp")
+NOT_UTF8_NAME: Final = "file name is not valid UTF-8"
 DIR_MODE: Final = 0o700
 FILE_MODE: Final = 0o600
 
 
 @dataclass(frozen=True, slots=True)
 class FileStat:
-    """What reconcile compares: a file's name (relative to the memories dir), mtime and size."""
+    """What reconcile compares: a file's name (relative to the memories dir), mtime and size.
+    `problem` says why the file cannot be read at all (its name is not UTF-8: `name` then
+    shows the bad bytes as \\xNN, so that it can be printed and stored): it is a broken file."""
 
     name: str
     mtime_ns: int
     size: int
+    problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +175,15 @@ class Vault:
                     st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue
-                if stat.S_ISREG(st.st_mode):
-                    yield FileStat(entry.name, st.st_mtime_ns, st.st_size)
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                try:
+                    entry.name.encode("utf-8")  # undecodable bytes are surrogate escapes
+                except UnicodeEncodeError:
+                    shown = os.fsencode(entry.name).decode("utf-8", "backslashreplace")
+                    yield FileStat(shown, st.st_mtime_ns, st.st_size, NOT_UTF8_NAME)
+                    continue
+                yield FileStat(entry.name, st.st_mtime_ns, st.st_size)
 
     def read(self, name: str) -> ReadFile:
         """Read and parse one memory file. Raises BrokenFile (with the reason) if it is not one."""

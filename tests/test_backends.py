@@ -206,6 +206,33 @@ def test_anthropic_a_200_that_is_not_a_messages_reply_is_malformed(
         anthropic_backend(api).extract(MESSAGES, project="shop")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 200_000 + b"]" * 200_000,
+        b'{"id": "msg_1", "type": "message", "content": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ],
+)
+def test_anthropic_a_deeply_nested_200_body_is_malformed_not_permanent(
+    api: FakeAnthropic, body: bytes
+) -> None:
+    # The SDK's JSON parser hits the recursion limit: still just a bad reply, retried later.
+    api.raw(body, "application/json")
+    with pytest.raises(MalformedReply, match="nested too deeply"):
+        anthropic_backend(api).extract(MESSAGES, project="shop")
+
+
+def test_anthropic_retry_after_that_is_not_a_finite_number_gives_no_hint(
+    api: FakeAnthropic,
+) -> None:
+    from memem.backends import _retry_after
+
+    assert _retry_after({"retry-after": "inf"}) is None
+    assert _retry_after({"retry-after": "nan"}) is None
+    assert _retry_after({"retry-after-ms": "1e400"}) is None
+    assert _retry_after({"retry-after": "12"}) == 12.0
+
+
 def test_anthropic_truncated_body_is_transient(api: FakeAnthropic) -> None:
     # The connection closed before the declared Content-Length: a network fault, like a
     # reset, that the same request survives next time.

@@ -410,3 +410,25 @@ def test_an_explicit_mine_ignores_the_breaker(
     assert "1 new memories" in out
     assert mined_titles() == ["Mined because a person asked"]
     assert run_cli("status").returncode == 0
+
+
+def test_a_reply_with_lone_surrogates_neither_stalls_the_queue_nor_hammers_the_api(
+    env: dict[str, str], api: FakeAnthropic, workdir: Path
+) -> None:
+    # `"\ud800"` is valid JSON that no UTF-8 writer accepts: it once crashed the mining of its
+    # session before anything was recorded, so the same session stayed due and was sent
+    # again every few seconds while the sessions behind it waited forever.
+    realistic("alpha", workdir)
+    realistic("beta", workdir)
+    api.reply_text(
+        '{"memories": [{"title": "Broken \\ud800 title", "content": "Lone \\udfff surrogate",'
+        ' "type": "decision", "importance": 3, "tags": ["x\\ud800"]}]}'
+    )
+    api.reply_json({"memories": [lesson("The second session is mined too")]})
+    opt_in(env)
+    run = daemon(env, "run", "--once")
+    assert run.wait(timeout=120) == 0, run.stderr.read() if run.stderr else ""
+    assert len(api.message_requests) == 2  # one call per session, none repeated
+    assert mined_titles() == ["Broken \ufffd title", "The second session is mined too"]
+    status = json.loads(run_cli_env(env, "status", "--json"))["miner"]
+    assert status["sessions"].get("mined") == 2

@@ -536,3 +536,31 @@ def test_parse_reply_raises_only_malformed_reply_errors(text: str) -> None:
         assert isinstance(err, TransientError)
         return
     assert all(isinstance(lesson, Lesson) for lesson in lessons)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # escaped lone surrogates: valid JSON that no UTF-8 encoder accepts
+        '{"memories": [{"title": "Deploy \\ud800 note", "content": "Use fly \\udfff deploy",'
+        ' "type": "convention", "importance": 3, "tags": ["x\\udbff"]}]}',
+        # raw lone surrogates in the text itself (the SDK decoded them from the HTTP body)
+        '{"memories": [{"title": "Deploy \ud800 note", "content": "Use fly \udfff deploy",'
+        ' "type": "convention", "importance": 3, "tags": ["x\udbff"]}]}',
+    ],
+)
+def test_parse_reply_replaces_lone_surrogates(text: str) -> None:
+    [lesson] = parse_reply(text)
+    assert lesson.title == "Deploy \ufffd note"
+    assert lesson.content == "Use fly \ufffd deploy"
+    assert lesson.tags == ("x\ufffd",)
+    for field in (lesson.title, lesson.content, *lesson.tags):
+        field.encode("utf-8")  # storable anywhere
+
+
+def test_parse_reply_keeps_a_surrogate_pair_as_its_character() -> None:
+    [lesson] = parse_reply(
+        '{"memories": [{"title": "Ship it \\ud83d\\ude80", "content": "c",'
+        ' "type": "convention", "importance": 3}]}'
+    )
+    assert lesson.title == "Ship it \U0001f680"

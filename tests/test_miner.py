@@ -648,3 +648,80 @@ def test_transcript_search_finds_mined_exchanges(
     Miner(store, state, Recorder()).mine(str(path))
     hits = state.search("stripe webhook 400")
     assert hits and hits[0]["project"] == "shop" and "signing secret" in hits[0]["assistant"]
+
+
+def test_an_unexpected_error_is_recorded_against_its_session_and_the_next_is_mined(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    # Whatever a session's mining raises beyond the extraction errors (a bug, a reply the
+    # store cannot write) fails that session with a backoff: a loop over `due` moves on to
+    # the next session instead of calling the model for the same one again and again.
+    first = write_session(
+        sessions_dir(tmp_path) / "a1.jsonl",
+        [("user", "The cache TTL is ten minutes")],
+        str(workdir),
+    )
+    second = write_session(
+        sessions_dir(tmp_path) / "a2.jsonl", [("user", "Reviews need two approvals")], str(workdir)
+    )
+    state.set_opt_in("history", 0)
+    state.discover(session_files([sessions_dir(tmp_path).parent]))
+    backend = Recorder(fail=[UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")])
+    miner = Miner(store, state, backend, retry_pause=0)
+    now = time.time()
+    outcomes = [miner.mine(row.path, now=now) for row in state.due(now, settle=0)]
+    assert [(Path(o.path).name, o.status) for o in outcomes] == [
+        ("a1.jsonl", "failed"),
+        ("a2.jsonl", "mined"),
+    ]
+    assert "UnicodeEncodeError" in (outcomes[0].error or "")
+    row = state.row(str(first))
+    assert row is not None and (row.status, row.attempts, row.cursor) == ("failed", 1, 0)
+    assert row.next_attempt > now and "UnicodeEncodeError" in (row.last_error or "")
+    assert [r.path for r in state.due(now + 1, settle=0)] == []  # not due again at once
+    assert len(backend.seen) == 2  # one call per session: no retry in place for a bug
+    assert state.row(str(second)).status == "mined"  # type: ignore[union-attr]
+
+
+def test_a_reply_with_lone_surrogates_is_mined_through_the_api(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    from memem.backends import AnthropicBackend
+    from tests.fake_anthropic import FakeAnthropic
+
+    path = write_session(
+        sessions_dir(tmp_path) / "s13.jsonl",
+        [("user", "The staging database listens on port 5433"), ("assistant", "Noted.")],
+        str(workdir),
+    )
+    with FakeAnthropic() as api:
+        api.reply_text(
+            '{"memories": [{"title": "Staging \\ud800 port", "content": "Port 5433 \\udfff here",'
+            ' "type": "environment", "importance": 3, "tags": ["db\\ud800"]}]}'
+        )
+        backend = AnthropicBackend(api_key="sk-ant-test", model="m", base_url=api.url, timeout=10)
+        outcome = Miner(store, state, backend, retry_pause=0).mine(str(path), explicit=True)
+        assert (outcome.status, outcome.memories) == ("mined", 1)
+        assert len(api.message_requests) == 1
+    memory = store.get(store.search("staging port 5433")[0].id)
+    assert memory.title == "Staging \ufffd port" and "\ufffd" in memory.content
+
+
+def test_a_huge_retry_after_is_capped_at_the_longest_backoff(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path
+) -> None:
+    from memem.backends import AnthropicBackend
+    from memem.miner import BACKOFF_MAX
+    from tests.fake_anthropic import FakeAnthropic
+
+    path = write_session(
+        sessions_dir(tmp_path) / "s15.jsonl", [("user", "We deploy with Fly.io")], str(workdir)
+    )
+    with FakeAnthropic() as api:
+        api.fail(429, retry_after=999_999)
+        backend = AnthropicBackend(api_key="sk-ant-test", model="m", base_url=api.url, timeout=10)
+        now = time.time()
+        outcome = Miner(store, state, backend, retry_pause=0).mine(str(path), now=now)
+    row = state.row(str(path))
+    assert outcome.status == "failed" and row is not None
+    assert now < row.next_attempt <= now + BACKOFF_MAX * 1.5  # the backoff's jitter at most
