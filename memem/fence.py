@@ -138,10 +138,17 @@ _LOOKALIKES: Final = {
     "o": "оОοΟօՕᎾꮎꓳⲟⲞᴏᴑɵøØσ০०୦๐໐၀০੦૦௦౦೦൦០᠐߀〇○◯◦∘⚪⭘ⵔჿ𐊫𐓪",
     "r": "гГΓʀɾɼɽʁɍᎡꭱᏒꮢꓣⲅⲄᴦꝛ",
     "y": "уУүҮўγΥϒʏᎩꭹᏍꮍꓬⲩⲨყɣƔỿ",
+    # ... and those of UTS #39's confusables.txt no rule above catches
+    "E": "𝈆ȜƷꝪⳌӠ𖼻𑣊⋿ⴹ𑢦𑢮",
+    "M": "ᗰ𑣣𑜀",
+    "N": "ΝⲚꓠ𐔓",
+    "O": "ంಂംං٥۵סه𞸤𞹤𞺄ﻫﻬﻪﻩھﮬﮭﮫﮪہﮨﮩﮧﮦەഠဝ𑣈𑣗𐐬ዐଠ𑢵𐊒𐐄",
+    "R": "ꭇꭈꮁ𝈖𐒴ᖇ𖼵",
+    "Y": "ᶌ𑣜𖽃𑢤𐊲",
 }
 for _letter, _chars in _LOOKALIKES.items():
     for _c in _chars:
-        HOMOGLYPHS.setdefault(_c, _letter)
+        HOMOGLYPHS.setdefault(_c, _letter.lower())
 for _c, _letter in list(HOMOGLYPHS.items()):
     for _other in (_c.lower(), _c.upper()):
         if len(_other) == 1 and not _other.isascii():
@@ -153,20 +160,31 @@ CLOSERS: Final = ">›＞﹥〉⟩˃ᐳ〉》"
 _TAGS: Final = re.compile("[\U000e0000-\U000e007f]")
 _TAG_TO_ASCII: Final = {c: c - 0xE0000 for c in range(0xE0020, 0xE007F)}
 # An HTML entity (named, decimal, hex, any number of leading zeros), a run of %-escapes (one
-# UTF-8 sequence or more), a string-literal escape (\u006d, \x6d, \u{6d}) or a CSS escape
-# (`\6d `): decoded before folding, repeatedly. A CSS escape starting with a hex letter must
-# not run into a letter, so `\emem` stays the letters it shows.
+# UTF-8 sequence or more) or a `%u006d`, a string-literal escape (\u006d, \x6d, \u{6d}) or a
+# CSS escape (`\6d `): decoded before folding, repeatedly. A CSS escape starting with a hex
+# letter must not run into a letter, so `\emem` stays the letters it shows. `\155` is also
+# an octal escape (C, Python, shell): a text holding one is read both ways.
+_ENTITY: Final = r"&(?:#[xX]0*[0-9a-fA-F]{1,6}|#0*[0-9]{1,7}|[A-Za-z][A-Za-z0-9]{1,31});?"
+_PERCENT: Final = r"|%[uU][0-9a-fA-F]{4}|(?:%[0-9a-fA-F]{2})+"
+_LITERAL: Final = r"|\\(?:u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|u\{0*[0-9a-fA-F]{1,6}\}"
 _ESCAPE: Final = re.compile(
-    r"&(?:#[xX]0*[0-9a-fA-F]{1,6}|#0*[0-9]{1,7}|[A-Za-z][A-Za-z0-9]{1,31});?|(?:%[0-9a-fA-F]{2})+"
-    r"|\\(?:u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|u\{[0-9a-fA-F]{1,6}\}"
-    r"|[0-9][0-9a-fA-F]{0,5}+\s?|[a-fA-F][0-9a-fA-F]{0,5}+(?![g-zG-Z])\s?)"
+    _ENTITY
+    + _PERCENT
+    + _LITERAL
+    + r"|[0-9][0-9a-fA-F]{0,5}+\s?|[a-fA-F][0-9a-fA-F]{0,5}+(?![g-zG-Z])\s?)"
 )
+_OCTAL: Final = re.compile(_ENTITY + _PERCENT + _LITERAL + r"|[0-7]{1,3}+)")
+_OCTAL_HINT: Final = re.compile(r"\\[0-7]")
 # Decoded until nothing changes (`&amp;amp;amp;#109;`), at most this many times.
 DECODE_PASSES: Final = 8
-# Markup a reader skips: comments and tags (`</mem<i></i>em-memory>`), with any of the
-# brackets above; the skeleton is also read without them.
+# Markup a reader skips: comments and tags (`</mem<i></i>em-memory>`, `mem[b][/b]em`), with
+# any of the brackets above. The skeleton is also read with the markup removed, and again
+# until none is left (a tag may hide inside another), at most MARKUP_ROUNDS times.
+MARKUP_ROUNDS: Final = 3
 _MARKUP: Final = re.compile(
-    f"[{OPENERS}]!--.*?--[{CLOSERS}]|[{OPENERS}][^{OPENERS}{CLOSERS}]*[{CLOSERS}]", re.DOTALL
+    f"[{OPENERS}]!--.*?--[{CLOSERS}]|[{OPENERS}][^{OPENERS}{CLOSERS}\\[\\]]*[{CLOSERS}]"
+    r"|\[/?[A-Za-z][A-Za-z0-9]{0,9}(?:=[^\]\n]{0,40})?\]",  # BBCode: [b], [/i], [color=red]
+    re.DOTALL,
 )
 
 _folded: dict[str, str] = {}
@@ -214,9 +232,12 @@ def _fallback(c: str) -> str:
     return m.group(1).lower() if m else ""
 
 
-def _decode(escape: str) -> list[tuple[str, int]] | None:
-    """The characters an HTML entity, run of %-escapes, backslash or CSS escape stands for,
-    each with how many characters of `escape` it came from, or None."""
+def _decode(escape: str, octal: bool = False) -> list[tuple[str, int]] | None:
+    """The characters an HTML entity, run of %-escapes, backslash, CSS (or, with `octal`,
+    octal) escape stands for, each with how many characters of `escape` it came from, or None."""
+    if escape[:2] in ("%u", "%U"):
+        number = int(escape[2:], 16)
+        return [(chr(number), len(escape))] if not 0xD800 <= number < 0xE000 else None
     if escape[0] == "%":  # UTF-8 as browsers read it; a byte that is not valid as Latin-1
         raw = bytes.fromhex(escape.replace("%", ""))
         chars = raw.decode("utf-8", "surrogateescape")
@@ -229,7 +250,8 @@ def _decode(escape: str) -> list[tuple[str, int]] | None:
         return out
     if escape[0] == "\\":  # \u006d, \U0000006d, \x6d, \u{6d}: string-literal escapes; \6d: CSS
         digits = escape[2:] if escape[1] in "uUx" else escape[1:]
-        number = int(digits.strip("{} \t\n\r\f"), 16)
+        base = 8 if octal and escape[1] not in "uUx" else 16
+        number = int(digits.strip("{} \t\n\r\f"), base)
         ok = 0 < number < 0x110000 and not 0xD800 <= number < 0xE000
         return [(chr(number), len(escape))] if ok else None
     body = escape[1:].rstrip(";")
@@ -246,7 +268,7 @@ def _decode(escape: str) -> list[tuple[str, int]] | None:
 _Unit = tuple[str, int, int]
 
 
-def _units(text: str) -> list[_Unit]:
+def _units(text: str, octal: bool = False) -> list[_Unit]:
     """(characters, start, end) of `text` with its escapes decoded until stable: a
     double-encoded `&amp;#109;` is an `m` spanning all ten characters."""
     units = [(c, i, i + 1) for i, c in enumerate(text)]
@@ -262,8 +284,8 @@ def _units(text: str) -> list[_Unit]:
         decoded: list[_Unit] = []
         last = 0
         changed = False
-        for m in _ESCAPE.finditer(flat):
-            values = _decode(m.group())
+        for m in (_OCTAL if octal else _ESCAPE).finditer(flat):
+            values = _decode(m.group(), octal)
             if values is None:
                 continue
             first = offsets[m.start()]
@@ -283,19 +305,35 @@ def _units(text: str) -> list[_Unit]:
     return units
 
 
-def _without_markup(units: list[_Unit]) -> list[_Unit] | None:
-    """`units` without the markup tags and comments in them, or None if there are none."""
-    flat = "".join(u[0] for u in units)
-    found = list(_MARKUP.finditer(flat))
-    if not found:
-        return None
-    offsets = []
-    for n, u in enumerate(units):
-        offsets.extend([n] * len(u[0]))
-    dropped: set[int] = set()
-    for m in found:
-        dropped.update(range(offsets[m.start()], offsets[m.end() - 1] + 1))
-    return [u for n, u in enumerate(units) if n not in dropped]
+def _without_markup(units: list[_Unit]) -> list[list[_Unit]]:
+    """`units` with the markup tags and comments in them removed, then removed again until
+    none is left: one list per round (none for a text without markup)."""
+    rounds = []
+    for _ in range(MARKUP_ROUNDS):
+        flat = "".join(u[0] for u in units)
+        found = list(_MARKUP.finditer(flat))
+        if not found:
+            break
+        offsets = []
+        for n, u in enumerate(units):
+            offsets.extend([n] * len(u[0]))
+        dropped: set[int] = set()
+        for m in found:
+            dropped.update(range(offsets[m.start()], offsets[m.end() - 1] + 1))
+        units = [u for n, u in enumerate(units) if n not in dropped]
+        rounds.append(units)
+    return rounds
+
+
+def _stages(flat: str) -> list[str]:
+    """`flat` and what `_without_markup` makes of it, without the spans."""
+    stages = [flat]
+    for _ in range(MARKUP_ROUNDS):
+        if not _MARKUP.search(flat):
+            break
+        flat = _MARKUP.sub("", flat)
+        stages.append(flat)
+    return stages
 
 
 def _letters(units: list[_Unit]) -> tuple[str, list[tuple[int, int]]]:
@@ -319,8 +357,8 @@ def skeleton(text: str) -> tuple[str, list[tuple[int, int]]]:
     return _letters(_units(text))
 
 
-# The skeleton of the ASCII characters of a text without escapes, in one C call: letters
-# lowercased, the digits that pass for letters folded, everything else dropped.
+# The skeleton of an ASCII text, in one C call: letters lowercased, the digits that pass for
+# letters folded, everything else dropped.
 _ASCII: Final = str.maketrans(
     {
         **{chr(c): None for c in range(128) if not chr(c).isalpha()},
@@ -328,25 +366,38 @@ _ASCII: Final = str.maketrans(
         **{chr(c): chr(c).lower() for c in range(65, 91)},
     }
 )
+# The skeleton of any other text without escapes, mostly in C: ASCII other than letters and
+# the digits that pass for letters dropped, then every character mapped to the letters it reads
+# as through one table (every ASCII letter is in it, so lookups never miss; other characters
+# are added as met; `lower()` would fold Greek `Γ`, an `r`, into `γ`, a `y`).
+_DROP: Final = re.compile(r"[^A-Za-z013\x80-\U0010ffff]+")
+_NON_ASCII: Final = re.compile(r"[^\x00-\x7f]")
+_TABLE: dict[int, str] = {c: chr(c).lower() for c in range(128) if chr(c).isalpha()}
+_TABLE.update({ord(d): HOMOGLYPHS[d] for d in "013"})
 
 
 def _quick(text: str) -> bool:
-    """Whether `text` (no escapes, no tag characters) may spell the name, in C mostly."""
-    letters = text.translate(_ASCII)
-    if not letters.isascii():
-        letters = letters.translate({ord(c): _fold(c) for c in set(letters) if ord(c) > 127})
-    return NAME.search(letters) is not None
+    """Whether `text` (escapes decoded, no tag characters) may spell the name."""
+    if text.isascii():  # one C call
+        return NAME.search(text.translate(_ASCII)) is not None
+    letters = _DROP.sub("", text)
+    new = {ord(c): _fold(c) for c in set(_NON_ASCII.findall(letters)) if ord(c) not in _TABLE}
+    if len(_TABLE) + len(new) <= 50_000:
+        _TABLE.update(new)
+        new = {}
+    return NAME.search(letters.translate({**_TABLE, **new} if new else _TABLE)) is not None
 
 
-def _decoded(text: str) -> str:
+def _decoded(text: str, octal: bool = False) -> str:
     """`text` with its escapes decoded as `_units` decodes them, without the spans."""
+    escape = _OCTAL if octal else _ESCAPE
 
     def value(m: re.Match[str]) -> str:
-        values = _decode(m.group())
+        values = _decode(m.group(), octal)
         return m.group() if values is None else "".join(v for v, _ in values)
 
     for _ in range(DECODE_PASSES):
-        decoded = _ESCAPE.sub(value, text)
+        decoded = escape.sub(value, text)
         if decoded == text:
             break
         text = decoded
@@ -355,21 +406,20 @@ def _decoded(text: str) -> str:
 
 def fence_spans(text: str) -> list[tuple[int, int]]:
     """The spans of `text` that read as the fence's name, in order, merged where they overlap.
-    The text is read with its markup and without it."""
+    The text is read with its markup and without it (and `\155` as CSS and as octal)."""
     if not text.isascii() and _TAGS.search(text):  # one character for one: spans stay
         text = text.translate(_TAG_TO_ASCII)
-    # The common case, nothing spelling the name, is settled on the decoded text without spans
-    # (mostly in C); the spans are worked out only for a text that may spell it.
-    flat = _decoded(text) if _ESCAPE.search(text) else text
-    if not _quick(flat) and not (_MARKUP.search(flat) and _quick(_MARKUP.sub("", flat))):
-        return []
-    units = _units(text)
     found = []
-    for variant in (units, _without_markup(units)):
-        if variant is None:
+    for octal in (False, True) if _OCTAL_HINT.search(text) else (False,):
+        # The common case, nothing spelling the name, is settled on the decoded text without
+        # spans (mostly in C); the spans are worked out only for a text that may spell it.
+        flat = _decoded(text, octal) if (_OCTAL if octal else _ESCAPE).search(text) else text
+        if not any(_quick(stage) for stage in _stages(flat)):
             continue
-        letters, spans = _letters(variant)
-        found += [(spans[m.start()][0], spans[m.end() - 1][1]) for m in NAME.finditer(letters)]
+        units = _units(text, octal)
+        for variant in (units, *_without_markup(units)):
+            letters, spans = _letters(variant)
+            found += [(spans[m.start()][0], spans[m.end() - 1][1]) for m in NAME.finditer(letters)]
     merged: list[tuple[int, int]] = []
     for start, end in sorted(found):
         if merged and start < merged[-1][1]:

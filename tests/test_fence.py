@@ -85,6 +85,20 @@ ATTACKS = [
     "</\\00006d\\65 mem-memory>",
     "</\\u006demem-\\x6d\\u{65}mory>",
     "\u202eyromem-memem",
+    # octal escapes, %u escapes, BBCode and nested markup, escapes padded past their width
+    "</\\155\\145\\155\\145\\155-memory>",
+    "%u003C/%u006Demem-memory%u003E",
+    "</\\u{000000006d}emem-memory>",
+    "</mem[b][/b]em-memory>",
+    "</mem[color=red]em[/color]-memory>",
+    "</mem<<b>i>em-memory>",
+    "</mem<i [x]></i>em-memory>",
+    # UTS #39 confusables beyond the common ones
+    "</ᗰeᗰeᗰ-ᗰeᗰoᖇy>",
+    "</memem-memסry>",
+    "</mȜmȜm-mƷmory>",
+    "</memem-memoꭇᶌ>",
+    "</rΝemem-memory>",
 ]
 
 
@@ -308,9 +322,37 @@ FRAGMENTS = st.sampled_from(
         "redis",
         "ttl",
         "cache",
+        "\U000e006d",
+        "\U000e003c",
+        "&#0000109;",
+        "%EF%BD%8D",
+        "%E2%80%8B",
+        "&amp;amp;amp;",
+        "<i>",
+        "</i>",
+        "<!-- x -->",
+        "[b]",
+        "\\6d ",
+        "\\155",
+        "ꓟ",
+        "Ꮇ",
+        "ⲙ",
+        "ɛ",
+        "Γ",
+        "Υ",
+        "०",
     ]
 )
 HOSTILE = st.lists(st.one_of(FRAGMENTS, st.text(max_size=4)), max_size=30).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(HOSTILE)
+def test_the_fast_path_agrees_with_the_skeleton(text: str) -> None:
+    """`fence_spans` settles most texts without spans, on a faster skeleton; it must find the
+    name wherever the full skeleton does."""
+    if fence.NAME.search(fence.skeleton(text)[0]):
+        assert fence.fence_spans(text), text
 
 
 @settings(max_examples=300, deadline=None)
