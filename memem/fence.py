@@ -171,7 +171,7 @@ _ESCAPE: Final = re.compile(
     _ENTITY
     + _PERCENT
     + _LITERAL
-    + r"|[0-9][0-9a-fA-F]{0,5}+\s?|[a-fA-F][0-9a-fA-F]{0,5}+(?![g-zG-Z])\s?)"
+    + r"|[0-9][0-9a-fA-F]{0,5}+[ \t\n\r\f]?|[a-fA-F][0-9a-fA-F]{0,5}+(?![g-zG-Z])[ \t\n\r\f]?)"
 )
 _OCTAL: Final = re.compile(_ENTITY + _PERCENT + _LITERAL + r"|[0-7]{1,3}+)")
 _OCTAL_HINT: Final = re.compile(r"\\[0-7]")
@@ -251,7 +251,7 @@ def _decode(escape: str, octal: bool = False) -> list[tuple[str, int]] | None:
     if escape[0] == "\\":  # \u006d, \U0000006d, \x6d, \u{6d}: string-literal escapes; \6d: CSS
         digits = escape[2:] if escape[1] in "uUx" else escape[1:]
         base = 8 if octal and escape[1] not in "uUx" else 16
-        number = int(digits.strip("{} \t\n\r\f"), base)
+        number = int(digits.strip().strip("{}"), base)
         ok = 0 < number < 0x110000 and not 0xD800 <= number < 0xE000
         return [(chr(number), len(escape))] if ok else None
     body = escape[1:].rstrip(";")

@@ -231,7 +231,8 @@ def build(store: "Store", import_roots: Sequence[Path] = ()) -> "MCPServer":
         """The chronological thread around a memory: what came before and after it in its
         project, plus its graph neighbours. Example: id="3f2a9c1d"."""
         lines = [
-            f"{'>' if why == 'this memory' else ' '} {m.created:%Y-%m-%d %H:%M} {m.id} L{m.layer} {m.title} ({why})"
+            f"{'>' if why == 'this memory' else ' '} {m.created:%Y-%m-%d %H:%M}"
+            f" {fence.line(m.id, 200)} L{m.layer} {fence.line(m.title)} ({why})"
             for m, why in store.timeline(id, window=window)
         ]
         return _bounded("\n".join(lines))
@@ -249,7 +250,9 @@ def build(store: "Store", import_roots: Sequence[Path] = ()) -> "MCPServer":
             lines.append(
                 f"{fence.label(p.project)}: {p.active} active ({layers}), {p.deprecated} deprecated"
             )
-            lines += [f"  {fence.label(m.id)} L{m.layer} {fence.line(m.title)}" for m in p.recent]
+            lines += [
+                f"  {fence.line(m.id, 200)} L{m.layer} {fence.line(m.title)}" for m in p.recent
+            ]
         return _bounded("\n".join(lines), "; pass project= for one project")
 
     @tool
@@ -338,7 +341,7 @@ def build(store: "Store", import_roots: Sequence[Path] = ()) -> "MCPServer":
             )
             for d in built.deltas
         ]
-        lines += [f"saved {fence.label(i)}" for i in built.applied]
+        lines += [f"saved {fence.line(i, 200)}" for i in built.applied]
         return _bounded("\n".join(lines))
 
     @tool
