@@ -145,10 +145,16 @@ _LOOKALIKES: Final = {
     "O": "ంಂംං٥۵סه𞸤𞹤𞺄ﻫﻬﻪﻩھﮬﮭﮫﮪہﮨﮩﮧﮦەഠဝ𑣈𑣗𐐬ዐଠ𑢵𐊒𐐄",
     "R": "ꭇꭈꮁ𝈖𐒴ᖇ𖼵",
     "Y": "ᶌ𑣜𖽃𑢤𐊲",
+    # symbols read as letters
+    "m_": "₥",
+    "e_": "€∈∊",
+    "o_": "⭕⊙⊚⚬",
+    "r_": "®",
+    "y_": "¥",
 }
 for _letter, _chars in _LOOKALIKES.items():
     for _c in _chars:
-        HOMOGLYPHS.setdefault(_c, _letter.lower())
+        HOMOGLYPHS.setdefault(_c, _letter[0].lower())
 for _c, _letter in list(HOMOGLYPHS.items()):
     for _other in (_c.lower(), _c.upper()):
         if len(_other) == 1 and not _other.isascii():
@@ -166,7 +172,10 @@ _TAG_TO_ASCII: Final = {c: c - 0xE0000 for c in range(0xE0020, 0xE007F)}
 # an octal escape (C, Python, shell): a text holding one is read both ways.
 _ENTITY: Final = r"&(?:#[xX]0*[0-9a-fA-F]{1,6}|#0*[0-9]{1,7}|[A-Za-z][A-Za-z0-9]{1,31});?"
 _PERCENT: Final = r"|%[uU][0-9a-fA-F]{4}|(?:%[0-9a-fA-F]{2})+"
-_LITERAL: Final = r"|\\(?:u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|u\{0*[0-9a-fA-F]{1,6}\}"
+_LITERAL: Final = (
+    r"|\\(?:u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|[ux]\{0*[0-9a-fA-F]{1,6}\}"
+    r"|N\{[A-Za-z0-9 -]{1,88}\}"
+)
 _ESCAPE: Final = re.compile(
     _ENTITY
     + _PERCENT
@@ -189,6 +198,11 @@ _MARKUP: Final = re.compile(
 
 _folded: dict[str, str] = {}
 _NAMED: Final = re.compile(r"LETTER (?:SMALL CAPITAL )?([A-Z])(?: WITH [A-Z ]+)?$")
+# Symbols drawn as a Latin letter (negative squared and circled letters, regional indicators
+# outside a flag) without a decomposition that says so.
+_LETTER_SYMBOL: Final = re.compile(
+    r"(?:LATIN (?:CAPITAL |SMALL )?|REGIONAL INDICATOR SYMBOL )LETTER ([A-Z])$"
+)
 
 
 def _fold(ch: str) -> str:
@@ -227,7 +241,8 @@ def _fallback(c: str) -> str:
     if unicodedata.category(c) == "Nd":
         return "o" if unicodedata.digit(c, -1) == 0 else ""
     if not unicodedata.category(c).startswith("L"):
-        return ""
+        m = _LETTER_SYMBOL.search(unicodedata.name(c, ""))
+        return m.group(1).lower() if m else ""
     m = _NAMED.search(unicodedata.name(c, ""))
     return m.group(1).lower() if m else ""
 
@@ -248,6 +263,11 @@ def _decode(escape: str, octal: bool = False) -> list[tuple[str, int]] | None:
             else:
                 out.append((c, 3 * len(c.encode("utf-8"))))
         return out
+    if escape[:2] == "\\N":  # \N{LATIN SMALL LETTER M}: Python's named escape
+        try:
+            return [(unicodedata.lookup(escape[3:-1]), len(escape))]
+        except KeyError:
+            return None
     if escape[0] == "\\":  # \u006d, \U0000006d, \x6d, \u{6d}: string-literal escapes; \6d: CSS
         digits = escape[2:] if escape[1] in "uUx" else escape[1:]
         base = 8 if octal and escape[1] not in "uUx" else 16
