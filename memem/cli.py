@@ -44,7 +44,9 @@ def _layer_line(layers: dict[int, int] | Any) -> str:
 
 
 def _short(memory_id: str) -> str:
-    return memory_id[:8]
+    from memem.fence import short_id  # a hand-written id may read as the slice's fence
+
+    return short_id(memory_id)
 
 
 def _show(memory: Memory) -> None:
@@ -175,12 +177,15 @@ def cmd_list(store: Store, args: argparse.Namespace) -> int:
         return 0
     if not listings:
         print("no memories yet: add one with `memem save TEXT`", file=sys.stderr)
+    from memem.fence import label, line  # memory-derived names on memem's own lines
+
     for p in listings:
         print(
-            f"{p.project}: {p.active} active ({_layer_line(p.layers)}), {p.deprecated} deprecated"
+            f"{label(p.project)}: {p.active} active ({_layer_line(p.layers)}),"
+            f" {p.deprecated} deprecated"
         )
         for m in p.recent:
-            print(f"  {_short(m.id)}  L{m.layer}  {m.title}")
+            print(f"  {_short(m.id)}  L{m.layer}  {line(m.title)}")
     return 0
 
 
@@ -190,10 +195,13 @@ def cmd_timeline(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         _print_json([{**m.to_dict(), "why": why} for m, why in thread])
         return 0
+    from memem.fence import line
+
     for m, why in thread:
         marker = ">" if why == "this memory" else " "
         print(
-            f"{marker} {m.created:%Y-%m-%d %H:%M}  {_short(m.id)}  L{m.layer}  {m.title}  ({why})"
+            f"{marker} {m.created:%Y-%m-%d %H:%M}  {_short(m.id)}  L{m.layer}  {line(m.title)}"
+            f"  ({why})"
         )
     return 0
 
@@ -421,11 +429,14 @@ def cmd_slice(store: Store, args: argparse.Namespace) -> int:
         print(f"(no slice: {built.reason})", file=sys.stderr)
     else:
         print(built.markdown)
+    # After the fence: every memory-derived string here is neutralised like the slice's body.
+    from memem.fence import label, line
+
     for delta in built.deltas:
         mark = "safe" if delta.safe else "needs review"
-        print(f"proposed {delta.kind} ({mark}): {delta.summary}")
+        print(line(f"proposed {delta.kind} ({mark}): {delta.summary}", 400))
     for memory_id in built.applied:
-        print(f"saved {memory_id}")
+        print(f"saved {label(memory_id)}")
     return 0
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, BinaryIO, Final, TextIO, TypeVar, cast
 
-from memem import handshake
+from memem import fence, handshake
 from memem.errors import InvalidInput, MememError
 from memem.memory import (
     MAX_CONTENT_CHARS,
@@ -231,7 +231,8 @@ def build(store: "Store", import_roots: Sequence[Path] = ()) -> "MCPServer":
         """The chronological thread around a memory: what came before and after it in its
         project, plus its graph neighbours. Example: id="3f2a9c1d"."""
         lines = [
-            f"{'>' if why == 'this memory' else ' '} {m.created:%Y-%m-%d %H:%M} {m.id} L{m.layer} {m.title} ({why})"
+            f"{'>' if why == 'this memory' else ' '} {m.created:%Y-%m-%d %H:%M}"
+            f" {fence.line(m.id, 200)} L{m.layer} {fence.line(m.title)} ({why})"
             for m, why in store.timeline(id, window=window)
         ]
         return _bounded("\n".join(lines))
@@ -246,8 +247,12 @@ def build(store: "Store", import_roots: Sequence[Path] = ()) -> "MCPServer":
         lines = []
         for p in listings:
             layers = " ".join(f"L{k}:{v}" for k, v in p.layers.items())
-            lines.append(f"{p.project}: {p.active} active ({layers}), {p.deprecated} deprecated")
-            lines += [f"  {m.id} L{m.layer} {m.title}" for m in p.recent]
+            lines.append(
+                f"{fence.label(p.project)}: {p.active} active ({layers}), {p.deprecated} deprecated"
+            )
+            lines += [
+                f"  {fence.line(m.id, 200)} L{m.layer} {fence.line(m.title)}" for m in p.recent
+            ]
         return _bounded("\n".join(lines), "; pass project= for one project")
 
     @tool
@@ -329,11 +334,14 @@ def build(store: "Store", import_roots: Sequence[Path] = ()) -> "MCPServer":
             auto_commit_safe=auto_commit_safe,
         )
         lines = [built.markdown or f"(no slice: {built.reason})"]
+        # After the fence: every memory-derived string here is neutralised like the slice's body.
         lines += [
-            f"proposed {d.kind} ({'safe' if d.safe else 'needs review'}): {d.summary}"
+            fence.line(
+                f"proposed {d.kind} ({'safe' if d.safe else 'needs review'}): {d.summary}", 400
+            )
             for d in built.deltas
         ]
-        lines += [f"saved {i}" for i in built.applied]
+        lines += [f"saved {fence.line(i, 200)}" for i in built.applied]
         return _bounded("\n".join(lines))
 
     @tool

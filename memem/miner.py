@@ -664,7 +664,7 @@ def _next_line(path: str, start: int) -> int:
 def refine_playbook(store: Store, project: str) -> None:
     """`<vault>/memem/playbooks/<project>.md`: the project's anchors, conventions and recent
     decisions and fixes, regenerated from its memories after each mined session."""
-    from memem import index
+    from memem import index, recall
 
     conn = store.index.connection()
     rows = index.select(
@@ -692,4 +692,7 @@ def refine_playbook(store: Store, project: str) -> None:
             ]
             lines.append("")
     store.vault.ensure()
-    store.vault.write_text(store.vault.playbooks_dir / f"{project}.md", "\n".join(lines))
+    text = "\n".join(lines)
+    store.vault.write_text(store.vault.playbooks_dir / f"{project}.md", text)
+    # Recall injects a playbook only as written here: a hand edit is not scanned.
+    recall.record_playbook(store.settings.state_dir, project, text)

@@ -54,7 +54,10 @@ TOPIC_SHIFT: Final = 0.2
 TRANSCRIPT_TAIL: Final = 256 * 1024
 SESSION_LIMIT: Final = 1024 * 1024
 PLAYBOOK_CHARS: Final = 4000
-PLAYBOOK_LIMIT: Final = 4 * PLAYBOOK_CHARS  # UTF-8 takes at most 4 bytes a character
+# sha256 of each playbook as memem wrote it, by project, in the state dir; a playbook (and
+# that file) larger than the limit is not read.
+PLAYBOOK_HASHES: Final = "playbooks.json"
+HASHES_LIMIT: Final = 1 << 20
 KEEP_ROLES: Final = ("goals", "constraints", "decisions", "open_tensions")
 
 
@@ -102,24 +105,28 @@ class Session:
     def save(self, path: str | None) -> None:
         if path is None:
             return
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         self.updated = time.time()
-        data = json.dumps({name: getattr(self, name) for name in self.__slots__}).encode()
-        # Hooks of one event run concurrently: a private temp name per process, then rename.
-        tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
+        _write_private(path, json.dumps({n: getattr(self, n) for n in self.__slots__}).encode())
+
+
+def _write_private(path: str, data: bytes) -> None:
+    """Replace `path` (mode 0600) with `data` atomically."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    # Hooks of one event run concurrently: a private temp name per process, then rename.
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        # O_NONBLOCK|O_NOFOLLOW: a FIFO or symlink planted at the temp name fails, never blocks.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK | os.O_NOFOLLOW
+        fd = os.open(tmp, flags, 0o600)
         try:
-            # O_NONBLOCK|O_NOFOLLOW: a FIFO or symlink planted at the temp name fails, never blocks.
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK | os.O_NOFOLLOW
-            fd = os.open(tmp, flags, 0o600)
-            try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def session_path(state_dir: str | PathLike[str], session_id: str | None) -> str | None:
@@ -192,15 +199,71 @@ def neighbours(
     return _candidates(rows, "graph", [scored[r.memory.id] for r in rows])
 
 
-def playbook(vault_dir: str | PathLike[str], project: str) -> list[Candidate]:
-    path = os.path.join(vault_dir, "memem", "playbooks", f"{project}.md")
-    data = read_regular(path, PLAYBOOK_LIMIT)
+def _playbook_hashes(state_dir: str | PathLike[str]) -> dict[str, str]:
+    data = read_regular(os.path.join(state_dir, PLAYBOOK_HASHES), HASHES_LIMIT)
     try:
-        text = "" if data is None else data.decode("utf-8")[:PLAYBOOK_CHARS]
-    except UnicodeDecodeError as exc:
-        if len(data or b"") < PLAYBOOK_LIMIT or exc.start < PLAYBOOK_LIMIT - 3:
-            return []
-        text = (data or b"")[: exc.start].decode("utf-8")[:PLAYBOOK_CHARS]  # cut mid-character
+        loaded = json.loads(data) if data else {}
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(loaded, dict):
+        return {}
+    return {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def record_playbook(state_dir: str | PathLike[str], project: str, text: str) -> None:
+    """Remember the sha256 of the playbook memem just wrote for `project`
+    (`<state>/playbooks.json`): only that text is injected at session start."""
+    import hashlib
+
+    hashes = _playbook_hashes(state_dir)
+    hashes[project] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    path = os.path.join(state_dir, PLAYBOOK_HASHES)
+    _write_private(path, json.dumps(hashes, sort_keys=True).encode())
+
+
+def _note(state_dir: str | PathLike[str], event: str, path: str) -> None:
+    """A warning in memem's log; in a hook, where no entry point has set logging up (and stderr
+    must stay quiet), one JSON line appended to `<state>/logs/hooks.log`."""
+    import logging
+
+    log = logging.getLogger("memem.recall")
+    if log.hasHandlers():
+        log.warning(event, extra={"path": path})
+        return
+    entry = {
+        "ts": time.time(),
+        "level": "warning",
+        "logger": log.name,
+        "event": event,
+        "path": path,
+    }
+    with contextlib.suppress(OSError):
+        os.makedirs(os.path.join(state_dir, "logs"), mode=0o700, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | os.O_NOFOLLOW
+        fd = os.open(os.path.join(state_dir, "logs", "hooks.log"), flags, 0o600)
+        try:
+            os.write(fd, (json.dumps(entry) + "\n").encode())
+        finally:
+            os.close(fd)
+
+
+def playbook(
+    vault_dir: str | PathLike[str], project: str, state_dir: str | PathLike[str]
+) -> list[Candidate]:
+    """The project's playbook, if it is memem's own unedited output. It is generated from
+    memories that passed the scan; a hand edit (or a file memem never wrote) has not, and
+    would reach the model as trusted context at every session start, so it is skipped."""
+    import hashlib  # session start and compaction only: not on the prompt path
+
+    path = os.path.join(vault_dir, "memem", "playbooks", f"{project}.md")
+    data = read_regular(path, HASHES_LIMIT + 1)
+    if data is None:
+        return []
+    expected = _playbook_hashes(state_dir).get(project)
+    if len(data) > HASHES_LIMIT or hashlib.sha256(data).hexdigest() != expected:
+        _note(state_dir, "playbook not injected: not as memem wrote it (edited by hand?)", path)
+        return []
+    text = data.decode("utf-8", errors="replace")[:PLAYBOOK_CHARS]
     body = text.split("---", 2)[-1].strip() if text.startswith("---") else text.strip()
     if not body:
         return []
@@ -279,7 +342,7 @@ def build(
     if anchors_due:
         groups.append(anchors(conn, scope))
         if event in ("start", "compact"):
-            groups.append(playbook(vault_dir, scope))
+            groups.append(playbook(vault_dir, scope, state_dir))
     if event == "compact":
         kept = index.get_many(conn, session.keep)
         groups.append(_candidates(list(kept.values()), "kept", [0.95] * len(kept)))
@@ -324,7 +387,9 @@ def build(
         session.terms = terms or session.terms
         session.save(path)
         return Slice("", True, reason="everything relevant was already injected", project=scope)
-    text = render(items, env if cwd else Environment(project=scope))
+    # The header names the slice's scope; the branch only when that is the cwd's project.
+    where = Environment(project=scope, branch=env.branch if scope == env.project else "")
+    text = render(items, where)
     session.injected += [i.id for i in items if i.id not in session.injected]
     session.terms = terms or session.terms
     session.anchored = session.anchored or anchors_due

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from memem.fence import label, wrap
+from memem.fence import label, line, short_id, strip_tags, wrap
 from memem.text import STOPWORDS, words
 from memem.value import Value
 
@@ -561,7 +561,8 @@ def render(items: Sequence[Item], env: Environment | None = None, *, budget: int
                 lines.append(f"- **{item.title}** {ref}\n  {body}")
     # Everything between the tags is memory-derived or beside it: no part of it, nor two
     # parts together, nor a part and a tag, may read as a tag (memem.fence).
-    body = "\n".join(lines)
+    # Tag characters are invisible and read as ASCII: no coding memory needs them.
+    body = strip_tags("\n".join(lines))
     for _ in range(16):
         text = wrap(body, OPEN, CLOSE)
         if len(text) <= budget:  # select() keeps well inside; this is the hard guarantee
@@ -586,20 +587,25 @@ def propose(prompt: str, items: Sequence[Item]) -> list[Delta]:
     deltas: list[Delta] = []
     if m := _REMEMBER.match(prompt.strip()):
         fact = m.group(1).strip()
-        deltas.append(Delta("new_memory", f"remember: {fact[:80]}", True, content=fact))
+        deltas.append(Delta("new_memory", f"remember: {line(fact, 80)}", True, content=fact))
     for m in _NO_LONGER.finditer(prompt):
         tool = m.group(1).lower()
         for item in items:
             if tool in item.text.lower() and item.role != "artifacts":
                 deltas.append(
-                    Delta("deprecate", f"{item.id[:8]} mentions {tool}", False, target=item.id)
+                    Delta(
+                        "deprecate",
+                        f"{short_id(item.id)} mentions {line(tool)}",
+                        False,
+                        target=item.id,
+                    )
                 )
     recalled = [i for i in items if i.source == "search"]
     for a, b in itertools.pairwise(recalled):
         deltas.append(
             Delta(
                 "link",
-                f"{a.id[:8]} and {b.id[:8]} recalled together",
+                f"{short_id(a.id)} and {short_id(b.id)} recalled together",
                 False,
                 target=f"{a.id} {b.id}",
             )
