@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -360,14 +361,13 @@ _CLI_PASSWORDS: Final = (
         "pass",
         r"(?i)(?<![\w-])-(?:src|dest|new)?(?:store|key)pass[ \t]+['\"]?(?P<secret>[^\s'\"-][^\s'\"]{2,127})",
     ),
-    # "login: admin, pass X", "user deploy / pass X", "username ops and password X"
-    (
-        "p",
-        r"(?i)\b(?:login|user(?:name)?|usr|account)(?:[ \t]{0,5}[:=])?[ \t]{1,5}[^\s,;/]{1,64}[ \t]{0,5}"
-        r"(?:[,;/]|and)?[ \t]{0,5}(?:pass(?:word)?|pwd|pw)(?:[ \t]{0,5}[:=])?[ \t]{1,5}['\"]?"
-        r"(?P<secret>[^\s'\"`]{2,126}"
-        r"[^\s'\"`.,;:!?)\]])",
-    ),
+)
+# "login: admin, pass X", "user deploy / pass X", "username ops and password X"
+_USER_PASS: Final = (
+    r"(?i)\b(?:login|user(?:name)?|usr|account)(?:[ \t]{0,5}[:=])?[ \t]{1,5}[^\s,;/]{1,64}[ \t]{0,5}"
+    r"(?:[,;/]|and)?[ \t]{0,5}(?:pass(?:word)?|pwd|pw)(?:[ \t]{0,5}[:=])?[ \t]{1,5}['\"]?"
+    r"(?P<secret>[^\s'\"`]{2,126}"
+    r"[^\s'\"`.,;:!?)\]])"
 )
 # An AWS secret key in prose: 40 characters of mixed-case base64 near "aws" or an access key id.
 _AWS_SECRET_NEAR: Final = r"(?<![\w/+=])(?P<secret>[A-Za-z0-9/+]{40})(?![\w/+=])"
@@ -486,11 +486,16 @@ class _Rule:
     pattern: re.Pattern[str]
     gate: Gate
     accept: _Accept
+    # A provider-token rule whose gate literals are all in `_TOKEN_LITERALS`.
+    grouped: bool = False
 
 
 def _any(*words: str, folded: bool = False) -> Gate:
     """A gate passing when one of `words` is in the text (or, with `folded`, its fold)."""
     # `map` over `str.__contains__` runs in C: no generator frame per word.
+    if len(words) == 1:
+        word = words[0]
+        return (lambda t, f: word in f) if folded else (lambda t, f: word in t)
     if folded:
         return lambda t, f: any(map(f.__contains__, words))
     return lambda t, f: any(map(t.__contains__, words))
@@ -503,10 +508,16 @@ def _search(pattern: str) -> Gate:
 
 
 def _either(*gates: Gate) -> Gate:
+    if len(gates) == 2:  # the common case, without a generator
+        g1, g2 = gates
+        return lambda t, f: g1(t, f) or g2(t, f)
     return lambda t, f: any(g(t, f) for g in gates)
 
 
 def _both(*gates: Gate) -> Gate:
+    if len(gates) == 2:
+        g1, g2 = gates
+        return lambda t, f: g1(t, f) and g2(t, f)
     return lambda t, f: all(g(t, f) for g in gates)
 
 
@@ -537,7 +548,7 @@ _ASSIGNED: Final = _both(
 _RULES: Final[tuple[_Rule, ...]] = (
     _Rule("private-key", re.compile(_PEM), _any("-----BEGIN"), _always),
     *(
-        _Rule(kind, re.compile(pattern), _token_gate(gate), _varied)
+        _Rule(kind, re.compile(pattern), _token_gate(gate), _varied, gate != ".")
         for kind, gate, pattern in map(str.split, _TOKEN_TABLE.strip().splitlines())
     ),
     _Rule(
@@ -578,6 +589,14 @@ _RULES: Final[tuple[_Rule, ...]] = (
     *(
         _Rule("password-assignment", re.compile(pattern), _any(word, folded=True), _literal)
         for word, pattern in _CLI_PASSWORDS
+    ),
+    _Rule(
+        "password-assignment",
+        re.compile(_USER_PASS),
+        _both(
+            _any("login", "user", "usr", "account", folded=True), _any("pass", "pw", folded=True)
+        ),
+        _literal,
     ),
     _Rule(
         "password-assignment",
@@ -636,12 +655,30 @@ _RULES: Final[tuple[_Rule, ...]] = (
 )
 
 
+# Every gate literal of the grouped token rules, plain and folded: one search tells whether any
+# of those rules may match, and most notes hold none.
+_TOKEN_LITERALS: Final = tuple(
+    w for line in _TOKEN_TABLE.strip().splitlines() for w in line.split()[1].split(",") if w != "."
+)
+_TOKEN_PLAIN: Final = re.compile(
+    "|".join(re.escape(w) for w in _TOKEN_LITERALS if not w.startswith("i:"))
+)
+_TOKEN_FOLDED: Final = re.compile(
+    "|".join(re.escape(w[2:]) for w in _TOKEN_LITERALS if w.startswith("i:"))
+)
+
+
+def _tokens_may_match(text: str, folded: str) -> bool:
+    return _TOKEN_PLAIN.search(text) is not None or _TOKEN_FOLDED.search(folded) is not None
+
+
 def _redact(text: str) -> tuple[str, tuple[Finding, ...]]:
     sk = skeleton_map(text, decode=False)
     base, folded = sk.text, _fold(sk.text)
+    tokens = _tokens_may_match(base, folded)
     found: list[tuple[int, int, int, str]] = []  # start, priority, end, kind
     for priority, rule in enumerate(_RULES):
-        if not rule.gate(base, folded):
+        if (rule.grouped and not tokens) or not rule.gate(base, folded):
             continue
         named = "secret" in rule.pattern.groupindex
         for m in rule.pattern.finditer(base):
@@ -1777,7 +1814,7 @@ def _undisguised(text: str) -> str:
         text = _TAG_RUN.sub(lambda m: "".join(chr(ord(c) - 0xE0000) for c in m.group()), text)
     if "\\" in text:
         text = _BACKSLASH_ESCAPE.sub(lambda m: chr(int(m[1] or m[2], 16)), text)
-    text = _squeezed(skeleton_map(text).text)
+    text = _squeezed(_skeleton(text).text)
     if not any(_is_leet(m.group(), False) for m in _LEET_WORD.finditer(text)):
         return text
     return _LEET_WORD.sub(
@@ -1824,8 +1861,12 @@ def _threats(text: str) -> tuple[Finding, ...]:
     return tagged + found
 
 
+# The first look and `_undisguised` both need the skeleton of the same text.
+_skeleton: Final = functools.lru_cache(maxsize=4)(skeleton_map)
+
+
 def _threats_in(text: str) -> tuple[Finding, ...]:
-    sk = skeleton_map(text)
+    sk = _skeleton(text)
     t, f = sk.text, _fold(sk.text)
     # start and end in `t`, rank (earlier in `_THREATS` first), kind, excerpt width
     found: list[tuple[int, int, int, str, int]] = []
