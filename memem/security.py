@@ -318,19 +318,34 @@ _FOREIGN_PASSWORD: Final = (
     r"passwort|kennwort|mot[ \t]+de[ \t]+passe|contrasena|clave|senha|wachtwoord|haslo"
     r"|losenord|passord|adgangskode|parola[ \t]+d'ordine"
 )
+
+
 # Prose: "password Tr0ub4dor&3xyz", "the db password is hunter2!x", "pw: ...", "aws secret is
 # <40 chars>". Trailing punctuation ends the sentence, not the secret.
-_PROSE: Final = (
-    rf"(?i)(?<![A-Za-z0-9-])(?P<name>pass(?:words?|wd|phrase)|pwd|pw|{_FOREIGN_PASSWORD}|secret(?:[ \t]+(?:access[ \t]+)?"
-    r"key)?|api[ \t_-]?key|access[ \t_-]?key|(?:auth|access|api|bot|bearer)?[ \t_-]?token|credentials?"
-    r"|(?:hmac|signing|encryption|license|licence|master|private)[ \t_-]?key)(?![\w-])"
-    # "password: x", "password x", "password for the router was x", "password got changed to x".
-    # The value right after the name is tried before one further on, so a redaction further on
-    # cannot change which one is found (`redact` stays idempotent).
-    r"(?:[ \t]*[:=][ \t]*|[ \t]+|(?:[ \t]+[\w.,@()/'-]{1,40}){0,10}?[ \t]*(?:[:=]|[ \t](?:is|was"
-    r"|are|reads|(?:reset|changed|set|updated)[ \t]+to|ist|lautet|est|es|e|era|fue|war|is|wordt|jest|to))[ \t]+)[\"'`]?"
-    r"(?P<secret>(?=[^\s\"'`]{0,254}\d)[^\s\"'`]{3,255}?[^\s\"'`.,;:!?)\]])"
-    r"(?=[.,;:!?)\]]*(?:[\s\"'`]|$|&\w{1,30}=))"
+def _prose(names: str, verbs: str) -> str:
+    """A secret named in prose: one of `names`, then the value, or words and one of `verbs`."""
+    return (
+        rf"(?i)(?<![A-Za-z0-9-])(?P<name>{names})(?![\w-])"
+        # "password: x", "password x", "password for the router was x", "password got changed
+        # to x". The value right after the name is tried before one further on, so a redaction
+        # further on cannot change which one is found (`redact` stays idempotent).
+        r"(?:[ \t]*[:=][ \t]*|[ \t]+|(?:[ \t]+[\w.,@()/'-]{1,40}){0,10}?[ \t]*(?:[:=]|[ \t](?:"
+        rf"{verbs}))[ \t]+)[\"'`]?"
+        r"(?P<secret>(?=[^\s\"'`]{0,254}\d)[^\s\"'`]{3,255}?[^\s\"'`.,;:!?)\]])"
+        r"(?=[.,;:!?)\]]*(?:[\s\"'`]|$|&\w{1,30}=))"
+    )
+
+
+_PROSE: Final = _prose(
+    r"pass(?:words?|wd|phrase)|pwd|pw|secret(?:[ \t]+(?:access[ \t]+)?key)?|api[ \t_-]?key"
+    r"|access[ \t_-]?key|(?:auth|access|api|bot|bearer)?[ \t_-]?token|credentials?"
+    r"|(?:hmac|signing|encryption|license|licence|master|private)[ \t_-]?key",
+    r"is|was|are|reads|(?:reset|changed|set|updated)[ \t]+to",
+)
+# The same in other languages: "das Passwort ist x", "le mot de passe est x", "a senha é x".
+_PROSE_FOREIGN: Final = _prose(
+    _FOREIGN_PASSWORD,
+    r"ist|lautet|war|est|etait|es|era|fue|e|is|was|wordt|jest|to|brzmi|ar|er",
 )
 # "log in with admin / secret": a user and a password either side of a slash.
 _USER_SLASH: Final = (
@@ -645,9 +660,15 @@ _RULES: Final[tuple[_Rule, ...]] = (
     _Rule(
         "",
         re.compile(_PROSE),
+        _any("pass", "pw", "secret", "key", "token", "credential", folded=True),
+        _prose_value,
+    ),
+    _Rule(
+        "",
+        re.compile(_PROSE_FOREIGN),
         _any(
-            *("pass", "pw", "secret", "key", "token", "credential", "wort", "woord", "contrase"),
-            *("clave", "senha", "haslo", "losenord", "adgangskode", "parola"),
+            *("pass", "wort", "woord", "contrase", "clave", "senha", "haslo", "losenord"),
+            *("adgangskode", "parola"),
             folded=True,
         ),
         _prose_value,
