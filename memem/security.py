@@ -817,10 +817,14 @@ class _Threat:
     gate: Gate
     # A match that is a bare token ("[INST]", "<|im_start|>") may be named in prose about it.
     token: bool = False
+    # A match holding a negation ("..., and never commit `.env`") is advice, not an order.
+    advice: bool = False
 
 
-def _threat(kind: str, gate: Gate, *branches: str, token: bool = False) -> _Threat:
-    return _Threat(kind, re.compile("|".join(branches), re.I), gate, token)
+def _threat(
+    kind: str, gate: Gate, *branches: str, token: bool = False, advice: bool = False
+) -> _Threat:
+    return _Threat(kind, re.compile("|".join(branches), re.I), gate, token, advice)
 
 
 _INJECT: Final = "prompt-injection"
@@ -1089,6 +1093,7 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         ),
         rf"\b{_LEAK_VERB}\b[\s\S]{{0,80}}?{_SECRET_THING}[\s\S]{{0,120}}?{_OUTSIDE}",
         rf"{_SECRET_THING}[\s\S]{{0,120}}?\b{_LEAK_VERB}\b[\s\S]{{0,80}}?{_OUTSIDE}",
+        advice=True,
     ),
     # (b) commands that fetch remote code and run it
     _threat(
@@ -1661,6 +1666,10 @@ _NL_EXFIL: Final = re.compile(
     re.I,
 )
 _NEGATION: Final = re.compile(r"\b(?:never|not|don't|shouldn't|mustn't|avoid|no)\b", re.I)
+# A negation inside a match, not "don't forget to".
+_ADVICE: Final = re.compile(
+    r"\b(?:never|not|don't|do\s+not|shouldn't|mustn't|avoid)\b(?!\s+(?:forget|hesitate|skip))", re.I
+)
 
 
 # Copying a key file to another machine: `scp ~/.kube/config u@host:/tmp`, `rsync ~/.ssh/ h:`.
@@ -1898,6 +1907,7 @@ def _threats_in(text: str) -> tuple[Finding, ...]:
                 for m in threat.pattern.finditer(t)
                 if not _is_mention(t, m.start(), m.end())
                 and not (threat.token and _is_token_mention(t, m.start(), m.end()))
+                and not (threat.advice and _ADVICE.search(t, m.start(), m.end()))
             ]
     if _nl_exfil_may_match(f):
         found += [
