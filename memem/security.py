@@ -667,8 +667,8 @@ _RULES: Final[tuple[_Rule, ...]] = (
         "",
         re.compile(_PROSE_FOREIGN),
         _any(
-            *("pass", "wort", "woord", "contrase", "clave", "senha", "haslo", "losenord"),
-            *("adgangskode", "parola"),
+            *("passe", "wort", "woord", "contrase", "clave", "senha", "haslo", "losenord"),
+            *("passord", "adgangskode", "parola"),
             folded=True,
         ),
         _prose_value,
@@ -690,6 +690,8 @@ _TOKEN_FOLDED: Final = re.compile(
 
 
 def _tokens_may_match(text: str, folded: str) -> bool:
+    if len(text) > 4096:  # on long text the per-rule substring tests are cheaper than a regex
+        return True
     return _TOKEN_PLAIN.search(text) is not None or _TOKEN_FOLDED.search(folded) is not None
 
 
@@ -1478,7 +1480,12 @@ _MORE_THREATS: Final[tuple[_Threat, ...]] = (
     ),
     _threat(
         _CLAIM,
-        _any("from", folded=True),
+        _both(
+            _any("from", folded=True),
+            _any(
+                "note", "message", "memo", "instruction", "directive", "word", "order", folded=True
+            ),
+        ),
         r"\b(?:note|message|notice|memo|instructions?|directive|word|orders?)\s+from\s+(?:the\s+"
         r"|your\s+)?(?:account\s+owner|repo(?:sitory)?\s+owner|workspace\s+owner|org(?:anization)?"
         r"\s+owner|owner|admin(?:istrator)?|operator|anthropic|openai|trust\s+(?:and|&)\s+safety"
