@@ -1483,7 +1483,15 @@ _MORE_THREATS: Final[tuple[_Threat, ...]] = (
         _both(
             _any("from", folded=True),
             _any(
-                "note", "message", "memo", "instruction", "directive", "word", "order", folded=True
+                "note",
+                "notice",
+                "message",
+                "memo",
+                "instruction",
+                "directive",
+                "word",
+                "order",
+                folded=True,
             ),
         ),
         r"\b(?:note|message|notice|memo|instructions?|directive|word|orders?)\s+from\s+(?:the\s+"
