@@ -8,6 +8,13 @@ Both halves match on `memem.normalize.skeleton_map` of the text, not the text it
 and control characters dropped, look-alike letters (Cyrillic, Greek, fullwidth, mathematical)
 folded to ASCII, and, for threats, accents dropped and HTML/URL escapes decoded. A match is
 mapped back to the original characters, which are what gets redacted or quoted in an excerpt.
+When the first look at the text finds no threat, a second look runs on a copy with the
+disguises a skeleton keeps undone (`_undisguised`: invisible TAG characters and ``\\uXXXX`` /
+``\\xNN`` escapes decoded, spaced, dotted and emphasised letters joined, leetspeak folded), and
+then on the readable text hidden in base64 runs (`_decoded_base64`). Those transforms also
+change innocent text ("python3", "GITHUB_TOKEN"), which is why the first look never sees them
+and why secrets are never matched on them. TAG characters outside a flag emoji are a threat by
+themselves: they have no use in a note but to hide text from the person reading it.
 
 Redacted: provider tokens (`_TOKENS`: cloud keys, the tokens of common services); whole PEM
 private-key blocks, also JSON-escaped; password/secret/api_key/... given a literal value in
@@ -42,6 +49,9 @@ are gated on `_fold` of the text.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -159,7 +169,9 @@ tailscale-key   tskey-  \btskey-(?:auth|api|client|webhook)-[\w-]{20,}
 vault-token     hvs.,hvb.  \bhv[sb]\.[\w-]{24,}
 planetscale-token  pscale_  \bpscale_(?:tkn|pw|oauth)_[\w.-]{32,}
 sentry-token    sntrys_,sntryu_  \bsntry[su]_[\w+/=]{40,}
-doppler-token   dp.pt.,dp.st.  \bdp\.(?:pt|st|sa|ct)\.[A-Za-z0-9]{40,}
+doppler-token   dp.pt.,dp.st.,dp.sa.,dp.ct.,dp.scim.,dp.audit.  \bdp\.(?:pt|st|sa|ct|scim|audit)\.(?:[a-z0-9_-]{1,40}\.)?[A-Za-z0-9]{40,}(?![\w.])
+mailchimp-key   -us  \b[0-9a-f]{32}-us\d{1,2}\b
+airtable-token  pat  \bpat[A-Za-z0-9]{14}\.[a-f0-9]{64}\b
 alibaba-key     LTAI  \bLTAI[A-Za-z0-9]{12,24}\b
 mapbox-token    sk.eyJ  \bsk\.eyJ[\w.-]{50,}
 figma-token     figd_  \bfigd_[\w-]{40,}
@@ -171,7 +183,9 @@ jwt             eyJ  \beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}
 # earlier redaction (which keeps `redact` idempotent).
 _PLACEHOLDER: Final = re.compile(
     r"[$<{%*!&|>\[]|your[-_ ]|(?:x+|\.+|password|passwd|pass|pwd|secret|changeme|none|null|nil"
-    r"|true|false|undefined|redacted)$",
+    r"|true|false|undefined|redacted)$"
+    # An elided example: "sk-...", "sk-proj-…".
+    r"|[\w-]{0,16}(?:\.{3}|\u2026)",
     re.I,
 )
 _PATH: Final = re.compile(r"(?:~|\.{1,2})?/[\w./-]*$")
@@ -189,7 +203,7 @@ _KEYLIKE: Final = re.compile(r"(?:key|token|secret|passw(?:or)?d|pwd|auth|apikey
 _CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NOT_ALNUM: Final = re.compile(r"[^a-z0-9]+")
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_]\w*")
-_PASSWORD_NAME: Final = re.compile("pass|pwd", re.I)
+_PASSWORD_NAME: Final = re.compile("pass|pwd|wort|senha|contrase|haslo|losenord", re.I)
 
 
 def _is_literal(value: str) -> bool:
@@ -238,6 +252,8 @@ def _keylike_random(m: re.Match[str]) -> bool:
     parts = set(_NOT_ALNUM.split(_CAMEL.sub("_", m["name"]).lower()))
     named = {p for p in parts if _KEYLIKE.fullmatch(p)}
     value = m["secret"]
+    if "public" in parts:  # a WireGuard or age public key is meant to be shared
+        return False
     # A bare "key" also names cache keys and feature flags: only a mixed-case value counts.
     mixed = value.lower() != value and value.upper() != value
     bare_key = named <= {"key", "keys"} and not parts & {
@@ -256,7 +272,7 @@ def _keylike_random(m: re.Match[str]) -> bool:
 # Names whose literal value is always a secret. The name must end with the keyword, so
 # `PASSWORD_MIN_LENGTH = 12` is a setting about passwords, not one.
 _NAME: Final = (
-    r"(?P<name>[\w.-]{0,40}?(?:pass(?:word|wd|phrase)|pwd|secret(?:[_.-]?key)?|api[_.-]?key"
+    r"(?P<name>[\w.-]{0,40}?(?:pass(?:word|wd|phrase)|(?<![a-z])pass|pwd|secret(?:[_.-]?key)?|api[_.-]?key"
     r"|(?:access|auth|refresh|session)[_.-]?token|client[_.-]?secret|private[_.-]?key))"
 )
 # A PEM body ends at END (it may be JSON-escaped, "\\n" for its line ends, as in a GCP
@@ -296,19 +312,40 @@ _KEYLIKE_VALUE: Final = (
     r"|auth)[\w-]{0,20}?)[\"']?[ \t]*(?::=|=>|[:=])[ \t]*[\"']?"
     r"(?P<secret>[\w+/.~=-]{16,512})(?![\w+/.~=(\[-])"
 )
+# "password" in the main European languages, as the skeleton spells them (no accents, "ł" as
+# "l"): German, French, Spanish, Portuguese, Dutch, Polish, Swedish/Norwegian/Danish.
+_FOREIGN_PASSWORD: Final = (
+    r"passwort|kennwort|mot[ \t]+de[ \t]+passe|contrasena|clave|senha|wachtwoord|haslo"
+    r"|losenord|passord|adgangskode|parola[ \t]+d'ordine"
+)
+
+
 # Prose: "password Tr0ub4dor&3xyz", "the db password is hunter2!x", "pw: ...", "aws secret is
 # <40 chars>". Trailing punctuation ends the sentence, not the secret.
-_PROSE: Final = (
-    r"(?i)(?<![A-Za-z0-9-])(?P<name>pass(?:words?|wd|phrase)|pwd|pw|secret(?:[ \t]+(?:access[ \t]+)?"
-    r"key)?|api[ \t_-]?key|access[ \t_-]?key|(?:auth|access|api|bot|bearer)?[ \t_-]?token|credentials?"
-    r"|(?:hmac|signing|encryption|license|licence|master|private)[ \t_-]?key)(?![\w-])"
-    # "password: x", "password x", "password for the router was x", "password got changed to x".
-    # The value right after the name is tried before one further on, so a redaction further on
-    # cannot change which one is found (`redact` stays idempotent).
-    r"(?:[ \t]*[:=][ \t]*|[ \t]+|(?:[ \t]+[\w.,@()/'-]{1,40}){0,10}?[ \t]*(?:[:=]|[ \t](?:is|was"
-    r"|are|reads|(?:reset|changed|set|updated)[ \t]+to))[ \t]+)[\"'`]?"
-    r"(?P<secret>(?=[^\s\"'`]{0,254}\d)[^\s\"'`]{3,255}?[^\s\"'`.,;:!?)\]])"
-    r"(?=[.,;:!?)\]]*(?:[\s\"'`]|$|&\w{1,30}=))"
+def _prose(names: str, verbs: str) -> str:
+    """A secret named in prose: one of `names`, then the value, or words and one of `verbs`."""
+    return (
+        rf"(?i)(?<![A-Za-z0-9-])(?P<name>{names})(?![\w-])"
+        # "password: x", "password x", "password for the router was x", "password got changed
+        # to x". The value right after the name is tried before one further on, so a redaction
+        # further on cannot change which one is found (`redact` stays idempotent).
+        r"(?:[ \t]*[:=][ \t]*|[ \t]+|(?:[ \t]+[\w.,@()/'-]{1,40}){0,10}?[ \t]*(?:[:=]|[ \t](?:"
+        rf"{verbs}))[ \t]+)[\"'`]?"
+        r"(?P<secret>(?=[^\s\"'`]{0,254}\d)[^\s\"'`]{3,255}?[^\s\"'`.,;:!?)\]])"
+        r"(?=[.,;:!?)\]]*(?:[\s\"'`]|$|&\w{1,30}=))"
+    )
+
+
+_PROSE: Final = _prose(
+    r"pass(?:words?|wd|phrase)|pwd|pw|secret(?:[ \t]+(?:access[ \t]+)?key)?|api[ \t_-]?key"
+    r"|access[ \t_-]?key|(?:auth|access|api|bot|bearer)?[ \t_-]?token|credentials?"
+    r"|(?:hmac|signing|encryption|license|licence|master|private)[ \t_-]?key",
+    r"is|was|are|reads|(?:reset|changed|set|updated)[ \t]+to",
+)
+# The same in other languages: "das Passwort ist x", "le mot de passe est x", "a senha é x".
+_PROSE_FOREIGN: Final = _prose(
+    _FOREIGN_PASSWORD,
+    r"ist|lautet|war|est|etait|es|era|fue|e|is|was|wordt|jest|to|brzmi|ar|er",
 )
 # "log in with admin / secret": a user and a password either side of a slash.
 _USER_SLASH: Final = (
@@ -329,6 +366,23 @@ _CLI_PASSWORDS: Final = (
     ),
     ("sshpass", r"\bsshpass[ \t]+-p[ \t]*['\"]?(?P<secret>[^\s'\"]{3,128})"),
     ("pass:", r"(?<![\w-])pass:(?P<secret>[^\s'\"]{3,128})"),
+    (
+        "ldap",
+        r"\bldap(?:search|modify|add|delete|passwd|whoami|compare|modrdn|exop)\b[^\n]{0,200}?[ \t]-w"
+        r"[ \t]+['\"]?(?P<secret>[^\s'\"-][^\s'\"]{2,127})",
+    ),
+    # keytool and jarsigner: -storepass X, -srcstorepass X, -keypass X ("-storepass:env V" is not)
+    (
+        "pass",
+        r"(?i)(?<![\w-])-(?:src|dest|new)?(?:store|key)pass[ \t]+['\"]?(?P<secret>[^\s'\"-][^\s'\"]{2,127})",
+    ),
+)
+# "login: admin, pass X", "user deploy / pass X", "username ops and password X"
+_USER_PASS: Final = (
+    r"(?i)\b(?:login|user(?:name)?|usr|account)(?:[ \t]{0,5}[:=])?[ \t]{1,5}[^\s,;/]{1,64}[ \t]{0,5}"
+    r"(?:[,;/]|and)?[ \t]{0,5}(?:pass(?:word)?|pwd|pw)(?:[ \t]{0,5}[:=])?[ \t]{1,5}['\"]?"
+    r"(?P<secret>[^\s'\"`]{2,126}"
+    r"[^\s'\"`.,;:!?)\]])"
 )
 # An AWS secret key in prose: 40 characters of mixed-case base64 near "aws" or an access key id.
 _AWS_SECRET_NEAR: Final = r"(?<![\w/+=])(?P<secret>[A-Za-z0-9/+]{40})(?![\w/+=])"
@@ -354,6 +408,21 @@ def _varied(m: re.Match[str]) -> bool:
     return len(set(m.group()[-16:])) > 3
 
 
+# Maven settings.xml, Tomcat users, .NET config: <password>x</password>, <apiKey>x</apiKey>.
+_XML_ELEMENT: Final = (
+    r"(?i)<(?P<name>[\w.:-]{0,40}?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.-]?key))>"
+    r"(?P<secret>[^<\s][^<\n]{0,255}?)</"
+)
+# A TOTP / 2FA seed: base32 (16-64 characters, or in groups of four) near the word for it.
+_TOTP: Final = (
+    r"(?i:totp|2fa|mfa|otp|seed|authenticator|two-factor)[^\n]{0,60}?(?<![A-Za-z0-9])"
+    r"(?P<secret>[A-Z2-7]{16,64}|[A-Z2-7]{4}(?:[ ][A-Z2-7]{4}){3,15})=*(?![A-Za-z0-9])"
+)
+# A PuTTY .ppk file: the private part is the base64 block after "Private-Lines: N", then its MAC.
+_PUTTY: Final = (
+    r"Private-Lines:[ \t]*\d{1,4}[ \t]*\r?\n(?:[A-Za-z0-9+/=]{1,128}[ \t]*\r?\n){0,256}"
+    r"[A-Za-z0-9+/=]{0,128}(?:Private-MAC:[ \t]*[0-9a-fA-F]{0,128})?"
+)
 # .netrc: "machine host login user password secret", on one line or several.
 _NETRC: Final = (
     r"(?i)\b(?:machine[ \t]+\S{1,253}|default)(?:\s+(?:login|account|port)[ \t]+\S{1,256}){0,3}"
@@ -383,13 +452,16 @@ _VERSION: Final = re.compile(r"v?\d+(?:\.\d+)+(?:[-+.]\w+)*|\d+(?:\.\d+)*[a-z]{1
 _LETTER_AND_DIGIT: Final = re.compile(r"(?=[^\d\s]*\d)(?=[^a-zA-Z\s]*[a-zA-Z])")
 
 
+_PASSWORD_PROSE: Final = re.compile(rf"p(?!rivate)|{_FOREIGN_PASSWORD}", re.I)
+
+
 def _prose_value(m: re.Match[str]) -> bool:
     value, name = m["secret"], m["name"].lower()
     if not _is_literal(value) or _CODE_VALUE.search(value) or _VERSION.fullmatch(value):
         return False
     if value.lower().startswith(("http://", "https://", "redacted")) or _DOTTED.fullmatch(value):
         return False
-    if name.startswith("p") and not name.startswith("private"):  # letters and digits
+    if _PASSWORD_PROSE.match(name):  # letters and digits
         return len(value) >= 6 and _LETTER_AND_DIGIT.match(value) is not None
     if _UUID.fullmatch(value):
         return True  # an API key in UUID form (Heroku, many SaaS)
@@ -429,13 +501,19 @@ class _Rule:
     pattern: re.Pattern[str]
     gate: Gate
     accept: _Accept
+    # A provider-token rule whose gate literals are all in `_TOKEN_LITERALS`.
+    grouped: bool = False
 
 
 def _any(*words: str, folded: bool = False) -> Gate:
     """A gate passing when one of `words` is in the text (or, with `folded`, its fold)."""
+    # `map` over `str.__contains__` runs in C: no generator frame per word.
+    if len(words) == 1:
+        word = words[0]
+        return (lambda t, f: word in f) if folded else (lambda t, f: word in t)
     if folded:
-        return lambda t, f: any(w in f for w in words)
-    return lambda t, f: any(w in t for w in words)
+        return lambda t, f: any(map(f.__contains__, words))
+    return lambda t, f: any(map(t.__contains__, words))
 
 
 def _search(pattern: str) -> Gate:
@@ -445,17 +523,23 @@ def _search(pattern: str) -> Gate:
 
 
 def _either(*gates: Gate) -> Gate:
+    if len(gates) == 2:  # the common case, without a generator
+        g1, g2 = gates
+        return lambda t, f: g1(t, f) or g2(t, f)
     return lambda t, f: any(g(t, f) for g in gates)
 
 
 def _both(*gates: Gate) -> Gate:
+    if len(gates) == 2:
+        g1, g2 = gates
+        return lambda t, f: g1(t, f) and g2(t, f)
     return lambda t, f: all(g(t, f) for g in gates)
 
 
 def _token_gate(spec: str) -> Gate:
     plain = tuple(w for w in spec.split(",") if not w.startswith("i:"))
     folded = tuple(w[2:] for w in spec.split(",") if w.startswith("i:"))
-    return lambda t, f: any(w in t for w in plain) or any(w in f for w in folded)
+    return lambda t, f: any(map(t.__contains__, plain)) or any(map(f.__contains__, folded))
 
 
 def _always(m: re.Match[str]) -> bool:
@@ -465,12 +549,12 @@ def _always(m: re.Match[str]) -> bool:
 # Gates of the assignment rules. A `_NAME` ends with one of these words, and the rules put an
 # optional quote, blanks and `:` or `=` (`:=` and `=>` start with them) after it;
 # `_KEYLIKE_VALUE` allows up to 20 more name characters first and needs 16 value ones.
-_NAME_END: Final = r"(?:pass(?:word|wd|phrase)|pwd|secret|key|token)"
+_NAME_END: Final = r"(?:pass(?:word|wd|phrase)?|pwd|secret|key|token)"
 _NAMED: Final = _any("key", "token", "pass", "secret", "pwd", folded=True)
 _ASSIGNED: Final = _both(
     _any("key", "token", "pass", "secret", "pwd", "auth", "credential", folded=True),
     _search(
-        r"(?:key|token|secret|passw(?:or)?d|passphrase|pwd|credential|auth)[\w-]{0,20}[\"']?"
+        r"(?:key|token|secret|pass|pwd|credential|auth)[\w-]{0,20}[\"']?"
         r"[ \t]*[:=]"
     ),
 )
@@ -479,7 +563,7 @@ _ASSIGNED: Final = _both(
 _RULES: Final[tuple[_Rule, ...]] = (
     _Rule("private-key", re.compile(_PEM), _any("-----BEGIN"), _always),
     *(
-        _Rule(kind, re.compile(pattern), _token_gate(gate), _varied)
+        _Rule(kind, re.compile(pattern), _token_gate(gate), _varied, gate != ".")
         for kind, gate, pattern in map(str.split, _TOKEN_TABLE.strip().splitlines())
     ),
     _Rule(
@@ -523,11 +607,27 @@ _RULES: Final[tuple[_Rule, ...]] = (
     ),
     _Rule(
         "password-assignment",
+        re.compile(_USER_PASS),
+        _both(
+            _any("login", "user", "usr", "account", folded=True), _any("pass", "pw", folded=True)
+        ),
+        _literal,
+    ),
+    _Rule(
+        "password-assignment",
         re.compile(_USER_SLASH),
         _any("/", folded=True),
         lambda m: _LETTER_AND_DIGIT.match(m["secret"]) is not None and _is_literal(m["secret"]),
     ),
     _Rule("password-assignment", re.compile(_PGPASS), _search(r":(?:\d|\*)"), _literal),
+    _Rule("", re.compile(_XML_ELEMENT), _both(_NAMED, _any("</")), _literal),
+    _Rule(
+        "totp-seed",
+        re.compile(_TOTP),
+        _any("totp", "2fa", "mfa", "otp", "seed", "authenticator", "two-factor", folded=True),
+        lambda m: len(set(m["secret"])) > 5 and _is_literal(m["secret"]),
+    ),
+    _Rule("private-key", re.compile(_PUTTY), _any("Private-Lines:"), _always),
     _Rule(
         "connection-string-password",
         re.compile(_DSN),
@@ -563,15 +663,45 @@ _RULES: Final[tuple[_Rule, ...]] = (
         _any("pass", "pw", "secret", "key", "token", "credential", folded=True),
         _prose_value,
     ),
+    _Rule(
+        "",
+        re.compile(_PROSE_FOREIGN),
+        _any(
+            *("passe", "wort", "woord", "contrase", "clave", "senha", "haslo", "losenord"),
+            *("passord", "adgangskode", "parola"),
+            folded=True,
+        ),
+        _prose_value,
+    ),
 )
+
+
+# Every gate literal of the grouped token rules, plain and folded: one search tells whether any
+# of those rules may match, and most notes hold none.
+_TOKEN_LITERALS: Final = tuple(
+    w for line in _TOKEN_TABLE.strip().splitlines() for w in line.split()[1].split(",") if w != "."
+)
+_TOKEN_PLAIN: Final = re.compile(
+    "|".join(re.escape(w) for w in _TOKEN_LITERALS if not w.startswith("i:"))
+)
+_TOKEN_FOLDED: Final = re.compile(
+    "|".join(re.escape(w[2:]) for w in _TOKEN_LITERALS if w.startswith("i:"))
+)
+
+
+def _tokens_may_match(text: str, folded: str) -> bool:
+    if len(text) > 4096:  # on long text the per-rule substring tests are cheaper than a regex
+        return True
+    return _TOKEN_PLAIN.search(text) is not None or _TOKEN_FOLDED.search(folded) is not None
 
 
 def _redact(text: str) -> tuple[str, tuple[Finding, ...]]:
     sk = skeleton_map(text, decode=False)
     base, folded = sk.text, _fold(sk.text)
+    tokens = _tokens_may_match(base, folded)
     found: list[tuple[int, int, int, str]] = []  # start, priority, end, kind
     for priority, rule in enumerate(_RULES):
-        if not rule.gate(base, folded):
+        if (rule.grouped and not tokens) or not rule.gate(base, folded):
             continue
         named = "secret" in rule.pattern.groupindex
         for m in rule.pattern.finditer(base):
@@ -666,7 +796,8 @@ _LEAK_VERB: Final = (
 )
 _SECRET_THING: Final = (
     r"(?:~/\.ssh\S{0,40}|~/\.aws/credentials|\.aws/credentials|~/\.docker/config\.json"
-    r"|~/\.kube/config|\.kube/config|~/\.netrc|~/\.pgpass|~/\.npmrc|~/\.pypirc|~/\.git-credentials"
+    r"|~/\.kube/config|\.kube/config|~/\.aws\b\S{0,40}|~/\.kube\b\S{0,40}|~/\.gnupg\b\S{0,40}"
+    r"|~/\.config/gcloud\S{0,80}|application_default_credentials\.json|~/\.netrc|~/\.pgpass|~/\.npmrc|~/\.pypirc|~/\.git-credentials"
     r"|id_(?:rsa|ed25519|ecdsa)|\$\{?[A-Z0-9_]{0,40}(?:KEY|TOKEN|SECRET|PASSWORD)\b"
     r"|\b[A-Z0-9_]{0,40}(?:_KEY|_TOKEN|_SECRET|_PASSWORD)\b|\bprintenv\b|\benv(?:ironment)?\s+"
     r"var(?:iable)?s\b|\bapi\s+keys?\b|\baccess\s+tokens?\b|\bcredentials\b|\bsecrets\b"
@@ -686,10 +817,16 @@ class _Threat:
     kind: str
     pattern: re.Pattern[str]
     gate: Gate
+    # A match that is a bare token ("[INST]", "<|im_start|>") may be named in prose about it.
+    token: bool = False
+    # A match holding a negation ("..., and never commit `.env`") is advice, not an order.
+    advice: bool = False
 
 
-def _threat(kind: str, gate: Gate, *branches: str) -> _Threat:
-    return _Threat(kind, re.compile("|".join(branches), re.I), gate)
+def _threat(
+    kind: str, gate: Gate, *branches: str, token: bool = False, advice: bool = False
+) -> _Threat:
+    return _Threat(kind, re.compile("|".join(branches), re.I), gate, token, advice)
 
 
 _INJECT: Final = "prompt-injection"
@@ -765,19 +902,6 @@ _THREATS: Final[tuple[_Threat, ...]] = (
             "objective",
             "order",
             "direction",
-            "saw",
-            "see",
-            "receive",
-            "get",
-            "read",
-            "have",
-            "set",
-            "told",
-            "said",
-            "configured",
-            "gave",
-            "precedence",
-            "priority",
             "rule",
             "guid",
             "polic",
@@ -804,7 +928,9 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         r"\bnew\s+system\s+prompt\b",
         # "the earlier rules no longer apply", "whatever guidance you received before is void"
         rf"\b{_INSTRUCTIONS}\s+(?:[\w'-]{{1,20}}\s+){{0,5}}?(?:no\s+longer\s+(?:apply|applies|valid"
-        r"|matter|count|bind|in\s+effect)|(?:do|does)\s+not\s+apply|don'?t\s+apply|(?:was|were)\s+"
+        r"|matter|count|bind|in\s+effect)|(?:has|have)\s+been\s+(?:revoked|rescinded|voided|withdrawn"
+        r"|cancell?ed|superseded|overridden|lifted|nullified|invalidated)"
+        r"|(?:do|does)\s+not\s+apply|don'?t\s+apply|(?:was|were)\s+"
         r"(?:just\s+)?(?:a\s+test|fake|a\s+mistake|wrong)|(?:is|are)\s+(?:now\s+)?(?:void|null"
         r"|obsolete|cancell?ed|revoked|irrelevant|outdated|superseded|suspended))\b",
         rf"\bwhat(?:ever)?\s+(?:[\w'-]{{1,20}}\s+)?{_INSTRUCTIONS}\s+you\s+(?:received|were\s+given"
@@ -814,13 +940,7 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         rf"\b(?:pretend|act\s+as\s+(?:though|if)|imagine|assume|consider)\s+(?:that\s+)?(?:[\w'-]"
         rf"{{1,20}}\s+){{0,3}}?(?:your|the\s+user'?s?|the\s+system)\s+(?:[\w'-]{{1,20}}\s+){{0,2}}?"
         rf"{_INSTRUCTIONS}\b",
-        r"\bpretend\s+(?:that\s+)?you\s+(?:never|didn'?t|did\s+not)\s+(?:saw|see|receive|get|read"
-        r"|have)\b",
-        r"\beverything\s+(?:the\s+)?(?:user|operator|developer|system|admin|anthropic)\s+"
-        r"(?:set\s+up|told\s+you|said|configured|gave\s+you)",
         rf"\b(?:update|change|amendment|addition|correction)s?\s+to\s+your\s+{_INSTRUCTIONS}",
-        r"\bthis\s+(?:memory|note|message|text|instruction|file)\s+(?:takes|has|gets)\s+"
-        r"(?:precedence|priority)\b",
         rf"\b(?:overrides?|supersedes?|replaces?)\s+(?:all\s+)?(?:your|the\s+user'?s?|any|all|the)"
         rf"\s+(?:[\w'-]{{1,20}}\s+){{0,2}}?{_INSTRUCTIONS}\b",
         # "your previous instructions are void"
@@ -831,6 +951,17 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         r"\b(?:reveal|print|output|repeat|leak|show|dump|tell\s+me)\s+(?:me\s+)?your\s+(?:full\s+"
         r"|entire\s+|original\s+|hidden\s+|initial\s+|secret\s+)?(?:system\s+prompt|instructions"
         r"|prompt)",
+    ),
+    # The branches above all name an instruction; these three do not, so they have their gate.
+    _threat(
+        _INJECT,
+        _any("pretend", "everything", "precedence", "priority", folded=True),
+        r"\bpretend\s+(?:that\s+)?you\s+(?:never|didn'?t|did\s+not)\s+(?:saw|see|receive|get|read"
+        r"|have)\b",
+        r"\beverything\s+(?:the\s+)?(?:user|operator|developer|system|admin|anthropic)\s+"
+        r"(?:set\s+up|told\s+you|said|configured|gave\s+you)",
+        r"\bthis\s+(?:memory|note|message|text|instruction|file)\s+(?:takes|has|gets)\s+"
+        r"(?:precedence|priority)\b",
     ),
     _threat(
         _INJECT,
@@ -890,7 +1021,7 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         _INJECT,
         _any("user", "anyone", "human", "them", "developer", "operator", folded=True),
         r"\b(?:do\s+not|don't|never|must\s+not|should\s+not|shouldn't)\s+(?:tell|inform|show|alert"
-        r"|notify|warn|let)\s+the\s+(?:user|human|developer|operator)\b",
+        r"|notify|warn|let)\s+the\s+(?:user|human|developer|operator)\b(?!\s*[:,]?\s*[\"'`])",
         r"\bwithout\s+(?:telling|informing|notifying|alerting|warning|showing)\s+(?:the\s+)?"
         r"(?:user|human|anyone|them)\b",
         r"\b(?:hide|conceal|keep)\s+(?:this|it|that|these)\s+(?:\w+\s+){0,2}?(?:from|secret\s+from)"
@@ -913,10 +1044,19 @@ _THREATS: Final[tuple[_Threat, ...]] = (
             "role",
             "end",
             "memory",
+            "#",
+            "[sys",
+            "[admin]",
+            "[developer]",
+            "[operator]",
             folded=True,
         ),
-        r"<\|(?:im_start|im_end|system|user|assistant|endoftext|start_header_id|end_header_id"
-        r"|eot_id)\|>",
+        r"<\|(?:im_start|im_end|im_sep|system|user|assistant|endoftext|start_header_id|end_header_id"
+        r"|eot_id|eom_id|begin_of_text|end_of_text|start|end|message|channel|python_tag)\|>",
+        r"<\|?(?:start_of_turn|end_of_turn)\|?>",
+        r"(?:^|\n)[ \t]*\#{2,4}[ \t]*(?:instruction|system\s+prompt)[ \t]*:",
+        r"\[(?-i:SYSTEM|SYS|ADMIN|DEVELOPER|OPERATOR)\][ \t]{0,10}(?=[^\n]{0,80}?\b(?:ignore|disregard"
+        r"|forget|must|always|never|do\s+not|don't|you|your)\b)",
         r"(?-i:\[/?INST\]|<</?SYS>>)",
         r"(?:</?(?:system|system-reminder|system_prompt|instructions?|admin)|</(?:user|assistant"
         r"|human))>(?=\s*[^\s<]{1,40}\s+[^\s<]{1,40}\s+[^\s<]{1,40})",
@@ -933,26 +1073,29 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         r"\#{1,6}[ \t]*(?:system|assistant|human|developer)[ \t]*:",
         r"(?:^|\n)\s*(?:\#{1,3}\s*)?(?-i:SYSTEM|System|ASSISTANT|Assistant|Human|HUMAN)\s*:\s*"
         r"(?=(?:[^\n]{0,80}?)\b(?:ignore|disregard|forget|must|always|never|do\s+not|your)\b)",
+        token=True,
     ),
     _threat(
         "credential-exfiltration",
-        _either(
+        _both(
+            _either(
+                _any(
+                    *("http", "@", "gist", "paste", "dns", "commit", "webhook", "public", "issue"),
+                    folded=True,
+                ),
+                _search(r"\d\.\d"),  # an IP address
+            ),
+            # Every `_SECRET_THING` holds one of these.
             _any(
-                "http",
-                "@",
-                "gist",
-                "paste",
-                "dns",
-                "commit",
-                "webhook",
-                "public",
-                "issue",
+                *("key", "token", "secret", "password", "env", "credential", "id_", ".ssh"),
+                *(".aws", ".kube", ".netrc", ".pgpass", ".npmrc", ".pypirc", ".git-credentials"),
+                *(".docker", "gcloud", "application_default", ".gnupg"),
                 folded=True,
             ),
-            _search(r"\d\.\d"),  # an IP address
         ),
         rf"\b{_LEAK_VERB}\b[\s\S]{{0,80}}?{_SECRET_THING}[\s\S]{{0,120}}?{_OUTSIDE}",
         rf"{_SECRET_THING}[\s\S]{{0,120}}?\b{_LEAK_VERB}\b[\s\S]{{0,80}}?{_OUTSIDE}",
+        advice=True,
     ),
     # (b) commands that fetch remote code and run it
     _threat(
@@ -1044,9 +1187,10 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         r"\bwithout\s+(?:checking|asking|confirm(?:ing|ation)|review(?:ing)?|approval|permission)\b",
         rf"\b(?:is|are|was|were|been|has|have)\s+(?:already\s+|been\s+)?(?:fully\s+|explicitly\s+)?"
         rf"(?:approved|authori[sz]ed|sanctioned|cleared|permitted)\s+by\s+{_AUTHORITY}\b",
-        rf"\b(?:you\s+have|you'?ve\s+got|with)\s+(?:full\s+|explicit\s+|the\s+)?(?:permission|"
+        rf"\b(?:you\s+have|you'?ve\s+got|with)\s+(?:(?:full|explicit|standing|blanket|permanent"
+        rf"|prior|advance|the)\s+)?(?:permission|"
         rf"authori[sz]ation|consent|approval)\s+(?:from\s+{_AUTHORITY}\s+)?to\s+(?:\w+\s+){{0,3}}?"
-        r"(?:run|execute|delete|push|deploy|install|send|upload|disable|bypass|skip|ignore|modify"
+        r"(?:\w+-)?(?:run|execute|delete|push|deploy|install|send|upload|disable|bypass|skip|ignore|modify"
         r"|access|read)\b",
     ),
     _threat(
@@ -1082,7 +1226,7 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         r"|say(?:ing)?|discuss(?:ing)?|explain(?:ing)?|acknowledg(?:e|ing)|log(?:ging)?|bring(?:ing)?"
         r"\s+up|inform(?:ing)?|notify(?:ing)?|warn(?:ing)?|alert(?:ing)?)\s+(?:(?:anything\s+)?"
         r"(?:about\s+)?(?:this|it|that|these|them|anyone|anybody|the\s+user|the\s+human|to\s+the"
-        r"\s+user|this\s+(?:memory|instruction|note|step|change|message)))\b",
+        r"\s+user|this\s+(?:memory|instruction|note|step|change|message)))\b(?!\s*[:,]?\s*[\"'`])",
         r"\b(?:no\s+need\s+to|don't|do\s+not|never|without)\s+(?:ever\s+)?(?:ask(?:ing)?|check(?:ing)?"
         r"|confirm(?:ing)?|request(?:ing)?|wait(?:ing)?|seek(?:ing)?|get(?:ting)?|prompt(?:ing)?"
         r"|consult(?:ing)?)\s+(?:(?:for|with|on)\s+)?(?:the\s+)?(?:user'?s?\s+)?(?:(?:for\s+)?"
@@ -1130,6 +1274,314 @@ _THREATS: Final[tuple[_Threat, ...]] = (
         r"|directive|command|order|override)s?\b",
     ),
 )
+# Files that hold credentials (public keys excluded), and `.env` as a file name.
+_KEY_FILE: Final = (
+    r"\.ssh\b(?!/[\w.-]{0,64}\.pub\b)|\bid_(?:rsa|dsa|ecdsa|ed25519)\b(?!\.pub)|\.aws/credentials"
+    r"|\.netrc\b|\.git-credentials|\.pgpass\b|\.npmrc\b|\.pypirc\b|\.docker/config\.json"
+    r"|\.kube/config|/etc/shadow|\.config/gh/hosts\.yml|\.config/gcloud/|\.azure/|\.terraform\.d/"
+    r"credentials|~/\.aws\b|~/\.kube\b|~/\.gnupg\b|application_default_credentials\.json"
+)
+# Instructions in the main European languages, matched on the skeleton (no accents): override
+# ("Ignoriere alle vorherigen Anweisungen"), a new task, secrecy towards the user, running
+# something in secret.
+_FOREIGN_VERB: Final = (
+    r"(?:ignorier\w*|vergiss|vergesst|vergessen|missacht\w*|verwirf|ignor\w*|olvid\w*|descart\w*"
+    r"|omite"
+    r"|haz\s+caso\s+omiso\s+(?:de|a)|no\s+(?:sigas|siga|obedezcas|hagas\s+caso\s+(?:de|a))"
+    r"|ne\s+(?:tiens|tenez)\s+(?:plus|pas)\s+compte\s+(?:de|des|du)|ne\s+(?:suis|suivez|respecte[sz]?)"
+    r"\s+(?:plus|pas)|non\s+(?:seguire|rispettare)|nao\s+(?:siga|obedeca)|deixe\s+de\s+seguir"
+    r"|volg\s+(?:niet|geen)|befolge\s+(?:nicht|keine)|befolgen\s+sie\s+(?:nicht|keine)"
+    r"|desobedece\w*|ignore[rz]?|oublie[rz]?|esquec\w*|esqueca|desconsider\w*|dimentica\w*"
+    r"|trascura\w*|negeer|negeren|vergeet)"
+)
+_FOREIGN_EARLIER: Final = (
+    r"(?:vorherig\w*|bisherig\w*|vorig\w*|obig\w*|fruher\w*|alle[ns]?|deine[nr]?|ihre[nr]?"
+    r"|ursprunglich\w*|anteriores|previas|todas|tus|originales|precedentes|anterieures|toutes"
+    r"|tes|vos|initiales|precedenti|tutte|tue|originali|suas|tuas|originais|eerdere|jouw"
+    r"|oorspronkelijke|sistema|systeme)"
+)
+_FOREIGN_RULES: Final = (
+    r"(?:anweisung\w*|instruktion\w*|regeln|vorgaben|richtlinien|befehle|anordnungen"
+    r"|instrucciones|reglas|indicaciones|directrices|ordenes|normas|pautas|consignes|regles"
+    r"|directives|ordres|indications|istruzioni|regole|direttive|indicazioni|ordini|instrucoes"
+    r"|regras|diretrizes|ordens|orientacoes|instructies|regels|aanwijzingen|richtlijnen"
+    r"|opdrachten|instructions)"
+)
+_FOREIGN_USER: Final = (
+    r"(?:nutzer\w*|benutzer\w*|anwender\w*|usuario|utilisateur|utente|utilizador|gebruiker)"
+)
+_QUIETLY: Final = (
+    r"(?:heimlich|unbemerkt|en\s+silencio|silenciosamente|a\s+escondidas|discretement"
+    r"|silencieusement|en\s+silence|in\s+silenzio|silenziosamente|di\s+nascosto|em\s+silencio"
+    r"|escondido|stilletjes|ongemerkt|stiekem)"
+)
+_FOREIGN_THREATS: Final[tuple[_Threat, ...]] = (
+    _threat(
+        _INJECT,
+        _both(
+            _any(
+                *("ignor", "vergiss", "vergesst", "vergessen", "missacht", "verwirf", "olvid"),
+                "descart",
+                *("omite", "desobedece", "oublie", "esquec", "desconsider", "dimentica"),
+                *("trascura", "negeer", "vergeet", "caso", "sigas", "siga", "compte", "suis"),
+                *("suivez", "respecte", "seguire", "rispettare", "obede", "volg", "befolge"),
+                folded=True,
+            ),
+            _any(
+                *("anweisung", "instruktion", "regeln", "vorgaben", "richtlinien", "befehle"),
+                *("anordnungen", "instrucciones", "reglas", "indicaciones", "directrices"),
+                *("ordenes", "normas", "pautas", "consignes", "regles", "directives", "ordres"),
+                *("indications", "istruzioni", "regole", "direttive", "indicazioni", "ordini"),
+                *("instrucoes", "regras", "diretrizes", "ordens", "orientacoes", "instructies"),
+                *("regels", "aanwijzingen", "richtlijnen", "opdrachten", "instructions"),
+                folded=True,
+            ),
+        ),
+        rf"\b{_FOREIGN_VERB}\s+(?:[\w'-]{{1,25}}\s+){{0,4}}?(?:{_FOREIGN_EARLIER}\s+(?:[\w'-]{{1,25}}"
+        rf"\s+){{0,2}}?{_FOREIGN_RULES}|{_FOREIGN_RULES}\s+(?:[\w'-]{{1,25}}\s+){{0,2}}?"
+        rf"{_FOREIGN_EARLIER})\b",
+    ),
+    _threat(
+        _INJECT,
+        _any(*("neue", "nueva", "nouvelle", "nuovo", "nuova", "nova", "nieuwe"), folded=True),
+        r"\b(?:deine|ihre|tu|ta|tua|il\s+tuo|la\s+tua|sua|je|jouw|votre)\s+(?:neue|nueva|nouvelle"
+        r"|nuovo|nuova|nova|nieuwe)\s+(?:aufgabe|anweisung\w*|rolle|tarea|mision|instrucciones"
+        r"|tache|mission|instructions|compito|ruolo|istruzioni|tarefa|missao|instrucoes|taak"
+        r"|opdracht|instructies|rol)\s+(?:ist|es|est|e|is|sind|son|sont|sono|sao|zijn|:)",
+    ),
+    _threat(
+        _CLAIM,
+        _any(
+            *("nutzer", "usuario", "utilisateur", "utente", "utilizador", "gebruiker"),
+            *("nadie", "personne", "nessuno", "ninguem", "niemand"),
+            folded=True,
+        ),
+        rf"\b(?:sag|sage|erzahl|erzahle|verrat|verrate|erwahne|zeig|zeige)\s+(?:es\s+|das\s+"
+        rf"|dies\s+)?(?:dem|den|der|die)\s+{_FOREIGN_USER}\s+(?:\w+\s+){{0,2}}?(?:nicht|nichts)\b",
+        rf"\bohne\s+(?:den|dem|die)\s+{_FOREIGN_USER}\s+(?:zu\s+)?(?:fragen|informieren"
+        r"|benachrichtigen|warnen|fragen)\b",
+        r"\bno\s+(?:le\s+|se\s+lo\s+|les\s+|lo\s+)?(?:digas|menciones|cuentes|informes|avises"
+        r"|muestres|comentes)\s+(?:nada\s+)?(?:\w+\s+){0,2}?(?:al\s+usuario|a\s+nadie)\b",
+        r"\bsin\s+(?:preguntar(?:le)?|avisar(?:le)?|informar(?:le)?|decir(?:le)?)\s+(?:nada\s+)?"
+        r"(?:al\s+usuario|a\s+nadie)\b",
+        r"\bne\s+(?:le\s+|lui\s+|leur\s+)?(?:dis|dites|mentionne[zs]?|signale[zs]?|previens|revele[zs]?"
+        r"|montre[zs]?)\s+(?:rien|pas|jamais)\s+(?:\w+\s+){0,3}?(?:a\s+l'utilisateur|a\s+personne)",
+        r"\bsans\s+(?:prevenir|demander\s+a|informer|avertir|le\s+dire\s+a)\s+l'utilisateur\b",
+        r"\bnon\s+(?:dire|dirlo|menzionare|raccontare|mostrare|segnalare)\s+(?:nulla\s+|niente\s+)?"
+        r"(?:\w+\s+){0,2}?(?:all'utente|a\s+nessuno)",
+        r"\bsenza\s+(?:chiedere|avvisare|informare|dirlo)\s+(?:all'utente|l'utente|a\s+nessuno)",
+        r"\bnao\s+(?:conte|diga|mencione|informe|avise|mostre|fale)\s+(?:nada\s+)?(?:\w+\s+){0,2}?"
+        r"(?:ao\s+usuario|ao\s+utilizador|a\s+ninguem)\b",
+        r"\bsem\s+(?:avisar|perguntar\s+ao|informar|contar\s+ao)\s+(?:o\s+)?(?:usuario|utilizador)\b",
+        r"\bvertel\s+(?:het\s+|dit\s+)?(?:de\s+gebruiker|niemand)\s+(?:\w+\s+){0,3}?(?:niet|niets)\b",
+        r"\bzonder\s+de\s+gebruiker\s+(?:\w+\s+)?te\s+(?:vragen|informeren|waarschuwen)\b",
+    ),
+    _threat(
+        _INJECT,
+        _any(
+            *("heimlich", "unbemerkt", "silencio", "silenciosamente", "escondid", "discretement"),
+            *("silencieusement", "silence", "silenzio", "silenziosamente", "nascosto"),
+            *("stilletjes", "ongemerkt", "stiekem"),
+            folded=True,
+        ),
+        rf"\b(?:fuhre|fuhr|ejecuta|ejecute|execute[zr]?|executa|esegui|voer|lance[zr]?|installe[zr]?"
+        rf"|instala|installa|lade|sende|envia|envoie[zr]?|invia)\b[^\n.]{{0,60}}?\b{_QUIETLY}\b",
+        rf"\b{_QUIETLY}\s+(?:\w+\s+){{0,3}}?(?:ausfuhren|ausfuhrt|ejecuta\w*|execut\w*|esegui\w*"
+        r"|uitvoeren|uit|installieren|instala\w*|installe\w*|installa\w*|senden|envia\w*|envoie\w*"
+        r"|invia\w*)\b",
+    ),
+)
+# "Decode this base64 and follow it": decoding hidden text is itself an order to obey it.
+_DECODE_AND_OBEY: Final = _threat(
+    _INJECT,
+    _any("decode", "base64", "b64", "atob", folded=True),
+    r"(?:\bdecode\b|\bbase64\s+(?:-d|--decode|-D)\b|\b(?:b64decode|atob|unbase64)\b)[^\n.]{0,80}?"
+    r"\b(?:and|then)\s+(?:then\s+)?(?:follow|obey|carry\s+out|act\s+on"
+    r"|comply\s+with|do\s+(?:what|whatever)\s+it\s+says|treat\s+it\s+as|(?:run|execute|exec|eval)"
+    r"\s+(?:it|them|that|the\s+(?:result|output|decoded\s+\w+|command|string|payload|script)))\b"
+    r"|(?:\bdecode\b|\bbase64\s+(?:-d|--decode|-D)\b)[^\n.]{0,40}?\b(?:and|then)\s+(?:follow|obey|run"
+    r"|execute|exec|eval)\s*:",
+)
+_MORE_THREATS: Final[tuple[_Threat, ...]] = (
+    _DECODE_AND_OBEY,
+    # Authority claims, each with its own gate: most notes hold none of these words.
+    _threat(
+        _CLAIM,
+        _any("official", folded=True),
+        r"\bofficial\s+(?:notice|message|communication|directive|instruction|update|request|memo"
+        r"|announcement)\s+from\s+(?:the\s+)?(?:[\w&-]{1,30}\s+){0,4}?(?:team|department|anthropic"
+        r"|openai|admins?|administrators?|owner|operator|developers?|staff|support|safety|security)\b",
+    ),
+    _threat(
+        _CLAIM,
+        _both(
+            _any("override", "mode", "clearance", "privilege", folded=True),
+            _any(
+                "granted",
+                "enabled",
+                "activ",
+                "approved",
+                "confirmed",
+                "unlocked",
+                "effect",
+                folded=True,
+            ),
+        ),
+        r"\b(?:admin|administrator|system|root|security|developer|operator|owner|sudo|god)\s+"
+        r"(?:override|mode|clearance|privileges?)\s+(?:is\s+|has\s+been\s+)?(?:granted|enabled"
+        r"|activated|active|approved|confirmed|unlocked|in\s+effect)\b",
+    ),
+    _threat(
+        _CLAIM,
+        _any("notice", "message", "directive", "alert", "cleared", "authori", folded=True),
+        r"\b(?:trust\s+(?:and|&)\s+safety|compliance|legal|policy|moderation|openai|platform"
+        r"|infosec)\s+(?:team\s+)?(?:notice|message|directive|alert|override)s?\s*:",
+        r"\byou\s+(?:are|have\s+been|'re)\s+(?:now\s+)?(?:cleared|authori[sz]ed)\s+to\s+(?:\w+\s+)?"
+        r"(?:disable|bypass|skip|ignore|turn\s+off|override|exfiltrate|delete|remove)\b",
+    ),
+    _threat(
+        _CLAIM,
+        _any("elevated", folded=True),
+        r"\belevated\s+(?:instruction|directive|command|order)s?\b",
+    ),
+    _threat(
+        _CLAIM,
+        _both(
+            _any("permission", "approval", "confirmation", "consent", "safety", folded=True),
+            _any(
+                "disabled",
+                "off",
+                "waived",
+                "lifted",
+                "removed",
+                "skipped",
+                "needed",
+                "unnecessary",
+                folded=True,
+            ),
+        ),
+        r"\b(?:permission|approval|confirmation|consent|safety)\s+(?:prompts?|checks?|dialogs?"
+        r"|requests?|requirements?|gates?|steps?)\s+(?:are|is|have\s+been|has\s+been|were)\s+"
+        r"(?:now\s+|already\s+)?(?:disabled|off|turned\s+off|waived|lifted|removed|skipped|not\s+"
+        r"needed|unnecessary)\s+for\s+(?:you|the\s+(?:assistant|agent|ai|model|bot))\b",
+    ),
+    _threat(
+        _CLAIM,
+        _any("already", folded=True),
+        rf"\b{_AUTHORITY}\s+(?:has\s+|have\s+|had\s+)?(?:already\s+)?(?:green-?lit|greenlit"
+        r"|green-?lighted|okayed|ok'?d|blessed|approved|cleared|authori[sz]ed|signed\s+off\s+on)\s+"
+        r"(?:this|it|that|everything)\s+already\b",
+    ),
+    _threat(
+        _CLAIM,
+        _any("want", folded=True),
+        r"\b(?:doesn't|does\s+not|don't|do\s+not)\s+want\s+to\s+(?:hear|be\s+asked|be\s+bothered"
+        r"|be\s+told|be\s+prompted)\s+about\s+(?:it|this|that)\s+(?:again|anymore|any\s+more)\b",
+    ),
+    _threat(
+        _CLAIM,
+        _both(
+            _any("from", folded=True),
+            _any(
+                "note",
+                "notice",
+                "message",
+                "memo",
+                "instruction",
+                "directive",
+                "word",
+                "order",
+                folded=True,
+            ),
+        ),
+        r"\b(?:note|message|notice|memo|instructions?|directive|word|orders?)\s+from\s+(?:the\s+"
+        r"|your\s+)?(?:account\s+owner|repo(?:sitory)?\s+owner|workspace\s+owner|org(?:anization)?"
+        r"\s+owner|owner|admin(?:istrator)?|operator|anthropic|openai|trust\s+(?:and|&)\s+safety"
+        r"|security\s+team|developers?|creators?)\b",
+    ),
+    _threat(
+        _CLAIM,
+        _any("cleared", "approved", "signed", "green", "okayed", "authori", "blessed", folded=True),
+        r"\b(?:compliance|legal|security|infosec|management|leadership|the\s+ciso|the\s+cto"
+        r"|trust\s+(?:and|&)\s+safety|it)\s+(?:team\s+|department\s+)?(?:has|have|had)\s+"
+        r"(?:already\s+)?(?:cleared|approved|signed\s+off\s+on|green-?lit|greenlit|okayed"
+        r"|authori[sz]ed|blessed)\s+(?:this|it|that|everything|you)\b",
+    ),
+    _threat(
+        _CLAIM,
+        _any("between", folded=True),
+        r"\bkeep\s+(?:this|it|that|these)\s+(?:\w+\s+)?between\s+(?:us|you\s+and\s+me|ourselves"
+        r"|the\s+two\s+of\s+us)\b",
+        r"\b(?:this|it)\s+(?:stays|remains)\s+between\s+(?:us|you\s+and\s+me)\b",
+    ),
+    _threat(
+        _CLAIM,
+        _any("summar", "repl", "respons", "report", "recap", "answer", folded=True),
+        r"\b(?:leave|keep|omit|drop)\s+(?:this|it|that|these)\s+(?:\w+\s+)?out\s+(?:of|from)\s+"
+        r"(?:your|the|any)\s+(?:\w+\s+)?(?:summary|summaries|reply|replies|response|report|answer"
+        r"|recap)\b",
+        r"\bwhen\s+(?:summari[sz]ing|reporting|replying|responding|answering|recapping)\b[^\n.;]"
+        r"{0,40}?(?:leave|keep|omit)\s+(?:this|it|that)\s+out\b",
+        r"\b(?:don't|do\s+not|never)\s+(?:include|mention|put)\s+(?:this|it|that)\s+in\s+(?:your"
+        r"|the|any)\s+(?:summary|summaries|reply|response|report|recap)\b",
+    ),
+    _threat(
+        "credential-exfiltration",
+        _any("![", folded=True),
+        # A markdown image whose URL carries a variable, a template or a secret: rendering it
+        # sends the value to the image's host.
+        r"!\[[^\]\n]{0,200}\]\(\s*<?https?://[^)\s]{0,500}?(?:\$\{?[A-Za-z_]\w{0,60}|\{\{[^}\n]"
+        r"{1,60}\}\}|\[REDACTED:[\w-]{1,40}\]|%24[A-Za-z_])",
+    ),
+    _threat(
+        "credential-exfiltration",
+        _both(
+            _any("image", "picture", "pixel", "badge", "img", folded=True),
+            _any("repl", "respons", "answer", "output", "message", folded=True),
+        ),
+        r"\b(?:render|display|show|include|embed|output|add|append|insert)\s+(?:this|the\s+following"
+        r"|that|an?)\s+(?:(?:markdown|tracking|status)\s+)?(?:image|picture|pixel|badge|img)\s+"
+        r"(?:\S+\s+){0,3}?(?:in|into|to|at\s+the\s+end\s+of)\s+(?:your|every|each|all|the)\s+"
+        r"(?:\w+\s+)?(?:reply|replies|response|responses|answer|answers|output|message|messages)\b",
+    ),
+    _threat(
+        "credential-exfiltration",
+        _both(
+            _any(
+                *(".ssh", "id_", ".aws", ".netrc", ".git-credentials", ".pgpass", ".npmrc"),
+                *(".pypirc", ".docker/config.json", ".kube", "/etc/shadow", ".config/", ".azure/"),
+                *(".terraform.d/", ".gnupg", "application_default_credentials.json", "$"),
+                folded=True,
+            ),
+            _any(
+                *("repl", "respons", "answer", "issue", "pull", "pr", "chat", "channel"),
+                *("comment", "thread", "slack", "discord", "ticket", "summar", "output", "message"),
+                folded=True,
+            ),
+        ),
+        # "share the contents of ~/.npmrc in the issue": a key file into the conversation.
+        rf"\b{_LEAK_VERB}\b[^\n]{{0,60}}?(?:{_KEY_FILE}|\$\{{?[A-Z0-9_]{{0,40}}(?:KEY|TOKEN|SECRET"
+        rf"|PASSWORD|CREDENTIALS?)\b)[^\n]{{0,60}}?\b(?:in|into|to|on)\s+(?:the"
+        r"|a|this|your|an)\s+(?:[\w-]{1,20}\s+)?(?:issue|pr|pull\s+request|chat|channel|reply"
+        r"|replies|response|answer|comments?|thread|slack|discord|ticket|summary|output|message)\b",
+    ),
+    _threat(
+        _REMOTE,
+        _any("certutil", "bitsadmin", "mshta", "regsvr32", folded=True),
+        r"\bcertutil(?:\.exe)?\b[^\n]{0,60}?[-/]urlcache\b[^\n]{0,200}?(?:https?|ftp)://",
+        r"\bbitsadmin(?:\.exe)?\s+/transfer\b[^\n]{0,200}?(?:https?|ftp)://",
+        r"\bmshta(?:\.exe)?\s+[\"']?(?:https?|vbscript|javascript):",
+        r"\bregsvr32\b[^\n]{0,60}?/i:\s*[\"']?https?://",
+    ),
+    _threat(
+        _REMOTE,
+        _both(_any("\\"), _any("printf", "echo", "$'", folded=True)),
+        # printf '\x63\x75\x72\x6c ...' | sh: a command spelled in escapes and run.
+        r"\b(?:printf|echo\s+-n?en?)\s+[\"']?(?:\\x[0-9a-f]{2}|\\[0-7]{3}|\\u[0-9a-f]{4}){4,}"
+        rf"[^\n|]{{0,300}}\|\s*(?:sudo\s+)?(?:{_SHELL}|iex)\b",
+        r"\b(?:bash|sh|zsh|eval)\s+(?:-c\s+)?\$'(?:\\x[0-9a-f]{2}|\\[0-7]{3}){4,}",
+    ),
+)
 _QUOTED: Final = re.compile(
     r"`[^`\n]{1,300}`|\"[^\"\n]{1,300}\"|(?<![A-Za-z0-9])'[^'\n]{1,300}'(?![A-Za-z0-9])"
     r"|\u201c[^\u201d\n]{1,300}\u201d|\u2018[^\u2019\n]{1,300}\u2019"
@@ -1137,7 +1589,8 @@ _QUOTED: Final = re.compile(
 _TOPIC: Final = re.compile(
     r"inject|jailbr|attack|malicious|adversar|phrase|pattern|filter|detect|block|reject|refus"
     r"|example|e\.g\.|such as|\btags?\b|\btokens?\b|template|marker|delimit|saniti[sz]|escap"
-    r"|element|\bxml\b|\bhtml\b",
+    r"|element|\bxml\b|\bhtml\b|payload|pentest|penetration\s+test|finding|audit|flagged|vulnerab"
+    r"|\bcve-|exploit|incident|render|literal|strip",
     re.I,
 )
 
@@ -1160,13 +1613,22 @@ def _is_mention(text: str, start: int, end: int) -> bool:
     return False
 
 
-# Files that hold credentials (public keys excluded), and `.env` as a file name.
-_KEY_FILE: Final = (
-    r"\.ssh\b(?!/[\w.-]{0,64}\.pub\b)|\bid_(?:rsa|dsa|ecdsa|ed25519)\b(?!\.pub)|\.aws/credentials"
-    r"|\.netrc\b|\.git-credentials|\.pgpass\b|\.npmrc\b|\.pypirc\b|\.docker/config\.json"
-    r"|\.kube/config|/etc/shadow|\.config/gh/hosts\.yml|\.config/gcloud/|\.azure/|\.terraform\.d/"
-    r"credentials"
-)
+_ALL_THREATS: Final = _THREATS + _FOREIGN_THREATS + _MORE_THREATS
+_WORD_BEFORE: Final = re.compile(r"\w[^\n]*$")
+# What follows a token named in prose: the sentence goes on in lower case, or punctuation.
+_PROSE_GOES_ON: Final = re.compile(r"\s+[a-z]|\s*[,.;:)\"'`]|\s*$")
+
+
+def _is_token_mention(text: str, start: int, end: int) -> bool:
+    """Whether a bare role token is named in a sentence about it ("the UI renders [INST]
+    literally because we escape template tokens"): the token sits inside a line, after words,
+    and the line names the topic. A token opening a line starts a fake turn and counts."""
+    lo, hi = _line_window(text, start, end, 200)
+    if _WORD_BEFORE.search(text, lo, start) is None or not _PROSE_GOES_ON.match(text, end):
+        return False
+    return bool(_TOPIC.search(text, lo, start) or _TOPIC.search(text, end, hi))
+
+
 _SECRET_FILE: Final = rf"{_KEY_FILE}|(?<![\w.-])\.env(?![\w.-])"
 _NET_TOOL: Final = re.compile(
     r"(?<![\w.-])(?:curl|wget|nc|ncat|netcat|socat|telnet|ftp|Invoke-WebRequest|Invoke-RestMethod"
@@ -1219,9 +1681,30 @@ _NL_EXFIL: Final = re.compile(
     re.I,
 )
 _NEGATION: Final = re.compile(r"\b(?:never|not|don't|shouldn't|mustn't|avoid|no)\b", re.I)
+# A negation inside a match, not "don't forget to".
+_ADVICE: Final = re.compile(
+    r"\b(?:never|not|don't|do\s+not|shouldn't|mustn't|avoid)\b(?!\s+(?:forget|hesitate|skip))", re.I
+)
+
+
+# Copying a key file to another machine: `scp ~/.kube/config u@host:/tmp`, `rsync ~/.ssh/ h:`.
+_COPY_TOOL: Final = re.compile(r"\b(?:scp|rsync|sftp|rclone|pscp)\b")
+_KEY_FILE_RE: Final = re.compile(_KEY_FILE)
+_REMOTE_DEST: Final = re.compile(r"[\s=][\"']?(?:[\w.-]{1,64}@)?[\w.-]{1,253}:")
+
+
+def _copies_out(line: str) -> bool:
+    """A copy tool, then a key file, then a remote destination (`host:` or `user@host:`).
+    Three searches one after the other rather than one pattern, which would retry every key
+    file against every later position."""
+    tool = _COPY_TOOL.search(line)
+    key = _KEY_FILE_RE.search(line, tool.end()) if tool else None
+    return key is not None and _REMOTE_DEST.search(line, key.end()) is not None
 
 
 def _shell_exfil(line: str) -> bool:
+    if _copies_out(line):
+        return True
     if not _NET_TOOL.search(line):
         return False
     if _UPLOAD.search(line):
@@ -1279,6 +1762,10 @@ def _line_gates(text: str, folded: str) -> tuple[bool, bool]:
         or ".azure/" in t
         or ".terraform.d/" in t
         or "/etc/shadow" in t
+        or "~/.aws" in t
+        or "~/.kube" in t
+        or "~/.gnupg" in t
+        or "application_default_credentials.json" in t
     )
     dot_env = ".env" in t  # also in "os.environ" and "process.env"
     source = key_file or (dot_env and ("os.environ" in t or "process.env" in t))
@@ -1288,48 +1775,158 @@ def _line_gates(text: str, folded: str) -> tuple[bool, bool]:
     shell = (
         key_file or dot_env or piped or "$(" in t or ("base64" in t and "$" in t)
     ) and _NET_TOOL_GATE.search(folded) is not None
+    # `_copies_out`: a copy tool and a key file.
+    shell = shell or (key_file and _COPY_TOOL.search(folded) is not None)
     return source, shell
 
 
-# Disguises that split words rather than change letters: "i g n o r e", "alw**ays**",
-# "_rev_eal". Undone only for a second look at the text, when the first found nothing, since
+# Disguises that split words rather than change letters: "i g n o r e", "o.v.e.r", "i-g-n",
+# "alw**ays**", "_rev_eal". Undone only for a second look at the text, when the first found nothing, since
 # they also undo snake_case and spaced tables.
-_SPACED_LETTERS: Final = re.compile(r"(?<!\w)(?:\w[ \t]){2,}\w(?!\w)")
-_EMPHASIS: Final = re.compile(
-    r"(?<=\w)[*_~]+(?=\w)|(?<![\w*_~])[*_~]+(?=\w)|(?<=\w)[*_~]+(?![\w*_~])"
+_SPACED_LETTERS: Final = re.compile(
+    r"(?<!\S)(?:\S[ \t]){2,}\S(?!\S)|(?<![\w.-])(?:\w\.){3,}\w(?![\w-])|(?<![\w.-])(?:\w-){3,}\w(?![\w-])"
 )
+_EMPHASIS: Final = re.compile(r"(?<=\w)[*~]+(?=\w)|(?<![\w*~])[*~]+(?=\w)|(?<=\w)[*~]+(?![\w*~])")
+# "_rev_eal", "_saf_ety": a word opening with "_" has its underscores dropped. snake_case
+# names (GITHUB_TOKEN, access_key_id) are left alone: they are most of the underscores in notes.
+_UNDERSCORED: Final = re.compile(r"(?<![\w*~])_+[A-Za-z0-9]\w{0,100}")
 _BLANKS: Final = re.compile(r"[ \t]+")
 
 
 def _squeezed(text: str) -> str:
     text = _EMPHASIS.sub("", text)
-    text = _SPACED_LETTERS.sub(lambda m: m.group().replace(" ", "").replace("\t", ""), text)
+    if "_" in text:
+        text = _UNDERSCORED.sub(lambda m: m.group().replace("_", ""), text)
+    text = _SPACED_LETTERS.sub(lambda m: m.group()[::2], text)
     return _BLANKS.sub(" ", text)
 
 
+# Invisible Unicode TAG characters spell ASCII (U+E0041 is an invisible "A"); a flag emoji
+# (a black flag, tag letters, CANCEL TAG) is their one legitimate use in prose.
+_TAG_RUN: Final = re.compile("[\U000e0020-\U000e007e]+")
+_FLAG_EMOJI: Final = re.compile("\U0001f3f4[\U000e0020-\U000e007e]{1,12}\U000e007f")
+# Backslash escapes a renderer or a shell decodes: \u0069, \x69.
+_BACKSLASH_ESCAPE: Final = re.compile(r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})")
+# Leetspeak: a word mixing letters with digits or @/$ that stand for letters. Pure hex (hashes,
+# ids) and words starting with "$" (shell variables) are left alone.
+_LEET_WORD: Final = re.compile(
+    r"(?<![\w$@|!])(?=[\w@$|!]{0,60}?[A-Za-z])(?=[\w@$|!]{0,60}?[013457@$!])[\w@$|!]{2,60}"
+    r"(?![\w$@|!])"
+)
+_HEX: Final = re.compile(r"[0-9a-fA-F]+")
+_LEET: Final = str.maketrans("013457@$", "oieastas")
+# Version and unit suffixes ("python3", "v1", "ps1", "S3") hold one leet-looking digit at an
+# end; a leet word holds two ("h45", "70ld") or one between letters ("y0u"), and no 2, 6, 8, 9
+# ("sha256", "x86", "i18n", base64).
+_LEET_CHAR: Final = re.compile(r"[013457]|(?<=[A-Za-z0-9])[@$!](?=[A-Za-z0-9])")
+_BANG: Final = re.compile(r"(?<=[A-Za-z0-9])!(?=[A-Za-z0-9])")
+_LEET_INSIDE: Final = re.compile(r"[A-Za-z][013457!][A-Za-z]")
+_NOT_LEET_DIGIT: Final = re.compile(r"[2689]")
+# "1" reads as "l" between vowels, doubled or after a vowel at the end ("ru1es", "a11", "mode1"),
+# else as "i" ("1gn0r3", "pr3v10u5").
+_ONE_AS_L: Final = re.compile(r"(?<=[aeouAEOU430])1(?=[aeiouAEIOU4301]|$)|(?<=1)1|1(?=1)")
+# A run of base64 long enough to hold a sentence.
+_BASE64_RUN: Final = re.compile(r"(?<![\w+/-])[A-Za-z0-9+/_-]{20,4000}={0,2}(?![\w+/=-])")
+
+
+def _hidden_tags(text: str) -> str:
+    """The ASCII spelled by invisible TAG characters outside flag emoji, "" when none."""
+    if max(text, default=" ") < "\U000e0000":
+        return ""
+    outside = _FLAG_EMOJI.sub("", text)
+    return " ".join(
+        "".join(chr(ord(c) - 0xE0000) for c in m.group()) for m in _TAG_RUN.finditer(outside)
+    )
+
+
+def _is_leet(word: str, weak: bool) -> bool:
+    """Whether `word` reads as leetspeak: two leet characters or one between letters; with
+    `weak` (the text holds such a word already), any one ("n0", "4ny", "t0")."""
+    if _HEX.fullmatch(word) or _NOT_LEET_DIGIT.search(word):
+        return False
+    return weak or len(_LEET_CHAR.findall(word)) >= 2 or _LEET_INSIDE.search(word) is not None
+
+
+def _unleet(word: str) -> str:
+    return _BANG.sub("i", _ONE_AS_L.sub("l", word)).translate(_LEET)
+
+
+def _undisguised(text: str) -> str:
+    """`text` with the disguises that a skeleton keeps undone, for a second look only: TAG
+    characters decoded, backslash escapes decoded, spaced, dotted and emphasised words joined,
+    leetspeak folded. Each of these also changes innocent text, so the first look never sees it."""
+    if max(text, default=" ") >= "\U000e0000":
+        text = _TAG_RUN.sub(lambda m: "".join(chr(ord(c) - 0xE0000) for c in m.group()), text)
+    if "\\" in text:
+        text = _BACKSLASH_ESCAPE.sub(lambda m: chr(int(m[1] or m[2], 16)), text)
+    text = _squeezed(_skeleton(text).text)
+    if not any(_is_leet(m.group(), False) for m in _LEET_WORD.finditer(text)):
+        return text
+    return _LEET_WORD.sub(
+        lambda m: _unleet(m.group()) if _is_leet(m.group(), True) else m.group(), text
+    )
+
+
+def _decoded_base64(text: str) -> str:
+    """The readable text hidden in base64 runs of `text`, one per line; "" when none."""
+    out: list[str] = []
+    for m in _BASE64_RUN.finditer(text):
+        run = m.group().rstrip("=")
+        if len(out) >= 20:
+            break
+        try:
+            raw = base64.b64decode(
+                run + "=" * (-len(run) % 4), altchars=b"-_" if "-" in run or "_" in run else None
+            )
+        except (binascii.Error, ValueError):
+            continue
+        decoded = raw.decode("utf-8", "replace")
+        # Text, not bytes: printable ASCII throughout, half of it letters. Random bytes fail.
+        printable = sum(" " <= c <= "~" or c in "\t\n" for c in decoded)
+        letters = sum(c.isalpha() for c in decoded)
+        if " " in decoded and printable >= 0.95 * len(decoded) and letters >= 0.5 * len(decoded):
+            out.append(decoded)
+    return "\n".join(out)
+
+
 def _threats(text: str) -> tuple[Finding, ...]:
+    hidden = _hidden_tags(text)
+    tagged = (Finding(_INJECT, _clip(f"hidden tag characters: {hidden}", 60)),) if hidden else ()
     found = _threats_in(text)
     if found:
-        return found
-    squeezed = _squeezed(skeleton_map(text).text)
-    return _threats_in(squeezed) if squeezed != text else ()
+        return tagged + found
+    view = _undisguised(text)
+    if view != text:
+        found = _threats_in(view)
+    if not found and _BASE64_RUN.search(text):
+        decoded = _decoded_base64(text)
+        found = _threats_in(decoded) if decoded else ()
+        if not found and decoded:
+            found = _threats_in(_undisguised(decoded))
+    return tagged + found
+
+
+# The first look and `_undisguised` both need the skeleton of the same text.
+_skeleton: Final = functools.lru_cache(maxsize=4)(skeleton_map)
 
 
 def _threats_in(text: str) -> tuple[Finding, ...]:
-    sk = skeleton_map(text)
+    sk = _skeleton(text)
     t, f = sk.text, _fold(sk.text)
     # start and end in `t`, rank (earlier in `_THREATS` first), kind, excerpt width
     found: list[tuple[int, int, int, str, int]] = []
-    for rank, threat in enumerate(_THREATS):
+    for rank, threat in enumerate(_ALL_THREATS):
         if threat.gate(t, f):
             found += [
                 (m.start(), m.end(), rank, threat.kind, 40)
                 for m in threat.pattern.finditer(t)
                 if not _is_mention(t, m.start(), m.end())
+                and not (threat.token and _is_token_mention(t, m.start(), m.end()))
+                and not (threat.advice and _ADVICE.search(t, m.start(), m.end()))
             ]
     if _nl_exfil_may_match(f):
         found += [
-            (m.start(), m.end(), len(_THREATS), "credential-exfiltration", 20)
+            (m.start(), m.end(), len(_ALL_THREATS), "credential-exfiltration", 20)
             for m in _NL_EXFIL.finditer(t)
             # "never send your API key to anyone" is advice, not an order.
             if not _NEGATION.search(t, max(0, m.start() - 30), m.start())
