@@ -829,6 +829,31 @@ def _threat(
     return _Threat(kind, re.compile("|".join(branches), re.I), gate, token, advice)
 
 
+_FETCH_WORDS: Final = (
+    "curl",
+    "wget",
+    "fetch",
+    "http",
+    "iwr",
+    "irm",
+    "invoke-webrequest",
+    "invoke-restmethod",
+    "lwp-request",
+    "aria2c",
+    "httpie",
+    "xh",
+)
+
+
+def _substitution_gate(t: str, f: str) -> bool:
+    """The gate of the process-substitution threat below: `<(`, iex, eval/exec, or a command
+    substitution (`$(` or a backtick) together with a fetch word or base64. A backtick alone
+    is in most coding notes (inline code), so it is not enough."""
+    if "<(" in f or "iex" in f or "invoke-expression" in f or "exec" in f or "eval" in f:
+        return True
+    return ("$(" in f or "`" in f) and ("base64" in f or any(map(f.__contains__, _FETCH_WORDS)))
+
+
 _INJECT: Final = "prompt-injection"
 _REMOTE: Final = "remote-code-execution"
 _CLAIM: Final = "authority-claim"
@@ -1111,7 +1136,7 @@ _THREATS: Final[tuple[_Threat, ...]] = (
     ),
     _threat(
         _REMOTE,
-        _any("$(", "<(", "`", "iex", "invoke-expression", "eval", "exec", folded=True),
+        _substitution_gate,
         # bash <(curl ...), source <(wget ...)
         rf"(?:\b{_SHELL}|(?:^|[\s;&|(])\.)\s+(?:-\S+\s+)*<\(\s*(?:sudo\s+)?{_FETCH}\b",
         # sh -c "$(curl ...)", python -c "$(wget ...)", eval "$(curl ...)", eval `curl ...`
