@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from memem import fence
 from memem.errors import InvalidInput, MememError
 
 if TYPE_CHECKING:
@@ -243,8 +244,8 @@ def cmd_quarantine(store: Store, args: argparse.Namespace) -> int:
     if not held:
         print("nothing quarantined")
     for q in held:
-        print(f"{q.id}  {q.file}: {q.reason}")
-        print(f"    sha256 {q.hash[:16]}  {q.excerpt}")
+        print(f"{q.id}  {fence.line(q.file)}: {fence.line(q.reason)}")
+        print(f"    sha256 {q.hash[:16]}  {fence.line(q.excerpt)}")
     return 0
 
 
@@ -370,14 +371,16 @@ def cmd_status(store: Store, args: argparse.Namespace) -> int:
     if status.broken:
         print(f"broken files ({len(status.broken)}), skipped and left untouched:")
         for name, reason in status.broken.items():
-            print(f"  {name}: {reason}")
+            # A file name and a reason quote the vault (a bad value, a hostile name): shown
+            # the way memem shows any memory-derived text outside the fence.
+            print(f"  {fence.line(name)}: {fence.line(reason)}")
     if status.quarantined:
         print(
             f"quarantined ({len(status.quarantined)}), never recalled; "
             "`memem quarantine release ID` after review:"
         )
         for memory_id, (name, reason) in status.quarantined.items():
-            print(f"  {memory_id}  {name}: {reason}")
+            print(f"  {memory_id}  {fence.line(name)}: {fence.line(reason)}")
     sessions = ", ".join(f"{n} {s}" for s, n in sorted(mining["sessions"].items())) or "none seen"
     print(f"mining: {mining['opt_in']}; backend {mining['backend']}; daemon {mining['daemon']}")
     print(f"  sessions: {sessions}; last mined: {mining['last_mined'] or '-'}")

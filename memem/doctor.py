@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from memem import fence
 from memem.settings import Settings
 
 if TYPE_CHECKING:
@@ -129,8 +130,8 @@ def check(store: Store) -> Report:
             Check(
                 "quarantined",
                 WARN,
-                f"{name}: {reason}",
-                f"review {store.vault.memories_dir / name}; "
+                f"{fence.line(name)}: {fence.line(reason)}",
+                f"review {fence.line(str(store.vault.memories_dir / name))}; "
                 f"`memem quarantine release {memory_id}` if it is safe",
             )
         )
@@ -139,7 +140,7 @@ def check(store: Store) -> Report:
             Check(
                 "broken file",
                 WARN,
-                f"{name}: {reason}",
+                f"{fence.line(name)}: {fence.line(reason)}",
                 "fix the file in an editor (memem leaves it untouched) or move it out of the vault",
             )
         )

@@ -1119,3 +1119,15 @@ def test_gates_never_skip_a_match_on_generated_text(text: str) -> None:
     _check_gates(text)
     once = redact(text)
     assert redact(once) == once
+
+
+def test_a_bare_generated_key_in_a_sentence_is_redacted() -> None:
+    """A 40-character key pasted with no key-like word beside it: as random as a generated key,
+    so it goes (it would otherwise reach the title and the file name); hashes and base64 of
+    prose stay."""
+    key = "Qm3vT8xK2pL9nR4sW7yB1cD6fG0hJ5kM8aZ2eX4u"
+    assert key not in security.redact(f"we rotated key {key} yesterday for the ci user")
+    sha = "3f9a2c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b"
+    assert security.redact(f"commit {sha} fixed it") == f"commit {sha} fixed it"
+    prose = "U29tZSBwbGFpbiBlbmdsaXNoIHRleHQgaGVyZQ=="
+    assert security.redact(f"base64 {prose} here") == f"base64 {prose} here"
