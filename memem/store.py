@@ -277,9 +277,18 @@ class Store:
         store.vault.ensure()
         for name in store.vault.remove_orphan_temps():
             log.info("removed a temp file left by a crashed write", extra={"file": name})
-        store.index.connection()
+        conn = store.index.connection()
         if store.index.recovered:
             store._rebuild_recovered()
+        elif (
+            index.doc_count(conn) == 0
+            and not index.broken_files(conn)
+            and not index.quarantined_files(conn)
+            and any(store.vault.scan())
+        ):
+            # A new or emptied index over a vault that has memories: built in one pass, so it
+            # holds the graph `rebuild-index` builds, not one linked file by file.
+            store.rebuild_index()
         return store
 
     def recover_index(self, reason: str) -> str:

@@ -603,3 +603,26 @@ def test_related_ids_that_are_not_identifiers_are_left_out() -> None:
 def test_an_id_argument_must_be_an_identifier(store: Store, arg: str) -> None:
     with pytest.raises(InvalidInput):
         store.get(arg)
+
+
+def test_an_emptied_index_is_rebuilt_with_the_graph_rebuild_index_builds(tmp_path: Path) -> None:
+    """Deleting the index (or emptying it) and opening the store gives the same graph as
+    `rebuild-index`, not a smaller one linked file by file by reconcile."""
+    state, vault = tmp_path / "s", tmp_path / "v"
+    with Store.open(state_dir=state, vault_dir=vault) as first:
+        for n in range(12):
+            first.save(
+                f"The billing worker {n} retries Stripe webhooks with backoff and logs to Sentry.",
+                project="shop",
+            )
+            first.save(
+                f"Checkout test {n} uses the fake payment gateway, never the Stripe sandbox.",
+                project="shop",
+            )
+        first.rebuild_index()
+        expected = first.graph_stats()["edges"]
+    for suffix in ("", "-wal", "-shm"):
+        (state / f"index.sqlite3{suffix}").unlink(missing_ok=True)
+    with Store.open(state_dir=state, vault_dir=vault) as again:
+        assert again.graph_stats()["edges"] == expected
+        assert again.status().memories == 24
