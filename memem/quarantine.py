@@ -22,9 +22,7 @@ a new review.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -103,14 +101,7 @@ def _read(path: Path) -> dict[str, str]:
 
 
 def _write(state_dir: Path, name: str, data: dict[str, str]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=state_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, state_dir / name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from memem.vault import Vault  # the one atomic write with fsync (file and directory)
+
+    text = json.dumps(data, indent=1, sort_keys=True)
+    Vault._atomic_write(state_dir / name, text.encode("utf-8"))
