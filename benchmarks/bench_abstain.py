@@ -6,7 +6,7 @@
 
 Every prompt of `benchmarks/offtopic.txt` (weather, recipes, sports, travel, gossip, math
 homework, translations, jokes, greetings, acknowledgements, bare slash commands, gibberish...)
-goes through `memem.recall.build`, the hook's own logic, against (a) the synthetic coding vault
+goes through `memem.service.recall.build`, the hook's own logic, against (a) the synthetic coding vault
 (`synth`, 10k memories, project = its largest project) and (b) each LoCoMo conversation
 (project = its sample_id; the stores of `bench_locomo`). Two ways of asking:
 
@@ -34,9 +34,9 @@ from typing import Final
 
 from benchmarks import locomo, stores
 from benchmarks.bench_store import REPO, log, source_digest
-from memem import recall
-from memem.slice import Slice
-from memem.store import Store
+from memem.core.slice import Slice
+from memem.service import recall
+from memem.service.store import Store
 
 PROMPTS: Final = Path(__file__).with_name("offtopic.txt")
 TARGET: Final = 0.95

@@ -51,7 +51,7 @@ from typing import Final
 from benchmarks import stores
 from benchmarks.bench_hook import routed_queries
 from benchmarks.bench_store import link_tree, log, parse_sizes, percentile, source_digest
-from memem.store import Store
+from memem.service.store import Store
 from tests.e2e.conftest import (
     CLI_VERSION,
     PLUGIN,

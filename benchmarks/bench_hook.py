@@ -136,7 +136,7 @@ def hook_modules(venv: Path, repo: Path, work: Path) -> list[str]:
     """The modules outside memem that importing the hook path loads (on top of a bare `-S`
     interpreter): importing just these gives the standard library's share of the hook."""
     code = (
-        "import sys; before = set(sys.modules); import memem.hook, memem.recall; "
+        "import sys; before = set(sys.modules); import memem.hook, memem.service.recall; "
         "print(' '.join(sorted(m for m in set(sys.modules) - before "
         "if m.split('.')[0] != 'memem')))"
     )
@@ -163,8 +163,8 @@ def baselines(venv: Path, repo: Path, runs: int, work: Path) -> list[Row]:
             [py, "-S", "-c", "import " + ", ".join(stdlib)],
         ),
         (
-            "`python -S -c 'import memem.hook, memem.recall'`",
-            [py, "-S", "-c", "import memem.hook, memem.recall"],
+            "`python -S -c 'import memem.hook, memem.service.recall'`",
+            [py, "-S", "-c", "import memem.hook, memem.service.recall"],
         ),
     ]
     rows = [Row(label, None) for label, _ in named]
@@ -250,7 +250,7 @@ def import_times(venv: Path, repo: Path, work: Path) -> list[tuple[str, float, f
     slowest first."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work)}
     env["PYTHONPATH"] = str(repo)
-    code = "import memem.hook, memem.recall"
+    code = "import memem.hook, memem.service.recall"
     argv = [str(venv / "bin" / "python"), "-S", "-X", "importtime", "-c", code]
     own: dict[str, list[float]] = defaultdict(list)
     cumulative: dict[str, list[float]] = defaultdict(list)
@@ -331,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"- WARNING: {failures} hook runs failed (logged in <state>/logs/hooks.log)")
     print()
     print(
-        "## Import time of the hook path (`python -S -X importtime -c 'import memem.hook, memem.recall'`)\n"
+        "## Import time of the hook path (`python -S -X importtime -c 'import memem.hook, memem.service.recall'`)\n"
     )
     print(f"Median of {IMPORT_RUNS} runs; top 15 modules by cumulative time.\n")
     print("| module | self ms | cumulative ms |")

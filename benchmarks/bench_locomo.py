@@ -6,8 +6,8 @@ Each of the 10 conversations goes into its own fresh Store, one memory per dialo
 (`benchmarks.locomo.ingest`; cached under /tmp/bench-memem-cache per memem version). Every
 question of categories 1-4 is then asked of:
 
-- memem, floor on: `memem.recall.searched` (the slice's own search, with MIN_COVERAGE);
-- memem, floor off: the same ranking (`memem.index.search(..., by_session=True)`) without the
+- memem, floor on: `memem.service.recall.searched` (the slice's own search, with MIN_COVERAGE);
+- memem, floor off: the same ranking (`memem.storage.index.search(..., by_session=True)`) without the
   relevance floor, limit 10: what the floor costs;
 - plain BM25: one FTS5 table per conversation, unicode61 (no stemming), every word of the
   question quoted and joined with OR, ordered by bm25(); and the same words joined with AND.
@@ -35,8 +35,9 @@ from typing import Final
 
 from benchmarks import locomo, stores
 from benchmarks.bench_store import REPO, log, source_digest
-from memem import index, recall
-from memem.text import query_terms
+from memem.core.text import query_terms
+from memem.service import recall
+from memem.storage import index
 
 SYSTEMS: Final = (
     "memem, floor on",

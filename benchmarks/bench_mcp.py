@@ -40,8 +40,8 @@ from mcp.client.stdio import stdio_client
 
 from benchmarks import synth
 from benchmarks.bench_store import REPO, log, parse_sizes, percentile, source_digest
-from memem.memory import Memory
-from memem.store import Store
+from memem.core.memory import Memory
+from memem.service.store import Store
 
 TIMEOUT: Final = 120.0
 TARGETS: Final = {

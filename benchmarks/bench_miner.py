@@ -29,9 +29,9 @@ from pathlib import Path
 
 from benchmarks import stores
 from benchmarks.bench_store import log
-from memem.backends import AnthropicBackend
-from memem.miner import Miner, MinerState, session_files
-from memem.store import Store
+from memem.mining.backends import AnthropicBackend
+from memem.mining.miner import Miner, MinerState, session_files
+from memem.service.store import Store
 from tests.fake_anthropic import FakeAnthropic
 
 PROMPTS = (

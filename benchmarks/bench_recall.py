@@ -48,7 +48,7 @@ from typing import Any, Final
 from benchmarks.bench_abstain import load_prompts
 from benchmarks.bench_store import REPO, log, source_digest
 from memem.errors import MememError
-from memem.store import Store
+from memem.service.store import Store
 
 DATA: Final = Path(__file__).resolve().parent / "data"
 OFFTOPIC: Final = tuple(

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from memem.security import redact, scan
+from memem.core.security import redact, scan
 
 REPO = Path(__file__).resolve().parent.parent
 KINDS = ("benign_secrets", "benign_notes", "secrets", "injections")

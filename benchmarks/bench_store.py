@@ -33,9 +33,9 @@ from typing import Any, Final
 
 import memem
 from benchmarks import synth
+from memem.core.memory import Memory
 from memem.errors import SecurityError
-from memem.memory import Memory
-from memem.store import Store
+from memem.service.store import Store
 
 CACHE_ROOT: Final = Path(tempfile.gettempdir()) / "bench-memem-cache"
 REPO: Final = Path(memem.__file__).resolve().parent.parent
@@ -283,7 +283,7 @@ def measure_store(
         )
         d["import_cli_store_ms"] = round(
             statistics.median(
-                process_ms([py, "-c", "import memem.cli, memem.store"], env, args.cli_runs)
+                process_ms([py, "-c", "import memem.cli, memem.service.store"], env, args.cli_runs)
             ),
             1,
         )

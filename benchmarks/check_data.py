@@ -5,8 +5,8 @@
 Checks the schema, unique ids, that every target exists, the minimum counts, the split
 balance, and for `coding_recall.json` the paraphrase rule: a question shares AT MOST ONE
 content word with its target's title + content, and its keywords share at least one.
-Words are memem's own (`memem.text.query_terms`: folded, stopwords and single letters out),
-stemmed by the index's FTS5 tokenizer (`memem.index.analyze`), so "thumbnails" and
+Words are memem's own (`memem.core.text.query_terms`: folded, stopwords and single letters out),
+stemmed by the index's FTS5 tokenizer (`memem.storage.index.analyze`), so "thumbnails" and
 "thumbnail" count as one word, exactly as the lexical search would see them.
 
 Prints every violation and exits 1 if there is any.
@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from memem.index import analyze
-from memem.text import query_terms
+from memem.core.text import query_terms
+from memem.storage.index import analyze
 
 Row = dict[str, Any]
 DATA = Path(__file__).resolve().parent / "data"

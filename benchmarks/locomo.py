@@ -25,11 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from memem import layers, markdown
+from memem.core import layers, markdown
+from memem.core.memory import Memory
+from memem.core.text import query_terms
 from memem.errors import SecurityError
-from memem.memory import Memory
-from memem.store import Store
-from memem.text import query_terms
+from memem.service.store import Store
 
 DATA: Final = Path(os.environ.get("MEMEM_LOCOMO", "/work/shared/data/locomo/locomo10.json"))
 CATEGORIES: Final = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
@@ -265,7 +265,7 @@ class PlainBM25:
 
     Plain: the default tokenizer (unicode61, no stemming) and every word of the question.
     `stemmed=True` is a reference point between plain BM25 and memem: porter stemming and
-    the question reduced to memem's query terms (`memem.text.query_terms`, stopwords out)."""
+    the question reduced to memem's query terms (`memem.core.text.query_terms`, stopwords out)."""
 
     def __init__(self, turns: Sequence[Turn], *, stemmed: bool = False) -> None:
         self.stemmed = stemmed

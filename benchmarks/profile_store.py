@@ -25,7 +25,7 @@ from pathlib import Path
 from benchmarks import synth
 from benchmarks.bench_store import cached_vault, link_tree, log, memory_from
 from memem.errors import SecurityError
-from memem.store import Store
+from memem.service.store import Store
 
 
 def profiled(name: str, call: Callable[[], object], args: argparse.Namespace) -> None:

@@ -29,7 +29,7 @@ from benchmarks.bench_store import (
     log,
     source_digest,
 )
-from memem.store import Store
+from memem.service.store import Store
 
 READY: Final = "ready.json"
 # Entries kept for other memem sources (a patched copy and the checkout can alternate).

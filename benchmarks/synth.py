@@ -1,7 +1,7 @@
 """A synthetic vault of coding memories, deterministic for a seed.
 
     from benchmarks import synth
-    for memory in synth.generate(1000):           # Iterator[memem.memory.Memory]
+    for memory in synth.generate(1000):           # Iterator[memem.core.memory.Memory]
         ...
     synth.write_vault(Path("/tmp/bench-vault"), 10_000)
     qs = synth.queries()                          # ~200 realistic search strings
@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Final
 
 from benchmarks import vocab
-from memem import markdown
-from memem.memory import GLOBAL_PROJECT, Memory, slugify
+from memem.core import markdown
+from memem.core.memory import GLOBAL_PROJECT, Memory, slugify
 
 GENERATOR_VERSION: Final = 2  # bump when output changes, so cached vaults are regenerated
 START: Final = datetime(2023, 6, 1, tzinfo=UTC)

@@ -25,8 +25,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from memem.memory import Memory
-    from memem.store import Hit, Store
+    from memem.core.memory import Memory
+    from memem.service.store import Hit, Store
 
 __version__ = "0.1.0"
 __all__ = [
@@ -45,11 +45,11 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in ("Store", "Hit"):
-        from memem import store
+        from memem.service import store
 
         return getattr(store, name)
     if name == "Memory":
-        from memem.memory import Memory
+        from memem.core.memory import Memory
 
         return Memory
     raise AttributeError(f"module 'memem' has no attribute {name!r}")

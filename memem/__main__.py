@@ -14,23 +14,25 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    # Before anything is created: memem's files hold the user's data (see memem.permissions).
+    # Before anything is created: memem's files hold the user's data (see memem.storage.permissions).
     os.umask(0o077)  # = permissions.restrict(), without importing it on the hook path
     if len(args) == 2 and args[0] == "hook" and not args[1].startswith("-"):
         from memem import hook
 
         return hook.main(args[1])
     if args == ["mcp"]:
-        from memem import logs, mcp_server, permissions
+        from memem import logs, mcp_server
         from memem.settings import Settings
+        from memem.storage import permissions
 
         settings = Settings.from_env(os.environ)
         permissions.tighten(settings.state_dir, settings.vault_dir)
         logs.setup(settings.log_dir, name="mcp")
         return mcp_server.serve(settings, early=os.environ.get("MEMEM_MCP_EARLY_INIT") != "0")
     if len(args) >= 2 and args[:2] == ["daemon", "run"] and set(args[2:]) <= {"--once"}:
-        from memem import daemon, permissions
+        from memem import daemon
         from memem.settings import Settings
+        from memem.storage import permissions
 
         settings = Settings.from_env(os.environ)
         permissions.tighten(settings.state_dir, settings.vault_dir)

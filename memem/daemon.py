@@ -1,7 +1,7 @@
 """The miner daemon: one per user, watching Claude Code's session folders.
 
     memem daemon run [--once]   the loop (--once: mine what is due, then exit)
-    memem daemon ensure | stop | status   (memem.lifecycle: start, stop, heartbeat)
+    memem daemon ensure | stop | status   (memem.mining.lifecycle: start, stop, heartbeat)
 
 Lifecycle (arq's Worker): a lock file makes it single-instance (`flock`, released by the
 kernel when the process dies, so a crash never leaves a stale lock); a status file carries
@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from memem.lifecycle import CHILD_ENV, lock_path, status_path
+from memem.mining.lifecycle import CHILD_ENV, lock_path, status_path
 from memem.settings import Settings
+from memem.storage.files import write_atomic
 
 log = logging.getLogger("memem.daemon")
 
@@ -85,10 +86,10 @@ class Daemon:
         return 0
 
     def _loop(self, started: float) -> None:
-        from memem import backends
-        from memem.miner import Miner, MinerState, session_files
-        from memem.security import redact
-        from memem.store import Store
+        from memem.core.security import redact
+        from memem.mining import backends
+        from memem.mining.miner import Miner, MinerState, session_files
+        from memem.service.store import Store
 
         store = Store.open(state_dir=self.settings.state_dir, vault_dir=self.settings.vault_dir)
         try:
@@ -196,7 +197,7 @@ class Daemon:
                 log.warning("cannot remove a stale status file", extra={"path": str(tmp)})
 
     def _beat(self, state: str, started: float) -> None:
-        from memem.backends import describe
+        from memem.mining.backends import describe
 
         data = {
             "state": state,
@@ -208,10 +209,8 @@ class Daemon:
             "last_error": self.last_error,
         }
         path = status_path(self.settings)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            tmp.write_text(json.dumps(data), encoding="utf-8")
-            os.replace(tmp, path)
+            write_atomic(path, json.dumps(data).encode("utf-8"))
         except OSError:
             log.exception("cannot write the daemon status file")
 

@@ -11,7 +11,7 @@ error exits 0 with no output and a log line.
 
 This runs on every prompt, so it imports only the standard library, the pure core and the
 index reader, and of the standard library not `typing`, `dataclasses` or `pathlib` (together
-~20 ms a prompt; see `memem.value`). `tests/test_hook.py` checks which modules a hook process
+~20 ms a prompt; see `memem.core.value`). `tests/test_hook.py` checks which modules a hook process
 never loads.
 """
 
@@ -45,8 +45,9 @@ def _output(event: str, context: str) -> str:
 
 def respond(event: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> str:
     """The hook's stdout for one event (may be empty)."""
-    from memem import recall, settings
-    from memem.index import Index
+    from memem import settings
+    from memem.service import recall
+    from memem.storage.index import Index
 
     state_dir = settings.state_dir(env)
     index_path = os.path.join(state_dir, settings.INDEX_FILE)
@@ -80,7 +81,7 @@ def respond(event: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> s
             parts = [built.markdown]
             if env.get("MEMEM_SHOW_BANNER") == "1":
                 parts.insert(0, recall.status_line(conn, built.project))
-            from memem import lifecycle
+            from memem.mining import lifecycle
 
             configured = settings.Settings.from_env(env)
             if lifecycle.opted_in(configured):

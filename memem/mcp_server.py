@@ -7,7 +7,7 @@ becomes a tool error with its message; nothing a client sends can stop the serve
 
 Claude Code holds the first prompt until the server answers `initialize`, and importing the
 MCP SDK alone takes about a second, so `serve` answers the handshake itself while the SDK
-loads on another thread (see `memem.handshake`).
+loads on another thread (see `memem.core.handshake`).
 """
 
 # No `from __future__ import annotations` here: the SDK reads the tools' annotations at
@@ -23,23 +23,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, BinaryIO, Final, TextIO, TypeVar, cast
 
-from memem import fence, handshake
-from memem.errors import InvalidInput, MememError
-from memem.memory import (
+from memem.core import fence, handshake
+from memem.core.memory import (
     MAX_CONTENT_CHARS,
     MAX_ID_CHARS,
     MAX_TAG_CHARS,
     MAX_TAGS,
     MAX_TITLE_CHARS,
 )
+from memem.errors import InvalidInput, MememError
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
-    from memem.memory import Memory
-    from memem.miner import MinerState
+    from memem.core.memory import Memory
+    from memem.mining.miner import MinerState
+    from memem.service.store import Store
     from memem.settings import Settings
-    from memem.store import Store
 
 log = logging.getLogger("memem.mcp")
 
@@ -416,7 +416,7 @@ def _compact(schema: Any) -> Any:
 @functools.cache
 def _miner_state(store: "Store") -> "MinerState":
     """One miner state per server (its connections are per thread and stay open)."""
-    from memem.miner import MinerState
+    from memem.mining.miner import MinerState
 
     return MinerState(store.settings.miner_path)
 
@@ -527,7 +527,7 @@ def serve(settings: "Settings", *, early: bool = True) -> int:
         wire_out.flush()
     import anyio
 
-    from memem.store import Store
+    from memem.service.store import Store
 
     loaded.join()
     store = Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir)

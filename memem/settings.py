@@ -1,14 +1,14 @@
 """Settings, read from the environment by entry points only; everything else takes arguments.
 
 `state_dir` and `vault_dir` are plain functions of the environment so that the hook, which
-runs on every prompt, finds the index without importing `pathlib` (see `memem.value`).
+runs on every prompt, finds the index without importing `pathlib` (see `memem.core.value`).
 """
 
 from __future__ import annotations
 
 import os
 
-from memem.value import Value
+from memem.core.value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from memem.store import Store
+from memem.service.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRUBBED = ("MEMEM_", "CLAUDE_", "ANTHROPIC_")

@@ -1,5 +1,13 @@
-"""Import rules, checked on the AST: the pure core imports no I/O module, and the package
-never imports heavy SDKs at module level."""
+"""The package's shape, checked on the AST (README, "Architecture"):
+
+    core/      pure: imports only the core, `memem.errors` and an allowlist of pure stdlib
+    storage/   every side effect on disk; the only place that runs SQL
+    service/   the API the front-ends call: storage and the core, never mining or a front-end
+    mining/    the miner, its backends and the daemon's control: the service, storage, core
+    front-ends cli/, mcp_server, hook, daemon: never import each other
+
+and, below the front-ends, nothing reads the environment, and no module grows past 500 lines.
+"""
 
 from __future__ import annotations
 
@@ -11,65 +19,195 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "memem"
-PURE = (
-    "memory",
-    "markdown",
-    "text",
-    "graph",
-    "conflict",
-    "layers",
-    "importing",
-    "security",
-    "normalize",
-    "errors",
-    "slice",
-    "handshake",
-    "transcript",
-    "extraction",
+MAX_LINES = 500
+
+# The standard library's pure parts: no files, processes, sockets, clock or environment.
+PURE_STDLIB = frozenset(
+    {
+        "__future__",
+        "base64",
+        "binascii",
+        "bisect",
+        "collections",
+        "collections.abc",
+        "dataclasses",
+        "datetime",
+        "enum",
+        "functools",
+        "hashlib",
+        "heapq",
+        "html",
+        "html.entities",
+        "itertools",
+        "json",
+        "math",
+        "re",
+        "string",
+        "typing",
+        "unicodedata",
+    }
 )
-FRONT_ENDS = ("cli", "mcp_server", "hook", "daemon")
-IO_MODULES = {
-    "os",
-    "sqlite3",
-    "subprocess",
-    "socket",
-    "pathlib",
-    "shutil",
-    "tempfile",
-    "memem.vault",
-    "memem.index",
-    "memem.store",
-    "memem.events",
-    "memem.logs",
+# markdown.py parses and renders YAML frontmatter from strings (never files).
+PURE_THIRD_PARTY = frozenset({"yaml", "frontmatter", "frontmatter.default_handlers"})
+FRONT_ENDS = ("memem.cli", "memem.mcp_server", "memem.hook", "memem.daemon")
+ENTRY_POINTS = ("memem.__main__",)
+LAYERS = {
+    # layer -> what its modules may import from memem (besides themselves)
+    "memem.core": ("memem.core", "memem.errors"),
+    "memem.storage": ("memem.core", "memem.errors", "memem.settings", "memem.storage"),
+    "memem.service": (
+        "memem.core",
+        "memem.errors",
+        "memem.settings",
+        "memem.storage",
+        "memem.service",
+    ),
+    "memem.mining": (
+        "memem.core",
+        "memem.errors",
+        "memem.settings",
+        "memem.storage",
+        "memem.service",
+        "memem.mining",
+    ),
 }
 
 
-def imports_of(module: str) -> set[str]:
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+MODULES = modules()
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every module `path` imports (at any depth: lazy imports count), as dotted names; for
+    `from x import y`, both `x` and `x.y` (y may be a module)."""
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
             found.update(f"{node.module}.{a.name}" for a in node.names)
     return found
 
 
-@pytest.mark.parametrize("module", PURE)
-def test_pure_modules_import_no_io(module: str) -> None:
-    assert not imports_of(module) & IO_MODULES
+def in_layer(module: str, layer: str) -> bool:
+    return module == layer or module.startswith(layer + ".")
 
 
-@pytest.mark.parametrize("module", FRONT_ENDS)
-def test_front_ends_never_import_each_other(module: str) -> None:
-    others = {f"memem.{m}" for m in FRONT_ENDS if m != module}
-    assert not imports_of(module) & others
+def memem_modules(names: set[str]) -> set[str]:
+    """The memem modules among `names` (a `from memem.x import Name` counts as memem.x)."""
+    return {n for n in names if n in MODULES or n == "memem"}
+
+
+def layer_of(module: str) -> str | None:
+    return next((layer for layer in LAYERS if in_layer(module, layer)), None)
+
+
+def test_every_module_belongs_to_a_layer_or_is_a_known_top_level_module() -> None:
+    top_level = {"memem", "memem.errors", "memem.settings", "memem.logs", *ENTRY_POINTS}
+    stray = [
+        m
+        for m in MODULES
+        if layer_of(m) is None
+        and m not in top_level
+        and not any(in_layer(m, f) for f in FRONT_ENDS)
+    ]
+    assert stray == [], "place new modules in a layer (and in the README's architecture)"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if in_layer(m, "memem.core")))
+def test_the_core_imports_only_the_core_and_pure_standard_modules(module: str) -> None:
+    allowed = PURE_STDLIB | PURE_THIRD_PARTY
+    foreign = {
+        n
+        for n in imports_of(MODULES[module])
+        if not (in_layer(n, "memem.core") or n == "memem.errors" or n.startswith("memem.errors."))
+        and n not in allowed
+        and n.rsplit(".", 1)[0] not in allowed | {"memem.core"}
+    }
+    # `from typing import Final`: typing.Final is a name, not a module; the parent is allowed.
+    foreign = {n for n in foreign if not any(n.startswith(a + ".") for a in allowed)}
+    assert foreign == set()
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if layer_of(m)))
+def test_each_layer_imports_only_the_layers_beneath_it(module: str) -> None:
+    layer = layer_of(module)
+    assert layer is not None
+    allowed = LAYERS[layer]
+    bad = {
+        n
+        for n in memem_modules(imports_of(MODULES[module]))
+        if not any(in_layer(n, a) for a in allowed)
+    }
+    assert bad == set()
+
+
+@pytest.mark.parametrize("front_end", FRONT_ENDS)
+def test_front_ends_never_import_each_other(front_end: str) -> None:
+    mine = [m for m in MODULES if in_layer(m, front_end)]
+    others = [f for f in FRONT_ENDS if f != front_end]
+    bad = {
+        n
+        for m in mine
+        for n in memem_modules(imports_of(MODULES[m]))
+        if any(in_layer(n, o) for o in others)
+    }
+    assert bad == set()
+
+
+def _calls(path: Path, names: set[str]) -> list[int]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in names
+    ]
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if not in_layer(m, "memem.storage")))
+def test_sql_runs_only_in_the_storage_layer(module: str) -> None:
+    assert _calls(MODULES[module], {"execute", "executemany", "executescript"}) == []
+    assert "sqlite3" not in imports_of(MODULES[module])
+
+
+def _environment_reads(path: Path) -> list[int]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+        and node.attr in {"environ", "getenv", "environb", "putenv"}
+    ]
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if layer_of(m)))
+def test_nothing_below_the_front_ends_reads_the_environment(module: str) -> None:
+    """Entry points read os.environ into a frozen Settings; everything below takes arguments."""
+    assert _environment_reads(MODULES[module]) == []
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_is_over_500_lines(module: str) -> None:
+    lines = MODULES[module].read_text(encoding="utf-8").count("\n")
+    assert lines <= MAX_LINES, f"{module}: {lines} lines; split it by responsibility"
 
 
 def test_importing_the_store_loads_no_sdk_and_no_yaml() -> None:
     code = (
-        "import sys, memem.store, memem.cli; "
+        "import sys, memem.service.store, memem.cli; "
         "heavy = {'mcp', 'anthropic', 'watchdog', 'yaml', 'frontmatter', 'structlog'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )

@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 
-from memem.backends import (
+from memem.core.extraction import SYSTEM_PROMPT, Lesson, heuristic
+from memem.core.transcript import MINER_MARKER, Message, render
+from memem.errors import ConfigError, MalformedReply, PermanentError, TransientError
+from memem.mining.backends import (
     AnthropicBackend,
     Backend,
     ClaudeCliBackend,
@@ -24,10 +27,7 @@ from memem.backends import (
     choose,
     describe,
 )
-from memem.errors import ConfigError, MalformedReply, PermanentError, TransientError
-from memem.extraction import SYSTEM_PROMPT, Lesson, heuristic
 from memem.settings import DEFAULT_MODEL, Settings
-from memem.transcript import MINER_MARKER, Message, render
 from tests.fake_anthropic import REDACTED, FakeAnthropic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,7 +225,7 @@ def test_anthropic_a_deeply_nested_200_body_is_malformed_not_permanent(
 def test_anthropic_retry_after_that_is_not_a_finite_number_gives_no_hint(
     api: FakeAnthropic,
 ) -> None:
-    from memem.backends import _retry_after
+    from memem.mining.backends import _retry_after
 
     assert _retry_after({"retry-after": "inf"}) is None
     assert _retry_after({"retry-after": "nan"}) is None
@@ -285,7 +285,7 @@ def test_anthropic_base_url_comes_from_settings(api: FakeAnthropic, tmp_path: Pa
 
 
 def test_importing_backends_does_not_import_the_sdk() -> None:
-    code = "import sys, memem.backends; print('anthropic' in sys.modules)"
+    code = "import sys, memem.mining.backends; print('anthropic' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from benchmarks import bench_recall as br
-from memem.store import Store
+from memem.service.store import Store
 
 MEMORIES: list[dict[str, Any]] = [
     {

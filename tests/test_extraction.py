@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memem.errors import MalformedReply, TransientError
-from memem.extraction import (
+from memem.core.extraction import (
     MAX_MEMORIES,
     MEMORY_TYPES,
     SYSTEM_PROMPT,
@@ -19,7 +18,8 @@ from memem.extraction import (
     parse_reply,
     user_prompt,
 )
-from memem.transcript import MINER_MARKER, Message, render
+from memem.core.transcript import MINER_MARKER, Message, render
+from memem.errors import MalformedReply, TransientError
 
 
 def user(text: str) -> Message:

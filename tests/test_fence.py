@@ -12,12 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memem import fence, markdown, recall
-from memem import slice as slice_
+from memem.core import fence, markdown
+from memem.core import slice as slice_
+from memem.core.memory import Memory
+from memem.core.slice import CLOSE, LABEL, OPEN, Environment, Item, render
 from memem.errors import InvalidInput, SecurityError
-from memem.memory import Memory
-from memem.slice import CLOSE, LABEL, OPEN, Environment, Item, render
-from memem.store import Store
+from memem.service import recall
+from memem.service.store import Store
 from tests.conftest import run_cli
 
 # Spellings of the closing tag a reader might take for it.
@@ -114,7 +115,7 @@ def names(text: str) -> int:
 
 def assert_fenced(text: str, before: str = "") -> None:
     """Exactly one opening and one closing tag, in that order, under every normalisation
-    `memem.fence.skeleton` applies; nothing outside them but `before` (memem's own line)."""
+    `memem.core.fence.skeleton` applies; nothing outside them but `before` (memem's own line)."""
     assert text.startswith(before + OPEN + "\n"), text[:200]
     assert text.endswith("\n" + CLOSE), text[-200:]
     spans = fence.fence_spans(text)

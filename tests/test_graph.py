@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import synth
-from memem.store import Store
+from memem.service.store import Store
 
 TOLERANCE = 0.15
 TOPICAL = ("same_topic", "supports", "depends_on")

@@ -164,7 +164,7 @@ def test_the_hook_path_never_imports_heavy_modules(project: Path) -> None:
         "from memem.hook import main\n"
         "main('UserPromptSubmit')\n"
         "heavy = {'mcp', 'anthropic', 'watchdog', 'yaml', 'frontmatter', 'structlog', 'pydantic',\n"
-        "         'memem.store', 'memem.vault', 'memem.markdown', 'memem.security', 'argparse',\n"
+        "         'memem.service.store', 'memem.storage.vault', 'memem.core.markdown', 'memem.core.security', 'argparse',\n"
         "         'typing', 'dataclasses', 'inspect', 'pathlib', 'logging', 'subprocess'}\n"
         "print(json.dumps(sorted(heavy & set(sys.modules))), file=sys.stderr)\n"
     )
@@ -188,7 +188,7 @@ def test_graph_neighbours_from_another_project_stay_out(project: Path, store: St
 def test_touched_files_survive_a_malformed_transcript(tmp_path: Path) -> None:
     """Any line of the transcript may be garbage; the files of the good ones still come back,
     newest first, at most `limit`."""
-    from memem.recall import touched_files
+    from memem.service.recall import touched_files
 
     def use(path: object) -> str:
         block = {"type": "tool_use", "name": "Read", "input": {"file_path": path}}
@@ -265,7 +265,8 @@ def test_a_git_head_that_is_not_a_regular_file_cannot_stall_the_hook(
 
 
 def test_touched_files_reads_a_bounded_tail_of_regular_files_only(tmp_path: Path) -> None:
-    from memem import recall, workspace
+    from memem.service import recall
+    from memem.storage import workspace
 
     line = json.dumps(
         {"message": {"content": [{"type": "tool_use", "input": {"file_path": "/src/a.py"}}]}}
@@ -298,7 +299,7 @@ def test_a_locked_index_makes_the_hook_give_up_inside_its_budget(
 
 
 def test_a_fifo_at_the_session_temp_name_fails_instead_of_blocking(tmp_path: Path) -> None:
-    from memem import recall
+    from memem.service import recall
 
     path = recall.session_path(tmp_path, "s-fifo")
     assert path is not None
@@ -313,7 +314,7 @@ def test_a_fifo_at_the_session_temp_name_fails_instead_of_blocking(tmp_path: Pat
 def test_only_the_playbook_memem_wrote_is_injected(project: Path, store: Store) -> None:
     """A playbook is generated from memories that passed the scan; a hand edit has not and
     would reach the model at every session start, so only memem's own output is injected."""
-    from memem.miner import refine_playbook
+    from memem.mining.miner import refine_playbook
 
     def start(session: str) -> str:
         payload = {"source": "startup", "session_id": session}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from memem.store import Store
+from memem.service.store import Store
 from tests.conftest import run_cli
 
 SECRET = "machine example.com login alice password hunter2-netrc-marker"
@@ -151,7 +151,7 @@ def test_a_folder_swapped_for_an_outside_symlink_after_the_listing_is_never_foll
     # is replaced by a symlink to a private folder before its files are opened. Every path
     # component is opened relative to the root without following links, so the swapped-in
     # link is refused instead of followed.
-    import memem.store as store_module
+    import memem.service.store as store_module
 
     root = tmp_path / "race"
     (root / "sub").mkdir(parents=True)
@@ -197,7 +197,7 @@ def test_a_folder_swapped_for_an_outside_symlink_after_the_listing_is_never_foll
 def test_a_file_swapped_for_an_outside_symlink_after_the_listing_is_never_followed(
     store: Store, tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import memem.store as store_module
+    import memem.service.store as store_module
 
     root = tmp_path / "race2"
     root.mkdir()

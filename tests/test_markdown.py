@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memem import markdown
+from memem.core import markdown
+from memem.core.memory import Memory
 from memem.errors import InvalidInput
-from memem.memory import Memory
-from memem.store import new_id
+from memem.service.store import new_id
 
 T0 = datetime(2026, 11, 21, 6, 40, tzinfo=UTC)
 FALLBACK = {"fallback_id": "f" * 32, "fallback_time": T0, "fallback_title": "note"}
@@ -200,7 +200,7 @@ def test_the_fast_reader_matches_pyyaml_or_declines(line: str) -> None:
 
 
 def test_a_memory_is_an_immutable_value() -> None:
-    """Memory is a `memem.value.Value` (not a dataclass: the hook cannot afford the import),
+    """Memory is a `memem.core.value.Value` (not a dataclass: the hook cannot afford the import),
     with the dataclass behaviours memem relies on."""
     m = Memory(id=new_id(), title="T", content="body", created=T0, updated=T0, tags=("#A", "a"))
     twin = Memory(**m.fields())
@@ -213,7 +213,7 @@ def test_a_memory_is_an_immutable_value() -> None:
     with pytest.raises(AttributeError, match="read-only"):
         del m.content
     assert Memory.trusted(**m.fields()) == m
-    from memem.slice import Environment
+    from memem.core.slice import Environment
 
     assert hash(Environment(cwd="/a")) == hash(Environment(cwd="/a"))
     assert len({Environment(cwd="/a"), Environment(cwd="/a"), Environment(cwd="/b")}) == 2

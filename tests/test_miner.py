@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from memem import Store
+from memem.core.extraction import Lesson
+from memem.core.transcript import MINER_MARKER, Message
 from memem.errors import MalformedReply, PermanentError, TransientError
-from memem.extraction import Lesson
-from memem.miner import (
+from memem.mining.miner import (
     BREAKER_FAILURES,
     MAX_FAILURES,
     RETRIES_IN_PLACE,
@@ -23,7 +24,6 @@ from memem.miner import (
     MinerState,
     session_files,
 )
-from memem.transcript import MINER_MARKER, Message
 
 T = "2026-11-20T10:00:00.000Z"
 
@@ -162,7 +162,7 @@ def test_only_the_new_part_of_a_growing_session_is_mined(
 def test_an_outage_leaves_the_cursor_and_the_same_part_is_mined_after_recovery(
     tmp_path: Path, store: Store, state: MinerState, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("memem.miner.RETRIES_IN_PLACE", 0)
+    monkeypatch.setattr("memem.mining.miner.RETRIES_IN_PLACE", 0)
     path = write_session(
         sessions_dir(tmp_path) / "s3.jsonl",
         [("user", "The API key rotates every 90 days")],
@@ -182,7 +182,7 @@ def test_an_outage_leaves_the_cursor_and_the_same_part_is_mined_after_recovery(
 def test_a_failure_mid_session_resumes_at_the_failed_chunk_without_duplicates(
     tmp_path: Path, store: Store, state: MinerState, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("memem.miner.RETRIES_IN_PLACE", 0)
+    monkeypatch.setattr("memem.mining.miner.RETRIES_IN_PLACE", 0)
     turns = [
         ("user", f"Durable fact number {n}: service {n} owns queue {n}. " + "x" * 7000)
         for n in range(3)
@@ -287,7 +287,7 @@ def test_a_reply_that_stays_malformed_is_dead_only_after_bounded_attempts(
 def test_html_then_cut_off_json_then_a_good_reply_mines_the_chunk(
     tmp_path: Path, store: Store, state: MinerState, workdir: Path
 ) -> None:
-    from memem.backends import AnthropicBackend
+    from memem.mining.backends import AnthropicBackend
     from tests.fake_anthropic import FakeAnthropic
 
     path = write_session(
@@ -315,7 +315,7 @@ def test_html_then_cut_off_json_then_a_good_reply_mines_the_chunk(
 def test_html_replies_across_runs_fail_then_mine_without_dead_lettering(
     tmp_path: Path, store: Store, state: MinerState, workdir: Path
 ) -> None:
-    from memem.backends import AnthropicBackend
+    from memem.mining.backends import AnthropicBackend
     from tests.fake_anthropic import FakeAnthropic
 
     path = write_session(
@@ -338,7 +338,7 @@ def test_html_replies_across_runs_fail_then_mine_without_dead_lettering(
 def test_only_the_miner_cwd_marks_a_session_as_memems_own_not_a_colliding_folder_name(
     tmp_path: Path, store: Store, state: MinerState, workdir: Path
 ) -> None:
-    from memem.transcript import project_slug
+    from memem.core.transcript import project_slug
 
     own = state.path.parent / "miner-cwd"
     folder = tmp_path / "home" / ".claude" / "projects" / project_slug(str(own))
@@ -410,7 +410,7 @@ def mine_in_thread(miner: Miner, path: Path) -> tuple[threading.Thread, list[obj
 def test_stop_abandons_a_hung_model_call_after_the_drain_window_and_loses_nothing(
     tmp_path: Path, store: Store, state: MinerState, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("memem.miner.DRAIN_SECONDS", 0.2)
+    monkeypatch.setattr("memem.mining.miner.DRAIN_SECONDS", 0.2)
     path = write_session(
         sessions_dir(tmp_path) / "s11.jsonl", [("user", "We deploy on Tuesdays only")], str(workdir)
     )
@@ -516,7 +516,7 @@ print(json.dumps({"memories": []}))
 def test_sessions_the_claude_cli_backend_creates_are_skipped_even_without_the_marker(
     tmp_path: Path, store: Store, state: MinerState, workdir: Path
 ) -> None:
-    from memem import backends
+    from memem.mining import backends
     from memem.settings import Settings
 
     script = tmp_path / "bin" / "claude"
@@ -613,7 +613,7 @@ def test_secrets_in_the_project_name_or_an_error_never_reach_the_miner_database(
 def test_secrets_in_the_project_name_never_reach_the_model(
     tmp_path: Path, store: Store, state: MinerState
 ) -> None:
-    from memem.backends import AnthropicBackend
+    from memem.mining.backends import AnthropicBackend
     from tests.fake_anthropic import FakeAnthropic
 
     repo = tmp_path / "code" / GITHUB_TOKEN
@@ -686,7 +686,7 @@ def test_an_unexpected_error_is_recorded_against_its_session_and_the_next_is_min
 def test_a_reply_with_lone_surrogates_is_mined_through_the_api(
     tmp_path: Path, store: Store, state: MinerState, workdir: Path
 ) -> None:
-    from memem.backends import AnthropicBackend
+    from memem.mining.backends import AnthropicBackend
     from tests.fake_anthropic import FakeAnthropic
 
     path = write_session(
@@ -710,8 +710,8 @@ def test_a_reply_with_lone_surrogates_is_mined_through_the_api(
 def test_a_huge_retry_after_is_capped_at_the_longest_backoff(
     tmp_path: Path, store: Store, state: MinerState, workdir: Path
 ) -> None:
-    from memem.backends import AnthropicBackend
-    from memem.miner import BACKOFF_MAX
+    from memem.mining.backends import AnthropicBackend
+    from memem.mining.miner import BACKOFF_MAX
     from tests.fake_anthropic import FakeAnthropic
 
     path = write_session(

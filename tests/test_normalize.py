@@ -1,4 +1,4 @@
-"""Tests for memem.normalize and the project names built on it."""
+"""Tests for memem.core.normalize and the project names built on it."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memem.memory import GLOBAL_PROJECT, normalize_project, normalize_tags
-from memem.normalize import canonical, fold_lookalike_words, skeleton, skeleton_map
-from memem.security import redact
+from memem.core.memory import GLOBAL_PROJECT, normalize_project, normalize_tags
+from memem.core.normalize import canonical, fold_lookalike_words, skeleton, skeleton_map
+from memem.core.security import redact
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Owner-only state whatever the umask: 0600 files in 0700 directories (memem.permissions)."""
+"""Owner-only state whatever the umask: 0600 files in 0700 directories (memem.storage.permissions)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from memem.errors import SecurityError
-from memem.store import Store
+from memem.service.store import Store
 from tests.conftest import run_cli
 
 HOSTILE = [
@@ -192,7 +192,7 @@ def test_release_does_not_reconcile_first(store: Store) -> None:
     # A file that was never quarantined by a reconcile is not releasable: releasing means
     # overruling a verdict the user has seen.
     from memem.errors import NotFound
-    from memem.vault import fallback_id
+    from memem.storage.vault import fallback_id
 
     write_note(store, "hostile.md", HOSTILE[0])
     with pytest.raises(NotFound):

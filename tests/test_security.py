@@ -1,4 +1,4 @@
-"""Tests for memem.security: what is redacted, what is refused, and what is left alone.
+"""Tests for memem.core.security: what is redacted, what is refused, and what is left alone.
 
 Fake secrets are assembled from pieces so that secret scanners do not flag this file.
 """
@@ -19,9 +19,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from memem import security
-from memem.normalize import skeleton_map
-from memem.security import Finding, Scan, redact, scan
+from memem.core import security
+from memem.core.normalize import skeleton_map
+from memem.core.security import Finding, Scan, redact, scan
 
 GITHUB = "ghp" + "_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
 GITHUB_APP = "ghs" + "_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"

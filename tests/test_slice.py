@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from memem.slice import (
+from memem.core.slice import (
     BUDGET,
     CLOSE,
     OPEN,

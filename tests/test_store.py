@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from memem import MememError, SecurityError, Store, TooLarge, recall
+from memem import MememError, SecurityError, Store, TooLarge
 from memem.errors import InvalidInput, NotFound
+from memem.service import recall
 from tests.conftest import run_cli
 
 
@@ -335,7 +336,7 @@ def test_concurrent_writers_lose_nothing_and_keep_the_index_whole(store: Store) 
 def test_a_parallel_rebuild_reads_the_same_as_a_serial_one(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from memem import rebuild
+    from memem.service import reconcile as rebuild
 
     for n in range(30):
         store.save(f"Service number {n} exposes metrics on its own port {9000 + n}.", project="m")

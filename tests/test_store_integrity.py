@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from memem import Store, TooLarge, events, markdown, rebuild
+from memem import Store, TooLarge
+from memem.core import markdown
+from memem.core.memory import MAX_TAGS, Memory
 from memem.errors import InvalidInput, NotFound, SecurityError
-from memem.memory import MAX_TAGS, Memory
+from memem.service import reconcile as rebuild
+from memem.storage import events
 from tests.conftest import ROOT, run_cli
 
 AWS_KEY = "AKIA" + "Q3EGRTQ7HZ5XWJ4N"
@@ -159,7 +162,7 @@ def test_damage_found_mid_command_moves_the_index_aside_and_rebuilds(tmp_path: P
 
 
 def test_a_locked_index_is_never_moved_aside(store: Store, tmp_path: Path) -> None:
-    from memem import index
+    from memem.storage import index
 
     store.save("A fact about locks.")
     other = sqlite3.connect(store.settings.index_path, timeout=0)
@@ -214,7 +217,7 @@ def test_a_save_that_fails_in_the_index_leaves_no_file_and_a_retry_no_duplicate(
 
 _FULL_DISK_SAVE = """
 import resource, signal, sys
-from memem.store import Store
+from memem.service.store import Store
 store = Store.open()
 store.index.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -254,7 +257,7 @@ def test_a_save_whose_index_commit_fails_is_reported_done_and_indexed_later(
 
 _KILLED_AFTER_RENAME = """
 import os, signal, sys
-from memem.store import Store
+from memem.service.store import Store
 store = Store.open()
 # The fault: the process dies right after the new memory's file is renamed into place,
 # before its index rows commit (as kill -9 of the daemon can do).
@@ -289,7 +292,7 @@ def test_a_save_killed_between_file_and_index_is_not_duplicated_by_a_retry(
 
 _BIG_FILE_SAVE = """
 import resource, signal, sys
-from memem.store import Store
+from memem.service.store import Store
 store = Store.open()
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))  # the vault's disk is full

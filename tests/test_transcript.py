@@ -11,9 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memem.errors import InvalidInput
-from memem.slice import CLOSE, LABEL, OPEN
-from memem.transcript import (
+from memem.core.slice import CLOSE, LABEL, OPEN
+from memem.core.transcript import (
     MAX_LINE_BYTES,
     MINER_MARKER,
     Exchange,
@@ -25,6 +24,7 @@ from memem.transcript import (
     project_slug,
     render,
 )
+from memem.errors import InvalidInput
 
 SID = "0b6f2c3e-5d41-4c1e-9a57-2f1e8c0d7a11"
 CWD = "/home/dev/shop"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from memem.transcript import project_slug
+from memem.core.transcript import project_slug
 
 from .conftest import Claude, is_miner, set_default_reply, slices, texts, wait_until
 

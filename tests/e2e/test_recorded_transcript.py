@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from memem import transcript
+from memem.core import transcript
 
 RECORDED = Path(__file__).with_name("claude-2.1.329-session.jsonl")
 

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Final
 
+from memem.core.memory import Memory, format_datetime, title_from_content, to_datetime
 from memem.errors import InvalidInput, TooLarge
-from memem.memory import Memory, format_datetime, title_from_content, to_datetime
 
 MAX_FRONTMATTER_CHARS: Final = 64 * 1024
 # Frontmatter nests lists and mappings at most this deep. memem writes depth 1 (a flow list)

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from memem.graph import similarity
-from memem.text import STOPWORDS, words
+from memem.core.graph import similarity
+from memem.core.text import STOPWORDS, words
 
 NEAR_DUPLICATE: Final = 0.8
 SAME_SUBJECT: Final = 0.3

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from memem.store import Store
+    from memem.service.store import Store
 
 SAMPLES: tuple[tuple[str, str, str], ...] = (
     (
@@ -79,7 +79,7 @@ QUERIES: tuple[str, ...] = (
 
 
 def run(store: Store | None = None) -> int:
-    from memem.store import Store
+    from memem.service.store import Store
 
     with tempfile.TemporaryDirectory(prefix="memem-demo-") as tmp:
         root = Path(tmp)
@@ -119,8 +119,8 @@ def mine_sample(store: Store, root: Path) -> None:
     the environment allows: the heuristic one when there is no API key or claude CLI."""
     import os
 
-    from memem import backends
-    from memem.miner import Miner, MinerState
+    from memem.mining import backends
+    from memem.mining.miner import Miner, MinerState
     from memem.settings import Settings
 
     settings = Settings.from_env({**os.environ, "MEMEM_DIR": str(root / "state")})

@@ -1,4 +1,4 @@
-"""Extraction backends: the I/O shell around `memem.extraction`, one backend per class.
+"""Extraction backends: the I/O shell around `memem.core.extraction`, one backend per class.
 
     AnthropicBackend   the Messages API through the `anthropic` SDK (ANTHROPIC_API_KEY)
     ClaudeCliBackend   `claude -p` on the user's subscription, in its own process group
@@ -29,6 +29,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, Protocol
 
+from memem.core.extraction import SYSTEM_PROMPT, Lesson, heuristic, parse_reply, user_prompt
+from memem.core.transcript import MINER_CWD, Message, render
 from memem.errors import (
     ConfigError,
     ExtractionError,
@@ -36,9 +38,7 @@ from memem.errors import (
     PermanentError,
     TransientError,
 )
-from memem.extraction import SYSTEM_PROMPT, Lesson, heuristic, parse_reply, user_prompt
 from memem.settings import Settings
-from memem.transcript import MINER_CWD, Message, render
 
 if TYPE_CHECKING:
     import anthropic
@@ -160,7 +160,7 @@ class ClaudeCliBackend:
         self.model = model
         self.timeout = timeout
         # `<state>/miner-cwd`: Claude Code files the child's session under a project folder
-        # named after it, which the miner knows is its own and never mines (memem.transcript).
+        # named after it, which the miner knows is its own and never mines (memem.core.transcript).
         self.cwd = cwd
         self._running: subprocess.Popen[bytes] | None = None
 

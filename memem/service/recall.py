@@ -1,4 +1,4 @@
-"""Assembling the Active Memory Slice from the index: the I/O half of `memem.slice`.
+"""Assembling the Active Memory Slice from the index: the I/O half of `memem.core.slice`.
 
 Used by the hooks (on every prompt, so it imports only the standard library, the pure core
 and the index reader: no MCP SDK, no LLM SDK, no watchdog, no vault parsing), by the store
@@ -13,10 +13,9 @@ import json
 import os
 import time
 
-from memem import index
-from memem.fence import label
-from memem.memory import normalize_project
-from memem.slice import (
+from memem.core.fence import label
+from memem.core.memory import normalize_project
+from memem.core.slice import (
     Candidate,
     Environment,
     Slice,
@@ -27,8 +26,10 @@ from memem.slice import (
     select,
     topic_shifted,
 )
-from memem.text import query_terms
-from memem.workspace import environment, read_regular
+from memem.core.text import query_terms
+from memem.storage import index
+from memem.storage.files import write_atomic
+from memem.storage.workspace import environment, read_regular
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -106,27 +107,8 @@ class Session:
         if path is None:
             return
         self.updated = time.time()
-        _write_private(path, json.dumps({n: getattr(self, n) for n in self.__slots__}).encode())
-
-
-def _write_private(path: str, data: bytes) -> None:
-    """Replace `path` (mode 0600) with `data` atomically."""
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    # Hooks of one event run concurrently: a private temp name per process, then rename.
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        # O_NONBLOCK|O_NOFOLLOW: a FIFO or symlink planted at the temp name fails, never blocks.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK | os.O_NOFOLLOW
-        fd = os.open(tmp, flags, 0o600)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        data = json.dumps({n: getattr(self, n) for n in self.__slots__}).encode()
+        write_atomic(path, data, durable=False)  # a cache: a power cut may lose it
 
 
 def session_path(state_dir: str | PathLike[str], session_id: str | None) -> str | None:
@@ -218,7 +200,7 @@ def record_playbook(state_dir: str | PathLike[str], project: str, text: str) -> 
     hashes = _playbook_hashes(state_dir)
     hashes[project] = hashlib.sha256(text.encode("utf-8")).hexdigest()
     path = os.path.join(state_dir, PLAYBOOK_HASHES)
-    _write_private(path, json.dumps(hashes, sort_keys=True).encode())
+    write_atomic(path, json.dumps(hashes, sort_keys=True).encode())
 
 
 def _note(state_dir: str | PathLike[str], event: str, path: str) -> None:
@@ -226,7 +208,7 @@ def _note(state_dir: str | PathLike[str], event: str, path: str) -> None:
     must stay quiet), one JSON line appended to `<state>/logs/hooks.log`."""
     import logging
 
-    log = logging.getLogger("memem.recall")
+    log = logging.getLogger("memem.service.recall")
     if log.hasHandlers():
         log.warning(event, extra={"path": path})
         return
@@ -423,10 +405,6 @@ def remember_compaction(
 
 
 def status_line(conn: sqlite3.Connection, scope: str) -> str:
-    counts = dict(
-        conn.execute(
-            "SELECT project = ?, count(*) FROM scope WHERE status = 'active' GROUP BY 1", (scope,)
-        ).fetchall()
-    )
+    mine, everything = index.scope_counts(conn, scope)
     # Outside the fence: the project name goes through `label` (one line, no markup).
-    return f"memem: {counts.get(1, 0)} memories for {label(scope)}, {sum(counts.values())} in all"
+    return f"memem: {mine} memories for {label(scope)}, {everything} in all"

@@ -19,9 +19,9 @@ import threading
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 
-from memem.memory import Memory, format_datetime, to_datetime
-from memem.text import STOPWORDS, quote_fts
-from memem.value import Value
+from memem.core.memory import Memory, format_datetime, to_datetime
+from memem.core.text import STOPWORDS, quote_fts
+from memem.core.value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ MIGRATIONS: Final[Sequence[str]] = (
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
-    # 2: quarantined vault files (memem.quarantine). Not memories: search, the slice and the
+    # 2: quarantined vault files (memem.storage.quarantine). Not memories: search, the slice and the
     # hooks read `memories` only, so nothing here is ever recalled.
     """
     CREATE TABLE quarantine (
@@ -591,7 +591,7 @@ def load(conn: sqlite3.Connection, entries: Iterable[tuple[Memory, str, str, int
 
     For a full rebuild: the triggers stand aside, the FTS index and the term statistics are
     built in one pass each at the end. Edges and broken-file records are cleared."""
-    from memem.conflict import fingerprint
+    from memem.core.conflict import fingerprint
 
     conn.execute("UPDATE counts SET bulk = 1")
     for table in ("scope", "memories", "terms", "edges", "broken", "quarantine"):
@@ -972,6 +972,66 @@ def _stems_of(conn: sqlite3.Connection, words: Sequence[str]) -> dict[str, str]:
     return result
 
 
+# -- transactions and counts -----------------------------------------------------------------------
+
+
+def begin(conn: sqlite3.Connection) -> None:
+    """Start a write transaction now (not at the first write): a save decides on what it read."""
+    conn.execute("BEGIN IMMEDIATE")
+
+
+def commit(conn: sqlite3.Connection) -> None:
+    conn.execute("COMMIT")
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    conn.execute("ROLLBACK")
+
+
+def set_file_stat(conn: sqlite3.Connection, file: str, mtime_ns: int, size: int) -> None:
+    """Record what a vault file looks like once written (reconcile compares against it)."""
+    conn.execute(
+        "UPDATE memories SET mtime_ns = ?, size = ? WHERE file = ?", (mtime_ns, size, file)
+    )
+
+
+def other_file_with_id(conn: sqlite3.Connection, memory_id: str, file: str) -> str | None:
+    """The file, other than `file`, indexed under `memory_id` (a duplicated id), if any."""
+    row = conn.execute(
+        "SELECT file FROM memories WHERE id = ? AND file != ?", (memory_id, file)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def layer_counts(
+    conn: sqlite3.Connection, project: str | None = None
+) -> list[tuple[str, int, str, int]]:
+    """(project, layer, status, count) for every project, or one."""
+    where, params = ("WHERE project = ?", (project,)) if project else ("", ())
+    return [
+        (r[0], r[1], r[2], r[3])
+        for r in conn.execute(
+            f"SELECT project, layer, status, count(*) FROM memories {where} GROUP BY 1, 2, 3",
+            params,
+        )
+    ]
+
+
+def scope_counts(conn: sqlite3.Connection, project: str) -> tuple[int, int]:
+    """Active memories in scope: (in `project`, in all)."""
+    counts = dict(
+        conn.execute(
+            "SELECT project = ?, count(*) FROM scope WHERE status = 'active' GROUP BY 1", (project,)
+        ).fetchall()
+    )
+    return counts.get(1, 0), sum(counts.values())
+
+
+def term_frequencies(conn: sqlite3.Connection) -> dict[str, int]:
+    """Every indexed term's document frequency."""
+    return dict(conn.execute("SELECT term, df FROM terms").fetchall())
+
+
 # -- graph edges ---------------------------------------------------------------------------------
 
 
@@ -998,6 +1058,29 @@ def remove_edges(conn: sqlite3.Connection, edges: Iterable[tuple[str, str, str]]
     conn.executemany("DELETE FROM edges WHERE src = ? AND dst = ? AND type = ?", list(edges))
 
 
+def all_edges(conn: sqlite3.Connection) -> list[tuple[str, str, str, float]]:
+    return [
+        (r[0], r[1], r[2], r[3]) for r in conn.execute("SELECT src, dst, type, score FROM edges")
+    ]
+
+
+def edge_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Edges per type."""
+    return dict(conn.execute("SELECT type, count(*) FROM edges GROUP BY type").fetchall())
+
+
+def remove_derived_edges(conn: sqlite3.Connection, memory_id: str) -> None:
+    """Drop the edges a memory's save proposed (declared ones, supersedes and contradicts, stay)."""
+    conn.execute(
+        "DELETE FROM edges WHERE src = ? AND type NOT IN ('supersedes', 'contradicts')",
+        (memory_id,),
+    )
+
+
+def remove_all_edges(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM edges")
+
+
 # -- broken files --------------------------------------------------------------------------------
 
 
@@ -1016,7 +1099,7 @@ def clear_broken(conn: sqlite3.Connection, file: str) -> None:
     conn.execute("DELETE FROM broken WHERE file = ?", (file,))
 
 
-# -- quarantined files (memem.quarantine) ------------------------------------------------------
+# -- quarantined files (memem.storage.quarantine) ------------------------------------------------------
 
 
 def set_quarantined(

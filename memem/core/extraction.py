@@ -21,10 +21,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from memem.core.security import redact
+from memem.core.text import STOPWORDS
+from memem.core.transcript import MINER_MARKER, MINER_PROMPT, Message
 from memem.errors import MalformedReply
-from memem.security import redact
-from memem.text import STOPWORDS
-from memem.transcript import MINER_MARKER, MINER_PROMPT, Message
 
 MEMORY_TYPES: Final = (
     "decision",
@@ -112,7 +112,7 @@ class Lesson:
 def user_prompt(transcript_text: str, *, project: str) -> str:
     """The user turn sent with `SYSTEM_PROMPT`, scrubbed by `security.redact`. Opens with
     `MINER_PROMPT` (carrying `MINER_MARKER` exactly once: older memem versions recognised
-    their claude CLI sessions by it; memem.transcript says how they are recognised now) and
+    their claude CLI sessions by it; memem.core.transcript says how they are recognised now) and
     fences the transcript so the model reads it as data."""
     # Neutralised inside the data: the marker must occur once, where the filter looks for it,
     # and a closing tag in the transcript must not end the fence early.

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from memem.memory import normalize_content
+from memem.core.memory import normalize_content
 
 MAX_DRAFT_CHARS: Final = 4_000
 _HEADING: Final = re.compile(r"^(#{1,4})\s+(.+?)\s*#*\s*$")

@@ -16,7 +16,7 @@ from datetime import datetime
 from itertools import repeat
 from typing import Final, Protocol
 
-from memem.memory import Memory
+from memem.core.memory import Memory
 
 
 class Node(Protocol):

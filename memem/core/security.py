@@ -4,7 +4,7 @@ Every write (an MCP tool call, the miner, an import, an edit made in Obsidian) g
 `scan`: secrets become ``[REDACTED:<kind>]`` and the text is refused when it carries a threat
 to the model that will later read it. `redact` is the secrets-only half.
 
-Both halves match on `memem.normalize.skeleton_map` of the text, not the text itself: zero-width
+Both halves match on `memem.core.normalize.skeleton_map` of the text, not the text itself: zero-width
 and control characters dropped, look-alike letters (Cyrillic, Greek, fullwidth, mathematical)
 folded to ASCII, and, for threats, accents dropped and HTML/URL escapes decoded. A match is
 mapped back to the original characters, which are what gets redacted or quoted in an excerpt.
@@ -58,7 +58,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from memem.normalize import skeleton_map
+from memem.core.normalize import skeleton_map
 
 __all__ = ["Finding", "Scan", "redact", "scan"]
 

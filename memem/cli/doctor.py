@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from memem import fence
+from memem.core import fence
 from memem.settings import Settings
 
 if TYPE_CHECKING:
-    from memem.store import Store
+    from memem.service.store import Store
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -175,8 +175,8 @@ def check(store: Store) -> Report:
 
 
 def _miner_checks(settings: Settings) -> list[Check]:
-    from memem import backends, lifecycle
-    from memem.miner import MinerState
+    from memem.mining import backends, lifecycle
+    from memem.mining.miner import MinerState
 
     checks: list[Check] = []
     backend = backends.describe(settings)

@@ -16,12 +16,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from memem import fence
+from memem.core import fence
 from memem.errors import InvalidInput, MememError
 
 if TYPE_CHECKING:
-    from memem.memory import Memory
-    from memem.store import Store
+    from memem.core.memory import Memory
+    from memem.service.store import Store
 
 log = logging.getLogger("memem.cli")
 
@@ -45,7 +45,7 @@ def _layer_line(layers: dict[int, int] | Any) -> str:
 
 
 def _short(memory_id: str) -> str:
-    from memem.fence import short_id  # a hand-written id may read as the slice's fence
+    from memem.core.fence import short_id  # a hand-written id may read as the slice's fence
 
     return short_id(memory_id)
 
@@ -178,7 +178,7 @@ def cmd_list(store: Store, args: argparse.Namespace) -> int:
         return 0
     if not listings:
         print("no memories yet: add one with `memem save TEXT`", file=sys.stderr)
-    from memem.fence import label, line  # memory-derived names on memem's own lines
+    from memem.core.fence import label, line  # memory-derived names on memem's own lines
 
     for p in listings:
         print(
@@ -196,7 +196,7 @@ def cmd_timeline(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         _print_json([{**m.to_dict(), "why": why} for m, why in thread])
         return 0
-    from memem.fence import line
+    from memem.core.fence import line
 
     for m, why in thread:
         marker = ">" if why == "this memory" else " "
@@ -331,8 +331,8 @@ def cmd_reconcile(store: Store, args: argparse.Namespace) -> int:
 
 def miner_status() -> dict[str, Any]:
     """What `status` says about mining: opt-in, backend, daemon, sessions, errors."""
-    from memem import backends, lifecycle
-    from memem.miner import MinerState
+    from memem.mining import backends, lifecycle
+    from memem.mining.miner import MinerState
     from memem.settings import Settings
 
     settings = Settings.from_env(os.environ)
@@ -405,7 +405,7 @@ def cmd_welcome(store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(store: Store, args: argparse.Namespace) -> int:
-    from memem import doctor
+    from memem.cli import doctor
 
     report = doctor.check(store)
     if args.json:
@@ -433,7 +433,7 @@ def cmd_slice(store: Store, args: argparse.Namespace) -> int:
     else:
         print(built.markdown)
     # After the fence: every memory-derived string here is neutralised like the slice's body.
-    from memem.fence import label, line
+    from memem.core.fence import label, line
 
     for delta in built.deltas:
         mark = "safe" if delta.safe else "needs review"
@@ -446,8 +446,8 @@ def cmd_slice(store: Store, args: argparse.Namespace) -> int:
 def cmd_mine(store: Store, args: argparse.Namespace) -> int:
     import time
 
-    from memem import backends, lifecycle
-    from memem.miner import Miner, MinerState, session_files
+    from memem.mining import backends, lifecycle
+    from memem.mining.miner import Miner, MinerState, session_files
     from memem.settings import Settings
 
     settings = Settings.from_env(os.environ)
@@ -509,7 +509,7 @@ def cmd_mine(store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_daemon(store: Store, args: argparse.Namespace) -> int:
-    from memem import lifecycle
+    from memem.mining import lifecycle
     from memem.settings import Settings
 
     settings = Settings.from_env(os.environ)
@@ -545,7 +545,7 @@ def cmd_entry(store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(store: Store, args: argparse.Namespace) -> int:
-    from memem import demo
+    from memem.cli import demo
 
     return demo.run(store)
 
@@ -725,8 +725,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     parser = build_parser()
     args = parser.parse_args(args_list)
-    from memem import logs, permissions
+    from memem import logs
     from memem.settings import Settings
+    from memem.storage import permissions
 
     permissions.restrict()
     settings = Settings.from_env(os.environ)
@@ -735,7 +736,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return cmd_demo(None, args)  # type: ignore[arg-type]  # the demo opens its own store
-        from memem.store import Store
+        from memem.service.store import Store
 
         with Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir) as store:
             code: int = args.func(store, args)
@@ -748,12 +749,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except sqlite3.Error as exc:
         log.exception("index error")
-        from memem import index
+        from memem.storage import index
 
         if index.unusable(exc):
             # Damage the open-time check could not see (a bad page deep in the file): the
             # index is derived, so it is moved aside and rebuilt now.
-            from memem.store import Store
+            from memem.service.store import Store
 
             with Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir) as store:
                 aside = store.recover_index(str(exc))

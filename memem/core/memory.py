@@ -10,8 +10,8 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime
 
+from memem.core.value import Value
 from memem.errors import InvalidInput, TooLarge
-from memem.value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -105,8 +105,8 @@ def normalize_project(name: str | None) -> str:
     if not _PLAIN_NAME.fullmatch(name):
         # Imported here: the hook names its project after a directory on every prompt and
         # must not pay for loading the scanner when the name is a plain short word.
-        from memem.normalize import fold_lookalike_words
-        from memem.security import redact
+        from memem.core.normalize import fold_lookalike_words
+        from memem.core.security import redact
 
         name = fold_lookalike_words(redact(name))
     cleaned = _NON_PROJECT.sub("-", name.strip()).strip("-.")
@@ -116,7 +116,7 @@ def normalize_project(name: str | None) -> str:
 def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
     """Obsidian-friendly tags: no '#', no spaces, lowercase, de-duplicated in order; a secret in
     a tag is redacted like one in the content."""
-    from memem.security import redact  # see normalize_project
+    from memem.core.security import redact  # see normalize_project
 
     seen: dict[str, None] = {}
     for raw in tags:

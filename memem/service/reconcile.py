@@ -19,16 +19,17 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from memem import graph, index
+from memem.core import graph
+from memem.core.graph import Edge
+from memem.core.memory import Memory
 from memem.errors import BrokenFile, Quarantined
-from memem.graph import Edge
-from memem.memory import Memory
-from memem.vault import FileStat, Vault, vet
+from memem.storage import index
+from memem.storage.vault import FileStat, Vault, vet
 
 if TYPE_CHECKING:
-    from memem.store import ReconcileReport, Store
+    from memem.service.store import ReconcileReport, Store
 
-log = logging.getLogger("memem.rebuild")
+log = logging.getLogger("memem.service.reconcile")
 
 # A key term in more memories than this says little about any pair of them.
 MAX_POSTINGS = 64
@@ -101,11 +102,11 @@ def _read_all(
 
 
 def rebuild(store: Store) -> ReconcileReport:
-    from memem.store import ReconcileReport
+    from memem.service.store import ReconcileReport
 
     scanned = list(store.vault.scan())
     names = sorted(st.name for st in scanned if not st.problem)
-    from memem import quarantine
+    from memem.storage import quarantine
 
     released = quarantine.releases(store.settings.state_dir)
     read, broken, held = _read_all(store.vault, names, released)
@@ -195,7 +196,7 @@ def rebuild_edges(conn: sqlite3.Connection) -> dict[str, int]:
     sides in time, as the newer memories that linked to it when they were saved did.
     """
     nodes = index.briefs(conn)
-    dfs = dict(conn.execute("SELECT term, df FROM terms").fetchall())
+    dfs = index.term_frequencies(conn)
     docs = index.doc_count(conn)
     stop = index.stopword_stems(conn)
     weights = {t: 0.0 if t in stop else index.idf(df, docs) for t, df in dfs.items()}
@@ -264,7 +265,7 @@ def rebuild_edges(conn: sqlite3.Connection) -> dict[str, int]:
                 degree[edge.src] += 1
                 degree[edge.dst] += 1
                 break
-    conn.execute("DELETE FROM edges")
+    index.remove_all_edges(conn)
     index.add_edges(conn, ((e.src, e.dst, e.type, e.score) for e in kept))
     return dict(Counter(e.type for e in kept))
 

@@ -16,7 +16,7 @@ it was: the same part is mined again later, and the store's dedup absorbs what w
                                       time it dies again, at most a week), at once when
                                       the file changes or on request (`--retry-failed`)
             -> skipped                memem's own `claude -p` sessions (run in
-                                      `<state>/miner-cwd`, see memem.transcript)
+                                      `<state>/miner-cwd`, see memem.core.transcript)
 
 Transient failures are 429, 408, 5xx, timeouts, resets and malformed replies (an HTML page,
 cut-off or wrong JSON: `MalformedReply`); each is retried RETRIES_IN_PLACE times at once,
@@ -31,7 +31,7 @@ is abandoned (the backend's `cancel()` kills the claude child / closes the HTTP 
 abandoned chunk is simply not counted done: the cursor has not moved, so nothing is lost.
 
 Everything the miner stores (the exchanges index, errors, project and session names) and
-everything it sends to a model goes through `memem.security.redact`.
+everything it sends to a model goes through `memem.core.security.redact`.
 """
 
 from __future__ import annotations
@@ -49,14 +49,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from memem.core.transcript import MINER_CWD, project_slug
 from memem.errors import MememError, PermanentError, SecurityError, TransientError
-from memem.transcript import MINER_CWD, project_slug
 
 if TYPE_CHECKING:
-    from memem.backends import Backend
-    from memem.store import Store
+    from memem.mining.backends import Backend
+    from memem.service.store import Store
 
-log = logging.getLogger("memem.miner")
+log = logging.getLogger("memem.mining.miner")
 
 MAX_FAILURES: Final = 5
 BACKOFF_BASE: Final = 60.0
@@ -69,7 +69,7 @@ MAX_READ: Final = 64 * 1024 * 1024
 RETRY_PAUSE: Final = 2.0  # the first in-place retry's pause; doubles
 DEAD_BACKOFF: Final = 24 * 3600.0
 DEAD_BACKOFF_MAX: Final = 7 * 24 * 3600.0
-# What makes a session "skipped" (memem.transcript): 2 = run in <state>/miner-cwd, or an old
+# What makes a session "skipped" (memem.core.transcript): 2 = run in <state>/miner-cwd, or an old
 # marker prompt that Claude Code marked headless.
 SKIP_RULE: Final = "2"
 DRAIN_SECONDS: Final = 5.0  # how long a stop waits for a model call in flight
@@ -310,7 +310,7 @@ class MinerState:
             conn.execute("COMMIT")
 
     def search(self, query: str, limit: int = 10) -> list[dict[str, str]]:
-        from memem.text import query_terms, quote_fts
+        from memem.core.text import query_terms, quote_fts
 
         terms = query_terms(query)
         if not terms:
@@ -330,7 +330,7 @@ class MinerState:
 
 def _scrub(value: Any) -> Any:
     """A text about to be stored, with its secrets replaced; anything else as is."""
-    from memem.security import redact
+    from memem.core.security import redact
 
     return redact(value) if isinstance(value, str) else value
 
@@ -400,7 +400,7 @@ class Miner:
         self.retry_pause = retry_pause
         self._stop = threading.Event()
         # The claude-cli backend's own working dir (`<state>/miner-cwd`): sessions run there,
-        # or filed in its project folder, are memem's own extraction runs (memem.transcript).
+        # or filed in its project folder, are memem's own extraction runs (memem.core.transcript).
         self.own_cwd = state.path.parent / MINER_CWD
         # time.monotonic() past which no new model call starts (`daemon run --once` must
         # return in bounded time even when the API hangs).
@@ -444,8 +444,8 @@ class Miner:
             return self._failed(row, f"{type(exc).__name__}: {exc}", now, None, 0)
 
     def _mine(self, path: str, *, now: float, explicit: bool) -> Outcome:
-        from memem import security, transcript
-        from memem.workspace import project_of
+        from memem.core import security, transcript
+        from memem.storage.workspace import project_of
 
         row = self.state.row(path)
         if row is None:
@@ -664,7 +664,8 @@ def _next_line(path: str, start: int) -> int:
 def refine_playbook(store: Store, project: str) -> None:
     """`<vault>/memem/playbooks/<project>.md`: the project's anchors, conventions and recent
     decisions and fixes, regenerated from its memories after each mined session."""
-    from memem import index, recall
+    from memem.service import recall
+    from memem.storage import index
 
     conn = store.index.connection()
     rows = index.select(

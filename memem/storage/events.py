@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("memem.events")
+log = logging.getLogger("memem.storage.events")
 
 # A field nested deeper than this is logged as its type name: records are flat by design.
 MAX_DEPTH = 4
 
 
 def _redacted(value: Any, depth: int = 0) -> Any:
-    from memem import security
+    from memem.core import security
 
     if isinstance(value, str):
         return security.redact(value)

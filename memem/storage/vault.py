@@ -11,7 +11,6 @@ import hashlib
 import os
 import re
 import stat
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -19,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from memem.core.memory import Memory
 from memem.errors import BrokenFile, InvalidInput, Quarantined
-from memem.memory import Memory
+from memem.storage.files import write_atomic
 
 MAX_FILE_BYTES: Final = 1024 * 1024
 # A temp file (`.<name>.<writer pid>.<random>.tmp`) whose writer is gone is a crash's leftover.
@@ -31,7 +31,6 @@ DEAD_TEMP_SECONDS: Final = 24 * 3600
 _TEMP_NAME: Final = re.compile(r"\..+?\.(?:(\d+)\.)?[a-z0-9_]{8}\.tmp")
 NOT_UTF8_NAME: Final = "file name is not valid UTF-8"
 DIR_MODE: Final = 0o700
-FILE_MODE: Final = 0o600
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +93,7 @@ class Vault:
         self, memory: Memory, name: str, links: Mapping[str, str] | None = None
     ) -> tuple[FileStat, str]:
         """Atomically write `memory` to the file `name`; return what reconcile will see."""
-        from memem import markdown  # read commands that find nothing changed never need it
+        from memem.core import markdown  # read commands that find nothing changed never need it
 
         data = markdown.render(memory, links).encode("utf-8")
         st = self.write_bytes(name, data)
@@ -103,7 +102,7 @@ class Vault:
     def write_bytes(self, name: str, data: bytes) -> FileStat:
         """Atomically write a memory file's rendered bytes; the rename is the commit point."""
         target = self.path(name)
-        self._atomic_write(target, data)
+        write_atomic(target, data)
         st = target.stat()
         return FileStat(name, st.st_mtime_ns, st.st_size)
 
@@ -136,30 +135,7 @@ class Vault:
 
     def write_text(self, path: Path, text: str) -> None:
         """Atomically write a non-memory vault file (a playbook)."""
-        self._atomic_write(path, text.encode("utf-8"))
-
-    @staticmethod
-    def _atomic_write(target: Path, data: bytes) -> None:
-        # The writer's pid in the name lets `remove_orphan_temps` tell a crash's leftover from
-        # a write in progress.
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent
-        )
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, FILE_MODE)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomic(path, text.encode("utf-8"))
 
     def scan(self) -> Iterator[FileStat]:
         """Every visible `*.md` file in the memories dir (temp files start with a dot)."""
@@ -204,7 +180,7 @@ class Vault:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BrokenFile(name, f"invalid UTF-8 at byte {exc.start}") from None
-        from memem import markdown
+        from memem.core import markdown
 
         mtime = datetime.fromtimestamp(st.st_mtime, UTC)
         try:
@@ -239,7 +215,7 @@ def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
     raises Quarantined (unless the user `released` this very content); secrets (in the title,
     content, project or tags) are kept out of the index (the file is the user's and is not
     rewritten behind their back)."""
-    from memem import security
+    from memem.core import security
 
     fields = (memory.title, memory.content, memory.project, *memory.tags)
     scans = [security.scan(text) for text in fields]
@@ -263,7 +239,7 @@ def _scrub_extra(value: Any, key: str = "") -> Any:
     """Unknown frontmatter keys with their secrets redacted. A value is scanned with its key
     (`api_key: ...` is a secret where the bare value may not look like one) and replaced
     whole when the scan redacts anything."""
-    from memem import security
+    from memem.core import security
 
     if isinstance(value, Mapping):
         return {k: _scrub_extra(v, str(k)) for k, v in value.items()}

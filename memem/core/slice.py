@@ -18,9 +18,9 @@ from __future__ import annotations
 import itertools
 import re
 
-from memem.fence import label, line, short_id, strip_tags, wrap
-from memem.text import STOPWORDS, words
-from memem.value import Value
+from memem.core.fence import label, line, short_id, strip_tags, wrap
+from memem.core.text import STOPWORDS, words
+from memem.core.value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -560,7 +560,7 @@ def render(items: Sequence[Item], env: Environment | None = None, *, budget: int
             else:
                 lines.append(f"- **{item.title}** {ref}\n  {body}")
     # Everything between the tags is memory-derived or beside it: no part of it, nor two
-    # parts together, nor a part and a tag, may read as a tag (memem.fence).
+    # parts together, nor a part and a tag, may read as a tag (memem.core.fence).
     # Tag characters are invisible and read as ASCII: no coding memory needs them.
     body = strip_tags("\n".join(lines))
     for _ in range(16):

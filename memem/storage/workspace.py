@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import stat
 
-from memem.memory import normalize_project
+from memem.core.memory import normalize_project
+from memem.core.slice import Environment
 from memem.settings import absolute
-from memem.slice import Environment
 
 # More than any .git pointer or HEAD holds.
 GIT_FILE_LIMIT = 4096

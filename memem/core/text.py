@@ -282,3 +282,31 @@ def query_terms(text: str, *, limit: int = MAX_QUERY_TERMS) -> list[str]:
 def quote_fts(term: str) -> str:
     """A term as an FTS5 string literal: safe for MATCH whatever it contains."""
     return '"' + term.replace('"', '""') + '"'
+
+
+ELLIPSIS: Final = "…"
+
+
+def clip(text: str, limit: int, *, one_line: bool = True, tail: bool = False) -> str:
+    """`text` cut to at most `limit` characters, marked with "…" where it was cut: the one
+    truncation in memem. `one_line` folds every run of whitespace (newlines too) into a space
+    first. A cut falls on a word boundary when one is within the last third, and drops the
+    punctuation it leaves dangling. `tail` keeps the end instead of the start (an error's last
+    lines)."""
+    text = " ".join(text.split()) if one_line else text.strip()
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return ELLIPSIS[:limit]
+    room = limit - len(ELLIPSIS)
+    if tail:
+        cut = text[-room:]
+        space = cut.find(" ")
+        if 0 <= space < room // 3:
+            cut = cut[space + 1 :]
+        return ELLIPSIS + cut.lstrip()
+    cut = text[:room]
+    space = cut.rfind(" ")
+    if space > room - room // 3 - 1 and text[room] != " ":
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + ELLIPSIS

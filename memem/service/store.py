@@ -45,18 +45,9 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any, Final
 
-from memem import conflict, events, graph, index, layers, quarantine
-from memem.errors import (
-    BrokenFile,
-    InvalidInput,
-    NotFound,
-    Quarantined,
-    SecurityError,
-    TooLarge,
-)
-from memem.graph import Edge
-from memem.index import Index, Row
-from memem.memory import (
+from memem.core import conflict, graph, layers
+from memem.core.graph import Edge
+from memem.core.memory import (
     LAYERS,
     MAX_TITLE_CHARS,
     Memory,
@@ -69,13 +60,23 @@ from memem.memory import (
     title_from_content,
     to_datetime,
 )
-from memem.quarantine import QuarantinedMemory
+from memem.core.slice import Slice
+from memem.core.text import query_terms
+from memem.errors import (
+    BrokenFile,
+    InvalidInput,
+    NotFound,
+    Quarantined,
+    SecurityError,
+    TooLarge,
+)
 from memem.settings import Settings, absolute
-from memem.slice import Slice
-from memem.text import query_terms
-from memem.vault import NOT_UTF8_NAME, FileStat, Vault, content_hash, vet
+from memem.storage import events, index, quarantine
+from memem.storage.index import Index, Row
+from memem.storage.quarantine import QuarantinedMemory
+from memem.storage.vault import NOT_UTF8_NAME, FileStat, Vault, content_hash, vet
 
-log = logging.getLogger("memem.store")
+log = logging.getLogger("memem.service.store")
 
 MAX_QUERY_CHARS: Final = 10_000
 MAX_LIMIT: Final = 100
@@ -210,7 +211,7 @@ def scrub(text: str, found: list[str] | None = None) -> str:
     """`text` with its secrets redacted: the one gate every field bound for a file, the index
     or the event log passes (content, title and so the file name, project, tags, a forget
     reason). Raises SecurityError when the scan refuses it; appends redacted kinds to `found`."""
-    from memem import security  # only writes pay for compiling its patterns
+    from memem.core import security  # only writes pay for compiling its patterns
 
     scanned = security.scan(text)
     if scanned.refused:
@@ -226,7 +227,7 @@ def new_id() -> str:
 
 
 def _writer_alive(note: str) -> bool:
-    from memem.vault import alive
+    from memem.storage.vault import alive
 
     pid = note.split(".", 1)[0]
     return pid.isdigit() and alive(int(pid))
@@ -535,7 +536,7 @@ class Store:
         """Stage a memory's file in `unit` and write its index row now (same transaction).
         The row's mtime is set once the file exists (`_saving`); until then it matches no file,
         so a crash in between leaves a row that reconcile re-reads from the file."""
-        from memem import markdown
+        from memem.core import markdown
 
         stems = {i: _stem(r.file) for i, r in index.get_many(conn, memory.related).items()}
         data = markdown.render(memory, stems).encode("utf-8")
@@ -559,7 +560,7 @@ class Store:
         """The transaction of one save (see the module docstring): the index rows the body
         writes, then `unit`'s files (the first rename is the commit point), then COMMIT."""
         conn = self.index.connection()
-        conn.execute("BEGIN IMMEDIATE")
+        index.begin(conn)
         journal: Path | None = None
         try:
             yield conn
@@ -568,7 +569,7 @@ class Store:
                 name, data = unit.files[0]
                 self._written(conn, self.vault.write_bytes(name, data))
         except BaseException:
-            conn.execute("ROLLBACK")
+            index.rollback(conn)
             if journal:
                 journal.unlink(missing_ok=True)
             raise
@@ -583,7 +584,7 @@ class Store:
                     exc_info=True,
                 )
         try:
-            conn.execute("COMMIT")
+            index.commit(conn)
         except sqlite3.Error:
             log.warning(
                 "saved to the vault, but the index could not commit; reconcile will index it",
@@ -591,7 +592,7 @@ class Store:
             )
             unit.indexed = False
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                index.rollback(conn)
         if journal and unit.indexed:
             journal.unlink(missing_ok=True)
         elif journal:
@@ -626,10 +627,7 @@ class Store:
 
     @staticmethod
     def _written(conn: Any, st: FileStat) -> None:
-        conn.execute(
-            "UPDATE memories SET mtime_ns = ?, size = ? WHERE file = ?",
-            (st.mtime_ns, st.size, st.name),
-        )
+        index.set_file_stat(conn, st.name, st.mtime_ns, st.size)
 
     @staticmethod
     def _prune(conn: Any, memory_ids: Iterable[str]) -> None:
@@ -754,15 +752,11 @@ class Store:
     def list(self, *, project: str | None = None, recent: int = 10) -> list[ProjectListing]:
         """Projects with memory counts per layer and their most recent active memories."""
         conn = self.index.connection()
-        where, params = ("project = ?", [normalize_project(project)]) if project else ("1", [])
         counts: dict[str, dict[str, Any]] = defaultdict(
             lambda: {"layers": dict.fromkeys(LAYERS, 0), "active": 0, "deprecated": 0}
         )
-        for p, layer, status, n in conn.execute(
-            f"SELECT project, layer, status, count(*) FROM memories WHERE {where} "
-            "GROUP BY project, layer, status",
-            params,
-        ):
+        scope = normalize_project(project) if project else None
+        for p, layer, status, n in index.layer_counts(conn, scope):
             entry = counts[p]
             entry[status if status in ("active", "deprecated") else "active"] += n
             if status == "active":
@@ -800,7 +794,7 @@ class Store:
         git root's name). With `writeback_preview` the slice lists the writes it proposes;
         with `auto_commit_safe` the safe ones (an explicit "remember that ...") are saved.
         A `briefing` also carries the project's L0 anchors and playbook, as at session start."""
-        from memem import recall
+        from memem.service import recall
 
         _check_query(query)
         built = recall.build(
@@ -893,7 +887,7 @@ class Store:
             return self.add(content, source_type="import", **fields)
         except SecurityError as exc:
             reason = str(exc).removeprefix("refused: ")
-        from memem import security
+        from memem.core import security
 
         now = self._clock()
         title = fields.get("title")
@@ -923,7 +917,7 @@ class Store:
         self, file: Path, data: bytes, project: str | None
     ) -> Iterator[Saved | QuarantinedMemory]:
         """The memories in one document's bytes; `file` (valid text) names it."""
-        from memem import importing, markdown
+        from memem.core import importing, markdown
 
         if b"\x00" in data:
             raise InvalidInput("binary file")
@@ -1018,11 +1012,9 @@ class Store:
             if st.problem:  # never opened: its name cannot even be stored as it is
                 raise BrokenFile(st.name, st.problem)
             read = self.vault.read(st.name)
-            other = conn.execute(
-                "SELECT file FROM memories WHERE id = ? AND file != ?", (read.memory.id, st.name)
-            ).fetchone()
-            if other and self.vault.path(other[0]).exists():
-                raise BrokenFile(st.name, f"duplicate id {read.memory.id} (also in {other[0]})")
+            other = index.other_file_with_id(conn, read.memory.id, st.name)
+            if other and self.vault.path(other).exists():
+                raise BrokenFile(st.name, f"duplicate id {read.memory.id} (also in {other})")
             try:
                 memory = vet(read.memory, st.name)
             except Quarantined:
@@ -1052,10 +1044,7 @@ class Store:
         index.clear_broken(conn, st.name)
         index.clear_quarantined(conn, st.name)
         if have and have == (memory.id, read.hash):
-            conn.execute(
-                "UPDATE memories SET mtime_ns = ?, size = ? WHERE file = ?",
-                (read.stat.mtime_ns, read.stat.size, st.name),
-            )
+            index.set_file_stat(conn, st.name, read.stat.mtime_ns, read.stat.size)
             return "updated"
         index.upsert(
             conn,
@@ -1069,17 +1058,14 @@ class Store:
         terms = frozenset(index.memory_terms(conn, memory))
         candidates = self._candidates(conn, memory)
         weights = self._weights(conn, terms, candidates)
-        conn.execute(
-            "DELETE FROM edges WHERE src = ? AND type NOT IN ('supersedes', 'contradicts')",
-            (memory.id,),
-        )
+        index.remove_derived_edges(conn, memory.id)
         edges = graph.propose(memory, terms, [(r.memory, r.terms) for r in candidates], weights)
         edges += graph.declared(memory.id, memory.contradicts)
         index.add_edges(conn, ((e.src, e.dst, e.type, e.score) for e in edges))
         self._prune(conn, {memory.id, *(e.other(memory.id) for e in edges)})
         return "updated" if have else "added"
 
-    # -- quarantine (memem.quarantine) ---------------------------------------------------------
+    # -- quarantine (memem.storage.quarantine) ---------------------------------------------------------
 
     def quarantined(self) -> Sequence[QuarantinedMemory]:
         """The review list (`memem quarantine list`): vault files kept out of recall because
@@ -1144,7 +1130,7 @@ class Store:
     def rebuild_index(self) -> ReconcileReport:
         """Recreate the whole index (FTS, terms, graph) from the vault. A damaged index file is
         moved aside first (`Index.verify`)."""
-        from memem import rebuild
+        from memem.service import reconcile as rebuild
 
         problem = self.index.verify()
         if problem:
@@ -1158,7 +1144,7 @@ class Store:
 
     def graph_rebuild(self) -> dict[str, int]:
         """Recompute every edge from the index (no vault reads)."""
-        from memem import rebuild
+        from memem.service import reconcile as rebuild
 
         with self.index.write() as conn:
             counts = rebuild.rebuild_edges(conn)
@@ -1167,13 +1153,13 @@ class Store:
     def graph_audit(self) -> graph.Audit:
         conn = self.index.connection()
         memories = [r.memory for r in index.select(conn)]
-        edges = [Edge(*e) for e in conn.execute("SELECT src, dst, type, score FROM edges")]
+        edges = [Edge(*e) for e in index.all_edges(conn)]
         return graph.audit(memories, edges)
 
     def graph_stats(self) -> dict[str, Any]:
         conn = self.index.connection()
         n = index.doc_count(conn)
-        by_type = dict(conn.execute("SELECT type, count(*) FROM edges GROUP BY type").fetchall())
+        by_type = index.edge_counts(conn)
         total = sum(by_type.values())
         return {
             "memories": n,
@@ -1187,15 +1173,13 @@ class Store:
         conn = self.index.connection()
         projects: dict[str, dict[int, int]] = defaultdict(lambda: dict.fromkeys(LAYERS, 0))
         active = deprecated = 0
-        for p, layer, status, n in conn.execute(
-            "SELECT project, layer, status, count(*) FROM memories GROUP BY 1, 2, 3"
-        ):
+        for p, layer, status, n in index.layer_counts(conn):
             if status == "active":
                 projects[p][layer] += n
                 active += n
             else:
                 deprecated += n
-        edges = conn.execute("SELECT count(*) FROM edges").fetchone()[0]
+        edges = sum(index.edge_counts(conn).values())
         base = str(self.settings.index_path)
         size = sum(
             os.path.getsize(base + s) for s in ("", "-wal", "-shm") if os.path.isfile(base + s)

@@ -30,7 +30,7 @@ mined: that would feed memem's prompts back into memory. They are recognised by 
 user cannot type into a prompt: the child runs in its own working directory, MINER_CWD under
 memem's state dir, so Claude Code files its sessions in the project folder
 `project_slug(<state>/miner-cwd)` and stamps that `cwd` on every record; the miner skips that
-folder and that cwd (`memem.miner`). Sessions written by older memem versions, whose child ran
+folder and that cwd (`memem.mining.miner`). Sessions written by older memem versions, whose child ran
 in the daemon's own cwd, are recognised here (`Transcript.headless`) by the marker prompt
 those versions sent (`[memem-miner-session] Extract the durable lessons ...`) in a record
 that Claude Code marked as a headless run (`entrypoint: "sdk-cli"`, what `claude -p`
@@ -54,7 +54,7 @@ from typing import Any, Final
 from memem.errors import InvalidInput
 
 MINER_MARKER: Final = "memem-miner-session"
-# The opening of the prompt memem's extraction sends (memem.extraction.user_prompt).
+# The opening of the prompt memem's extraction sends (memem.core.extraction.user_prompt).
 MINER_PROMPT: Final = f"[{MINER_MARKER}] Extract the durable lessons of this session"
 # The claude-cli backend's working directory, under the state dir: see the module docstring.
 MINER_CWD: Final = "miner-cwd"
@@ -76,7 +76,7 @@ _TYPE_FIRST: Final = b'{"type":"'
 _KEPT_TYPE_BYTES: Final = frozenset({b"user", b"assistant"})
 _SEP: Final = "\n\n"
 
-# Blocks removed with their content. `memem-memory` is memem.slice.OPEN/CLOSE, spelled out
+# Blocks removed with their content. `memem-memory` is memem.core.slice.OPEN/CLOSE, spelled out
 # here so the transcript path does not import the slice; a test ties the two together.
 _STRIPPED_TAGS: Final = (
     "system-reminder",

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from memem.storage.files import write_atomic
+
 RELEASES_FILE: Final = "quarantine-releases.json"
 REVIEWED_FILE: Final = "quarantine-reviewed.json"
 EXCERPT_CHARS: Final = 160
@@ -101,7 +103,5 @@ def _read(path: Path) -> dict[str, str]:
 
 
 def _write(state_dir: Path, name: str, data: dict[str, str]) -> None:
-    from memem.vault import Vault  # the one atomic write with fsync (file and directory)
-
     text = json.dumps(data, indent=1, sort_keys=True)
-    Vault._atomic_write(state_dir / name, text.encode("utf-8"))
+    write_atomic(state_dir / name, text.encode("utf-8"))

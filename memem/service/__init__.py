@@ -1,0 +1,3 @@
+"""The one API the front-ends call: gather from storage, let the core decide, apply through
+storage.
+"""

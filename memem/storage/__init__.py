@@ -1,0 +1,3 @@
+"""Every side effect on disk: the vault's files, the index (all SQL lives here), events,
+quarantine records, permissions.
+"""
