@@ -29,7 +29,7 @@ Script steps (each consumed by one `POST /v1/messages`; others never consume the
 When the script is empty the reply is `respond(request_body)` when a `respond` function was
 given (a reply that depends on what was asked, e.g. for a daemon killed and restarted at
 random points), else `default` (`{"memories": []}` unless given). `replied` counts the
-replies sent, and `wait_replied(n)` waits for them.
+replies sent, and `wait_replied(n)` waits for them (`tests.waiting.wait_until`).
 
 Both request modes are served: `stream: false` gets one JSON message (`id`, `type:
 "message"`, `role`, `model`, `content`, `stop_reason`, `stop_sequence`, `usage`), `stream:
@@ -62,6 +62,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final
+
+from tests.waiting import wait_until
 
 DEFAULT_REPLY: Final = '{"memories": []}'
 REDACTED: Final = "<redacted>"
@@ -229,10 +231,7 @@ class FakeAnthropic:
 
     def wait_replied(self, count: int, *, timeout: float = 10.0) -> None:
         """Wait until `count` complete replies to `POST /v1/messages` were sent."""
-        state = self._state
-        with state.lock:
-            if not state.lock.wait_for(lambda: state.replied >= count, timeout=timeout):
-                raise TimeoutError(f"{state.replied} replies sent, expected {count}")
+        wait_until(lambda: self.replied >= count, timeout=timeout, what=f"{count} replies sent")
 
     @property
     def pending(self) -> int:
@@ -241,21 +240,13 @@ class FakeAnthropic:
             return len(self._state.script)
 
     def wait_for(self, count: int, *, timeout: float = 10.0) -> list[Recorded]:
-        """Wait until `count` message requests arrived; raise TimeoutError after `timeout`."""
-        deadline = time.monotonic() + timeout
-        with self._state.lock:
-            while True:
-                found = [
-                    r
-                    for r in self._state.requests
-                    if r.method == "POST" and r.path == "/v1/messages"
-                ]
-                if len(found) >= count:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"{len(found)} of {count} message requests arrived")
-                self._state.lock.wait(left)
+        """Wait until `count` message requests arrived (AssertionError after `timeout`)."""
+        wait_until(
+            lambda: len(self.message_requests) >= count,
+            timeout=timeout,
+            what=f"{count} message requests",
+        )
+        return self.message_requests
 
 
 class _Server(ThreadingHTTPServer):

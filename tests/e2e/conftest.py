@@ -27,7 +27,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -466,12 +465,3 @@ def set_default_reply(api: FakeAnthropic, text: str) -> None:
     construction only; a test whose requests come in no known order (the CLI's and the
     daemon's) sets it afterwards."""
     api._state.default = text
-
-
-def wait_until(predicate: Any, *, timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll `predicate` (bounded) instead of sleeping a fixed time."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached in {timeout} s")
-        time.sleep(0.05)

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, TOOL_PREFIX, Claude, slices, texts, wait_until
+from tests.waiting import wait_until
+
+from .conftest import REPO, TOOL_PREFIX, Claude, slices, texts
 
 
 def broken_venv(root: Path, mode: str) -> Path:

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 from memem.core.transcript import project_slug
+from tests.waiting import wait_until
 
-from .conftest import Claude, is_miner, set_default_reply, slices, texts, wait_until
+from .conftest import Claude, is_miner, set_default_reply, slices, texts
 
 ANCHOR = "The shop project is a Django web store"
 USER_WORDS = "We always run make migrate before make test in this repo"
