@@ -49,9 +49,11 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeAlias
 
 from memem.errors import InvalidInput
+
+Role: TypeAlias = Literal["user", "assistant"]
 
 MINER_MARKER: Final = "memem-miner-session"
 # The opening of the prompt memem's extraction sends (memem.core.extraction.user_prompt).
@@ -63,7 +65,7 @@ _SLUG_CHAR: Final = re.compile(r"[^A-Za-z0-9]")
 MAX_LINE_BYTES: Final = 2 * 1024 * 1024
 MIN_CHUNK_CHARS: Final = 64
 
-_KEPT_TYPES: Final = frozenset({"user", "assistant"})
+_KEPT_TYPES: Final[frozenset[Role]] = frozenset({"user", "assistant"})
 _DROP_FLAGS: Final = (
     "isSidechain",
     "isMeta",
@@ -105,7 +107,7 @@ _BLANK_RUN: Final = re.compile(r"[ \t]*\n(?:[ \t]*\n)+")
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    role: str  # "user" | "assistant"
+    role: Role
     text: str  # prose only, cleaned
     timestamp: str  # ISO-8601 as in the record ("" if absent)
     uuid: str
@@ -318,7 +320,8 @@ def _message(record: Mapping[str, Any]) -> Message | None:
         return None
     timestamp, uuid = record.get("timestamp"), record.get("uuid")
     return Message(
-        role=str(role),
+        # Narrowed by the `_KEPT_TYPES` check above.
+        role="user" if role == "user" else "assistant",
         text=text,
         timestamp=timestamp if isinstance(timestamp, str) else "",
         uuid=uuid if isinstance(uuid, str) else "",
