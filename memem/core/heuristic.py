@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from memem.core.lesson import MAX_MEMORIES, Lesson
-from memem.core.text import STOPWORDS
+from memem.core.text import STOPWORDS, clip
 from memem.core.transcript import Message
 
 TYPE_CHECKING = False
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from memem.core.lesson import MemoryType
 
 HEURISTIC_CONTENT_CHARS: Final = 500
+TITLE_CHARS: Final = 70
 
 _CODE_BLOCK: Final = re.compile(r"```.*?(?:```|\Z)", re.S)
 _CODE_LINE: Final = re.compile(
@@ -235,7 +236,7 @@ def _sentences(messages: Sequence[Message]) -> Iterator[_Sentence]:
         for block in reversed(_CODE_BLOCK.findall(message.text)):
             lines = _ERROR_LINE.findall(block)
             if lines:
-                error_line = _clip(lines[-1].strip(), 160)
+                error_line = clip(lines[-1].strip(), 160)
                 break
         for text in _split(message.text):
             yield _Sentence(index, text, error_line)
@@ -316,7 +317,7 @@ def _correction(texts: Sequence[str], previous: Sequence[str]) -> tuple[Lesson |
     # Quote it only when it is about the same thing: "No, don't use pip in CI" after "I'll run
     # make migrate first" corrects nothing the assistant said, it states a rule.
     if said and _shared_words(said, core):
-        content += f' (Corrects the assistant, which had said: "{_clip(said, 160)}")'
+        content += f' (Corrects the assistant, which had said: "{clip(said, 160)}")'
     importance = 4 if _ALWAYS_OR_NEVER.search(core) else 3
     return _lesson(core, content, _refine(core, "convention"), importance), used
 
@@ -402,7 +403,7 @@ def _refine(text: str, default: MemoryType) -> MemoryType:
 def _lesson(core: str, content: str, kind: MemoryType, importance: int) -> Lesson:
     return Lesson(
         title=_title(core),
-        content=_clip(content, HEURISTIC_CONTENT_CHARS),
+        content=clip(content, HEURISTIC_CONTENT_CHARS),
         type=kind,
         tags=tuple(dict.fromkeys(t.lower() for t in _INLINE_CODE.findall(content)))[:3],
         importance=importance,
@@ -432,18 +433,7 @@ def _lower_first(text: str) -> str:
 
 
 def _title(text: str) -> str:
-    """The first sentence, cut at a word boundary near 70 characters."""
+    """The first sentence, at most `TITLE_CHARS` (cut at a word boundary where there is one)."""
     sentences = [s for s in _SENTENCE_END.split(_clean(text)) if _WORDS.search(s)]
-    title = ""
-    for word in _clean(sentences[0] if sentences else text).rstrip(".!").split():
-        if len(title) + len(word) + 1 > 70:
-            return _sentence_case(title) + "…" if title else _clip(word, 70)
-        title = f"{title} {word}".strip()
-    return _sentence_case(title) or "Untitled lesson"
-
-
-def _clip(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0]
-    return cut.rstrip(",;: ") + "…"
+    first = _clean(sentences[0] if sentences else text).rstrip(".!")
+    return _sentence_case(clip(first, TITLE_CHARS)) or "Untitled lesson"

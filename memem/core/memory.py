@@ -10,6 +10,7 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime
 
+from memem.core.text import clip
 from memem.core.value import Value
 from memem.errors import InvalidInput, TooLarge
 
@@ -38,6 +39,8 @@ MAX_CONTENT_CHARS: Final = 100_000
 MAX_TAGS: Final = 20
 MAX_TAG_CHARS: Final = 64
 MAX_ID_CHARS: Final = 128
+# A title made from the first line of untitled content: a line, not a paragraph.
+TITLE_FROM_CONTENT_CHARS: Final = 81
 
 _ID_PREFIX_RE: Final = re.compile(r"[0-9a-f]{4,32}")
 # An id as a person may write it in a file (`id: my-note`) is an identifier, never text: it is shown beside the fence, in file names and in
@@ -141,7 +144,7 @@ def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
     for raw in tags:
         tag = _NON_TAG.sub("-", redact(str(raw)).strip().lstrip("#").lower()).strip("-/")
         if tag:
-            seen.setdefault(tag[:64], None)
+            seen.setdefault(tag[:MAX_TAG_CHARS], None)
     return tuple(seen)
 
 
@@ -184,7 +187,7 @@ def title_from_content(content: str) -> str:
     for line in content.split("\n"):
         line = line.strip().lstrip("#").strip()
         if line:
-            return normalize_title(line[:80] + ("…" if len(line) > 80 else ""))
+            return normalize_title(clip(line, TITLE_FROM_CONTENT_CHARS))
     return "Untitled memory"
 
 
