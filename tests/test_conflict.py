@@ -73,7 +73,11 @@ def test_fingerprint_is_a_sha1_hex_digest() -> None:
     [
         ("The API uses Postgres for storage", "The API uses Postgres for storage", True),
         # Five of five shared words against one more: 5/6 >= 0.8.
-        ("deploys run through the release script", "deploys run through the release script now", True),
+        (
+            "deploys run through the release script",
+            "deploys run through the release script now",
+            True,
+        ),
         ("The API uses Postgres for storage", "The web client uses React for rendering", False),
         ("cache invalidation happens nightly", "nightly builds publish docs", False),
         ("", "something", False),
@@ -89,7 +93,7 @@ def test_near_duplicate_threshold_is_inclusive() -> None:
     # 4 shared of 5 in the union: exactly the threshold.
     a, b = frozenset("abcd"), frozenset("abcde")
     weights = dict.fromkeys("abcde", 1.0)
-    assert 4 / 5 == NEAR_DUPLICATE
+    assert NEAR_DUPLICATE == 4 / 5
     assert is_near_duplicate(a, b, weights)
     assert not is_near_duplicate(frozenset("abc"), b, weights)
 
