@@ -93,7 +93,7 @@ def node(
 
 
 def test_every_permanent_and_symmetric_type_is_an_edge_type() -> None:
-    assert PERMANENT | SYMMETRIC <= set(EDGE_TYPES)
+    assert (PERMANENT | SYMMETRIC).issubset(EDGE_TYPES)
     assert not PERMANENT & SYMMETRIC
     assert len(set(EDGE_TYPES)) == len(EDGE_TYPES)
 
