@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memem.core import markdown
-from memem.core.memory import SOURCE_TYPES as SOURCES
-from memem.core.memory import Memory
+from memem.core.memory import SOURCE_TYPES, STATUSES, Memory
 from memem.errors import InvalidInput
 from memem.service.store import new_id
 
@@ -261,9 +260,7 @@ def test_a_value_outside_a_fixed_set_is_a_broken_file_reason(line: str, reason: 
         markdown.parse(f"---\n{line}\n---\nbody\n", **FALLBACK)
 
 
-@pytest.mark.parametrize(
-    ("status", "source"), [(s, t) for s in ("active", "deprecated") for t in SOURCES]
-)
+@pytest.mark.parametrize(("status", "source"), [(s, t) for s in STATUSES for t in SOURCE_TYPES])
 def test_every_status_and_source_round_trips(status: str, source: str) -> None:
     m = Memory(
         id="d" * 32,
