@@ -566,3 +566,20 @@ def test_parse_reply_keeps_a_surrogate_pair_as_its_character() -> None:
         ' "type": "convention", "importance": 3}]}'
     )
     assert lesson.title == "Ship it \U0001f680"
+
+
+def test_heuristic_titles_a_long_statement_at_a_word_boundary() -> None:
+    statement = (
+        "Always run the database migrations with make migrate before starting the "
+        "integration test suite on a fresh checkout of the repository."
+    )
+    (lesson,) = heuristic([user(statement)])
+    assert lesson.title.endswith("…") and len(lesson.title) <= 70
+    cut = lesson.title.removesuffix("…")
+    assert statement.startswith(cut)
+    assert statement[len(cut)] == " "  # the cut falls between two words
+
+
+def test_heuristic_titles_a_short_statement_whole_without_its_final_stop() -> None:
+    (lesson,) = heuristic([user("Never commit the .env file to git.")])
+    assert lesson.title == "Never commit the .env file to git"

@@ -54,6 +54,10 @@ from typing import Any, Final, Literal, TypeAlias
 from memem.errors import InvalidInput
 
 Role: TypeAlias = Literal["user", "assistant"]
+# Why a consumed line was skipped (or, for the last one, left for the next call).
+Problem: TypeAlias = Literal[
+    "truncated-last-line", "huge-line", "invalid-utf8", "invalid-json", "not-an-object"
+]
 
 MINER_MARKER: Final = "memem-miner-session"
 # The opening of the prompt memem's extraction sends (memem.core.extraction.user_prompt).
@@ -127,7 +131,7 @@ class Transcript:
     messages: tuple[Message, ...]
     end: int
     skipped: int
-    problems: Mapping[str, int]
+    problems: Mapping[Problem, int]
     headless: bool
 
 
@@ -150,7 +154,7 @@ def parse(data: bytes, *, offset: int = 0) -> Transcript:
     `offset <= end <= offset + len(data)` always holds, and parsing a file in pieces at line
     boundaries yields the same messages as parsing it at once. Never raises.
     """
-    problems: Counter[str] = Counter()
+    problems: Counter[Problem] = Counter()
     messages: list[Message] = []
     session_id: str | None = None
     cwd: str | None = None
@@ -276,7 +280,7 @@ def render(messages: Sequence[Message]) -> str:
     return _SEP.join(f"{_label(m)}{m.text}" for m in messages)
 
 
-def _decode(line: bytes) -> dict[str, Any] | str:
+def _decode(line: bytes) -> dict[str, Any] | Problem | Literal[""]:
     """The record on one line, or why there is none ("" for a blank line: not a problem)."""
     if not line or line.isspace():
         return ""
