@@ -477,7 +477,9 @@ def test_heuristic_titles_a_statement_that_starts_with_a_huge_word() -> None:
     (lesson,) = heuristic([user("Never " + "x" * 100 + " in production configs")])
     assert lesson.title.startswith("Never")
     (lesson,) = heuristic([user("Remember that " + "y" * 100 + " is a token name")])
-    assert lesson.title.startswith("yyy") and len(lesson.title) <= 70
+    # Sentence-cased like every other title, cut inside the word it cannot split elsewhere.
+    assert lesson.title.startswith("Yyy") and lesson.title.endswith("…")
+    assert len(lesson.title) <= 70
 
 
 def test_heuristic_keeps_quotes_inside_a_statement() -> None:
@@ -564,3 +566,20 @@ def test_parse_reply_keeps_a_surrogate_pair_as_its_character() -> None:
         ' "type": "convention", "importance": 3}]}'
     )
     assert lesson.title == "Ship it \U0001f680"
+
+
+def test_heuristic_titles_a_long_statement_at_a_word_boundary() -> None:
+    statement = (
+        "Always run the database migrations with make migrate before starting the "
+        "integration test suite on a fresh checkout of the repository."
+    )
+    (lesson,) = heuristic([user(statement)])
+    assert lesson.title.endswith("…") and len(lesson.title) <= 70
+    cut = lesson.title.removesuffix("…")
+    assert statement.startswith(cut)
+    assert statement[len(cut)] == " "  # the cut falls between two words
+
+
+def test_heuristic_titles_a_short_statement_whole_without_its_final_stop() -> None:
+    (lesson,) = heuristic([user("Never commit the .env file to git.")])
+    assert lesson.title == "Never commit the .env file to git"

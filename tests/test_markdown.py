@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memem.core import markdown
-from memem.core.memory import Memory
+from memem.core.memory import SOURCE_TYPES, STATUSES, Memory
 from memem.errors import InvalidInput
 from memem.service.store import new_id
 
@@ -217,3 +217,58 @@ def test_a_memory_is_an_immutable_value() -> None:
 
     assert hash(Environment(cwd="/a")) == hash(Environment(cwd="/a"))
     assert len({Environment(cwd="/a"), Environment(cwd="/a"), Environment(cwd="/b")}) == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "value"),
+    [
+        ("layer: 0", "layer", 0),
+        ("layer: L3", "layer", 3),
+        ("layer: l1", "layer", 1),
+        ("layer: ' 2 '", "layer", 2),
+        ("layer: ''", "layer", 2),
+        ("status: active", "status", "active"),
+        ("status: Deprecated", "status", "deprecated"),
+        ("status: ' ACTIVE '", "status", "active"),
+        ("source_type: MINED", "source_type", "mined"),
+        ("source_type: import", "source_type", "import"),
+        ("source_type: ~", "source_type", "user"),
+    ],
+)
+def test_a_files_layer_status_and_source_are_read_into_the_fixed_sets(
+    line: str, field: str, value: object
+) -> None:
+    m = markdown.parse(f"---\n{line}\n---\nbody\n", **FALLBACK)
+    assert getattr(m, field) == value
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("layer: true", "layer must be a number"),
+        ("layer: 2.0", "layer must be a number"),
+        ("layer: L4", "layer must be 0-3"),
+        ("layer: -1", "layer must be 0-3"),
+        ("status: archived", "status must be one of active, deprecated"),
+        ("status: [active]", "status must be text"),
+        ("source_type: web", "source_type must be one of mined, user, import"),
+        ("source_type: {a: 1}", "source_type must be text"),
+    ],
+)
+def test_a_value_outside_a_fixed_set_is_a_broken_file_reason(line: str, reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        markdown.parse(f"---\n{line}\n---\nbody\n", **FALLBACK)
+
+
+@pytest.mark.parametrize(("status", "source"), [(s, t) for s in STATUSES for t in SOURCE_TYPES])
+def test_every_status_and_source_round_trips(status: str, source: str) -> None:
+    m = Memory(
+        id="d" * 32,
+        title="t",
+        content="c",
+        created=T0,
+        updated=T0,
+        status=status,
+        source_type=source,
+    )
+    assert markdown.parse(markdown.render(m), **FALLBACK) == m

@@ -14,9 +14,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
-from typing import Final, Protocol
+from typing import Final, Literal, Protocol, TypeAlias
 
 from memem.core.memory import Memory
+
+EdgeType: TypeAlias = Literal[
+    "same_topic",
+    "supports",
+    "depends_on",
+    "supersedes",
+    "contradicts",
+    "same_session",
+    "same_project",
+]
 
 
 class Node(Protocol):
@@ -36,7 +46,7 @@ class Node(Protocol):
     def created(self) -> datetime: ...
 
 
-EDGE_TYPES: Final = (
+EDGE_TYPES: Final[tuple[EdgeType, ...]] = (
     "same_topic",
     "supports",
     "depends_on",
@@ -45,8 +55,10 @@ EDGE_TYPES: Final = (
     "same_session",
     "same_project",
 )
-PERMANENT: Final = frozenset({"supersedes", "contradicts"})
-SYMMETRIC: Final = frozenset({"same_topic", "same_session", "same_project"})
+PERMANENT: Final[frozenset[EdgeType]] = frozenset({"supersedes", "contradicts"})
+SYMMETRIC: Final[frozenset[EdgeType]] = frozenset({"same_topic", "same_session", "same_project"})
+# What a memory's `contradicts` list declares: it supersedes what it contradicts.
+_DECLARED: Final[tuple[EdgeType, ...]] = ("supersedes", "contradicts")
 MAX_EDGES: Final = 12
 NEW_EDGES: Final = 8
 TOPIC_THRESHOLD: Final = 0.18
@@ -68,6 +80,7 @@ _SUPPORTS: Final = re.compile(
 class Edge:
     src: str
     dst: str
+    # An `EdgeType`; `str` while the index reads edges back as plain tuples (Edge(*row)).
     type: str
     score: float
 
@@ -139,7 +152,7 @@ def propose(
             session.append(Edge(new.id, other.id, "same_session", max(score, 0.3)))
         if score >= TOPIC_THRESHOLD:
             depends, supports = cue()
-            kind = "depends_on" if depends else "supports" if supports else "same_topic"
+            kind: EdgeType = "depends_on" if depends else "supports" if supports else "same_topic"
             if kind == "depends_on" and not _title_mentioned(other.title, new.content):
                 kind = "supports" if supports else "same_topic"
             topical.append(Edge(new.id, other.id, kind, score))
@@ -154,11 +167,7 @@ def propose(
 
 def declared(memory_id: str, contradicts: Iterable[str]) -> list[Edge]:
     """Edges a memory's own file declares: what it contradicts (and so supersedes)."""
-    return [
-        Edge(memory_id, other, kind, 1.0)
-        for other in contradicts
-        for kind in ("supersedes", "contradicts")
-    ]
+    return [Edge(memory_id, other, kind, 1.0) for other in contradicts for kind in _DECLARED]
 
 
 def _title_mentioned(title: str, text: str) -> bool:

@@ -13,6 +13,10 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from memem.core.memory import Layer
+
 L0_CAP: Final = 8
 
 _IDENTITY: Final = re.compile(
@@ -37,7 +41,7 @@ _L3_TAGS: Final = frozenset({"archive", "archival", "historical", "one-off", "ra
 
 def classify(
     title: str, content: str, tags: Sequence[str], importance: int, project: str = ""
-) -> int:
+) -> Layer:
     """The layer a memory belongs in when nobody said."""
     tagset = set(tags)
     if tagset & _L3_TAGS or importance <= 1 or _ARCHIVAL.search(content[:400]):

@@ -10,18 +10,25 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime
 
+from memem.core.text import clip
 from memem.core.value import Value
 from memem.errors import InvalidInput, TooLarge
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-    from typing import Any, Final
+    from typing import Any, Final, Literal, TypeAlias, TypeGuard
+
+    # The fixed value sets of a memory. Types only: the hook imports this module and must not
+    # load `typing`; the tuples below are what run time checks against.
+    Layer: TypeAlias = Literal[0, 1, 2, 3]
+    Status: TypeAlias = Literal["active", "deprecated"]
+    Source: TypeAlias = Literal["mined", "user", "import"]
 
 SCHEMA_VERSION: Final = 1
-LAYERS: Final = (0, 1, 2, 3)
-SOURCE_TYPES: Final = ("mined", "user", "import")
-STATUSES: Final = ("active", "deprecated")
+LAYERS: Final[tuple[Layer, ...]] = (0, 1, 2, 3)
+SOURCE_TYPES: Final[tuple[Source, ...]] = ("mined", "user", "import")
+STATUSES: Final[tuple[Status, ...]] = ("active", "deprecated")
 GLOBAL_PROJECT: Final = "global"
 SHORT_ID_LEN: Final = 8
 # The limits every front-end meets before anything is written (Store.add checks them with
@@ -32,6 +39,8 @@ MAX_CONTENT_CHARS: Final = 100_000
 MAX_TAGS: Final = 20
 MAX_TAG_CHARS: Final = 64
 MAX_ID_CHARS: Final = 128
+# A title made from the first line of untitled content: a line, not a paragraph.
+TITLE_FROM_CONTENT_CHARS: Final = 81
 
 _ID_PREFIX_RE: Final = re.compile(r"[0-9a-f]{4,32}")
 # An id as a person may write it in a file (`id: my-note`) is an identifier, never text: it is shown beside the fence, in file names and in
@@ -44,6 +53,19 @@ _NON_PROJECT: Final = re.compile(r"[^\w.-]+")
 # every other rule needs a space or punctuation outside this set) and with nothing to fold.
 _PLAIN_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{0,15}")
 _SPACES: Final = re.compile(r"\s+")
+
+
+def is_layer(value: object) -> TypeGuard[Layer]:
+    """Whether `value` is a layer: an int 0-3 (not a bool, not 2.0)."""
+    return type(value) is int and value in LAYERS
+
+
+def is_status(value: object) -> TypeGuard[Status]:
+    return value in STATUSES
+
+
+def is_source(value: object) -> TypeGuard[Source]:
+    return value in SOURCE_TYPES
 
 
 def check_id(text: str) -> tuple[str, bool]:
@@ -122,7 +144,7 @@ def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
     for raw in tags:
         tag = _NON_TAG.sub("-", redact(str(raw)).strip().lstrip("#").lower()).strip("-/")
         if tag:
-            seen.setdefault(tag[:64], None)
+            seen.setdefault(tag[:MAX_TAG_CHARS], None)
     return tuple(seen)
 
 
@@ -165,7 +187,7 @@ def title_from_content(content: str) -> str:
     for line in content.split("\n"):
         line = line.strip().lstrip("#").strip()
         if line:
-            return normalize_title(line[:80] + ("…" if len(line) > 80 else ""))
+            return normalize_title(clip(line, TITLE_FROM_CONTENT_CHARS))
     return "Untitled memory"
 
 
@@ -210,10 +232,10 @@ class Memory(Value):
     updated: Final[datetime]
     project: Final[str]
     tags: Final[tuple[str, ...]]
-    layer: Final[int]
+    layer: Final[Layer]
     importance: Final[int]
-    status: Final[str]
-    source_type: Final[str]
+    status: Final[Status]
+    source_type: Final[Source]
     source_session: Final[str | None]
     valid_to: Final[datetime | None]
     related: Final[tuple[str, ...]]
@@ -241,7 +263,9 @@ class Memory(Value):
         schema_version: int = SCHEMA_VERSION,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
-        """Normalises every field, so a Memory is canonical; InvalidInput for bad values."""
+        """Normalises every field, so a Memory is canonical; InvalidInput for bad values. The
+        layer, status and source type are taken as any int or str and checked here: this is
+        where a file's or a caller's value becomes a `Layer`, `Status` or `Source`."""
         if not isinstance(id, str) or not id.strip():
             raise InvalidInput("a memory needs an id")
         self.id = id.strip().lower()
@@ -256,26 +280,26 @@ class Memory(Value):
         self.updated = to_datetime(updated)
         self.project = normalize_project(project)
         self.tags = normalize_tags(tags)
-        self.layer = layer
         self.importance = importance
-        self.status = status
-        self.source_type = source_type
         self.source_session = (str(source_session).strip() or None) if source_session else None
         self.valid_to = to_datetime(valid_to) if valid_to is not None else None
         self.related = tuple(i for i in _ids(related) if i != self.id)
         self.contradicts = tuple(i for i in _ids(contradicts) if i != self.id)
         self.schema_version = schema_version
         self.extra = dict(extra or {})
-        if layer not in LAYERS:
+        if not is_layer(layer):
             raise InvalidInput(f"layer must be 0-3, got {layer!r}")
         if not 1 <= importance <= 5:
             raise InvalidInput(f"importance must be 1-5, got {importance!r}")
-        if status not in STATUSES:
+        if not is_status(status):
             raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-        if source_type not in SOURCE_TYPES:
+        if not is_source(source_type):
             raise InvalidInput(
                 f"source_type must be one of {', '.join(SOURCE_TYPES)}, got {source_type!r}"
             )
+        self.layer = layer
+        self.status = status
+        self.source_type = source_type
         if not self.content:
             raise InvalidInput("a memory needs content")
 

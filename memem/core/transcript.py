@@ -49,9 +49,15 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeAlias
 
 from memem.errors import InvalidInput
+
+Role: TypeAlias = Literal["user", "assistant"]
+# Why a consumed line was skipped (or, for the last one, left for the next call).
+Problem: TypeAlias = Literal[
+    "truncated-last-line", "huge-line", "invalid-utf8", "invalid-json", "not-an-object"
+]
 
 MINER_MARKER: Final = "memem-miner-session"
 # The opening of the prompt memem's extraction sends (memem.core.extraction.user_prompt).
@@ -63,7 +69,7 @@ _SLUG_CHAR: Final = re.compile(r"[^A-Za-z0-9]")
 MAX_LINE_BYTES: Final = 2 * 1024 * 1024
 MIN_CHUNK_CHARS: Final = 64
 
-_KEPT_TYPES: Final = frozenset({"user", "assistant"})
+_KEPT_TYPES: Final[frozenset[Role]] = frozenset({"user", "assistant"})
 _DROP_FLAGS: Final = (
     "isSidechain",
     "isMeta",
@@ -105,7 +111,7 @@ _BLANK_RUN: Final = re.compile(r"[ \t]*\n(?:[ \t]*\n)+")
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    role: str  # "user" | "assistant"
+    role: Role
     text: str  # prose only, cleaned
     timestamp: str  # ISO-8601 as in the record ("" if absent)
     uuid: str
@@ -125,7 +131,7 @@ class Transcript:
     messages: tuple[Message, ...]
     end: int
     skipped: int
-    problems: Mapping[str, int]
+    problems: Mapping[Problem, int]
     headless: bool
 
 
@@ -148,7 +154,7 @@ def parse(data: bytes, *, offset: int = 0) -> Transcript:
     `offset <= end <= offset + len(data)` always holds, and parsing a file in pieces at line
     boundaries yields the same messages as parsing it at once. Never raises.
     """
-    problems: Counter[str] = Counter()
+    problems: Counter[Problem] = Counter()
     messages: list[Message] = []
     session_id: str | None = None
     cwd: str | None = None
@@ -274,7 +280,7 @@ def render(messages: Sequence[Message]) -> str:
     return _SEP.join(f"{_label(m)}{m.text}" for m in messages)
 
 
-def _decode(line: bytes) -> dict[str, Any] | str:
+def _decode(line: bytes) -> dict[str, Any] | Problem | Literal[""]:
     """The record on one line, or why there is none ("" for a blank line: not a problem)."""
     if not line or line.isspace():
         return ""
@@ -318,7 +324,8 @@ def _message(record: Mapping[str, Any]) -> Message | None:
         return None
     timestamp, uuid = record.get("timestamp"), record.get("uuid")
     return Message(
-        role=str(role),
+        # Narrowed by the `_KEPT_TYPES` check above.
+        role="user" if role == "user" else "assistant",
         text=text,
         timestamp=timestamp if isinstance(timestamp, str) else "",
         uuid=uuid if isinstance(uuid, str) else "",

@@ -1,0 +1,56 @@
+"""A lesson: one candidate memory as extraction found it (a model's reply or the offline
+heuristic), with the limits and memory types of the reply contract. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final, Literal, TypeAlias
+
+    from memem.core.memory import Layer
+
+    MemoryType: TypeAlias = Literal[
+        "decision",
+        "convention",
+        "bugfix",
+        "preference",
+        "workaround",
+        "environment",
+        "invariant",
+        "failure",
+        "quirk",
+        "domain",
+    ]
+
+MEMORY_TYPES: Final[tuple[MemoryType, ...]] = (
+    "decision",
+    "convention",
+    "bugfix",
+    "preference",
+    "workaround",
+    "environment",
+    "invariant",
+    "failure",
+    "quirk",
+    "domain",
+)
+MAX_MEMORIES: Final = 50
+MAX_TITLE_CHARS: Final = 200
+MAX_CONTENT_CHARS: Final = 4_000
+MAX_TAGS: Final = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Lesson:
+    """One candidate memory, as a backend extracted it. Not yet scanned, deduplicated or saved.
+    `layer` is None when the backend left the layer to memem's classifier."""
+
+    title: str
+    content: str
+    type: MemoryType
+    tags: tuple[str, ...]
+    importance: int
+    layer: Layer | None
