@@ -51,7 +51,7 @@ FLOOR_TERMS: Final = 1.4
 MIN_COVERAGE: Final = 0.15
 # A word the vault has never seen weighs this many times its rarest word: it is the surest sign
 # a query is about something else ("weather", "recipe").
-UNKNOWN_WEIGHT: Final = 1.0
+UNKNOWN_WEIGHT: Final = 2.0
 # Memories saved from one source session answer together. A memory is credited this share of
 # the query words that only the memory before it in its session holds (a reply carries the
 # question it answered)...

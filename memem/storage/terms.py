@@ -25,7 +25,8 @@ def analyze(conn: sqlite3.Connection, text: str) -> list[str]:
             "CREATE VIRTUAL TABLE IF NOT EXISTS temp.scratch_terms "
             "USING fts5vocab(temp, scratch, 'instance')"
         )
-        if isinstance(conn, _Connection):
+        # Made inside a transaction, the tables go with its rollback: only then asked again.
+        if isinstance(conn, _Connection) and not conn.in_transaction:
             conn.scratch_ready = True
     conn.execute("INSERT INTO temp.scratch(rowid, x) VALUES (1, ?)", (text,))
     try:
