@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def put(conn: sqlite3.Connection, *memories: Memory) -> None:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Index:
+def db(tmp_path: Path) -> Iterator[Index]:
     handle = Index(tmp_path / "state" / "index.sqlite3")
     yield handle
     handle.close()
@@ -155,7 +156,7 @@ def test_verify_finds_nothing_wrong_with_a_healthy_index(db: Index) -> None:
 )
 def test_only_a_damaged_file_counts_as_unusable(code: int, unusable: bool) -> None:
     exc = sqlite3.DatabaseError("x")
-    exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+    exc.sqlite_errorcode = code
     assert index.unusable(exc) is unusable
 
 
@@ -178,7 +179,12 @@ def test_a_row_for_the_same_file_under_another_id_is_replaced(db: Index) -> None
     conn = db.connection()
     put(conn, memory("a" * 32, "first"))
     index.upsert(
-        conn, memory("b" * 32, "second"), file=f"{'a' * 32}.md", hash="h", mtime_ns=1, size=1,
+        conn,
+        memory("b" * 32, "second"),
+        file=f"{'a' * 32}.md",
+        hash="h",
+        mtime_ns=1,
+        size=1,
         fingerprint="f",
     )
     assert [r.memory.id for r in index.all_memories(conn)] == ["b" * 32]

@@ -223,7 +223,12 @@ def test_session_state_survives_garbage_in_its_file(store: Store, shop: dict[str
 
 @pytest.mark.parametrize(
     ("session_id", "name"),
-    [("abc-123", "abc-123.json"), ("../../etc/passwd", "etcpasswd.json"), ("", None), ("../", None)],
+    [
+        ("abc-123", "abc-123.json"),
+        ("../../etc/passwd", "etcpasswd.json"),
+        ("", None),
+        ("../", None),
+    ],
 )
 def test_session_files_are_named_safely(tmp_path: Path, session_id: str, name: str | None) -> None:
     path = recall.session_path(tmp_path, session_id)

@@ -99,7 +99,8 @@ def test_a_contradiction_supersedes_the_older_memory_without_a_model(store: Stor
     assert "status: deprecated" in store.file_of(old.id).read_text()
     types = {(n.memory.id, n.type) for n in store.neighbors(new.id)}
     assert {(old.id, "supersedes"), (old.id, "contradicts")} <= types
-    assert [h.id for h in store.search("which database does the API use: Postgres or MySQL?")] == [new.id]
+    hits = store.search("which database does the API use: Postgres or MySQL?")
+    assert [h.id for h in hits] == [new.id]
     assert old.id in {h.id for h in store.search("mysql", include_deprecated=True)}
 
 
