@@ -34,6 +34,7 @@ from typing import Final
 
 from benchmarks import locomo, stores
 from benchmarks.bench_store import REPO, log, source_digest
+from memem.core import ranking
 from memem.core.slice import Slice
 from memem.service import recall
 from memem.service.store import Store
@@ -199,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(leaks(outcomes, prompts, args.list))
     print()
     print(
-        f"- recall.MIN_COVERAGE {recall.MIN_COVERAGE}; memem sources {digest} ({REPO / 'memem'}); "
+        f"- ranking.FLOOR_COVERAGE {ranking.FLOOR_COVERAGE}; memem sources {digest} ({REPO / 'memem'}); "
         f"wall time {time.perf_counter() - wall:.0f} s; {time.ctime()}"
     )
     if source_digest() != digest:

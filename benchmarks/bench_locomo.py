@@ -6,9 +6,11 @@ Each of the 10 conversations goes into its own fresh Store, one memory per dialo
 (`benchmarks.locomo.ingest`; cached under /tmp/bench-memem-cache per memem version). Every
 question of categories 1-4 is then asked of:
 
-- memem, floor on: `memem.service.recall.searched` (the slice's own search, with MIN_COVERAGE);
-- memem, floor off: the same ranking (`memem.storage.index.search(..., by_session=True)`) without the
-  relevance floor, limit 10: what the floor costs;
+- memem, floor on: `memem.service.recall.searched` (the slice's own search, with its floor);
+- memem Store.search: the public search (`memem search`, MCP `memory_search`), limit 10: the
+  same ranking and floor over a wider scope (L3 too), so it must agree with the slice's;
+- memem, floor off: the same ranking (`memem.storage.retrieval.search`) without the relevance
+  floor, limit 10: what the floor costs;
 - plain BM25: one FTS5 table per conversation, unicode61 (no stemming), every word of the
   question quoted and joined with OR, ordered by bm25(); and the same words joined with AND.
 
@@ -24,7 +26,6 @@ Prints markdown tables on stdout, progress on stderr. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import statistics
 import sys
 import time
@@ -35,12 +36,15 @@ from typing import Final
 
 from benchmarks import locomo, stores
 from benchmarks.bench_store import REPO, log, source_digest
+from memem.core import ranking
 from memem.core.text import query_terms
 from memem.service import recall
-from memem.storage import index
+from memem.service.store import Store
+from memem.storage import retrieval
 
 SYSTEMS: Final = (
     "memem, floor on",
+    "memem Store.search",
     "memem, floor off",
     "plain BM25, OR",
     "plain BM25, AND",
@@ -86,28 +90,33 @@ class Scores:
 
 
 def _runners(
-    conn: sqlite3.Connection, project: str, plain: locomo.PlainBM25, stemmed: locomo.PlainBM25
+    store: Store, project: str, plain: locomo.PlainBM25, stemmed: locomo.PlainBM25
 ) -> dict[str, Callable[[str], list[str]]]:
     """question -> ranked ids (memory ids for memem, dia_ids for the baselines), per system."""
+    conn = store.index.connection()
 
     def floor_on(q: str) -> list[str]:
-        return [m.row.memory.id for m in recall.searched(conn, q, [project])]
+        return [m.memory.id for m in recall.searched(conn, q, [project])]
+
+    def public(q: str) -> list[str]:
+        return [h.id for h in store.search(q, project=project)]
 
     def floor_off(q: str) -> list[str]:
-        found = index.search(
+        found = retrieval.search(
             conn,
             query_terms(q),
             projects=[project],
             max_layer=2,
             limit=10,
             min_coverage=0.0,
-            unknown_weight=recall.UNKNOWN_WEIGHT,
-            by_session=True,
+            floor_coverage=0.0,
+            floor_terms=0.0,
         )
-        return [m.row.memory.id for m in found]
+        return [m.memory.id for m in found]
 
     return {
         "memem, floor on": floor_on,
+        "memem Store.search": public,
         "memem, floor off": floor_off,
         "plain BM25, OR": lambda q: plain.search(q, op="OR"),
         "plain BM25, AND": lambda q: plain.search(q, op="AND"),
@@ -131,7 +140,7 @@ def evaluate(
         store = ingested.open()
         plain = locomo.PlainBM25(conv.turns)
         stemmed = locomo.PlainBM25(conv.turns, stemmed=True)
-        runners = _runners(store.index.connection(), conv.sample_id, plain, stemmed)
+        runners = _runners(store, conv.sample_id, plain, stemmed)
         try:
             for question in conv.questions:
                 wanted = question.sessions
@@ -266,9 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         + (" (cached)" if ingest_s < 5 else "")
     )
     print(
-        f"- recall.MIN_COVERAGE {recall.MIN_COVERAGE}, MIN_TERMS {recall.MIN_TERMS}, "
+        f"- ranking.FLOOR_COVERAGE {ranking.FLOOR_COVERAGE}, FLOOR_TERMS {ranking.FLOOR_TERMS}, "
         f"SEARCH_LIMIT {recall.SEARCH_LIMIT}; "
-        f"index.WEIGHTS {index.WEIGHTS}"
+        f"retrieval.WEIGHTS {retrieval.WEIGHTS}"
     )
     print(f"- memem sources {digest} ({REPO / 'memem'}); wall time {total:.0f} s; {time.ctime()}")
     if source_digest() != digest:

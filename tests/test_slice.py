@@ -2,31 +2,35 @@ from __future__ import annotations
 
 import pytest
 
+from memem.core.prompts import is_trivial, topic_shifted
+from memem.core.ranking import Scored
 from memem.core.slice import (
     BUDGET,
     CLOSE,
     OPEN,
-    Candidate,
     Item,
-    is_trivial,
+    note,
     propose,
     render,
     role_of,
     select,
-    topic_shifted,
 )
 
 
-def cand(text: str, *, id: str = "", layer: int = 2, score: float = 1.0, **kw: object) -> Candidate:
-    return Candidate(
-        id or f"{abs(hash(text)):032x}"[:32],
-        text[:60],
-        text,
-        layer,
-        score,
-        kw.pop("source", "search"),
-        **kw,
-    )  # type: ignore[arg-type]
+def cand(
+    text: str,
+    *,
+    id: str = "",
+    layer: int = 2,
+    score: float = 1.0,
+    source: str = "search",
+    tags: tuple[str, ...] = (),
+    contradicts: tuple[str, ...] = (),
+) -> Scored:
+    memory = note(id or f"{abs(hash(text)):032x}"[:32], text[:60], text, layer=layer, project="p")
+    if tags or contradicts:
+        memory = memory.evolve(tags=tags, contradicts=contradicts)
+    return Scored(memory, score, source)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +76,7 @@ def test_real_prompts_are_not_trivial(prompt: str) -> None:
     ],
 )
 def test_roles_are_judged_from_the_text(text: str, role: str, extra: dict[str, object]) -> None:
-    assert role_of(cand(text, **extra)) == role
+    assert role_of(cand(text, **extra)) == role  # type: ignore[arg-type]
 
 
 def test_the_rendered_slice_is_fenced_labelled_and_within_budget() -> None:
@@ -92,20 +96,20 @@ def test_select_skips_seen_items_near_repeats_and_respects_role_caps() -> None:
     chosen = select([a, b, *constraints], seen={"c" * 32})
     assert "b" * 32 not in [i.id for i in chosen]
     assert sum(i.role == "constraints" for i in chosen) == 4
-    assert select([a], seen={a.id}) == []
+    assert select([a], seen={a.memory.id}) == []
 
 
 def test_anchors_come_first() -> None:
     anchor = cand("The shop is a Django store.", id="z" * 32, layer=0, score=0.1, source="anchor")
     other = cand("Deploys use Fly.io from main.", id="y" * 32, score=5.0)
-    assert next(i.id for i in select([other, anchor])) == anchor.id
+    assert next(i.id for i in select([other, anchor])) == anchor.memory.id
 
 
 def test_task_mode_weights_roles() -> None:
     failure = cand("The checkout test fails on a real network call.", id="f" * 32, score=1.0)
     decision = cand("We chose Stripe because of its API.", id="d" * 32, score=1.2)
-    assert select([failure, decision], task_mode="debug")[0].id == failure.id
-    assert select([failure, decision])[0].id == decision.id
+    assert select([failure, decision], task_mode="debug")[0].id == failure.memory.id
+    assert select([failure, decision])[0].id == decision.memory.id
 
 
 def test_deltas_are_proposals_and_only_explicit_remembering_is_safe() -> None:

@@ -668,12 +668,7 @@ def refine_playbook(store: Store, project: str) -> None:
     from memem.storage import index
 
     conn = store.index.connection()
-    rows = index.select(
-        conn,
-        "project = ? AND status = 'active' AND layer <= 2",
-        (project,),
-        order="layer, importance DESC, created DESC LIMIT 60",
-    )
+    rows = index.project_memories(conn, project, 60)
     if not rows:
         return
     sections = {0: "What this project is", 1: "Conventions", 2: "Knowledge"}

@@ -15,42 +15,39 @@ import time
 
 from memem.core.fence import label
 from memem.core.memory import normalize_project
-from memem.core.slice import (
-    Candidate,
-    Environment,
-    Slice,
-    is_trivial,
-    merge,
-    propose,
-    render,
-    select,
-    topic_shifted,
-)
+from memem.core.prompts import is_trivial, topic_shifted
+from memem.core.ranking import Scored
+from memem.core.slice import Environment, Slice, merge, note, propose, render, select
 from memem.core.text import query_terms
-from memem.storage import index
+from memem.storage import index, retrieval
 from memem.storage.files import write_atomic
 from memem.storage.workspace import environment, read_regular
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Sequence
     from os import PathLike
     from typing import Final
 
-# A slice needs more than a search hit: its best memory must cover a share of the prompt and
-# more than one of its words' worth (coverage x distinct words: one shared word is chance, so
-# two words need 70%, four 35%, seven or more 20%; a one-word prompt needs its word), else it
-# abstains; every memory it shows must cover some of the prompt.
-MIN_COVERAGE: Final = 0.2
-MIN_TERMS: Final = 1.4
-MIN_RELATED: Final = 0.15
-# Unasked-for, the slice is stricter than a search: a word the vault has never seen weighs twice
-# its rarest word (it is the surest sign a prompt is about something else).
-UNKNOWN_WEIGHT: Final = 2.0
+    from memem.storage.index import Connection, Row
+
+# Memories the slice's search brings at most (the slice's item cap is 12, anchors and
+# neighbours share it).
 SEARCH_LIMIT: Final = 8
+# Graph neighbours are fetched for the best few hits only, and only strong edges count; a
+# neighbour's score is half its hit's, times the edge's.
 NEIGHBOURS_OF: Final = 3
 NEIGHBOUR_MIN: Final = 0.3
+NEIGHBOUR_SHARE: Final = 0.5
+# L0 anchors of the project shown at most.
+ANCHORS: Final = 8
+# What the session kept after compaction, and its playbook, rank just under a goal (1.0).
+KEPT_SCORE: Final = 0.95
+PLAYBOOK_SCORE: Final = 0.9
+# Memory ids a session remembers as injected, and as kept for compaction, at most.
+INJECTED_KEPT: Final = 500
+KEEP_KEPT: Final = 40
+GOAL_CHARS: Final = 2000
 TOPIC_SHIFT: Final = 0.2
 TRANSCRIPT_TAIL: Final = 256 * 1024
 SESSION_LIMIT: Final = 1024 * 1024
@@ -93,11 +90,11 @@ class Session:
                 return cls()
             data = json.loads(raw)
             return cls(
-                injected=[str(i) for i in data.get("injected", [])][-500:],
+                injected=[str(i) for i in data.get("injected", [])][-INJECTED_KEPT:],
                 terms=[str(t) for t in data.get("terms", [])],
                 anchored=bool(data.get("anchored")),
                 keep=[str(i) for i in data.get("keep", [])],
-                goal=str(data.get("goal", ""))[:2000],
+                goal=str(data.get("goal", ""))[:GOAL_CHARS],
                 updated=float(data.get("updated", 0.0)),
             )
         except (OSError, ValueError, TypeError, AttributeError):
@@ -118,67 +115,54 @@ def session_path(state_dir: str | PathLike[str], session_id: str | None) -> str 
     return os.path.join(state_dir, "sessions", f"{safe}.json") if safe else None
 
 
-def _candidates(rows: Sequence[index.Row], source: str, scores: Sequence[float]) -> list[Candidate]:
-    return [
-        Candidate(
-            id=r.memory.id,
-            title=r.memory.title,
-            content=r.memory.content,
-            layer=r.memory.layer,
-            score=score,
-            source=source,
-            project=r.memory.project,
-            tags=r.memory.tags,
-            contradicts=r.memory.contradicts,
-        )
-        for r, score in zip(rows, scores, strict=True)
-    ]
+def _scored(rows: Sequence[Row], source: str, scores: Sequence[float]) -> list[Scored]:
+    return [Scored(r.memory, score, source) for r, score in zip(rows, scores, strict=True)]
 
 
-def searched(conn: sqlite3.Connection, query: str, projects: Sequence[str]) -> list[index.Match]:
-    """The slice's search: this project and global memories, active, L0-L2, ranked with their
-    source sessions; nothing at all unless the best of them covers MIN_COVERAGE of the query
-    and MIN_TERMS of its words (the relevance floor)."""
-    return index.search(
+def searched(
+    conn: Connection,
+    query: str,
+    projects: Sequence[str] | None,
+    *,
+    max_layer: int = 2,
+    include_deprecated: bool = False,
+    limit: int = SEARCH_LIMIT,
+) -> list[Scored]:
+    """THE search, for the slice and for an explicit search alike: ranked with the memories'
+    source sessions, nothing at all unless the best of them clears the relevance floor
+    (`memem.core.ranking`). Only the scope differs: the slice asks for this project and
+    global memories, active, L0-L2 (the defaults); `Store.search` for any project or one,
+    L0-L3, deprecated ones on request."""
+    return retrieval.search(
         conn,
         query_terms(query),
         projects=projects,
-        max_layer=2,
-        limit=SEARCH_LIMIT,
-        min_coverage=MIN_RELATED,
-        unknown_weight=UNKNOWN_WEIGHT,
-        floor_coverage=MIN_COVERAGE,
-        floor_terms=MIN_TERMS,
-        by_session=True,
+        max_layer=max_layer,
+        include_deprecated=include_deprecated,
+        limit=limit,
     )
 
 
-def anchors(conn: sqlite3.Connection, project: str) -> list[Candidate]:
-    rows = index.select(
-        conn,
-        "project = ? AND layer = 0 AND status = 'active'",
-        (project,),
-        order="importance DESC, created DESC LIMIT 8",
-    )
-    return _candidates(rows, "anchor", [1.0] * len(rows))
+def anchors(conn: Connection, project: str) -> list[Scored]:
+    return _scored(rows := index.anchors(conn, project, ANCHORS), "anchor", [1.0] * len(rows))
 
 
-def neighbours(
-    conn: sqlite3.Connection, hits: Sequence[Candidate], projects: Sequence[str]
-) -> list[Candidate]:
+def neighbours(conn: Connection, hits: Sequence[Scored], projects: Sequence[str]) -> list[Scored]:
     """Strong graph neighbours of the best hits (one hop), active, not archival, in scope."""
     scored: dict[str, float] = {}
     for hit in hits[:NEIGHBOURS_OF]:
-        for src, dst, _type, score in index.edges_of(conn, hit.id):
-            other = dst if src == hit.id else src
+        hit_id = hit.memory.id
+        for src, dst, _type, score in index.edges_of(conn, hit_id):
+            other = dst if src == hit_id else src
             if score >= NEIGHBOUR_MIN:
-                scored[other] = max(scored.get(other, 0.0), hit.score * score * 0.5)
+                share = hit.score * score * NEIGHBOUR_SHARE
+                scored[other] = max(scored.get(other, 0.0), share)
     rows = [
         r
         for r in index.get_many(conn, list(scored)).values()
         if r.memory.active and r.memory.layer <= 2 and r.memory.project in projects
     ]
-    return _candidates(rows, "graph", [scored[r.memory.id] for r in rows])
+    return _scored(rows, "graph", [scored[r.memory.id] for r in rows])
 
 
 def _playbook_hashes(state_dir: str | PathLike[str]) -> dict[str, str]:
@@ -231,7 +215,7 @@ def _note(state_dir: str | PathLike[str], event: str, path: str) -> None:
 
 def playbook(
     vault_dir: str | PathLike[str], project: str, state_dir: str | PathLike[str]
-) -> list[Candidate]:
+) -> list[Scored]:
     """The project's playbook, if it is memem's own unedited output. It is generated from
     memories that passed the scan; a hand edit (or a file memem never wrote) has not, and
     would reach the model as trusted context at every session start, so it is skipped."""
@@ -249,9 +233,8 @@ def playbook(
     body = text.split("---", 2)[-1].strip() if text.startswith("---") else text.strip()
     if not body:
         return []
-    return [
-        Candidate(f"playbook:{project}", f"{project} playbook", body, 0, 0.9, "playbook", project)
-    ]
+    book = note(f"playbook:{project}", f"{project} playbook", body, layer=0, project=project)
+    return [Scored(book, PLAYBOOK_SCORE, "playbook")]
 
 
 def touched_files(transcript: str | None, limit: int = 8) -> list[str]:
@@ -283,7 +266,7 @@ def touched_files(transcript: str | None, limit: int = 8) -> list[str]:
 
 
 def build(
-    conn: sqlite3.Connection,
+    conn: Connection,
     query: str,
     *,
     state_dir: str | PathLike[str],
@@ -310,13 +293,13 @@ def build(
         return Slice("", True, reason="trivial prompt", project=scope)
     if event == "prompt" and topic_shifted(session.terms, terms, topic_shift):
         seen.clear()  # a new topic: what was injected earlier is worth repeating
-    groups: list[list[Candidate]] = []
-    hits: list[Candidate] = []
+    groups: list[list[Scored]] = []
+    hits: list[Scored] = []
     if terms:
         projects = sorted({scope, "global"})
         matches = searched(conn, query, projects)
         top = max((m.score for m in matches), default=1.0) or 1.0
-        hits = _candidates([m.row for m in matches], "search", [m.score / top for m in matches])
+        hits = [m.evolve(score=m.score / top) for m in matches]
         groups.append(hits)
         if hits:
             groups.append(neighbours(conn, hits, projects))
@@ -327,22 +310,17 @@ def build(
             groups.append(playbook(vault_dir, scope, state_dir))
     if event == "compact":
         kept = index.get_many(conn, session.keep)
-        groups.append(_candidates(list(kept.values()), "kept", [0.95] * len(kept)))
+        groups.append(_scored(list(kept.values()), "kept", [KEPT_SCORE] * len(kept)))
         if session.goal:
-            groups.append(
-                [
-                    Candidate(
-                        f"goal:{session_id}",
-                        "What this session asked to keep",
-                        session.goal,
-                        0,
-                        1.0,
-                        "kept",
-                        scope,
-                        ("goal",),
-                    )
-                ]
+            goal = note(
+                f"goal:{session_id}",
+                "What this session asked to keep",
+                session.goal,
+                layer=0,
+                project=scope,
+                tags=("goal",),
             )
+            groups.append([Scored(goal, 1.0, "kept")])
     # A prompt or file gets a slice only when memory has something relevant to it (its
     # anchors then ride along once); session start and compaction bring the anchors anyway.
     if not hits and (event in ("prompt", "file") or not any(groups)):
@@ -351,19 +329,14 @@ def build(
         return Slice("", True, reason="nothing relevant in memory", project=scope)
     files = touched_files(transcript) if hits else []
     if files:
-        groups.append(
-            [
-                Candidate(
-                    f"artifacts:{session_id or 'cli'}",
-                    "Files this session touched",
-                    "\n".join(files),
-                    2,
-                    0.0,
-                    "artifact",
-                    scope,
-                )
-            ]
+        touched = note(
+            f"artifacts:{session_id or 'cli'}",
+            "Files this session touched",
+            "\n".join(files),
+            layer=2,
+            project=scope,
         )
+        groups.append([Scored(touched, 0.0, "artifact")])
     items = select(merge(*groups), seen=seen if event != "compact" else set(), task_mode=task_mode)
     if not [i for i in items if i.source != "artifact"]:
         session.terms = terms or session.terms
@@ -379,7 +352,7 @@ def build(
         dict.fromkeys(
             [*session.keep, *(i.id for i in items if i.role in KEEP_ROLES or i.source == "anchor")]
         )
-    )[-40:]
+    )[-KEEP_KEPT:]
     session.save(path)
     return Slice(
         text,
@@ -400,11 +373,11 @@ def remember_compaction(
         return
     session = Session.load(path)
     if instructions.strip():
-        session.goal = instructions.strip()[:2000]
+        session.goal = instructions.strip()[:GOAL_CHARS]
     session.save(path)
 
 
-def status_line(conn: sqlite3.Connection, scope: str) -> str:
+def status_line(conn: Connection, scope: str) -> str:
     mine, everything = index.scope_counts(conn, scope)
     # Outside the fence: the project name goes through `label` (one line, no markup).
     return f"memem: {mine} memories for {label(scope)}, {everything} in all"

@@ -71,7 +71,7 @@ from memem.errors import (
     TooLarge,
 )
 from memem.settings import Settings, absolute
-from memem.storage import events, index, quarantine
+from memem.storage import events, index, quarantine, retrieval
 from memem.storage.index import Index, Row
 from memem.storage.quarantine import QuarantinedMemory
 from memem.storage.vault import NOT_UTF8_NAME, FileStat, Vault, content_hash, vet
@@ -81,7 +81,6 @@ log = logging.getLogger("memem.service.store")
 MAX_QUERY_CHARS: Final = 10_000
 MAX_LIMIT: Final = 100
 RELATED_IN_FILE: Final = 8
-MIN_COVERAGE: Final = 0.3
 SNIPPET_CHARS: Final = 160
 MAX_IMPORT_BYTES: Final = 1024 * 1024
 # Under the state dir: one note per save between its first file write and its COMMIT.
@@ -485,10 +484,7 @@ class Store:
     def _candidates(self, conn: Any, memory: Memory, limit: int = 20) -> list[Row]:
         """Existing memories that share the most weight with `memory`: for dedup and edges."""
         query = query_terms(f"{memory.title}\n{memory.content}", limit=400)
-        matches = index.search(
-            conn, query, limit=limit, candidates=limit * 2, max_match_terms=12, exclude=(memory.id,)
-        )
-        return [m.row for m in matches]
+        return retrieval.similar(conn, query, limit=limit, exclude=(memory.id,))
 
     @staticmethod
     def _weights(conn: Any, terms: frozenset[str], rows: Sequence[Row]) -> dict[str, float]:
@@ -501,13 +497,7 @@ class Store:
         """The memory's layer after the per-project L0 cap."""
         if memory.layer != 0:
             return memory.layer
-        pinned = [
-            r
-            for r in index.select(
-                conn, "project = ? AND layer = 0 AND status = 'active'", (memory.project,)
-            )
-            if r.memory.id not in gone
-        ]
+        pinned = [r for r in index.anchors(conn, memory.project) if r.memory.id not in gone]
         if len(pinned) < layers.L0_CAP:
             return 0
         if not explicit:
@@ -650,31 +640,33 @@ class Store:
         """Memories relevant to `query` (any wording: a question, keywords, a prompt), best
         first. Without `project`, every project. A query that matches nothing well enough
         returns []: there is a relevance floor."""
+        from memem.service import recall
+
         _check_query(query)
         if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be 1-{MAX_LIMIT}, got {limit!r}")
-        terms = query_terms(query)
+        # The slice's search and floor; only the scope is wider (L3, any project, deprecated).
         projects = [normalize_project(project)] if project else None
-        conn = self.index.connection()
-        matches = index.search(
-            conn,
-            terms,
-            projects=projects,
+        matches = recall.searched(
+            self.index.connection(),
+            query,
+            projects,
+            max_layer=3,
             include_deprecated=include_deprecated,
             limit=limit,
-            min_coverage=MIN_COVERAGE,
         )
+        terms = query_terms(query)
         top = max((m.score for m in matches), default=1.0) or 1.0
         return [
             Hit(
-                id=m.row.memory.id,
-                title=m.row.memory.title,
-                project=m.row.memory.project,
-                layer=m.row.memory.layer,
+                id=m.memory.id,
+                title=m.memory.title,
+                project=m.memory.project,
+                layer=m.memory.layer,
                 score=round(m.score / top * m.coverage, 4),
-                snippet=_snippet(m.row.memory.content, terms),
-                status=m.row.memory.status,
-                created=m.row.memory.created.date().isoformat(),
+                snippet=_snippet(m.memory.content, terms),
+                status=m.memory.status,
+                created=m.memory.created.date().isoformat(),
             )
             for m in matches
         ]
@@ -730,18 +722,7 @@ class Store:
         center = self.get(memory_id)
         conn = self.index.connection()
         stamp = center.created.isoformat().replace("+00:00", "Z")
-        before = index.select(
-            conn,
-            "project = ? AND created < ? AND id != ?",
-            (center.project, stamp, center.id),
-            order=f"created DESC LIMIT {int(window)}",
-        )
-        after = index.select(
-            conn,
-            "project = ? AND created >= ? AND id != ?",
-            (center.project, stamp, center.id),
-            order=f"created LIMIT {int(window)}",
-        )
+        before, after = index.around(conn, center.project, stamp, center.id, int(window))
         thread: dict[str, tuple[Memory, str]] = {center.id: (center, "this memory")}
         for row in (*before, *after):
             thread[row.memory.id] = (row.memory, "same project")
@@ -763,12 +744,7 @@ class Store:
                 entry["layers"][layer] += n
         listings = []
         for p in sorted(counts):
-            latest = index.select(
-                conn,
-                "project = ? AND status = 'active'",
-                (p,),
-                order=f"created DESC LIMIT {int(recent)}",
-            )
+            latest = index.recent(conn, p, int(recent))
             c = counts[p]
             listings.append(
                 ProjectListing(
@@ -1152,7 +1128,7 @@ class Store:
 
     def graph_audit(self) -> graph.Audit:
         conn = self.index.connection()
-        memories = [r.memory for r in index.select(conn)]
+        memories = [r.memory for r in index.all_memories(conn)]
         edges = [Edge(*e) for e in index.all_edges(conn)]
         return graph.audit(memories, edges)
 

@@ -1,172 +1,119 @@
-"""The SQLite index: derived from the vault, rebuildable at any time.
+"""The memory rows of the index: writing them (upsert, the bulk load of a rebuild, delete)
+and reading them through named queries (`get`, `anchors`, `recent`, `project_memories`...),
+plus the bookkeeping reconcile needs (files, hashes, stats) and counts.
 
-Tables: `memories` (every field of every memory file plus its analysed terms), an FTS5 table
-over title, content, tags and project (porter stemming, diacritics folded), `terms` (document
-frequency per stemmed term, for IDF), `edges` (the graph side index), `broken` (vault files
-that could not be parsed). WAL, a busy timeout, numbered migrations in `PRAGMA user_version`.
-
-One connection per thread (mcp runs sync tool handlers on worker threads); writes go through
-`Index.write()`, an IMMEDIATE transaction. Every user string reaches MATCH quoted.
+The database itself (connection, schema, transactions) is `memem.storage.database`, the
+tokenizer and term statistics `memem.storage.terms`, edges and broken or quarantined files
+`memem.storage.records`, search `memem.storage.retrieval`; the names callers use from those
+are importable from here too, so that `index.<name>` stays the one way in.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import os
-import sqlite3
-import threading
-from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 
 from memem.core.memory import Memory, format_datetime, to_datetime
-from memem.core.text import STOPWORDS, quote_fts
+from memem.core.ranking import idf
 from memem.core.value import Value
+from memem.storage.database import (
+    MEMORY_COLUMNS,
+    Connection,
+    Index,
+    begin,
+    checkpoint,
+    commit,
+    rollback,
+    unusable,
+)
+from memem.storage.records import (
+    Brief,
+    add_edges,
+    all_edges,
+    briefs,
+    broken_files,
+    clear_broken,
+    clear_quarantined,
+    edge_counts,
+    edges_of,
+    ids_of,
+    quarantined_files,
+    remove_all_edges,
+    remove_derived_edges,
+    remove_edges,
+    set_broken,
+    set_quarantined,
+)
+from memem.storage.terms import (
+    adjust_terms,
+    analyze,
+    doc_count,
+    document_frequencies,
+    memory_terms,
+    stopword_stems,
+    term_frequencies,
+    weights,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    import sqlite3
+    from collections.abc import Iterable, Sequence
     from typing import Any, Final
 
-TOKENIZER: Final = "porter unicode61 remove_diacritics 2"
-# bm25 column weights: title, content, tags, project.
-WEIGHTS: Final = (4.0, 1.0, 2.0, 0.5)
-BM25_ARGS: Final = ", ".join(map(str, WEIGHTS))
-# Upper bound on the postings a query may make FTS5 score; rarer terms are always kept, the most
-# common ones are dropped from MATCH past it (they still count for coverage).
-POSTINGS_BUDGET: Final = 8_000
-# Rank by BM25 x coverage**3: among matches, the one covering more of the query comes first.
-COVERAGE_POWER: Final = 3
-# Ranking by session (`search(..., by_session=True)`): memories saved from one source session
-# answer together. A memory is credited this share of the query words that only the memory
-# before it in its session holds (a reply carries the question it answered)...
-SESSION_CONTEXT: Final = 0.5
-# ... gains this share of the summed scores of the SESSION_PEERS best other candidates from its
-# session (a session that matches the query in several memories is likelier the one asked
-# about; capped, so that many weak matches do not outweigh one strong memory elsewhere) ...
-SESSION_BONUS: Final = 0.15
-SESSION_PEERS: Final = 3
-# ... and the k-th candidate of one session is scaled by SESSION_SPREAD**k (k = 0, 1, ...), so
-# that the first results are not all one session.
-SESSION_SPREAD: Final = 0.7
-BUSY_TIMEOUT_MS: Final = 10_000
-
-MIGRATIONS: Final[Sequence[str]] = (
-    f"""
-    CREATE TABLE memories (
-        rowid INTEGER PRIMARY KEY,
-        id TEXT NOT NULL UNIQUE,
-        file TEXT NOT NULL UNIQUE,
-        hash TEXT NOT NULL,
-        mtime_ns INTEGER NOT NULL,
-        size INTEGER NOT NULL,
-        title TEXT NOT NULL,
-        content TEXT NOT NULL,
-        tags TEXT NOT NULL,
-        project TEXT NOT NULL,
-        layer INTEGER NOT NULL,
-        importance INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        source_type TEXT NOT NULL,
-        source_session TEXT,
-        created TEXT NOT NULL,
-        updated TEXT NOT NULL,
-        valid_to TEXT,
-        related TEXT NOT NULL,
-        contradicts TEXT NOT NULL,
-        schema_version INTEGER NOT NULL,
-        extra TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        terms TEXT NOT NULL
-    );
-    CREATE INDEX memories_scope ON memories(project, status, layer);
-    CREATE INDEX memories_fingerprint ON memories(fingerprint);
-    CREATE INDEX memories_created ON memories(created);
-    CREATE INDEX memories_session ON memories(source_session) WHERE source_session IS NOT NULL;
-    CREATE VIRTUAL TABLE memories_fts USING fts5(
-        title, content, tags, project,
-        content='memories', content_rowid='rowid', tokenize='{TOKENIZER}'
-    );
-    -- bulk = 1 while a full rebuild loads rows: the triggers stand aside and the FTS index is
-    -- rebuilt in one pass at the end.
-    CREATE TABLE counts (docs INTEGER NOT NULL, bulk INTEGER NOT NULL);
-    INSERT INTO counts VALUES (0, 0);
-    CREATE TRIGGER memories_ai AFTER INSERT ON memories
-    WHEN (SELECT bulk FROM counts) = 0 BEGIN
-        INSERT INTO memories_fts(rowid, title, content, tags, project)
-        VALUES (new.rowid, new.title, new.content, new.tags, new.project);
-        UPDATE counts SET docs = docs + 1;
-    END;
-    CREATE TRIGGER memories_ad AFTER DELETE ON memories
-    WHEN (SELECT bulk FROM counts) = 0 BEGIN
-        INSERT INTO memories_fts(memories_fts, rowid, title, content, tags, project)
-        VALUES ('delete', old.rowid, old.title, old.content, old.tags, old.project);
-        UPDATE counts SET docs = docs - 1;
-    END;
-    CREATE TRIGGER memories_au AFTER UPDATE OF title, content, tags, project ON memories
-    WHEN (SELECT bulk FROM counts) = 0 BEGIN
-        INSERT INTO memories_fts(memories_fts, rowid, title, content, tags, project)
-        VALUES ('delete', old.rowid, old.title, old.content, old.tags, old.project);
-        INSERT INTO memories_fts(rowid, title, content, tags, project)
-        VALUES (new.rowid, new.title, new.content, new.tags, new.project);
-    END;
-    -- What search filters on, in rows small enough that joining thousands of FTS matches
-    -- to them stays in cache (the memories rows carry whole contents).
-    CREATE TABLE scope (
-        rowid INTEGER PRIMARY KEY,
-        id TEXT NOT NULL,
-        project TEXT NOT NULL,
-        status TEXT NOT NULL,
-        layer INTEGER NOT NULL
-    );
-    CREATE TRIGGER scope_ai AFTER INSERT ON memories BEGIN
-        INSERT INTO scope VALUES (new.rowid, new.id, new.project, new.status, new.layer);
-    END;
-    CREATE TRIGGER scope_ad AFTER DELETE ON memories BEGIN
-        DELETE FROM scope WHERE rowid = old.rowid;
-    END;
-    CREATE TRIGGER scope_au AFTER UPDATE ON memories BEGIN
-        UPDATE scope SET id = new.id, project = new.project, status = new.status,
-            layer = new.layer WHERE rowid = old.rowid;
-    END;
-    CREATE VIRTUAL TABLE memories_vocab USING fts5vocab(memories_fts, 'row');
-    CREATE TABLE terms (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
-    CREATE TABLE edges (
-        src TEXT NOT NULL,
-        dst TEXT NOT NULL,
-        type TEXT NOT NULL,
-        score REAL NOT NULL,
-        PRIMARY KEY (src, dst, type)
-    ) WITHOUT ROWID;
-    CREATE INDEX edges_dst ON edges(dst);
-    CREATE TABLE broken (
-        file TEXT PRIMARY KEY,
-        reason TEXT NOT NULL,
-        mtime_ns INTEGER NOT NULL,
-        size INTEGER NOT NULL
-    );
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """,
-    # 2: quarantined vault files (memem.storage.quarantine). Not memories: search, the slice and the
-    # hooks read `memories` only, so nothing here is ever recalled.
-    """
-    CREATE TABLE quarantine (
-        file TEXT PRIMARY KEY,
-        id TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        hash TEXT NOT NULL,
-        mtime_ns INTEGER NOT NULL,
-        size INTEGER NOT NULL
-    );
-    CREATE INDEX quarantine_id ON quarantine(id);
-    """,
-)
-
-MEMORY_COLUMNS: Final = (
-    "id, file, hash, mtime_ns, size, title, content, tags, project, layer, importance, status, "
-    "source_type, source_session, created, updated, valid_to, related, contradicts, "
-    "schema_version, extra, fingerprint, terms"
-)
+__all__ = [
+    "MEMORY_COLUMNS",
+    "Brief",
+    "Connection",
+    "Index",
+    "Row",
+    "add_edges",
+    "all_edges",
+    "all_memories",
+    "analyze",
+    "anchors",
+    "around",
+    "before_in_session",
+    "begin",
+    "briefs",
+    "broken_files",
+    "by_fingerprint",
+    "checkpoint",
+    "clear_broken",
+    "clear_quarantined",
+    "commit",
+    "delete",
+    "doc_count",
+    "document_frequencies",
+    "edge_counts",
+    "edges_of",
+    "file_record",
+    "files",
+    "get",
+    "get_many",
+    "idf",
+    "ids_with_prefix",
+    "layer_counts",
+    "load",
+    "memory_terms",
+    "other_file_with_id",
+    "project_memories",
+    "quarantined_files",
+    "recent",
+    "remove_all_edges",
+    "remove_derived_edges",
+    "remove_edges",
+    "rollback",
+    "scope_counts",
+    "set_broken",
+    "set_file_stat",
+    "set_quarantined",
+    "stopword_stems",
+    "term_frequencies",
+    "to_row",
+    "unusable",
+    "upsert",
+    "weights",
+]
 
 
 class Row(Value):
@@ -192,27 +139,8 @@ class Row(Value):
         self.terms = terms
 
 
-class Match(Value):
-    """A search result before presentation: the row, its score and its query coverage."""
-
-    __slots__ = ("coverage", "row", "score")
-
-    row: Final[Row]
-    score: Final[float]
-    coverage: Final[float]
-
-    def __init__(self, row: Row, score: float, coverage: float) -> None:
-        self.row = row
-        self.score = score
-        self.coverage = coverage
-
-
 def _json_default(value: object) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-def _ids(text: str) -> tuple[str, ...]:
-    return tuple(json.loads(text)) if text != "[]" else ()
 
 
 def row_to_memory(r: sqlite3.Row) -> Memory:
@@ -230,8 +158,8 @@ def row_to_memory(r: sqlite3.Row) -> Memory:
         created=to_datetime(r["created"]),
         updated=to_datetime(r["updated"]),
         valid_to=to_datetime(r["valid_to"]) if r["valid_to"] else None,
-        related=_ids(r["related"]),
-        contradicts=_ids(r["contradicts"]),
+        related=ids_of(r["related"]),
+        contradicts=ids_of(r["contradicts"]),
         schema_version=r["schema_version"],
         extra=json.loads(r["extra"]) if r["extra"] != "{}" else {},
     )
@@ -246,261 +174,6 @@ def to_row(r: sqlite3.Row) -> Row:
         size=r["size"],
         terms=frozenset(r["terms"].split()),
     )
-
-
-class _Connection(sqlite3.Connection):
-    scratch_ready = False
-
-
-class Index:
-    """Handle on the index database; hands out one connection per thread."""
-
-    def __init__(
-        self, path: str | os.PathLike[str], *, busy_timeout_ms: int = BUSY_TIMEOUT_MS
-    ) -> None:
-        self.path = os.fspath(path)
-        # How long a statement waits for another process's lock before SQLITE_BUSY: a hook
-        # must give up well inside its own time limit.
-        self.busy_timeout_ms = busy_timeout_ms
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
-        # Where a database that could not be opened was moved (see `recover`), with why.
-        self.recovered: list[tuple[str, str]] = []
-
-    def connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = self._connect_checked()
-            except sqlite3.DatabaseError as exc:
-                if not unusable(exc):
-                    raise
-                self.recover(str(exc))
-                conn = self._connect_checked()
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    def _connect_checked(self) -> sqlite3.Connection:
-        try:
-            conn = self._connect()
-        except sqlite3.OperationalError as exc:
-            if "already exists" not in str(exc):
-                raise
-            # A migration met a table of the same name with another shape: someone else's db.
-            raise _ForeignSchema(f"not a memem index: {exc}") from None
-        try:
-            _probe(conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def verify(self) -> str | None:
-        """Run SQLite's quick_check (it reads every page); when the database is damaged, move
-        it aside and start an empty one (`recover`). Returns the problem found, or None."""
-        try:
-            conn = self.connection()
-            result = str(conn.execute("PRAGMA quick_check").fetchone()[0])
-            conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('integrity-check')")
-        except sqlite3.DatabaseError as exc:
-            if not unusable(exc):
-                raise
-            result = str(exc)
-        if result == "ok":
-            return None
-        self.recover(result)
-        self.connection()
-        return result
-
-    def recover(self, reason: str) -> str:
-        """Move a database that cannot be used (not a database, damaged, a foreign schema)
-        aside to `<name>.corrupt-<UTC stamp>` with its -wal and -shm, so that the next
-        connection starts an empty one for the caller to rebuild from the vault. Never for a
-        busy or locked database (`unusable` tells them apart)."""
-        self.close()
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-        aside = f"{self.path}.corrupt-{stamp}"
-        for suffix in ("", "-wal", "-shm"):
-            with suppress(FileNotFoundError):
-                os.replace(self.path + suffix, aside + suffix)
-        self.recovered.append((aside, reason))
-        return aside
-
-    def _connect(self) -> sqlite3.Connection:
-        os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
-        conn = sqlite3.connect(
-            self.path,
-            timeout=self.busy_timeout_ms / 1000,
-            isolation_level=None,
-            factory=_Connection,
-            # Each thread uses only its own connection; `close` is the one cross-thread call.
-            check_same_thread=False,
-        )
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        os.chmod(self.path, 0o600)
-        _migrate(conn)
-        return conn
-
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """An IMMEDIATE transaction: committed on success, rolled back on any exception."""
-        conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
-
-
-# SQLite primary result codes that mean "this file is not a usable index" rather than "try
-# again later": SQLITE_CORRUPT, SQLITE_NOTADB. Busy and locked databases are never among them.
-_UNUSABLE_CODES: Final = frozenset({11, 26})
-_SCHEMA_TABLES: Final = ("memories", "memories_fts", "scope", "terms", "edges", "broken", "counts")
-
-
-class _ForeignSchema(sqlite3.DatabaseError):
-    """The file is a database, but not one with memem's tables."""
-
-
-def unusable(exc: sqlite3.Error) -> bool:
-    """True when `exc` says the database file itself is damaged or not an index, so that only
-    moving it aside helps; False for busy, locked, full or permission errors."""
-    if isinstance(exc, _ForeignSchema):
-        return True
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in _UNUSABLE_CODES
-
-
-def _probe(conn: sqlite3.Connection) -> None:
-    """Fail with an `unusable` error unless the schema holds every table and column memem
-    uses (reads only the schema, so it costs nothing on the hook path)."""
-    try:
-        for table in _SCHEMA_TABLES:
-            conn.execute(f"SELECT * FROM {table} LIMIT 0")
-        conn.execute(f"SELECT {MEMORY_COLUMNS} FROM memories LIMIT 0")
-    except sqlite3.OperationalError as exc:
-        if "no such" not in str(exc):
-            raise
-        raise _ForeignSchema(f"not a memem index: {exc}") from None
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    if conn.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            for statement in _statements(script):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number}")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _statements(script: str) -> Iterator[str]:
-    """Split a migration into statements (executescript would commit our transaction)."""
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                yield buffer
-            buffer = ""
-
-
-# -- analysis: the index's own tokenizer, so our terms always equal FTS5's -----------------------
-
-
-def analyze(conn: sqlite3.Connection, text: str) -> list[str]:
-    """The stemmed, folded tokens FTS5 makes of `text`, in order (repeats included)."""
-    if not getattr(conn, "scratch_ready", False):
-        conn.execute(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.scratch USING fts5(x, tokenize='{TOKENIZER}')"
-        )
-        conn.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.scratch_terms "
-            "USING fts5vocab(temp, scratch, 'instance')"
-        )
-        if isinstance(conn, _Connection):
-            conn.scratch_ready = True
-    conn.execute("INSERT INTO temp.scratch(rowid, x) VALUES (1, ?)", (text,))
-    try:
-        return [t for (t,) in conn.execute("SELECT term FROM temp.scratch_terms ORDER BY offset")]
-    finally:
-        conn.execute("DELETE FROM temp.scratch")
-
-
-def memory_terms(conn: sqlite3.Connection, memory: Memory) -> set[str]:
-    text = "\n".join((memory.title, memory.content, " ".join(memory.tags), memory.project))
-    return set(analyze(conn, text))
-
-
-def doc_count(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT docs FROM counts").fetchone()[0])
-
-
-def document_frequencies(conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, int]:
-    wanted = list(set(terms))
-    found: dict[str, int] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        found.update(conn.execute(f"SELECT term, df FROM terms WHERE term IN ({marks})", chunk))
-    return {t: found.get(t, 0) for t in wanted}
-
-
-def idf(df: int, docs: int) -> float:
-    """Always positive (BM25+ style): a term in every document still weighs a little."""
-    return math.log(1.0 + (docs - df + 0.5) / (df + 0.5))
-
-
-_stopword_stems: frozenset[str] | None = None
-
-
-def stopword_stems(conn: sqlite3.Connection) -> frozenset[str]:
-    """The stopwords as the index stems them ("does" -> "doe"); computed once per process."""
-    global _stopword_stems
-    if _stopword_stems is None:
-        _stopword_stems = frozenset(analyze(conn, " ".join(STOPWORDS)))
-    return _stopword_stems
-
-
-def weights(conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, float]:
-    """IDF weight of each term; stopwords weigh nothing (they say nothing about similarity)."""
-    docs = doc_count(conn)
-    stop = stopword_stems(conn)
-    return {
-        t: 0.0 if t in stop else idf(df, docs)
-        for t, df in document_frequencies(conn, terms).items()
-    }
-
-
-def _adjust_terms(conn: sqlite3.Connection, terms: Iterable[str], delta: int) -> None:
-    conn.executemany(
-        "INSERT INTO terms(term, df) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + ?",
-        [(t, max(delta, 0), delta) for t in terms],
-    )
-    if delta < 0:
-        conn.execute("DELETE FROM terms WHERE df <= 0")
 
 
 # -- memories ------------------------------------------------------------------------------------
@@ -577,13 +250,13 @@ def upsert(
     )
     if previous is None:
         conn.execute(_INSERT, values)
-        _adjust_terms(conn, terms, +1)
+        adjust_terms(conn, terms, +1)
         return
     sets = ", ".join(f"{c.strip()} = ?" for c in MEMORY_COLUMNS.split(","))
     conn.execute(f"UPDATE memories SET {sets} WHERE rowid = ?", (*values, previous["rowid"]))
     old_terms = set(previous["terms"].split())
-    _adjust_terms(conn, old_terms - terms, -1)
-    _adjust_terms(conn, terms - old_terms, +1)
+    adjust_terms(conn, old_terms - terms, -1)
+    adjust_terms(conn, terms - old_terms, +1)
 
 
 def load(conn: sqlite3.Connection, entries: Iterable[tuple[Memory, str, str, int, int]]) -> int:
@@ -640,7 +313,7 @@ def delete(conn: sqlite3.Connection, memory_id: str) -> None:
     if r is None:
         return
     conn.execute("DELETE FROM memories WHERE id = ?", (memory_id,))
-    _adjust_terms(conn, r["terms"].split(), -1)
+    adjust_terms(conn, r["terms"].split(), -1)
     conn.execute("DELETE FROM edges WHERE src = ? OR dst = ?", (memory_id, memory_id))
 
 
@@ -681,85 +354,85 @@ def by_fingerprint(conn: sqlite3.Connection, fingerprint: str, project: str) -> 
     return to_row(r) if r else None
 
 
-def select(
-    conn: sqlite3.Connection,
-    where: str = "1",
-    params: Sequence[Any] = (),
-    *,
-    order: str = "created",
-) -> list[Row]:
-    """Rows matching a WHERE clause built by the caller from constants (values go in params)."""
-    sql = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY {order}"
-    return [to_row(r) for r in conn.execute(sql, params)]
+# -- named queries: every read of memory rows the service makes -------------------------------
 
 
-class Brief(Value):
-    """A memory as linking sees it (a `graph.Node`): cheap to load for a whole vault."""
+def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Row]:
+    return [to_row(r) for r in conn.execute(f"SELECT {MEMORY_COLUMNS} FROM memories {sql}", params)]
 
-    __slots__ = (
-        "active",
-        "content",
-        "contradicts",
-        "created",
-        "id",
-        "project",
-        "source_session",
-        "terms",
-        "title",
+
+def all_memories(conn: sqlite3.Connection) -> list[Row]:
+    """Every memory, oldest first."""
+    return _rows(conn, "ORDER BY created", ())
+
+
+def anchors(conn: sqlite3.Connection, project: str, limit: int | None = None) -> list[Row]:
+    """The project's active L0 memories, most important and newest first."""
+    return _rows(
+        conn,
+        "WHERE project = ? AND layer = 0 AND status = 'active' "
+        "ORDER BY importance DESC, created DESC LIMIT ?",
+        (project, -1 if limit is None else limit),
     )
 
-    id: Final[str]
-    title: Final[str]
-    content: Final[str]
-    project: Final[str]
-    source_session: Final[str | None]
-    created: Final[datetime]
-    active: Final[bool]
-    contradicts: Final[tuple[str, ...]]
-    terms: Final[frozenset[str]]
 
-    def __init__(
-        self,
-        id: str,
-        title: str,
-        content: str,
-        project: str,
-        source_session: str | None,
-        created: datetime,
-        active: bool,
-        contradicts: tuple[str, ...],
-        terms: frozenset[str],
-    ) -> None:
-        self.id = id
-        self.title = title
-        self.content = content
-        self.project = project
-        self.source_session = source_session
-        self.created = created
-        self.active = active
-        self.contradicts = contradicts
-        self.terms = terms
+def recent(conn: sqlite3.Connection, project: str, limit: int) -> list[Row]:
+    """The project's newest active memories."""
+    return _rows(
+        conn,
+        "WHERE project = ? AND status = 'active' ORDER BY created DESC LIMIT ?",
+        (project, limit),
+    )
 
 
-def briefs(conn: sqlite3.Connection) -> list[Brief]:
-    """Every memory, oldest first, as a Brief."""
-    return [
-        Brief(
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            to_datetime(r[5]),
-            r[6] == "active",
-            _ids(r[7]),
-            frozenset(r[8].split()),
-        )
-        for r in conn.execute(
-            "SELECT id, title, content, project, source_session, created, status, contradicts, "
-            "terms FROM memories ORDER BY created, id"
-        )
-    ]
+def project_memories(conn: sqlite3.Connection, project: str, limit: int) -> list[Row]:
+    """The project's active L0-L2 memories by layer, then most important and newest first
+    (what its playbook is made of)."""
+    return _rows(
+        conn,
+        "WHERE project = ? AND status = 'active' AND layer <= 2 "
+        "ORDER BY layer, importance DESC, created DESC LIMIT ?",
+        (project, limit),
+    )
+
+
+def around(
+    conn: sqlite3.Connection, project: str, created: str, memory_id: str, limit: int
+) -> tuple[list[Row], list[Row]]:
+    """The `limit` memories of `project` created before `created` (newest first) and those
+    created at or after it (oldest first), other than `memory_id`: a timeline's two halves."""
+    before = _rows(
+        conn,
+        "WHERE project = ? AND created < ? AND id != ? ORDER BY created DESC LIMIT ?",
+        (project, created, memory_id, limit),
+    )
+    after = _rows(
+        conn,
+        "WHERE project = ? AND created >= ? AND id != ? ORDER BY created LIMIT ?",
+        (project, created, memory_id, limit),
+    )
+    return before, after
+
+
+def before_in_session(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, frozenset[str]]:
+    """memory id -> the terms of the active memory saved just before it in its source session,
+    for those of `ids` that have one: by created time, ties (one mining pass saves a session at
+    once) in index order, i.e. save order (file order after a rebuild)."""
+    found: dict[str, frozenset[str]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for memory_id, terms in conn.execute(
+            "SELECT m.id, (SELECT p.terms FROM memories p "
+            "WHERE p.source_session = m.source_session AND p.status = 'active' "
+            "AND (p.created, p.rowid) < (m.created, m.rowid) "
+            "ORDER BY p.created DESC, p.rowid DESC LIMIT 1) "
+            f"FROM memories m WHERE m.id IN ({marks}) AND m.source_session IS NOT NULL",
+            chunk,
+        ):
+            if terms:
+                found[memory_id] = frozenset(terms.split())
+    return found
 
 
 def files(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
@@ -773,219 +446,7 @@ def file_record(conn: sqlite3.Connection, file: str) -> tuple[str, str] | None:
     return (r[0], r[1]) if r else None
 
 
-def checkpoint(conn: sqlite3.Connection) -> None:
-    """Fold the WAL back into the database (after a bulk write it can be as big as the index)."""
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-# -- search --------------------------------------------------------------------------------------
-
-
-def search(
-    conn: sqlite3.Connection,
-    words: Sequence[str],
-    *,
-    projects: Sequence[str] | None = None,
-    include_deprecated: bool = False,
-    max_layer: int = 3,
-    limit: int = 10,
-    candidates: int = 40,
-    min_coverage: float = 0.0,
-    max_match_terms: int | None = None,
-    exclude: Sequence[str] = (),
-    unknown_weight: float = 1.0,
-    floor_coverage: float = 0.0,
-    floor_terms: float = 0.0,
-    by_session: bool = False,
-) -> list[Match]:
-    """Rank memories for a bag of query words: an OR of terms scored by BM25, re-weighted by
-    coverage (the share of the query's IDF mass a memory contains). Memories below
-    `min_coverage` are dropped. The relevance floor: nothing at all unless the best candidate
-    covers `floor_coverage` of the query and `floor_terms` of its words' worth (coverage times
-    the number of distinct words: one shared word is chance; a one-word query needs its word).
-    `by_session` ranks with each memory's source session (see SESSION_CONTEXT).
-    `max_match_terms` keeps only the rarest words in MATCH (for long texts used as queries:
-    finding a memory's neighbours)."""
-    if not words:
-        return []
-    stems = _stems_of(conn, words)
-    docs = doc_count(conn)
-    dfs = document_frequencies(conn, stems.values())
-    # Coverage weighs a word by its IDF plus one: a rare word counts most, a common one the query
-    # names (a person, the project) still counts a little. A word the vault has never seen
-    # weighs `unknown_weight` times its rarest word: it may be filler ("production") or the
-    # heart of an off-topic prompt ("weather").
-    unknown = unknown_weight * (idf(1, docs) + 1.0)
-    weights = {s: idf(dfs[s], docs) + 1.0 if dfs[s] else unknown for s in set(stems.values())}
-    total = sum(weights.values())
-    known = sorted((w for w, s in stems.items() if dfs[s] > 0), key=lambda w: dfs[stems[w]])
-    if not known or total <= 0:
-        return []
-    chosen: list[str] = []
-    budget = 0
-    for word in known:
-        df = dfs[stems[word]]
-        # Past the rarest word, a word in over a quarter of the memories adds little to BM25
-        # (its IDF is small) but costs a posting per memory: it only counts for coverage.
-        if chosen and (budget + df > POSTINGS_BUDGET or df > docs // 4):
-            continue
-        chosen.append(word)
-        budget += df
-        if max_match_terms and len(chosen) >= max_match_terms:
-            break
-    where = ["memories_fts MATCH ?"]
-    params: list[Any] = [" OR ".join(quote_fts(w) for w in chosen)]
-    if not include_deprecated:
-        where.append("s.status = 'active'")
-    if max_layer < 3:
-        where.append("s.layer <= ?")
-        params.append(max_layer)
-    if projects:
-        where.append(f"s.project IN ({','.join('?' * len(projects))})")
-        params.extend(projects)
-    if exclude:
-        where.append(f"s.id NOT IN ({','.join('?' * len(exclude))})")
-        params.extend(exclude)
-    # Rank with only rowids in the sorter; read the few winners' rows afterwards.
-    # bm25() with explicit weights is cheaper than the configured `rank` column.
-    sql = (
-        f"SELECT s.rowid, bm25(memories_fts, {BM25_ARGS}) AS score FROM memories_fts "
-        "JOIN scope s ON s.rowid = memories_fts.rowid "
-        f"WHERE {' AND '.join(where)} ORDER BY score LIMIT ?"
-    )
-    params.append(max(candidates, limit))
-    ranks = dict(conn.execute(sql, params).fetchall())
-    if not ranks:
-        return []
-    marks = ",".join("?" * len(ranks))
-    rows = conn.execute(
-        f"SELECT rowid, {MEMORY_COLUMNS} FROM memories WHERE rowid IN ({marks})", list(ranks)
-    ).fetchall()
-
-    def covered(terms: Iterable[str]) -> float:
-        present = set(terms)
-        return sum(w for s, w in weights.items() if s in present) / total
-
-    if not rows:
-        return []  # deleted (or the index rebuilt) between the two queries
-    coverage = {r["rowid"]: covered(r["terms"].split()) for r in rows}
-    best = max(coverage.values())
-    if best < floor_coverage or best * len(weights) < min(floor_terms, len(weights)):
-        return []
-    shares = _with_context(conn, rows, coverage, covered) if by_session else coverage
-    scores = {
-        rowid: -float(ranks[rowid]) * share**COVERAGE_POWER for rowid, share in shares.items()
-    }
-    if by_session:
-        scores = _with_peers(rows, scores)
-    scored = sorted(
-        ((scores[r["rowid"]], coverage[r["rowid"]], r) for r in rows),
-        key=lambda item: item[0],
-        reverse=True,
-    )
-    scored = [item for item in scored if item[1] >= min_coverage]
-    if by_session:
-        scored = _spread(scored)
-    return [Match(to_row(r), score, share) for score, share, r in scored[:limit]]
-
-
-def _with_context(
-    conn: sqlite3.Connection,
-    rows: Sequence[sqlite3.Row],
-    coverage: dict[int, float],
-    covered: Callable[[Iterable[str]], float],
-) -> dict[int, float]:
-    """Coverage crediting SESSION_CONTEXT of what the memory before each in its session adds."""
-    sessioned = [r["rowid"] for r in rows if r["source_session"]]
-    if not sessioned:
-        return coverage
-    marks = ",".join("?" * len(sessioned))
-    # The active memory saved just before in the same source session: by created time, ties
-    # (one mining pass saves a session at once) in index order, i.e. save order (file order
-    # after a rebuild).
-    before = {
-        rowid: terms
-        for rowid, terms in conn.execute(
-            "SELECT m.rowid, (SELECT p.terms FROM memories p "
-            "WHERE p.source_session = m.source_session AND p.status = 'active' "
-            "AND (p.created, p.rowid) < (m.created, m.rowid) "
-            "ORDER BY p.created DESC, p.rowid DESC LIMIT 1) "
-            f"FROM memories m WHERE m.rowid IN ({marks})",
-            sessioned,
-        )
-        if terms
-    }
-    shares = dict(coverage)
-    for r in rows:
-        rowid = r["rowid"]
-        if rowid in before:
-            joint = covered([*r["terms"].split(), *before[rowid].split()])
-            shares[rowid] += SESSION_CONTEXT * (joint - shares[rowid])
-    return shares
-
-
-def _with_peers(rows: Sequence[sqlite3.Row], scores: dict[int, float]) -> dict[int, float]:
-    """Each score plus SESSION_BONUS of the SESSION_PEERS best other scores of its session."""
-    best: dict[str, list[float]] = {}
-    for r in rows:
-        if r["source_session"]:
-            best.setdefault(r["source_session"], []).append(scores[r["rowid"]])
-    for ranked in best.values():
-        ranked.sort(reverse=True)
-    boosted = dict(scores)
-    for r in rows:
-        if r["source_session"]:
-            own = scores[r["rowid"]]
-            peers = best[r["source_session"]][: SESSION_PEERS + 1]
-            if own in peers:
-                peers.remove(own)
-            boosted[r["rowid"]] = own + SESSION_BONUS * sum(peers[:SESSION_PEERS])
-    return boosted
-
-
-def _spread(
-    scored: list[tuple[float, float, sqlite3.Row]],
-) -> list[tuple[float, float, sqlite3.Row]]:
-    """Scale the k-th result of each source session by SESSION_SPREAD**k and re-sort."""
-    seen: dict[str, int] = {}
-    spread: list[tuple[float, float, sqlite3.Row]] = []
-    for score, share, r in scored:
-        session = r["source_session"]
-        k = seen.get(session, 0) if session else 0
-        if session:
-            seen[session] = k + 1
-        spread.append((score * SESSION_SPREAD**k, share, r))
-    spread.sort(key=lambda item: item[0], reverse=True)
-    return spread
-
-
-def _stems_of(conn: sqlite3.Connection, words: Sequence[str]) -> dict[str, str]:
-    """word -> its FTS5 stem. One tokenizer pass when it yields one token per word."""
-    stems = analyze(conn, " ".join(words))
-    if len(stems) == len(words):
-        return dict(zip(words, stems, strict=True))
-    result: dict[str, str] = {}
-    for word in words:
-        tokens = analyze(conn, word)
-        if tokens:
-            result[word] = tokens[0]
-    return result
-
-
-# -- transactions and counts -----------------------------------------------------------------------
-
-
-def begin(conn: sqlite3.Connection) -> None:
-    """Start a write transaction now (not at the first write): a save decides on what it read."""
-    conn.execute("BEGIN IMMEDIATE")
-
-
-def commit(conn: sqlite3.Connection) -> None:
-    conn.execute("COMMIT")
-
-
-def rollback(conn: sqlite3.Connection) -> None:
-    conn.execute("ROLLBACK")
+# -- bookkeeping and counts -------------------------------------------------------------------
 
 
 def set_file_stat(conn: sqlite3.Connection, file: str, mtime_ns: int, size: int) -> None:
@@ -1025,106 +486,3 @@ def scope_counts(conn: sqlite3.Connection, project: str) -> tuple[int, int]:
         ).fetchall()
     )
     return counts.get(1, 0), sum(counts.values())
-
-
-def term_frequencies(conn: sqlite3.Connection) -> dict[str, int]:
-    """Every indexed term's document frequency."""
-    return dict(conn.execute("SELECT term, df FROM terms").fetchall())
-
-
-# -- graph edges ---------------------------------------------------------------------------------
-
-
-def add_edges(conn: sqlite3.Connection, edges: Iterable[tuple[str, str, str, float]]) -> None:
-    conn.executemany(
-        "INSERT INTO edges(src, dst, type, score) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT(src, dst, type) DO UPDATE SET score = max(score, excluded.score)",
-        list(edges),
-    )
-
-
-def edges_of(conn: sqlite3.Connection, memory_id: str) -> list[tuple[str, str, str, float]]:
-    return [
-        (r[0], r[1], r[2], r[3])
-        for r in conn.execute(
-            "SELECT src, dst, type, score FROM edges WHERE src = ? "
-            "UNION ALL SELECT src, dst, type, score FROM edges WHERE dst = ?",
-            (memory_id, memory_id),
-        )
-    ]
-
-
-def remove_edges(conn: sqlite3.Connection, edges: Iterable[tuple[str, str, str]]) -> None:
-    conn.executemany("DELETE FROM edges WHERE src = ? AND dst = ? AND type = ?", list(edges))
-
-
-def all_edges(conn: sqlite3.Connection) -> list[tuple[str, str, str, float]]:
-    return [
-        (r[0], r[1], r[2], r[3]) for r in conn.execute("SELECT src, dst, type, score FROM edges")
-    ]
-
-
-def edge_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """Edges per type."""
-    return dict(conn.execute("SELECT type, count(*) FROM edges GROUP BY type").fetchall())
-
-
-def remove_derived_edges(conn: sqlite3.Connection, memory_id: str) -> None:
-    """Drop the edges a memory's save proposed (declared ones, supersedes and contradicts, stay)."""
-    conn.execute(
-        "DELETE FROM edges WHERE src = ? AND type NOT IN ('supersedes', 'contradicts')",
-        (memory_id,),
-    )
-
-
-def remove_all_edges(conn: sqlite3.Connection) -> None:
-    conn.execute("DELETE FROM edges")
-
-
-# -- broken files --------------------------------------------------------------------------------
-
-
-def set_broken(conn: sqlite3.Connection, file: str, reason: str, mtime_ns: int, size: int) -> None:
-    conn.execute(
-        "INSERT OR REPLACE INTO broken(file, reason, mtime_ns, size) VALUES (?, ?, ?, ?)",
-        (file, reason, mtime_ns, size),
-    )
-
-
-def broken_files(conn: sqlite3.Connection) -> dict[str, tuple[str, int, int]]:
-    return {r[0]: (r[1], r[2], r[3]) for r in conn.execute("SELECT * FROM broken ORDER BY file")}
-
-
-def clear_broken(conn: sqlite3.Connection, file: str) -> None:
-    conn.execute("DELETE FROM broken WHERE file = ?", (file,))
-
-
-# -- quarantined files (memem.storage.quarantine) ------------------------------------------------------
-
-
-def set_quarantined(
-    conn: sqlite3.Connection,
-    file: str,
-    memory_id: str,
-    reason: str,
-    hash: str,
-    mtime_ns: int,
-    size: int,
-) -> None:
-    conn.execute(
-        "INSERT OR REPLACE INTO quarantine(file, id, reason, hash, mtime_ns, size) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (file, memory_id, reason, hash, mtime_ns, size),
-    )
-
-
-def quarantined_files(conn: sqlite3.Connection) -> dict[str, tuple[str, str, str, int, int]]:
-    """file -> (id, reason, hash, mtime_ns, size), by file name."""
-    rows = conn.execute(
-        "SELECT file, id, reason, hash, mtime_ns, size FROM quarantine ORDER BY file"
-    )
-    return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
-
-
-def clear_quarantined(conn: sqlite3.Connection, file: str) -> None:
-    conn.execute("DELETE FROM quarantine WHERE file = ?", (file,))

@@ -1,0 +1,151 @@
+"""Search's side of the index: the candidates of a query (an FTS5 OR of its rarest words,
+ranked by BM25, in scope) and what ranking by session needs (the memory before each in its
+session). The scoring is `memem.core.ranking`'s; this module only fetches."""
+
+from __future__ import annotations
+
+from memem.core import ranking
+from memem.core.text import quote_fts
+from memem.storage import index, terms
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Sequence
+    from typing import Any, Final
+
+    from memem.core.ranking import Scored
+    from memem.storage.index import Row
+
+# bm25 column weights: title, content, tags, project.
+WEIGHTS: Final = (4.0, 1.0, 2.0, 0.5)
+BM25_ARGS: Final = ", ".join(map(str, WEIGHTS))
+# A long text as a query (`similar`): only its rarest words go into MATCH, which bounds the
+# postings scored; a dozen rare words find a memory's near-duplicates.
+SIMILAR_TERMS: Final = 12
+
+
+def search(
+    conn: sqlite3.Connection,
+    words: Sequence[str],
+    *,
+    projects: Sequence[str] | None = None,
+    include_deprecated: bool = False,
+    max_layer: int = 3,
+    limit: int = 10,
+    min_coverage: float = ranking.MIN_COVERAGE,
+    floor_coverage: float = ranking.FLOOR_COVERAGE,
+    floor_terms: float = ranking.FLOOR_TERMS,
+    unknown_weight: float = ranking.UNKNOWN_WEIGHT,
+) -> list[Scored]:
+    """Memories for a bag of query words, best first, ranked with their source sessions
+    (`memem.core.ranking.rank`); nothing at all unless the best candidate clears the relevance
+    floor (`floor_coverage`, `floor_terms`). The scope: `projects` (None: every one), the
+    layers up to `max_layer`, deprecated memories with `include_deprecated`."""
+    found = _candidates(
+        conn,
+        words,
+        projects=projects,
+        include_deprecated=include_deprecated,
+        max_layer=max_layer,
+        candidates=max(ranking.CANDIDATES, limit),
+        unknown_weight=unknown_weight,
+    )
+    if found is None:
+        return []
+    weights, rows, bm25 = found
+    best = max(ranking.coverage(weights, r.terms) for r in rows)
+    if not ranking.passes_floor(best, len(weights), floor_coverage, floor_terms):
+        return []
+    before = index.before_in_session(conn, [r.memory.id for r in rows if r.memory.source_session])
+    return ranking.rank(rows, bm25, weights, before=before, limit=limit, min_coverage=min_coverage)
+
+
+def similar(
+    conn: sqlite3.Connection, words: Sequence[str], *, limit: int, exclude: Sequence[str] = ()
+) -> list[Row]:
+    """The active memories, in any project, sharing the most weight with a long text (a
+    memory's own words: its duplicates, contradictions and graph neighbours). Only its
+    SIMILAR_TERMS rarest words go into MATCH; no floor, no session ranking."""
+    found = _candidates(
+        conn,
+        words,
+        candidates=limit * 2,
+        max_match_terms=SIMILAR_TERMS,
+        exclude=exclude,
+    )
+    if found is None:
+        return []
+    weights, rows, bm25 = found
+    by_id = {r.memory.id: r for r in rows}
+    return [by_id[s.memory.id] for s in ranking.rank(rows, bm25, weights, limit=limit)]
+
+
+def _candidates(
+    conn: sqlite3.Connection,
+    words: Sequence[str],
+    *,
+    projects: Sequence[str] | None = None,
+    include_deprecated: bool = False,
+    max_layer: int = 3,
+    candidates: int,
+    max_match_terms: int | None = None,
+    exclude: Sequence[str] = (),
+    unknown_weight: float = 1.0,
+) -> tuple[dict[str, float], list[Row], dict[str, float]] | None:
+    """(query weights, candidate rows, their BM25 ranks by id), or None when nothing matches."""
+    if not words:
+        return None
+    stems = _stems_of(conn, words)
+    docs = terms.doc_count(conn)
+    dfs = terms.document_frequencies(conn, stems.values())
+    weights = ranking.query_weights(stems.values(), dfs, docs, unknown_weight)
+    chosen = ranking.match_words(stems, dfs, docs, max_terms=max_match_terms)
+    if not chosen or sum(weights.values()) <= 0:
+        return None
+    where = ["memories_fts MATCH ?"]
+    params: list[Any] = [" OR ".join(quote_fts(w) for w in chosen)]
+    if not include_deprecated:
+        where.append("s.status = 'active'")
+    if max_layer < 3:
+        where.append("s.layer <= ?")
+        params.append(max_layer)
+    if projects:
+        where.append(f"s.project IN ({','.join('?' * len(projects))})")
+        params.extend(projects)
+    if exclude:
+        where.append(f"s.id NOT IN ({','.join('?' * len(exclude))})")
+        params.extend(exclude)
+    # Rank with only rowids in the sorter; read the few winners' rows afterwards.
+    # bm25() with explicit weights is cheaper than the configured `rank` column.
+    sql = (
+        f"SELECT s.rowid, bm25(memories_fts, {BM25_ARGS}) AS score FROM memories_fts "
+        "JOIN scope s ON s.rowid = memories_fts.rowid "
+        f"WHERE {' AND '.join(where)} ORDER BY score LIMIT ?"
+    )
+    params.append(candidates)
+    ranks = dict(conn.execute(sql, params).fetchall())
+    if not ranks:
+        return None
+    marks = ",".join("?" * len(ranks))
+    found = conn.execute(
+        f"SELECT rowid, {index.MEMORY_COLUMNS} FROM memories WHERE rowid IN ({marks})", list(ranks)
+    ).fetchall()
+    if not found:
+        return None  # deleted (or the index rebuilt) between the two queries
+    rows = [index.to_row(r) for r in found]
+    bm25 = {row.memory.id: float(ranks[r["rowid"]]) for row, r in zip(rows, found, strict=True)}
+    return weights, rows, bm25
+
+
+def _stems_of(conn: sqlite3.Connection, words: Sequence[str]) -> dict[str, str]:
+    """word -> its FTS5 stem. One tokenizer pass when it yields one token per word."""
+    stems = terms.analyze(conn, " ".join(words))
+    if len(stems) == len(words):
+        return dict(zip(words, stems, strict=True))
+    result: dict[str, str] = {}
+    for word in words:
+        tokens = terms.analyze(conn, word)
+        if tokens:
+            result[word] = tokens[0]
+    return result
