@@ -25,19 +25,25 @@ def _home(env: Mapping[str, str]) -> str:
     return env.get("HOME") or os.path.expanduser("~")
 
 
-def absolute(path: str | os.PathLike[str]) -> str:
-    """`~` expanded, made absolute (and `..` folded): how memem spells every directory."""
-    return os.path.abspath(os.path.expanduser(os.fspath(path)))
+def absolute(path: str | os.PathLike[str], home: str | None = None) -> str:
+    """`~` expanded (with `home` when given: the HOME of the mapping the settings come from),
+    made absolute (and `..` folded): how memem spells every directory."""
+    path = os.fspath(path)
+    if home is not None and (path == "~" or path.startswith("~/")):
+        path = home + path[1:]
+    return os.path.abspath(os.path.expanduser(path))
 
 
 def state_dir(env: Mapping[str, str]) -> str:
     """`MEMEM_DIR`, default `~/.memem`: the index, logs, miner state, sessions."""
-    return absolute(env.get("MEMEM_DIR") or os.path.join(_home(env), ".memem"))
+    return absolute(env.get("MEMEM_DIR") or os.path.join(_home(env), ".memem"), _home(env))
 
 
 def vault_dir(env: Mapping[str, str]) -> str:
     """`MEMEM_OBSIDIAN_VAULT`, default `~/obsidian-brain`: the markdown memories."""
-    return absolute(env.get("MEMEM_OBSIDIAN_VAULT") or os.path.join(_home(env), "obsidian-brain"))
+    return absolute(
+        env.get("MEMEM_OBSIDIAN_VAULT") or os.path.join(_home(env), "obsidian-brain"), _home(env)
+    )
 
 
 class Settings(Value):
@@ -110,7 +116,8 @@ class Settings(Value):
             state_dir=Path(state_dir(env)),
             vault_dir=Path(vault_dir(env)),
             session_dirs=tuple(
-                Path(absolute(p)) for p in [os.path.join(_home(env), ".claude", "projects"), *extra]
+                Path(absolute(p, _home(env)))
+                for p in [os.path.join(_home(env), ".claude", "projects"), *extra]
             ),
             settle_seconds=max(0.0, settle),
             miner_backend=backend if backend in BACKENDS else "auto",
@@ -119,7 +126,7 @@ class Settings(Value):
             anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or "",
             claude_executable=env.get("MEMEM_CLAUDE") or "claude",
             import_roots=tuple(
-                Path(absolute(p))
+                Path(absolute(p, _home(env)))
                 for p in [
                     env.get("CLAUDE_PROJECT_DIR") or "",
                     *(env.get("MEMEM_IMPORT_PATHS") or "").split(":"),

@@ -101,11 +101,6 @@ def test_a_missing_parent_directory_is_created_private(tmp_path: Path, umask: No
     assert mode_of(tmp_path / "state") == DIR_MODE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="os.makedirs applies `mode` to the last directory only: the ones above it get "
-    "0777 minus the umask (world-writable under umask 0)",
-)
 def test_every_missing_parent_directory_is_created_private(tmp_path: Path, umask: None) -> None:
     os.umask(0)
     target = tmp_path / "deep" / "er" / "note.md"

@@ -93,11 +93,6 @@ def test_without_home_in_the_mapping_the_users_home_is_used(
     assert s.vault_dir == tmp_path / "me" / "obsidian-brain"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`absolute` expands `~` with the process's HOME (os.path.expanduser), not the "
-    "HOME of the mapping passed to from_env: the settings are not a function of the mapping",
-)
 def test_a_tilde_is_expanded_with_the_mappings_home() -> None:
     assert settings(MEMEM_DIR="~/state").state_dir == Path(HOME, "state")
 

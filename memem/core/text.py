@@ -255,7 +255,9 @@ def fold(text: str) -> str:
     """Lowercase with diacritics removed, as the index folds them."""
     if text.isascii():
         return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.lower())
+    # Lower-cased after the decomposition too: a compatibility letter (a math bold capital)
+    # decomposes to a capital, and the fold of a fold must be the fold.
+    decomposed = unicodedata.normalize("NFKD", text.lower()).lower()
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
@@ -280,7 +282,9 @@ def query_terms(text: str, *, limit: int = MAX_QUERY_TERMS) -> list[str]:
 
 
 def quote_fts(term: str) -> str:
-    """A term as an FTS5 string literal: safe for MATCH whatever it contains."""
+    """A term as an FTS5 string literal: safe for MATCH whatever it contains (SQLite would end
+    the string at a NUL and cannot encode a lone surrogate, so both are dropped)."""
+    term = term.encode("utf-8", "ignore").decode("utf-8").replace("\x00", "")
     return '"' + term.replace('"', '""') + '"'
 
 

@@ -38,7 +38,7 @@ def write_atomic(
     on every prompt); the rename is atomic either way."""
     target = os.fspath(target)
     parent = os.path.dirname(target) or "."
-    os.makedirs(parent, mode=DIR_MODE, exist_ok=True)
+    _make_private_dirs(parent)
     tmp = temp_name(target)
     try:
         fd = os.open(tmp, _FLAGS, mode)
@@ -62,3 +62,18 @@ def write_atomic(
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _make_private_dirs(path: str) -> None:
+    """Create `path` and each missing parent with DIR_MODE (`os.makedirs` gives the parents
+    0777 minus the umask: world-writable under umask 0)."""
+    missing = []
+    while path and not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, DIR_MODE)
