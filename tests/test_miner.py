@@ -16,14 +16,8 @@ from memem import Store
 from memem.core.extraction import Lesson
 from memem.core.transcript import MINER_MARKER, Message
 from memem.errors import MalformedReply, PermanentError, TransientError
-from memem.mining.miner import (
-    BREAKER_FAILURES,
-    MAX_FAILURES,
-    RETRIES_IN_PLACE,
-    Miner,
-    MinerState,
-    session_files,
-)
+from memem.mining.miner import MAX_FAILURES, RETRIES_IN_PLACE, Miner, session_files
+from memem.storage.miner_state import BREAKER_FAILURES, MinerState
 
 T = "2026-11-20T10:00:00.000Z"
 
@@ -527,7 +521,7 @@ def test_sessions_the_claude_cli_backend_creates_are_skipped_even_without_the_ma
         {**os.environ, "MEMEM_MINER_BACKEND": "claude-cli", "MEMEM_CLAUDE": str(script)}
     )
     assert state.path == settings.miner_path
-    child = backends.choose(settings)
+    child = backends.choose(settings, os.environ)
     # A user's session that the child would otherwise look like: mined.
     user_session = write_session(
         sessions_dir(tmp_path) / "mine.jsonl",

@@ -374,6 +374,10 @@ _UNUSABLE_CODES: Final = frozenset({11, 26})
 _SCHEMA_TABLES: Final = ("memories", "memories_fts", "scope", "terms", "edges", "broken", "counts")
 
 
+# What a database failure raises, for the front-ends' error handling (they import no sqlite3).
+SQLiteError: Final = sqlite3.Error
+
+
 class _ForeignSchema(sqlite3.DatabaseError):
     """The file is a database, but not one with memem's tables."""
 
