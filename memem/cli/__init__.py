@@ -54,8 +54,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _started_directly(store: Store, args: argparse.Namespace) -> int:
-    """`memem hook EVENT` and `memem mcp` are run by memem.__main__ before this parser; only
-    a form it does not recognise (`memem mcp --`) gets here."""
+    """`memem hook EVENT` and `memem mcp` are run by memem.__main__ before this parser (which
+    has them for --help); only a form __main__ does not recognise and the parser accepts
+    (`memem hook -- EVENT`) gets here."""
     raise Usage(f"`memem {args.command}` takes no other arguments")
 
 
