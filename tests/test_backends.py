@@ -383,7 +383,9 @@ def pids(tmp_path: Path) -> list[int]:
 
 def test_claude_cli_runs_headless_with_the_recursion_guard(tmp_path: Path) -> None:
     script = fake_claude(tmp_path, f"MEMORY = {MEMORY!r}\n{GOOD_CLAUDE}")
-    lessons = ClaudeCliBackend(env=os.environ, executable=str(script)).extract(MESSAGES, project="shop")
+    lessons = ClaudeCliBackend(env=os.environ, executable=str(script)).extract(
+        MESSAGES, project="shop"
+    )
     assert lessons == [LESSON]
     record = json.loads((tmp_path / "bin" / "record.json").read_text())
     assert record["argv"] == [
@@ -438,7 +440,9 @@ def test_claude_cli_missing_executable_is_permanent(tmp_path: Path) -> None:
 def test_claude_cli_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     script = fake_claude(tmp_path, HANGING_CLAUDE)
     with pytest.raises(TransientError, match="no answer within 2 s"):
-        ClaudeCliBackend(env=os.environ, executable=str(script), timeout=2).extract(MESSAGES, project="shop")
+        ClaudeCliBackend(env=os.environ, executable=str(script), timeout=2).extract(
+            MESSAGES, project="shop"
+        )
     claude_pid, child_pid = pids(tmp_path)
     assert wait_until(lambda: gone(claude_pid) and gone(child_pid))
 
@@ -462,7 +466,9 @@ def test_claude_cli_keyboard_interrupt_kills_the_whole_process_group(tmp_path: P
 
     threading.Thread(target=interrupt_once_started, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
-        ClaudeCliBackend(env=os.environ, executable=str(script), timeout=60).extract(MESSAGES, project="shop")
+        ClaudeCliBackend(env=os.environ, executable=str(script), timeout=60).extract(
+            MESSAGES, project="shop"
+        )
     claude_pid, child_pid = pids(tmp_path)
     assert wait_until(lambda: gone(claude_pid) and gone(child_pid))
 

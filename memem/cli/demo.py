@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from memem.core.text import clip
 from memem.errors import MememError
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ def run(settings: Settings, env: Mapping[str, str]) -> int:
             print(f"Demo vault: {demo.vault.memories_dir} (temporary)\n")
             for project, text, tag in SAMPLES:
                 m = demo.save(text, project=project, tags=[tag])
-                print(f"  saved {m.short_id} L{m.layer} {project:<6} {m.title[:70]}")
+                print(f"  saved {m.short_id} L{m.layer} {project:<6} {clip(m.title, 70)}")
             print("\nA newer fact contradicts an older one; the older is superseded:")
             saved = demo.add("The API uses Postgres 16, not MySQL.", project="shop", tags=["db"])
             for old, why in zip(saved.superseded, saved.reasons, strict=True):
@@ -105,7 +106,7 @@ def run(settings: Settings, env: Mapping[str, str]) -> int:
                     print("  (nothing relevant: memem abstains)")
                 for h in hits:
                     print(
-                        f"  {h.id[:8]}  L{h.layer}  {h.score:.2f}  {h.project:<6}  {h.title[:70]}"
+                        f"  {h.id[:8]}  L{h.layer}  {h.score:.2f}  {h.project:<6}  {clip(h.title, 70)}"
                     )
             mine_sample(demo, root, settings.evolve(state_dir=root / "state"), env)
             prompt = "should CI use pip or uv? and why do the checkout tests fail?"
@@ -137,5 +138,5 @@ def mine_sample(store: Store, root: Path, settings: Settings, env: Mapping[str, 
     outcome = miner.mine(str(sample))
     mined = [m for p in store.list(recent=50) for m in p.recent if m.source_type == "mined"]
     for m in mined:
-        print(f"  mined {m.short_id} L{m.layer} {m.project:<6} {m.title[:70]}")
+        print(f"  mined {m.short_id} L{m.layer} {m.project:<6} {clip(m.title, 70)}")
     print(f"  {outcome.memories} new memories, {outcome.duplicates} already known")

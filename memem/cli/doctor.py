@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memem.core import fence
+from memem.core.text import clip
 from memem.storage.index import SQLiteError
 
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ def _miner_checks(mining: Mining) -> list[Check]:
             Check(
                 "bootstrap",
                 WARN,
-                failure.read_text(errors="replace").strip()[:300],
+                clip(failure.read_text(errors="replace"), 300),
                 "run `sh bootstrap.sh setup` and read its output",
             )
         )

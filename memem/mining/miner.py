@@ -47,6 +47,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from memem.core.text import clip
 from memem.core.transcript import MINER_CWD, project_slug
 from memem.errors import MememError, PermanentError, SecurityError, TransientError
 from memem.storage.miner_state import MinerState, SessionRow, scrub
@@ -433,10 +434,7 @@ def refine_playbook(store: Store, project: str) -> None:
         group = [r for r in rows if r.memory.layer == layer][:20]
         if group:
             lines += [f"## {heading}", ""]
-            lines += [
-                f"- {' '.join(r.memory.content.split())[:300]} ([[{Path(r.file).stem}]])"
-                for r in group
-            ]
+            lines += [f"- {clip(r.memory.content, 300)} ([[{Path(r.file).stem}]])" for r in group]
             lines.append("")
     store.vault.ensure()
     text = "\n".join(lines)
