@@ -105,9 +105,8 @@ def run(settings: Settings, env: Mapping[str, str]) -> int:
                 if not hits:
                     print("  (nothing relevant: memem abstains)")
                 for h in hits:
-                    print(
-                        f"  {h.id[:8]}  L{h.layer}  {h.score:.2f}  {h.project:<6}  {clip(h.title, 70)}"
-                    )
+                    title = clip(h.title, 70)
+                    print(f"  {h.id[:8]}  L{h.layer}  {h.score:.2f}  {h.project:<6}  {title}")
             mine_sample(demo, root, settings.evolve(state_dir=root / "state"), env)
             prompt = "should CI use pip or uv? and why do the checkout tests fail?"
             built = demo.slice(prompt, scope="shop")

@@ -145,8 +145,9 @@ class ClaudeCliBackend:
     The transcript is untrusted text, so the child gets no tools (`--tools ""`) and no MCP
     servers (`--strict-mcp-config` without a config): it can only answer. It runs in its own
     process group, in the environment `env` plus `CHILD_VARIABLES` (`MEMEM_MINER_CHILD=1`,
-    which memem's hooks and daemon obey by exiting at once). The whole group is killed when the call ends, however it ends (success, timeout,
-    failure, KeyboardInterrupt): claude's hooks must not outlive it."""
+    which memem's hooks and daemon obey by exiting at once). The whole group is killed when
+    the call ends, however it ends (success, timeout, failure, KeyboardInterrupt): claude's
+    hooks must not outlive it."""
 
     name = "claude-cli"
 
@@ -245,9 +246,9 @@ API_TIMEOUT: Final = 45.0
 def choose(settings: Settings, env: Mapping[str, str]) -> Backend:
     """The backend `settings.miner_backend` names; "auto" picks the Anthropic API when a key is
     set, else the claude CLI when it is on PATH, else the heuristic. `env` is the environment
-    the claude CLI runs in (the entry point's, which this module never reads). Raises `ConfigError` when
-    the named backend cannot work (no key, no executable): failing every chunk instead would
-    dead-letter transcripts that a fixed setting could still mine."""
+    the claude CLI runs in (the entry point's, which this module never reads). Raises
+    `ConfigError` when the named backend cannot work (no key, no executable): failing every
+    chunk instead would dead-letter transcripts that a fixed setting could still mine."""
     kind, _ = _pick(settings)
     if kind == "anthropic":
         if not settings.anthropic_api_key:

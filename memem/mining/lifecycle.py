@@ -1,9 +1,9 @@
 """Starting, stopping and probing the miner daemon, without importing it.
 
-The SessionStart hook and the mining service (memem.mining.service) use these; the daemon itself (memem.daemon)
-holds `daemon.lock` with `flock` for as long as it runs and rewrites `daemon.json` (its
-heartbeat) every few seconds. The kernel drops the lock when the process dies, so a crashed
-daemon never blocks the next one.
+The SessionStart hook and the mining service (memem.mining.service) use these; the daemon
+itself (memem.daemon) holds `daemon.lock` with `flock` for as long as it runs and rewrites
+`daemon.json` (its heartbeat) every few seconds. The kernel drops the lock when the process
+dies, so a crashed daemon never blocks the next one.
 """
 
 from __future__ import annotations
