@@ -30,8 +30,9 @@ from pathlib import Path
 from benchmarks import stores
 from benchmarks.bench_store import log
 from memem.mining.backends import AnthropicBackend
-from memem.mining.miner import Miner, MinerState, session_files
+from memem.mining.miner import Miner, session_files
 from memem.service.store import Store
+from memem.storage.miner_state import MinerState
 from tests.fake_anthropic import FakeAnthropic
 
 PROMPTS = (

@@ -15,6 +15,7 @@ events missed. Every failure inside the loop is logged and survived (the crash g
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -22,12 +23,14 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from memem.mining.lifecycle import CHILD_ENV, lock_path, status_path
-from memem.settings import Settings
+from memem.mining.lifecycle import lock_path, status_path
+from memem.mining.service import Mining
+from memem.settings import MINER_CHILD, Settings
 from memem.storage.files import write_atomic
 
 log = logging.getLogger("memem.daemon")
@@ -41,12 +44,18 @@ ONCE_BUDGET_SECONDS: Final = 120.0
 class Daemon:
     settings: Settings
     once: bool = False
+    # The environment it was started in: the claude CLI backend's child runs in it.
+    env: Mapping[str, str] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)
     counts: dict[str, int] = field(default_factory=dict)
     last_error: str = ""
     miner: Any = None
     watched: set[Path] = field(default_factory=set)
+
+    @functools.cached_property
+    def mining(self) -> Mining:
+        return Mining(self.settings, self.env)
 
     def stop(self, *_: object) -> None:
         """Ask the loop to exit: a model call in flight gets a short drain window
@@ -58,7 +67,7 @@ class Daemon:
 
     def run(self) -> int:
         """The loop. Returns 0, or 3 when another daemon already runs."""
-        if os.environ.get(CHILD_ENV) == "1":
+        if self.env.get(MINER_CHILD) == "1":
             return 0  # inside memem's own `claude -p`: never recurse
         self.settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         lock_fd = os.open(lock_path(self.settings), os.O_RDWR | os.O_CREAT, 0o600)
@@ -87,8 +96,7 @@ class Daemon:
 
     def _loop(self, started: float) -> None:
         from memem.core.security import redact
-        from memem.mining import backends
-        from memem.mining.miner import Miner, MinerState, session_files
+        from memem.mining.miner import Miner
         from memem.service.store import Store
 
         store = Store.open(state_dir=self.settings.state_dir, vault_dir=self.settings.vault_dir)
@@ -99,7 +107,7 @@ class Daemon:
             store.reconcile()
         except Exception:  # the crash guard: mining still works, dedup is only weaker
             log.exception("reconciling the index with the vault failed")
-        state = MinerState(self.settings.miner_path)
+        mining = self.mining
         miner: Miner | None = None
         last_scan = 0.0
         try:
@@ -110,32 +118,27 @@ class Daemon:
                         # A backend that cannot work (MEMEM_MINER_BACKEND=anthropic without a
                         # key) is reported and retried each cycle; the daemon stays up.
                         deadline = time.monotonic() + ONCE_BUDGET_SECONDS if self.once else None
-                        miner = self.miner = Miner(
-                            store, state, backends.choose(self.settings), deadline=deadline
-                        )
+                        miner = self.miner = mining.miner(store, deadline=deadline)
                         if self.stopping.is_set():  # a SIGTERM before self.miner was set
                             miner.stop()
                     if now - last_scan >= SCAN_SECONDS or self.wake.is_set() or self.once:
                         self.wake.clear()
-                        state.discover(session_files(self.settings.session_dirs))
+                        mining.discover()
                         last_scan = now
-                    if not state.breaker_open(now):
-                        for row in state.due(now, self.settings.settle_seconds):
-                            if self.stopping.is_set():
-                                break
-                            if self.once and time.time() - started > ONCE_BUDGET_SECONDS:
-                                log.warning("--once ran out of time; the rest waits")
-                                break
-                            outcome = miner.mine(row.path)
-                            self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
-                            self.counts["memories"] = (
-                                self.counts.get("memories", 0) + outcome.memories
-                            )
-                            if outcome.error:
-                                self.last_error = redact(outcome.error)
-                            self._beat("running", started)
-                            if state.breaker_open(time.time()):
-                                break
+                    for path in mining.due(now):
+                        if self.stopping.is_set():
+                            break
+                        if self.once and time.time() - started > ONCE_BUDGET_SECONDS:
+                            log.warning("--once ran out of time; the rest waits")
+                            break
+                        outcome = miner.mine(path)
+                        self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
+                        self.counts["memories"] = self.counts.get("memories", 0) + outcome.memories
+                        if outcome.error:
+                            self.last_error = redact(outcome.error)
+                        self._beat("running", started)
+                        if mining.breaker_open(time.time()):
+                            break
                 except Exception as exc:  # the crash guard: log, back off, carry on
                     log.exception("daemon loop failed")
                     self.last_error = redact(f"{type(exc).__name__}: {exc}")
@@ -197,14 +200,12 @@ class Daemon:
                 log.warning("cannot remove a stale status file", extra={"path": str(tmp)})
 
     def _beat(self, state: str, started: float) -> None:
-        from memem.mining.backends import describe
-
         data = {
             "state": state,
             "pid": os.getpid(),
             "started": started,
             "heartbeat": time.time(),
-            "backend": describe(self.settings),
+            "backend": self.mining.backend_name(),
             "counts": self.counts,
             "last_error": self.last_error,
         }
@@ -221,7 +222,7 @@ def main(args: list[str]) -> int:
 
     settings = Settings.from_env(os.environ)
     logs.setup(settings.log_dir, name="daemon")
-    code = Daemon(settings, once="--once" in args).run()
+    code = Daemon(settings, once="--once" in args, env=os.environ).run()
     if code == 3:
         print("memem: a daemon is already running (see `memem daemon status`)", file=sys.stderr)
     return code

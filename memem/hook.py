@@ -108,8 +108,10 @@ def respond(event: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> s
 def main(event: str) -> int:
     """Entry point: always exits 0; failures are logged, never shown to the prompt."""
     started = time.perf_counter()
+    from memem.settings import MINER_CHILD
+
     env = os.environ
-    if env.get("MEMEM_MINER_CHILD") == "1":
+    if env.get(MINER_CHILD) == "1":
         return 0  # inside memem's own headless `claude -p`: stay out of the way
     try:
         if event not in EVENTS:

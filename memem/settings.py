@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "claude-haiku-4-5"
 BACKENDS = ("auto", "anthropic", "claude-cli", "heuristic")
 INDEX_FILE = "index.sqlite3"
+# Set to "1" in the environment of memem's own `claude -p` runs (the claude-cli backend): memem's
+# hooks and daemon see it and stay out of the way, so mining never recurses.
+MINER_CHILD = "MEMEM_MINER_CHILD"
 
 
 def _home(env: Mapping[str, str]) -> str:

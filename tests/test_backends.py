@@ -278,7 +278,7 @@ def test_anthropic_reply_cut_at_max_tokens_says_so(api: FakeAnthropic) -> None:
 
 def test_anthropic_base_url_comes_from_settings(api: FakeAnthropic, tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path), "ANTHROPIC_API_KEY": API_KEY, "ANTHROPIC_BASE_URL": api.url}
-    backend = choose(Settings.from_env(env))
+    backend = choose(Settings.from_env(env), os.environ)
     api.reply_json({"memories": [MEMORY]})
     assert backend.extract(MESSAGES, project="shop") == [LESSON]
     assert len(api.message_requests) == 1
@@ -383,7 +383,9 @@ def pids(tmp_path: Path) -> list[int]:
 
 def test_claude_cli_runs_headless_with_the_recursion_guard(tmp_path: Path) -> None:
     script = fake_claude(tmp_path, f"MEMORY = {MEMORY!r}\n{GOOD_CLAUDE}")
-    lessons = ClaudeCliBackend(executable=str(script)).extract(MESSAGES, project="shop")
+    lessons = ClaudeCliBackend(env=os.environ, executable=str(script)).extract(
+        MESSAGES, project="shop"
+    )
     assert lessons == [LESSON]
     record = json.loads((tmp_path / "bin" / "record.json").read_text())
     assert record["argv"] == [
@@ -401,7 +403,7 @@ def test_claude_cli_runs_headless_with_the_recursion_guard(tmp_path: Path) -> No
 
 def test_claude_cli_uses_the_given_model(tmp_path: Path) -> None:
     script = fake_claude(tmp_path, f"MEMORY = {MEMORY!r}\n{GOOD_CLAUDE}")
-    ClaudeCliBackend(executable=str(script), model="claude-haiku-4-5").extract(
+    ClaudeCliBackend(env=os.environ, executable=str(script), model="claude-haiku-4-5").extract(
         MESSAGES, project="shop"
     )
     record = json.loads((tmp_path / "bin" / "record.json").read_text())
@@ -416,7 +418,7 @@ def test_claude_cli_failure_is_permanent_with_the_tail_of_stderr(tmp_path: Path)
     )
     script = fake_claude(tmp_path, body)
     with pytest.raises(PermanentError) as caught:
-        ClaudeCliBackend(executable=str(script)).extract(MESSAGES, project="shop")
+        ClaudeCliBackend(env=os.environ, executable=str(script)).extract(MESSAGES, project="shop")
     message = str(caught.value)
     assert "exited with 1" in message
     assert message.endswith("Error: invalid model: haiku")
@@ -426,11 +428,11 @@ def test_claude_cli_failure_is_permanent_with_the_tail_of_stderr(tmp_path: Path)
 def test_claude_cli_reply_outside_the_contract_is_malformed(tmp_path: Path) -> None:
     script = fake_claude(tmp_path, "print('I found nothing worth remembering.')\n")
     with pytest.raises(MalformedReply, match="not JSON"):
-        ClaudeCliBackend(executable=str(script)).extract(MESSAGES, project="shop")
+        ClaudeCliBackend(env=os.environ, executable=str(script)).extract(MESSAGES, project="shop")
 
 
 def test_claude_cli_missing_executable_is_permanent(tmp_path: Path) -> None:
-    backend = ClaudeCliBackend(executable=str(tmp_path / "no-such-claude"))
+    backend = ClaudeCliBackend(env=os.environ, executable=str(tmp_path / "no-such-claude"))
     with pytest.raises(PermanentError, match="cannot run"):
         backend.extract(MESSAGES, project="shop")
 
@@ -438,14 +440,16 @@ def test_claude_cli_missing_executable_is_permanent(tmp_path: Path) -> None:
 def test_claude_cli_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     script = fake_claude(tmp_path, HANGING_CLAUDE)
     with pytest.raises(TransientError, match="no answer within 2 s"):
-        ClaudeCliBackend(executable=str(script), timeout=2).extract(MESSAGES, project="shop")
+        ClaudeCliBackend(env=os.environ, executable=str(script), timeout=2).extract(
+            MESSAGES, project="shop"
+        )
     claude_pid, child_pid = pids(tmp_path)
     assert wait_until(lambda: gone(claude_pid) and gone(child_pid))
 
 
 def test_claude_cli_leaves_no_background_child_behind_after_success(tmp_path: Path) -> None:
     script = fake_claude(tmp_path, DETACHING_CLAUDE)
-    backend = ClaudeCliBackend(executable=str(script), timeout=60)
+    backend = ClaudeCliBackend(env=os.environ, executable=str(script), timeout=60)
     # Returns on the child's exit, not when its background child closes the output.
     assert backend.extract(MESSAGES, project="shop") == []
     claude_pid, child_pid = pids(tmp_path)
@@ -462,7 +466,9 @@ def test_claude_cli_keyboard_interrupt_kills_the_whole_process_group(tmp_path: P
 
     threading.Thread(target=interrupt_once_started, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
-        ClaudeCliBackend(executable=str(script), timeout=60).extract(MESSAGES, project="shop")
+        ClaudeCliBackend(env=os.environ, executable=str(script), timeout=60).extract(
+            MESSAGES, project="shop"
+        )
     claude_pid, child_pid = pids(tmp_path)
     assert wait_until(lambda: gone(claude_pid) and gone(child_pid))
 
@@ -470,7 +476,7 @@ def test_claude_cli_keyboard_interrupt_kills_the_whole_process_group(tmp_path: P
 def test_claude_cli_cancel_kills_the_call_in_flight_and_its_group(tmp_path: Path) -> None:
     # The miner cancels from another thread when it stops: no claude may outlive the daemon.
     script = fake_claude(tmp_path, HANGING_CLAUDE)
-    backend = ClaudeCliBackend(executable=str(script), timeout=600)
+    backend = ClaudeCliBackend(env=os.environ, executable=str(script), timeout=600)
     failures: list[BaseException] = []
 
     def call() -> None:
@@ -492,7 +498,7 @@ def test_claude_cli_cancel_kills_the_call_in_flight_and_its_group(tmp_path: Path
 def test_claude_cli_runs_in_the_miner_cwd_that_choose_gives_it(tmp_path: Path) -> None:
     script = fake_claude(tmp_path, "import os\nprint(os.getcwd())\n")
     config = settings(tmp_path, miner_backend="claude-cli", claude_executable=str(script))
-    backend = choose(config)
+    backend = choose(config, os.environ)
     with pytest.raises(MalformedReply, match="not JSON"):
         backend.extract(MESSAGES, project="shop")
     assert (config.state_dir / "miner-cwd").is_dir()
@@ -532,7 +538,7 @@ def claude_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_auto_with_an_api_key_picks_anthropic(tmp_path: Path, claude_on_path: Path) -> None:
     config = settings(tmp_path, anthropic_api_key=API_KEY)
-    backend = choose(config)
+    backend = choose(config, os.environ)
     assert isinstance(backend, AnthropicBackend)
     assert (backend.model, backend.base_url) == (DEFAULT_MODEL, "")
     assert describe(config) == f"anthropic (ANTHROPIC_API_KEY set, model {DEFAULT_MODEL})"
@@ -543,14 +549,14 @@ def test_describe_names_the_base_url_and_never_the_key(tmp_path: Path) -> None:
     line = describe(config)
     assert line.endswith(", base URL http://127.0.0.1:9)")
     assert API_KEY not in line
-    assert API_KEY not in repr(choose(config))
+    assert API_KEY not in repr(choose(config, os.environ))
 
 
 def test_auto_without_a_key_picks_the_claude_cli_on_path(
     tmp_path: Path, claude_on_path: Path
 ) -> None:
     config = settings(tmp_path)
-    backend = choose(config)
+    backend = choose(config, os.environ)
     assert isinstance(backend, ClaudeCliBackend)
     assert (backend.executable, backend.model) == (str(claude_on_path), DEFAULT_MODEL)
     assert describe(config) == (
@@ -562,7 +568,7 @@ def test_auto_without_a_key_picks_the_claude_cli_on_path(
 def test_auto_finds_the_executable_memem_claude_names(tmp_path: Path, no_claude: None) -> None:
     script = fake_claude(tmp_path, "", name="claude-beta")
     config = settings(tmp_path, claude_executable=str(script))
-    backend = choose(config)
+    backend = choose(config, os.environ)
     assert isinstance(backend, ClaudeCliBackend)
     assert backend.executable == str(script)
 
@@ -571,26 +577,26 @@ def test_auto_without_a_key_or_a_cli_falls_back_to_the_heuristic(
     tmp_path: Path, no_claude: None
 ) -> None:
     config = settings(tmp_path)
-    assert isinstance(choose(config), HeuristicBackend)
+    assert isinstance(choose(config, os.environ), HeuristicBackend)
     assert describe(config) == "heuristic (no ANTHROPIC_API_KEY, no claude CLI on PATH)"
 
 
 def test_a_named_backend_wins_over_auto_detection(tmp_path: Path, claude_on_path: Path) -> None:
     config = settings(tmp_path, miner_backend="heuristic", anthropic_api_key=API_KEY)
-    assert isinstance(choose(config), HeuristicBackend)
+    assert isinstance(choose(config, os.environ), HeuristicBackend)
     assert describe(config) == "heuristic (MEMEM_MINER_BACKEND=heuristic)"
     config = settings(tmp_path, miner_backend="claude-cli", anthropic_api_key=API_KEY)
-    assert isinstance(choose(config), ClaudeCliBackend)
+    assert isinstance(choose(config, os.environ), ClaudeCliBackend)
     assert describe(config).startswith("claude-cli (MEMEM_MINER_BACKEND=claude-cli, ")
     config = settings(tmp_path, miner_backend="anthropic", anthropic_api_key=API_KEY)
-    assert isinstance(choose(config), AnthropicBackend)
+    assert isinstance(choose(config, os.environ), AnthropicBackend)
     assert describe(config).startswith("anthropic (MEMEM_MINER_BACKEND=anthropic, model ")
 
 
 def test_named_anthropic_without_a_key_is_a_config_error(tmp_path: Path) -> None:
     config = settings(tmp_path, miner_backend="anthropic")
     with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):
-        choose(config)
+        choose(config, os.environ)
     assert describe(config) == (
         "anthropic (MEMEM_MINER_BACKEND=anthropic, but ANTHROPIC_API_KEY is not set: "
         "mining will fail)"
@@ -602,7 +608,7 @@ def test_named_claude_cli_without_the_executable_is_a_config_error(
 ) -> None:
     config = settings(tmp_path, miner_backend="claude-cli")
     with pytest.raises(ConfigError, match="MEMEM_CLAUDE"):
-        choose(config)
+        choose(config, os.environ)
     assert describe(config) == (
         "claude-cli (MEMEM_MINER_BACKEND=claude-cli, but 'claude' is not on PATH: mining will fail)"
     )
@@ -611,7 +617,7 @@ def test_named_claude_cli_without_the_executable_is_a_config_error(
 def test_every_backend_satisfies_the_protocol(tmp_path: Path) -> None:
     backends: list[Backend] = [
         AnthropicBackend(api_key=API_KEY, model=DEFAULT_MODEL),
-        ClaudeCliBackend(),
+        ClaudeCliBackend(env=os.environ),
         HeuristicBackend(),
     ]
     assert [b.name for b in backends] == ["anthropic", "claude-cli", "heuristic"]

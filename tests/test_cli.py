@@ -130,3 +130,82 @@ def test_every_command_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for command in COMMANDS:
         assert f"memem {command}" in readme
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("slice", "deploy", "--no-llm"), "unrecognized arguments: --no-llm"),  # removed
+        (("mcp", "--"), "unrecognized arguments: --"),
+        (("hook", "--", "SessionStart"), "`memem hook` takes no other arguments"),
+        (("daemon", "run", "--json"), "`memem daemon run` takes no option but --once"),
+        (("mine",), "say what to mine"),
+    ],
+)
+def test_commands_used_the_wrong_way_are_usage_errors(args: tuple[str, ...], message: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def write_transcript(tmp_path: Path, name: str, prompt: str) -> Path:
+    from tests.test_miner import write_session
+
+    repo = tmp_path / "code" / "shop"
+    (repo / ".git").mkdir(parents=True, exist_ok=True)
+    projects = Path(os.environ["HOME"]) / ".claude" / "projects" / "-code-shop"
+    return write_session(projects / f"{name}.jsonl", [("user", prompt)], str(repo))
+
+
+def test_mine_counts_opts_in_without_a_daemon_and_status_shows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_transcript(tmp_path, "c1", "We always run make migrate before make test")
+    write_transcript(tmp_path, "c2", "Never deploy on a Friday afternoon")
+    monkeypatch.setenv("MEMEM_NO_DAEMON", "1")
+    monkeypatch.setenv("MEMEM_MINER_BACKEND", "heuristic")
+    counted = run_cli("mine", "--count")
+    assert counted.returncode == 0 and counted.stdout.startswith("2 past sessions found in ")
+    assert counted.stdout.rstrip().endswith("mining is none")
+    opted = run_cli("mine", "--opt-in", "new")
+    assert opted.stdout.startswith(
+        "mining on for new sessions; daemon not started (MEMEM_NO_DAEMON"
+    )
+    status = run_cli("status")
+    assert "mining: new; backend heuristic (MEMEM_MINER_BACKEND=heuristic); daemon not running" in (
+        status.stdout
+    )
+    assert "sessions: 2 pending; last mined: -" in status.stdout
+    mined = run_cli("mine", "--all")
+    assert mined.stdout.splitlines()[-1] == "mined 2 sessions with heuristic: 2 new memories"
+    miner = json.loads(run_cli("status", "--json").stdout)["miner"]
+    assert miner["sessions"] == {"mined": 2} and miner["last_mined"].endswith(".jsonl")
+    assert run_cli("mine", "--opt-out").stdout.startswith("mining is off")
+    assert json.loads(run_cli("status", "--json").stdout)["miner"]["opt_in"] == "none"
+
+
+def test_doctor_warns_when_mining_is_on_without_a_daemon_and_names_failing_sessions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    failing = tmp_path / "bin" / "claude"
+    failing.parent.mkdir()
+    failing.write_text(f"#!{sys.executable}\nimport sys\nsys.exit('quota exhausted')\n")
+    failing.chmod(0o755)
+    path = write_transcript(tmp_path, "d1", "We decided to keep the monolith for now")
+    monkeypatch.setenv("MEMEM_NO_DAEMON", "1")
+    monkeypatch.setenv("MEMEM_MINER_BACKEND", "claude-cli")
+    monkeypatch.setenv("MEMEM_CLAUDE", str(failing))
+    off = {c["name"]: c for c in json.loads(run_cli("doctor", "--json").stdout)["checks"]}
+    assert off["mining"]["level"] == "ok" and off["mining"]["detail"].startswith("off")
+    run_cli("mine", "--opt-in", "new")
+    dead = run_cli("mine", "--session", str(path))
+    assert "[1/1] dead: 0 new memories" in dead.stdout and "quota exhausted" in dead.stdout
+    checks = {c["name"]: c for c in json.loads(run_cli("doctor", "--json").stdout)["checks"]}
+    assert checks["daemon"]["level"] == "warn"
+    assert checks["daemon"]["detail"] == "mining is on (new) but the daemon is not running"
+    assert checks["mining errors"]["level"] == "warn"
+    assert checks["mining errors"]["detail"].startswith("1 sessions keep failing")
+    assert "quota exhausted" in checks["mining errors"]["detail"]
+    assert checks["miner backend"]["detail"].startswith("claude-cli (MEMEM_MINER_BACKEND=")

@@ -283,8 +283,8 @@ def test_kill_9_at_many_points_while_mining_saves_every_fact_exactly_once(
     with FakeAnthropic(respond=lessons_for) as api:
         run_env = {**env, "ANTHROPIC_BASE_URL": api.url}
         opt_in(run_env)
-        from memem.mining.miner import MinerState
         from memem.settings import Settings
+        from memem.storage.miner_state import MinerState
 
         state = MinerState(Settings.from_env(os.environ).miner_path)
         for kill in range(1, 9):
@@ -401,8 +401,8 @@ def test_an_explicit_mine_ignores_the_breaker(
     api.reply_json({"memories": [lesson("Mined because a person asked")]})
     with Store.open():
         pass
-    from memem.mining.miner import MinerState
     from memem.settings import Settings
+    from memem.storage.miner_state import MinerState
 
     state = MinerState(Settings.from_env(os.environ).miner_path)
     state.put("breaker_until", repr(time.time() + 3600))

@@ -623,6 +623,33 @@ def test_graph_tools_show_neighbours_audit_and_rebuild(shared: Server) -> None:
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
 
 
+def test_transcript_search_finds_what_was_said_in_mined_sessions_in_one_line_each(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_miner import write_session
+
+    assert server.ok("transcript_search", query="webhook") == (
+        "no transcript matches (only sessions memem has mined are indexed)"
+    )
+    repo = tmp_path / "code" / "shop"
+    (repo / ".git").mkdir(parents=True)
+    long_prompt = "The stripe webhook returned 400\n\nbecause " + "the signature was stale " * 30
+    path = write_session(
+        Path(os.environ["HOME"]) / ".claude" / "projects" / "-code-shop" / "w1.jsonl",
+        [("user", long_prompt), ("assistant", "Verify it with the signing secret.")],
+        str(repo),
+    )
+    monkeypatch.setenv("MEMEM_MINER_BACKEND", "heuristic")
+    mined = run_cli("mine", "--session", str(path))
+    assert mined.returncode == 0 and "mined 1 sessions with heuristic" in mined.stdout, mined.stderr
+    text = server.ok("transcript_search", query="stripe webhook 400")
+    head, user, assistant = text.splitlines()
+    assert head.endswith("[shop] session w1")
+    assert user.startswith("  user: ") and "[webhook]" in user
+    assert len(user) <= len("  user: ") + 300 and user.endswith("…")  # cut, on one line
+    assert assistant == "  assistant: Verify it with the signing secret."
+
+
 @pytest.mark.parametrize(
     ("tool", "arguments", "says"),
     [

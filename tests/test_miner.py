@@ -16,14 +16,8 @@ from memem import Store
 from memem.core.extraction import Lesson
 from memem.core.transcript import MINER_MARKER, Message
 from memem.errors import MalformedReply, PermanentError, TransientError
-from memem.mining.miner import (
-    BREAKER_FAILURES,
-    MAX_FAILURES,
-    RETRIES_IN_PLACE,
-    Miner,
-    MinerState,
-    session_files,
-)
+from memem.mining.miner import MAX_FAILURES, RETRIES_IN_PLACE, Miner, session_files
+from memem.storage.miner_state import BREAKER_FAILURES, MinerState
 
 T = "2026-11-20T10:00:00.000Z"
 
@@ -527,7 +521,7 @@ def test_sessions_the_claude_cli_backend_creates_are_skipped_even_without_the_ma
         {**os.environ, "MEMEM_MINER_BACKEND": "claude-cli", "MEMEM_CLAUDE": str(script)}
     )
     assert state.path == settings.miner_path
-    child = backends.choose(settings)
+    child = backends.choose(settings, os.environ)
     # A user's session that the child would otherwise look like: mined.
     user_session = write_session(
         sessions_dir(tmp_path) / "mine.jsonl",
@@ -725,3 +719,35 @@ def test_a_huge_retry_after_is_capped_at_the_longest_backoff(
     row = state.row(str(path))
     assert outcome.status == "failed" and row is not None
     assert now < row.next_attempt <= now + BACKOFF_MAX * 1.5  # the backoff's jitter at most
+
+
+def test_the_state_sets_only_session_fields(state: MinerState, tmp_path: Path) -> None:
+    state.discover([(str(tmp_path / "a.jsonl"), 10, 1.0)])
+    with pytest.raises(ValueError, match="not a session field"):
+        state.update(str(tmp_path / "a.jsonl"), **{"status = 'mined', cursor": 5})
+    row = state.row(str(tmp_path / "a.jsonl"))
+    assert row is not None and (row.status, row.cursor) == ("pending", 0)
+
+
+def test_the_named_session_queries(state: MinerState, tmp_path: Path) -> None:
+    names = ["mined-early", "mined-late", "failed", "dead", "skipped", "pending"]
+    state.discover([(str(tmp_path / f"{n}.jsonl"), 100, float(i)) for i, n in enumerate(names)])
+
+    def path(name: str) -> str:
+        return str(tmp_path / f"{name}.jsonl")
+
+    state.update(path("mined-early"), status="mined", cursor=100, mined_at=50.0)
+    state.update(path("mined-late"), status="mined", cursor=60, mined_at=90.0)
+    state.update(path("failed"), status="failed", last_error="529 overloaded")
+    state.update(path("dead"), status="dead", last_error="401 invalid key")
+    state.update(path("skipped"), status="skipped")
+    assert [r.path for r in state.rows()] == [path(n) for n in names]  # oldest first
+    # Unmined bytes, whatever the status and backoff, but never memem's own sessions.
+    unmined = ["mined-late", "failed", "dead", "pending"]
+    assert [r.path for r in state.unmined()] == [path(n) for n in unmined]
+    assert [r.path for r in state.failing()] == [path("failed"), path("dead")]
+    assert [r.path for r in state.dead()] == [path("dead")]
+    last = state.last_mined()
+    assert last is not None and last.path == path("mined-late")
+    assert state.counts() == {"mined": 2, "failed": 1, "dead": 1, "skipped": 1, "pending": 1}
+    assert state.reset_failed() == 2 and state.failing() == [] and state.dead() == []

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from memem.core.text import clip
+from memem.errors import MememError
+
 if TYPE_CHECKING:
     from memem.service.store import Store
+    from memem.settings import Settings
 
 SAMPLES: tuple[tuple[str, str, str], ...] = (
     (
@@ -78,7 +83,9 @@ QUERIES: tuple[str, ...] = (
 )
 
 
-def run(store: Store | None = None) -> int:
+def run(settings: Settings, env: Mapping[str, str]) -> int:
+    """The demo, in a temporary folder; mining uses the backend `settings` name (started in
+    `env`), or the heuristic one when that cannot work."""
     from memem.service.store import Store
 
     with tempfile.TemporaryDirectory(prefix="memem-demo-") as tmp:
@@ -87,7 +94,7 @@ def run(store: Store | None = None) -> int:
             print(f"Demo vault: {demo.vault.memories_dir} (temporary)\n")
             for project, text, tag in SAMPLES:
                 m = demo.save(text, project=project, tags=[tag])
-                print(f"  saved {m.short_id} L{m.layer} {project:<6} {m.title[:70]}")
+                print(f"  saved {m.short_id} L{m.layer} {project:<6} {clip(m.title, 70)}")
             print("\nA newer fact contradicts an older one; the older is superseded:")
             saved = demo.add("The API uses Postgres 16, not MySQL.", project="shop", tags=["db"])
             for old, why in zip(saved.superseded, saved.reasons, strict=True):
@@ -98,10 +105,9 @@ def run(store: Store | None = None) -> int:
                 if not hits:
                     print("  (nothing relevant: memem abstains)")
                 for h in hits:
-                    print(
-                        f"  {h.id[:8]}  L{h.layer}  {h.score:.2f}  {h.project:<6}  {h.title[:70]}"
-                    )
-            mine_sample(demo, root)
+                    title = clip(h.title, 70)
+                    print(f"  {h.id[:8]}  L{h.layer}  {h.score:.2f}  {h.project:<6}  {title}")
+            mine_sample(demo, root, settings.evolve(state_dir=root / "state"), env)
             prompt = "should CI use pip or uv? and why do the checkout tests fail?"
             built = demo.slice(prompt, scope="shop")
             print(f"\nThe slice a hook would inject for {prompt!r}:\n")
@@ -114,26 +120,22 @@ def run(store: Store | None = None) -> int:
     return 0
 
 
-def mine_sample(store: Store, root: Path) -> None:
+def mine_sample(store: Store, root: Path, settings: Settings, env: Mapping[str, str]) -> None:
     """Mine the bundled sample session (real Claude Code transcript format) with the backend
-    the environment allows: the heuristic one when there is no API key or claude CLI."""
-    import os
+    the settings allow: the heuristic one when there is no API key or claude CLI."""
+    from memem.mining.service import Mining
 
-    from memem.mining import backends
-    from memem.mining.miner import Miner, MinerState
-    from memem.settings import Settings
-
-    settings = Settings.from_env({**os.environ, "MEMEM_DIR": str(root / "state")})
+    mining = Mining(settings, env)
     try:
-        backend = backends.choose(settings)
-    except Exception as exc:  # a misconfigured backend: the demo still shows the offline one
+        miner = mining.miner(store)
+    except MememError as exc:  # a misconfigured backend: the demo still shows the offline one
         print(f"\n(miner backend unavailable: {exc}; using the heuristic one)")
-        backend = backends.HeuristicBackend()
+        miner = mining.miner(store, offline=True)
     sample = root / "session.jsonl"
     sample.write_bytes((Path(__file__).parent / "samples" / "session.jsonl").read_bytes())
-    print(f"\nMining a sample Claude Code session with the {backend.name} backend:")
-    outcome = Miner(store, MinerState(settings.miner_path), backend).mine(str(sample))
+    print(f"\nMining a sample Claude Code session with the {miner.backend.name} backend:")
+    outcome = miner.mine(str(sample))
     mined = [m for p in store.list(recent=50) for m in p.recent if m.source_type == "mined"]
     for m in mined:
-        print(f"  mined {m.short_id} L{m.layer} {m.project:<6} {m.title[:70]}")
+        print(f"  mined {m.short_id} L{m.layer} {m.project:<6} {clip(m.title, 70)}")
     print(f"  {outcome.memories} new memories, {outcome.duplicates} already known")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sqlite3
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -12,9 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memem.core import fence
-from memem.settings import Settings
+from memem.core.text import clip
+from memem.storage.index import SQLiteError
 
 if TYPE_CHECKING:
+    from memem.mining.service import Mining
     from memem.service.store import Store
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -68,7 +69,7 @@ def _writable(directory: Path) -> str | None:
     return None
 
 
-def check(store: Store) -> Report:
+def check(store: Store, mining: Mining) -> Report:
     checks: list[Check] = []
     version = ".".join(map(str, sys.version_info[:3]))
     checks.append(
@@ -113,7 +114,7 @@ def check(store: Store) -> Report:
             )
         if not store.index.recovered:
             checks.append(Check("index", OK, f"{store.settings.index_path} (ok)"))
-    except sqlite3.Error as exc:
+    except SQLiteError as exc:
         checks.append(Check("index", FAIL, str(exc), "run `memem rebuild-index`"))
     sync = store.reconcile()
     checks.append(
@@ -170,26 +171,22 @@ def check(store: Store) -> Report:
                     "run `sh bootstrap.sh setup` to reinstall the locked dependencies",
                 )
             )
-    checks += _miner_checks(Settings.from_env(os.environ))
+    checks += _miner_checks(mining)
     return Report(tuple(checks))
 
 
-def _miner_checks(settings: Settings) -> list[Check]:
-    from memem.mining import backends, lifecycle
-    from memem.mining.miner import MinerState
-
+def _miner_checks(mining: Mining) -> list[Check]:
     checks: list[Check] = []
-    backend = backends.describe(settings)
+    backend = mining.backend_name()
     if backend.startswith("heuristic"):
         fix = "set ANTHROPIC_API_KEY or install the claude CLI for model-quality mining"
         checks.append(Check("miner backend", WARN, backend, fix))
     else:
         checks.append(Check("miner backend", OK, backend))
-    state = MinerState(settings.miner_path)
-    mode = state.opt_in
+    mode = mining.opt_in
     if mode == "none":
         checks.append(Check("mining", OK, "off (opt in with /memem-mine or /memem-mine-history)"))
-    elif lifecycle.is_running(settings):
+    elif mining.daemon_running():
         checks.append(Check("daemon", OK, f"running; mining {mode} sessions"))
     else:
         checks.append(
@@ -200,7 +197,7 @@ def _miner_checks(settings: Settings) -> list[Check]:
                 "`memem daemon ensure` (the next session start also starts it)",
             )
         )
-    dead = state.rows("status = 'dead'")
+    dead = mining.dead()
     if dead:
         checks.append(
             Check(
@@ -211,13 +208,13 @@ def _miner_checks(settings: Settings) -> list[Check]:
                 "fix the cause, then `memem mine --retry-failed` to retry them now",
             )
         )
-    failure = settings.state_dir / "bootstrap-failure.txt"
+    failure = mining.settings.state_dir / "bootstrap-failure.txt"
     if failure.exists():
         checks.append(
             Check(
                 "bootstrap",
                 WARN,
-                failure.read_text(errors="replace").strip()[:300],
+                clip(failure.read_text(errors="replace"), 300),
                 "run `sh bootstrap.sh setup` and read its output",
             )
         )

@@ -1,3 +1,3 @@
-"""Mining settled transcripts into memories: the miner, its model backends, and starting and
-stopping the daemon.
+"""Mining settled transcripts into memories: the service the front-ends call (`service`), the
+miner, its model backends, and starting and stopping the daemon (`lifecycle`).
 """

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, Protocol
 
 from memem.core.extraction import SYSTEM_PROMPT, Lesson, heuristic, parse_reply, user_prompt
+from memem.core.text import clip
 from memem.core.transcript import MINER_CWD, Message, render
 from memem.errors import (
     ConfigError,
@@ -38,7 +39,7 @@ from memem.errors import (
     PermanentError,
     TransientError,
 )
-from memem.settings import Settings
+from memem.settings import MINER_CHILD, Settings
 
 if TYPE_CHECKING:
     import anthropic
@@ -46,8 +47,9 @@ if TYPE_CHECKING:
 MAX_TOKENS: Final = 4096
 STDERR_TAIL: Final = 600
 MAX_REPLY_BYTES: Final = 1_000_000  # a reply is ~4,096 tokens; more is not a reply
-# The miner's own claude runs must not trigger memem's hooks (recursion) nor phone home.
-CHILD_ENV: Final = {"MEMEM_MINER_CHILD": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+# Added to the miner's own claude runs: they must not trigger memem's hooks (recursion) nor
+# phone home.
+CHILD_VARIABLES: Final = {MINER_CHILD: "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
 
 
 class Backend(Protocol):
@@ -142,20 +144,23 @@ class ClaudeCliBackend:
 
     The transcript is untrusted text, so the child gets no tools (`--tools ""`) and no MCP
     servers (`--strict-mcp-config` without a config): it can only answer. It runs in its own
-    process group with `MEMEM_MINER_CHILD=1`, which memem's hooks and daemon obey by exiting
-    at once. The whole group is killed when the call ends, however it ends (success, timeout,
-    failure, KeyboardInterrupt): claude's hooks must not outlive it."""
+    process group, in the environment `env` plus `CHILD_VARIABLES` (`MEMEM_MINER_CHILD=1`,
+    which memem's hooks and daemon obey by exiting at once). The whole group is killed when
+    the call ends, however it ends (success, timeout, failure, KeyboardInterrupt): claude's
+    hooks must not outlive it."""
 
     name = "claude-cli"
 
     def __init__(
         self,
         *,
+        env: Mapping[str, str],
         executable: str = "claude",
         model: str = "haiku",
         timeout: float = 180.0,
         cwd: Path | None = None,
     ) -> None:
+        self.env = {**env, **CHILD_VARIABLES}
         self.executable = executable
         self.model = model
         self.timeout = timeout
@@ -198,7 +203,7 @@ class ClaudeCliBackend:
                     stdin=stdin,
                     stdout=stdout,
                     stderr=stderr,
-                    env={**os.environ, **CHILD_ENV},
+                    env=self.env,
                     cwd=self.cwd,
                     start_new_session=True,
                 )
@@ -238,11 +243,12 @@ class HeuristicBackend:
 API_TIMEOUT: Final = 45.0
 
 
-def choose(settings: Settings) -> Backend:
+def choose(settings: Settings, env: Mapping[str, str]) -> Backend:
     """The backend `settings.miner_backend` names; "auto" picks the Anthropic API when a key is
-    set, else the claude CLI when it is on PATH, else the heuristic. Raises `ConfigError` when
-    the named backend cannot work (no key, no executable): failing every chunk instead would
-    dead-letter transcripts that a fixed setting could still mine."""
+    set, else the claude CLI when it is on PATH, else the heuristic. `env` is the environment
+    the claude CLI runs in (the entry point's, which this module never reads). Raises
+    `ConfigError` when the named backend cannot work (no key, no executable): failing every
+    chunk instead would dead-letter transcripts that a fixed setting could still mine."""
     kind, _ = _pick(settings)
     if kind == "anthropic":
         if not settings.anthropic_api_key:
@@ -261,6 +267,7 @@ def choose(settings: Settings) -> Backend:
                 "is not an executable on PATH (set MEMEM_CLAUDE)"
             )
         return ClaudeCliBackend(
+            env=env,
             executable=executable,
             model=settings.miner_model,
             cwd=settings.state_dir / MINER_CWD,
@@ -388,5 +395,4 @@ def _tail(stream: IO[bytes]) -> str:
     """The last `STDERR_TAIL` characters written to `stream`, stripped."""
     size = stream.seek(0, os.SEEK_END)
     stream.seek(max(0, size - 4 * STDERR_TAIL))
-    text = stream.read().decode("utf-8", "replace").strip()
-    return text if len(text) <= STDERR_TAIL else "…" + text[-STDERR_TAIL:]
+    return clip(stream.read().decode("utf-8", "replace"), STDERR_TAIL, one_line=False, tail=True)

@@ -1,9 +1,9 @@
 """Starting, stopping and probing the miner daemon, without importing it.
 
-The SessionStart hook, the CLI and the doctor use these; the daemon itself (memem.daemon)
-holds `daemon.lock` with `flock` for as long as it runs and rewrites `daemon.json` (its
-heartbeat) every few seconds. The kernel drops the lock when the process dies, so a crashed
-daemon never blocks the next one.
+The SessionStart hook and the mining service (memem.mining.service) use these; the daemon
+itself (memem.daemon) holds `daemon.lock` with `flock` for as long as it runs and rewrites
+`daemon.json` (its heartbeat) every few seconds. The kernel drops the lock when the process
+dies, so a crashed daemon never blocks the next one.
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-from memem.settings import Settings
-
-CHILD_ENV: Final = "MEMEM_MINER_CHILD"
+from memem.settings import MINER_CHILD, Settings
 
 
 def lock_path(settings: Settings) -> Path:
@@ -61,25 +59,16 @@ def read_status(settings: Settings) -> dict[str, Any]:
 
 def opted_in(settings: Settings) -> bool:
     """Whether the user opted in to mining (read straight from the miner's state)."""
-    import sqlite3
+    from memem.storage.miner_state import opted_in
 
-    if not settings.miner_path.exists():
-        return False
-    try:
-        conn = sqlite3.connect(f"file:{settings.miner_path}?mode=ro", uri=True, timeout=1)
-        try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'opt_in'").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return False
-    return bool(row) and row[0] != "none"
+    return opted_in(settings.miner_path)
 
 
-def ensure(settings: Settings, env: Mapping[str, str] | None = None) -> str:
-    """Start the daemon in the background unless one runs. Fast and idempotent."""
-    environ = dict(os.environ if env is None else env)
-    if environ.get(CHILD_ENV) == "1":
+def ensure(settings: Settings, env: Mapping[str, str]) -> str:
+    """Start the daemon in the background unless one runs, in the environment `env` (the
+    entry point's: the daemon reads its settings from it). Fast and idempotent."""
+    environ = dict(env)
+    if environ.get(MINER_CHILD) == "1":
         return "skipped (inside memem's own claude session)"
     if environ.get("MEMEM_NO_DAEMON") == "1":
         return "not started (MEMEM_NO_DAEMON=1: mine with `memem mine` or `memem daemon run`)"

@@ -1,8 +1,8 @@
 """The miner: settled Claude Code transcripts become memories, and no part is ever lost.
 
-State lives in `<state>/miner.sqlite3` (WAL): per session file its byte cursor, how many
-chunks of the current part are done, attempts, status and last error; the opt-in; the circuit
-breaker; and an FTS5 index of the transcripts' exchanges for `transcript_search`.
+State lives in `<state>/miner.sqlite3` (memem.storage.miner_state): per session file its byte
+cursor, how many chunks of the current part are done, attempts, status and last error; the
+opt-in; the circuit breaker; and an FTS5 index of the transcripts' exchanges.
 
 One part of a session (the bytes from its cursor to the last complete line) is mined chunk by
 chunk; each chunk's memories are saved through the store's one save path (security scan,
@@ -40,17 +40,17 @@ import logging
 import math
 import os
 import random
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from memem.core.text import clip
 from memem.core.transcript import MINER_CWD, project_slug
 from memem.errors import MememError, PermanentError, SecurityError, TransientError
+from memem.storage.miner_state import MinerState, SessionRow, scrub
 
 if TYPE_CHECKING:
     from memem.mining.backends import Backend
@@ -61,59 +61,13 @@ log = logging.getLogger("memem.mining.miner")
 MAX_FAILURES: Final = 5
 BACKOFF_BASE: Final = 60.0
 BACKOFF_MAX: Final = 6 * 3600.0
-BREAKER_FAILURES: Final = 5
-BREAKER_SECONDS: Final = 600.0
 RETRIES_IN_PLACE: Final = 2
 RETRY_AFTER_MAX: Final = 20.0
 MAX_READ: Final = 64 * 1024 * 1024
 RETRY_PAUSE: Final = 2.0  # the first in-place retry's pause; doubles
 DEAD_BACKOFF: Final = 24 * 3600.0
 DEAD_BACKOFF_MAX: Final = 7 * 24 * 3600.0
-# What makes a session "skipped" (memem.core.transcript): 2 = run in <state>/miner-cwd, or an old
-# marker prompt that Claude Code marked headless.
-SKIP_RULE: Final = "2"
 DRAIN_SECONDS: Final = 5.0  # how long a stop waits for a model call in flight
-
-SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS sessions (
-    path TEXT PRIMARY KEY,
-    session_id TEXT,
-    project TEXT,
-    size INTEGER NOT NULL DEFAULT 0,
-    mtime REAL NOT NULL DEFAULT 0,
-    cursor INTEGER NOT NULL DEFAULT 0,
-    chunks_done INTEGER NOT NULL DEFAULT 0,
-    status TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    next_attempt REAL NOT NULL DEFAULT 0,
-    failed_size INTEGER,
-    memories INTEGER NOT NULL DEFAULT 0,
-    mined_at REAL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE VIRTUAL TABLE IF NOT EXISTS exchanges USING fts5(
-    user, assistant, session UNINDEXED, project UNINDEXED, date UNINDEXED, part UNINDEXED,
-    tokenize='porter unicode61 remove_diacritics 2'
-);
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRow:
-    path: str
-    session_id: str | None
-    project: str | None
-    size: int
-    mtime: float
-    cursor: int
-    chunks_done: int
-    status: str
-    attempts: int
-    last_error: str | None
-    next_attempt: float
-    memories: int
-    mined_at: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,213 +80,6 @@ class Outcome:
     duplicates: int = 0
     refused: int = 0
     error: str = ""
-
-
-class MinerState:
-    """The miner's SQLite state. A connection per call site; WAL and a busy timeout."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with self.connect() as conn:
-            conn.executescript(SCHEMA)
-            conn.execute("BEGIN IMMEDIATE")
-            rule = conn.execute("SELECT value FROM meta WHERE key = 'skip_rule'").fetchone()
-            if rule is None or rule[0] != SKIP_RULE:
-                # Versions before SKIP_RULE skipped any session whose prompt contained the
-                # marker, typed by a user too, forever: look at every skipped session again
-                # (memem's own are skipped again without a model call; dedup absorbs a part
-                # that had been mined before the skip).
-                conn.execute(
-                    "UPDATE sessions SET status = 'pending', cursor = 0, chunks_done = 0 "
-                    "WHERE status = 'skipped'"
-                )
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('skip_rule', ?)", (SKIP_RULE,)
-                )
-            conn.execute("COMMIT")
-
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection, kept open: closing the last one checkpoints the WAL,
-        which would cost milliseconds on every state update."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA busy_timeout = 10000")
-            self._local.conn = conn
-        yield conn
-
-    # -- opt-in and breaker ----------------------------------------------------------------------
-
-    def get(self, key: str, default: str = "") -> str:
-        with self.connect() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return str(row[0]) if row else default
-
-    def put(self, key: str, value: str) -> None:
-        with self.connect() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
-
-    @property
-    def opt_in(self) -> str:
-        """ "none", "new" (sessions written after opting in) or "history" (every session)."""
-        return self.get("opt_in", "none")
-
-    def set_opt_in(self, mode: str, now: float) -> None:
-        self.put("opt_in", mode)
-        self.put("opted_in_at", repr(now))
-
-    def breaker_open(self, now: float) -> bool:
-        return float(self.get("breaker_until", "0") or 0) > now
-
-    def note_result(self, ok: bool, now: float) -> None:
-        """Consecutive failures across sessions trip the breaker: mining pauses a while."""
-        if ok:
-            self.put("consecutive_failures", "0")
-            return
-        failures = int(self.get("consecutive_failures", "0") or 0) + 1
-        self.put("consecutive_failures", str(failures))
-        if failures >= BREAKER_FAILURES:
-            self.put("breaker_until", repr(now + BREAKER_SECONDS))
-            self.put("consecutive_failures", "0")
-            log.warning(
-                "mining paused: too many failures in a row", extra={"for_s": BREAKER_SECONDS}
-            )
-
-    # -- sessions --------------------------------------------------------------------------------
-
-    def discover(self, files: Iterable[tuple[str, int, float]]) -> int:
-        """Record transcript files (path, size, mtime). A changed file goes back to pending,
-        a dead one too (its content changed, so it may mine now). Returns how many changed."""
-        changed = 0
-        with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            known = {
-                r[0]: (r[1], r[2]) for r in conn.execute("SELECT path, size, status FROM sessions")
-            }
-            for path, size, mtime in files:
-                if path not in known:
-                    conn.execute(
-                        "INSERT INTO sessions(path, size, mtime) VALUES (?, ?, ?)",
-                        (path, size, mtime),
-                    )
-                    changed += 1
-                elif known[path][0] != size:
-                    conn.execute(
-                        "UPDATE sessions SET size = ?, mtime = ?, status = CASE WHEN status IN "
-                        "('mined', 'dead', 'failed') THEN 'pending' ELSE status END, "
-                        "attempts = CASE WHEN status = 'dead' THEN 0 ELSE attempts END, "
-                        "next_attempt = CASE WHEN status = 'dead' THEN 0 ELSE next_attempt END "
-                        "WHERE path = ?",
-                        (size, mtime, path),
-                    )
-                    changed += 1
-            conn.execute("COMMIT")
-        return changed
-
-    def row(self, path: str) -> SessionRow | None:
-        with self.connect() as conn:
-            r = conn.execute(
-                "SELECT path, session_id, project, size, mtime, cursor, chunks_done, status, "
-                "attempts, last_error, next_attempt, memories, mined_at FROM sessions WHERE path = ?",
-                (path,),
-            ).fetchone()
-        return SessionRow(*r) if r else None
-
-    def rows(self, where: str = "1", params: tuple[Any, ...] = ()) -> list[SessionRow]:
-        with self.connect() as conn:
-            return [
-                SessionRow(*r)
-                for r in conn.execute(
-                    "SELECT path, session_id, project, size, mtime, cursor, chunks_done, status, "
-                    "attempts, last_error, next_attempt, memories, mined_at FROM sessions "
-                    f"WHERE {where} ORDER BY mtime",
-                    params,
-                )
-            ]
-
-    def due(self, now: float, settle: float) -> list[SessionRow]:
-        """Sessions to mine now: opted in, settled (no write for `settle` seconds), with
-        unmined bytes, not backing off (a dead session's backoff is long, not endless)."""
-        mode = self.opt_in
-        if mode == "none":
-            return []
-        since = float(self.get("opted_in_at", "0") or 0) if mode == "new" else 0.0
-        return self.rows(
-            "status IN ('pending', 'failed', 'dead') AND size > cursor AND mtime <= ? "
-            "AND mtime >= ? "
-            "AND next_attempt <= ?",
-            (now - settle, since, now),
-        )
-
-    def update(self, path: str, **fields: Any) -> None:
-        """Set fields of a session's row; every text (an error quoting a reply, a project
-        name) is scrubbed by `security.redact` first."""
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        values = [_scrub(v) for v in fields.values()]
-        with self.connect() as conn:
-            conn.execute(f"UPDATE sessions SET {sets} WHERE path = ?", (*values, path))
-
-    def reset_failed(self) -> int:
-        with self.connect() as conn:
-            return conn.execute(
-                "UPDATE sessions SET status = 'pending', attempts = 0, next_attempt = 0 "
-                "WHERE status IN ('failed', 'dead')"
-            ).rowcount
-
-    def counts(self) -> dict[str, int]:
-        with self.connect() as conn:
-            return dict(
-                conn.execute("SELECT status, count(*) FROM sessions GROUP BY status").fetchall()
-            )
-
-    # -- the transcript index --------------------------------------------------------------------
-
-    def index_exchanges(
-        self, session: str, project: str, part: int, exchanges: Iterable[tuple[str, str, str]]
-    ) -> None:
-        """(Re)index one part's exchanges (user, assistant, date), scrubbed by
-        `security.redact`; idempotent per part."""
-        with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("DELETE FROM exchanges WHERE session = ? AND part = ?", (session, part))
-            conn.executemany(
-                "INSERT INTO exchanges(user, assistant, session, project, date, part) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (_scrub(u), _scrub(a), _scrub(session), _scrub(project), d, part)
-                    for u, a, d in exchanges
-                ],
-            )
-            conn.execute("COMMIT")
-
-    def search(self, query: str, limit: int = 10) -> list[dict[str, str]]:
-        from memem.core.text import query_terms, quote_fts
-
-        terms = query_terms(query)
-        if not terms:
-            return []
-        with self.connect() as conn:
-            rows = conn.execute(
-                "SELECT session, project, date, snippet(exchanges, 0, '[', ']', '…', 16), "
-                "snippet(exchanges, 1, '[', ']', '…', 24) FROM exchanges WHERE exchanges MATCH ? "
-                "ORDER BY bm25(exchanges) LIMIT ?",
-                (" OR ".join(quote_fts(t) for t in terms), limit),
-            ).fetchall()
-        return [
-            {"session": s, "project": p, "date": d, "user": u, "assistant": a}
-            for s, p, d, u, a in rows
-        ]
-
-
-def _scrub(value: Any) -> Any:
-    """A text about to be stored, with its secrets replaced; anything else as is."""
-    from memem.core.security import redact
-
-    return redact(value) if isinstance(value, str) else value
 
 
 def _storable(text: str) -> str:
@@ -464,7 +211,7 @@ class Miner:
                 last_error=f"cannot read: {exc}",
                 next_attempt=now + dead_backoff(row.attempts),
             )
-            return Outcome(path, "dead", error=_scrub(str(exc)))
+            return Outcome(path, "dead", error=scrub(str(exc)))
         parsed = transcript.parse(data, offset=row.cursor)
         if parsed.end == row.cursor and len(data) >= MAX_READ:
             # One line longer than the read window: step over it, or the cursor never moves.
@@ -523,7 +270,7 @@ class Miner:
                     refused += 1
                     continue
                 except MememError as exc:
-                    log.warning("a mined memory was not saved", extra={"reason": _scrub(str(exc))})
+                    log.warning("a mined memory was not saved", extra={"reason": scrub(str(exc))})
                     refused += 1
                     continue
                 if result.outcome == "created":
@@ -613,7 +360,7 @@ class Miner:
     def _failed(
         self, row: SessionRow, error: str, now: float, retry_after: float | None, saved: int
     ) -> Outcome:
-        error = _scrub(_storable(error))  # it may quote the reply, which may quote the transcript
+        error = scrub(_storable(error))  # it may quote the reply, which may quote the transcript
         attempts = row.attempts + 1
         dead = attempts >= MAX_FAILURES
         self.state.update(
@@ -634,7 +381,7 @@ class Miner:
     def _dead(self, row: SessionRow, error: str, now: float, saved: int) -> Outcome:
         # A permanent failure spends the whole transient budget at once: the next failure
         # after the long backoff doubles it (dead_backoff counts attempts past MAX_FAILURES).
-        error = _scrub(_storable(error))
+        error = scrub(_storable(error))
         attempts = max(row.attempts + 1, MAX_FAILURES)
         self.state.update(
             row.path,
@@ -682,10 +429,7 @@ def refine_playbook(store: Store, project: str) -> None:
         group = [r for r in rows if r.memory.layer == layer][:20]
         if group:
             lines += [f"## {heading}", ""]
-            lines += [
-                f"- {' '.join(r.memory.content.split())[:300]} ([[{Path(r.file).stem}]])"
-                for r in group
-            ]
+            lines += [f"- {clip(r.memory.content, 300)} ([[{Path(r.file).stem}]])" for r in group]
             lines.append("")
     store.vault.ensure()
     text = "\n".join(lines)

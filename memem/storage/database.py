@@ -271,6 +271,9 @@ class Index:
 
 # SQLite primary result codes that mean "this file is not a usable index" rather than "try
 # again later": SQLITE_CORRUPT, SQLITE_NOTADB. Busy and locked databases are never among them.
+# What a database failure raises, for the front-ends' error handling (they import no sqlite3).
+SQLiteError: Final = sqlite3.Error
+
 _UNUSABLE_CODES: Final = frozenset({11, 26})
 _SCHEMA_TABLES: Final = ("memories", "memories_fts", "scope", "terms", "edges", "broken", "counts")
 

@@ -1,29 +1,18 @@
-"""memem's MCP server: every memory tool over stdio, each a thin call into the store.
+"""The MCP tools: `build` registers every memem tool on an `MCPServer` bound to a store.
 
-`memem mcp` (or `bootstrap.sh mcp`) runs it. stdout is the protocol channel: logs go to the
-log file. Tool results are compact text bounded by `OUTPUT_LIMIT`, far below Claude Code's
-10,000-character cut, and say when something was left out and how to get it. A memem error
-becomes a tool error with its message; nothing a client sends can stop the server.
-
-Claude Code holds the first prompt until the server answers `initialize`, and importing the
-MCP SDK alone takes about a second, so `serve` answers the handshake itself while the SDK
-loads on another thread (see `memem.core.handshake`).
+Each tool's docstring is its description for the model; its result is compact text bounded
+by `OUTPUT_LIMIT` that says what was left out and how to get it.
 """
 
 # No `from __future__ import annotations` here: the SDK reads the tools' annotations at
 # registration, and the constrained types are local to `build`.
 import functools
-import io
-import json
 import logging
-import os
-import sys
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, BinaryIO, Final, TextIO, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
-from memem.core import fence, handshake
+from memem.core import fence
 from memem.core.memory import (
     MAX_CONTENT_CHARS,
     MAX_ID_CHARS,
@@ -31,21 +20,20 @@ from memem.core.memory import (
     MAX_TAGS,
     MAX_TITLE_CHARS,
 )
+from memem.core.text import clip
 from memem.errors import InvalidInput, MememError
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
     from memem.core.memory import Memory
-    from memem.mining.miner import MinerState
+    from memem.mining.service import Mining
     from memem.service.store import Store
-    from memem.settings import Settings
 
 log = logging.getLogger("memem.mcp")
 
 NAME: Final = "memem"
 OUTPUT_LIMIT: Final = 9_000
-RECONCILE_SECONDS: Final = 30.0
 INSTRUCTIONS: Final = (
     "memem is the user's persistent memory across Claude Code sessions: durable lessons "
     "(decisions, conventions, fixes, preferences) as markdown files. Search it before "
@@ -92,20 +80,22 @@ def _page(m: "Memory", offset: int) -> str:
     return head + chunk + (note(end) if end < total else "")
 
 
-def _one_line(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def build(store: "Store", import_roots: Sequence[Path] = ()) -> "MCPServer":
+def build(
+    store: "Store", import_roots: Sequence[Path] = (), mining: "Mining | None" = None
+) -> "MCPServer":
     """The MCP server with every memem tool, bound to `store`. `memory_import` reads only
     inside `import_roots` (the session's project directory and the user's configured ones):
-    the model asking is not the user, and a prompt injection could ask for `/etc/passwd`."""
+    the model asking is not the user, and a prompt injection could ask for `/etc/passwd`.
+    `transcript_search` reads the miner's transcript index through `mining` (by default the
+    one in the store's state directory)."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
     from pydantic import Field
 
-    app: MCPServer = MCPServer(NAME, instructions=INSTRUCTIONS, version=_version())
+    from memem.mining.service import Mining
+
+    app: MCPServer = MCPServer(NAME, instructions=INSTRUCTIONS, version=version())
+    transcripts = mining if mining is not None else Mining(store.settings)
 
     def tool(fn: F) -> F:
         """Register `fn`; memem errors become tool errors with their message."""
@@ -178,7 +168,7 @@ def build(store: "Store", import_roots: Sequence[Path] = ()) -> "MCPServer":
         if not hits:
             return "no memories match"
         lines = [
-            f"{h.id} L{h.layer} {h.score:.2f} [{h.project}] {h.title}\n  {_one_line(h.snippet)}"
+            f"{h.id} L{h.layer} {h.score:.2f} [{h.project}] {h.title}\n  {clip(h.snippet, 160)}"
             for h in hits
         ]
         return _bounded("\n".join(lines), "; ask for a smaller limit")
@@ -357,12 +347,12 @@ def build(store: "Store", import_roots: Sequence[Path] = ()) -> "MCPServer":
     def transcript_search(query: Query, limit: Annotated[int, Field(ge=1, le=20)] = 5) -> str:
         """Search raw past session logs (mined sessions): what was said, when, in which
         project. Use when memories lack a detail. Example: query="stripe webhook 400"."""
-        hits = _miner_state(store).search(query, limit=limit)
+        hits = transcripts.search(query, limit=limit)
         if not hits:
             return "no transcript matches (only sessions memem has mined are indexed)"
         lines = [
-            f"{h['date']} [{h['project']}] session {h['session']}\n  user: {_one_line(h['user'], 300)}"
-            f"\n  assistant: {_one_line(h['assistant'], 400)}"
+            f"{h['date']} [{h['project']}] session {h['session']}\n  user: {clip(h['user'], 300)}"
+            f"\n  assistant: {clip(h['assistant'], 400)}"
             for h in hits
         ]
         return _bounded("\n".join(lines), "; ask for a smaller limit")
@@ -413,160 +403,7 @@ def _compact(schema: Any) -> Any:
     }
 
 
-@functools.cache
-def _miner_state(store: "Store") -> "MinerState":
-    """One miner state per server (its connections are per thread and stay open)."""
-    from memem.mining.miner import MinerState
-
-    return MinerState(store.settings.miner_path)
-
-
-def _version() -> str:
+def version() -> str:
     from memem import __version__
 
     return __version__
-
-
-# -- serving over stdio ------------------------------------------------------------------------
-
-
-class _Replay(io.TextIOBase):
-    """The client's messages: the first line (already read) again, then the rest of stdin.
-
-    A line the SDK could not parse is answered here with a JSON-RPC error and not passed on:
-    the SDK would drop it without any reply and the client would wait forever."""
-
-    def __init__(self, first: str, rest: TextIO, wire: "_Wire") -> None:
-        self._first: str | None = first
-        self._rest = rest
-        self._wire = wire
-
-    def readable(self) -> bool:
-        return True
-
-    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
-        while True:
-            if self._first is not None:
-                line, self._first = self._first, None
-            else:
-                line = self._rest.readline()
-            refused = handshake.rejection(line) if line else None
-            if refused is None:
-                return line
-            log.warning("unparsable request answered with an error: %s", refused.strip())
-            self._wire.write(refused)
-            self._wire.flush()
-
-
-class _Wire(io.TextIOBase):
-    """Our messages to the client, minus the SDK's answer to the handshake we answered."""
-
-    def __init__(self, raw: BinaryIO, answered: object) -> None:
-        self._raw = raw
-        self._answered = answered
-        # The reader thread answers unparsable lines while the SDK writes its replies.
-        self._lock = threading.Lock()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        # JSON-RPC allows one response per id: the SDK's own answer to the handshake we
-        # answered (normally the same bytes; an error only for params our check let through)
-        # is dropped.
-        if self._answered is not None and '"id"' in text:
-            message = json.loads(text)
-            if message.get("id") == self._answered and ("result" in message or "error" in message):
-                self._answered = None
-                return len(text)
-        with self._lock:
-            self._raw.write(text.encode("utf-8"))
-        return len(text)
-
-    def flush(self) -> None:
-        with self._lock:
-            self._raw.flush()
-
-
-def _claim_stdio() -> tuple[BinaryIO, BinaryIO]:
-    """Private handles on the wire; fd 0 then reads /dev/null and fd 1 writes to stderr, so
-    nothing else in the process (a stray print, a child) can corrupt the protocol."""
-    wire_in = os.fdopen(os.dup(0), "rb")
-    wire_out = os.fdopen(os.dup(1), "wb")
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    os.dup2(2, 1)
-    return wire_in, wire_out
-
-
-def serve(settings: "Settings", *, early: bool = True) -> int:
-    """Run the server on stdin/stdout until the client closes the connection."""
-    loaded = threading.Thread(target=_load_sdk, name="memem-sdk-import", daemon=True)
-    loaded.start()
-    import importlib.util
-
-    if importlib.util.find_spec("mcp") is None:
-        # Answering the handshake and then dying would show memem "connected" with no tools.
-        print(
-            "memem: the mcp package is missing from this environment; run `sh bootstrap.sh setup`",
-            file=sys.stderr,
-        )
-        return 1
-    wire_in, wire_out = _claim_stdio()
-    first = wire_in.readline()
-    if not first:
-        return 0
-    answered = (
-        handshake.early_answer(first, name=NAME, version=_version(), instructions=INSTRUCTIONS)
-        if early
-        else None
-    )
-    if answered is not None:
-        wire_out.write(answered[0])
-        wire_out.flush()
-    import anyio
-
-    from memem.service.store import Store
-
-    loaded.join()
-    store = Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir)
-    app = build(store, import_roots=(Path.cwd(), *settings.import_roots))
-    # surrogateescape keeps bytes that are not UTF-8 visible to `handshake.rejection`.
-    text_in = io.TextIOWrapper(wire_in, encoding="utf-8", errors="surrogateescape")
-    stdout = _Wire(wire_out, answered[1] if answered is not None else None)
-    stdin = _Replay(first.decode("utf-8", errors="surrogateescape"), text_in, stdout)
-
-    async def run() -> None:
-        from mcp.server.stdio import stdio_server
-
-        lowlevel = app._lowlevel_server
-        wired = (anyio.wrap_file(cast(IO[str], stdin)), anyio.wrap_file(cast(IO[str], stdout)))
-        async with stdio_server(*wired) as (read, write):
-            await lowlevel.run(read, write, lowlevel.create_initialization_options())
-
-    stop = threading.Event()
-    threading.Thread(
-        target=_reconcile_every, args=(store, stop), name="memem-reconcile", daemon=True
-    ).start()
-    try:
-        anyio.run(run)
-    finally:
-        stop.set()
-        store.close()
-    return 0
-
-
-def _reconcile_every(store: "Store", stop: threading.Event) -> None:
-    """Pick up vault edits made elsewhere (Obsidian, an editor), off the request path."""
-    while not stop.is_set():
-        try:
-            store.reconcile()
-        except Exception:
-            log.exception("reconcile failed")
-        stop.wait(RECONCILE_SECONDS)
-
-
-def _load_sdk() -> None:
-    import mcp.server.mcpserver
-    import mcp.server.stdio  # noqa: F401

@@ -1,0 +1,69 @@
+"""How the CLI writes: JSON, memories, short ids, layer counts; how it reads standard
+input; and `Usage`, the error for a command used the wrong way (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from memem.errors import InvalidInput, MememError
+
+if TYPE_CHECKING:
+    from memem.core.memory import Memory
+
+
+class Usage(MememError):
+    """A command used the wrong way: one line on stderr, exit 2."""
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def layer_line(layers: dict[int, int] | Any) -> str:
+    return " · ".join(f"L{k} {v}" for k, v in sorted(layers.items()))
+
+
+def short(memory_id: str) -> str:
+    from memem.core.fence import short_id  # a hand-written id may read as the slice's fence
+
+    return short_id(memory_id)
+
+
+def show(memory: Memory) -> None:
+    print(f"# {memory.title}")
+    print(
+        f"id {memory.id} · {memory.project} · L{memory.layer} · importance {memory.importance} "
+        f"· {memory.status} · {memory.source_type} · created {memory.created:%Y-%m-%d %H:%M}"
+    )
+    if memory.tags:
+        print("tags " + ", ".join(memory.tags))
+    if memory.valid_to:
+        print(f"valid to {memory.valid_to:%Y-%m-%d %H:%M}")
+    print()
+    print(memory.content)
+    if memory.related:
+        print("\nrelated: " + " ".join(short(i) for i in memory.related))
+
+
+def read_stdin() -> str:
+    """Standard input as text; bytes that are not UTF-8 are the user's mistake, not ours."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"standard input is not valid UTF-8 (byte {exc.start})") from None
+
+
+def undecodable(argv: Sequence[str]) -> int | None:
+    """The 1-based position of the first argument that is not valid UTF-8, if any. Python
+    hands such bytes over as lone surrogates (surrogateescape), which fail much later, on
+    the first encode, as an internal error."""
+    for n, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return n
+    return None

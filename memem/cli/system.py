@@ -1,0 +1,171 @@
+"""The CLI's commands about memem itself: `status`, `welcome`, `doctor`, `mine` (opt in or
+out, mine now) and `daemon` (ensure, stop, status); mining goes through the mining service
+(memem.mining.service)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from memem.cli.output import Usage, layer_line, print_json
+from memem.core import fence
+
+if TYPE_CHECKING:
+    from memem.mining.service import Mining
+    from memem.service.store import Store
+
+
+def service() -> Mining:
+    """The mining service, configured by this process's environment."""
+    from memem.mining.service import Mining
+    from memem.settings import Settings
+
+    return Mining(Settings.from_env(os.environ), os.environ)
+
+
+def cmd_status(store: Store, args: argparse.Namespace) -> int:
+    store.reconcile()
+    status = store.status()
+    mining = service().status()
+    if args.json:
+        print_json({**status.to_dict(), "miner": mining})
+        return 0
+    print(f"vault  {status.vault_dir}")
+    print(f"state  {status.state_dir}")
+    print(
+        f"memories: {status.active} active, {status.deprecated} deprecated; "
+        f"{status.edges} graph edges; index {status.index_bytes / 1e6:.1f} MB"
+    )
+    for project, layers in status.projects.items():
+        print(f"  {project}: {layer_line(dict(layers))}")
+    if status.broken:
+        print(f"broken files ({len(status.broken)}), skipped and left untouched:")
+        for name, reason in status.broken.items():
+            # A file name and a reason quote the vault (a bad value, a hostile name): shown
+            # the way memem shows any memory-derived text outside the fence.
+            print(f"  {fence.line(name)}: {fence.line(reason)}")
+    if status.quarantined:
+        print(
+            f"quarantined ({len(status.quarantined)}), never recalled; "
+            "`memem quarantine release ID` after review:"
+        )
+        for memory_id, (name, reason) in status.quarantined.items():
+            print(f"  {memory_id}  {fence.line(name)}: {fence.line(reason)}")
+    sessions = ", ".join(f"{n} {s}" for s, n in sorted(mining["sessions"].items())) or "none seen"
+    print(f"mining: {mining['opt_in']}; backend {mining['backend']}; daemon {mining['daemon']}")
+    print(f"  sessions: {sessions}; last mined: {mining['last_mined'] or '-'}")
+    for e in mining["errors"]:
+        print(f"  {e['status']}: {e['session']}: {e['error']}")
+    return 0
+
+
+def cmd_welcome(store: Store, args: argparse.Namespace) -> int:
+    """/memem: a welcome with the two mining choices for a new user, status for the others."""
+    mining = service().status()
+    status = store.status()
+    if mining["opt_in"] == "none" and status.memories == 0:
+        past = sum(mining["sessions"].values())
+        print("WELCOME (new memem user)")
+        print(f"past Claude Code sessions found: {past}")
+        print("choice 1: /memem-mine          mine new sessions from now on")
+        print(f"choice 2: /memem-mine-history  also mine the {past} past sessions")
+        print(f"memories will be markdown files in {status.vault_dir}/memem/memories")
+        return 0
+    return cmd_status(store, args)
+
+
+def cmd_doctor(store: Store, args: argparse.Namespace) -> int:
+    from memem.cli import doctor
+
+    report = doctor.check(store, service())
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(report.render())
+    return 0 if report.verdict != "FAILING" else 1
+
+
+def cmd_mine(store: Store, args: argparse.Namespace) -> int:
+    mining = service()
+    mining.discover()
+    folders = ", ".join(map(str, mining.settings.session_dirs))
+    if args.count:
+        print(f"{mining.sessions()} past sessions found in {folders}; mining is {mining.opt_in}")
+        return 0
+    if args.opt_out:
+        mining.opt("none")
+        print("mining is off: no session will be mined (memories already saved stay)")
+        return 0
+    if args.opt_in == "new":
+        print(f"mining on for new sessions; daemon {mining.opt('new')}")
+        return 0
+    if args.opt_in == "history":
+        print(f"{mining.sessions()} past sessions found in {folders}")
+        if sys.stdin.isatty() and not args.yes:
+            answer = input("Mine all of them (and every new session)? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                print("nothing changed")
+                return 0
+        print(f"mining on for every session; daemon {mining.opt('history')}")
+        return 0
+    if args.retry_failed:
+        print(f"{mining.retry_failed()} failed sessions will be retried")
+    targets = (
+        [str(p) for p in args.session]
+        if args.session
+        else mining.unmined()
+        if args.all or args.retry_failed
+        else []
+    )
+    if not targets:
+        raise Usage(
+            "say what to mine: --session PATH, --all, --retry-failed, or --opt-in new|history"
+        )
+    miner = mining.miner(store)
+    total = 0
+    for n, path in enumerate(targets, 1):
+        if not os.path.isfile(path):
+            print(f"[{n}/{len(targets)}] {path}: no such file", file=sys.stderr)
+            continue
+        outcome = miner.mine(path, explicit=True)
+        total += outcome.memories
+        detail = f", {outcome.error}" if outcome.error else ""
+        print(
+            f"[{n}/{len(targets)}] {outcome.status}: {outcome.memories} new memories, "
+            f"{outcome.duplicates} already known{detail} ({path})"
+        )
+    print(f"mined {len(targets)} sessions with {miner.backend.name}: {total} new memories")
+    return 0
+
+
+def cmd_daemon(store: Store, args: argparse.Namespace) -> int:
+    mining = service()
+    if args.action == "ensure":
+        print(f"daemon {mining.daemon_ensure()}")
+    elif args.action == "stop":
+        print(f"daemon {mining.daemon_stop()}")
+    elif args.action == "status":
+        status = mining.daemon_status()
+        if args.json:
+            print_json(status)
+        else:
+            state = "running" if status["running"] else "not running"
+            beat = status.get("heartbeat")
+            ago = f", heartbeat {time_ago(beat)}" if beat else ""
+            print(f"daemon {state}{ago}; backend {status.get('backend', '?')}")
+            if status.get("last_error"):
+                print(f"last error: {status['last_error']}")
+    else:
+        # `memem daemon run [--once]` is run by memem.__main__ before this parser; only a form
+        # it does not recognise (`memem daemon run --json`) gets here.
+        raise Usage("`memem daemon run` takes no option but --once")
+    return 0
+
+
+def time_ago(stamp: float) -> str:
+    import time
+
+    seconds = max(0, int(time.time() - float(stamp)))
+    return f"{seconds} s ago" if seconds < 120 else f"{seconds // 60} min ago"
