@@ -62,7 +62,9 @@ def shop(store: Store) -> dict[str, str]:
 def test_searched_finds_the_project_and_global_memories_only(
     store: Store, shop: dict[str, str]
 ) -> None:
-    found = recall.searched(store.index.connection(), "how do deploys work from main", ["shop"])
+    found = recall.searched(
+        store.index.connection(), "do deploys go from the main branch", ["shop"]
+    )
     assert [s.memory.id for s in found][:1] == [shop["deploy"]]
     assert shop["other"] not in {s.memory.id for s in found}
     assert all(isinstance(s, Scored) and s.source == "search" for s in found)
