@@ -9,8 +9,7 @@ import os
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from memem.mining.backends import (
 )
 from memem.settings import DEFAULT_MODEL, Settings
 from tests.fake_anthropic import REDACTED, FakeAnthropic
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "sk-ant-test-key-0123456789"
@@ -51,16 +51,6 @@ LESSON = Lesson(
     importance=4,
     layer=None,
 )
-
-
-def wait_until(condition: Callable[[], bool], *, timeout: float = 10.0) -> bool:
-    """Poll `condition` until it holds or `timeout` passes; the result of the last check."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return condition()
-        time.sleep(0.02)
-    return True
 
 
 # -- the Anthropic API through the real SDK -------------------------------------------------
@@ -444,7 +434,7 @@ def test_claude_cli_timeout_kills_the_whole_process_group(tmp_path: Path) -> Non
             MESSAGES, project="shop"
         )
     claude_pid, child_pid = pids(tmp_path)
-    assert wait_until(lambda: gone(claude_pid) and gone(child_pid))
+    wait_until(lambda: gone(claude_pid) and gone(child_pid), what="claude and its child gone")
 
 
 def test_claude_cli_leaves_no_background_child_behind_after_success(tmp_path: Path) -> None:
@@ -453,7 +443,7 @@ def test_claude_cli_leaves_no_background_child_behind_after_success(tmp_path: Pa
     # Returns on the child's exit, not when its background child closes the output.
     assert backend.extract(MESSAGES, project="shop") == []
     claude_pid, child_pid = pids(tmp_path)
-    assert wait_until(lambda: gone(claude_pid) and gone(child_pid))
+    wait_until(lambda: gone(claude_pid) and gone(child_pid), what="claude and its child gone")
 
 
 def test_claude_cli_keyboard_interrupt_kills_the_whole_process_group(tmp_path: Path) -> None:
@@ -461,8 +451,8 @@ def test_claude_cli_keyboard_interrupt_kills_the_whole_process_group(tmp_path: P
     pid_file = tmp_path / "bin" / "pids"
 
     def interrupt_once_started() -> None:
-        if wait_until(pid_file.exists, timeout=30):
-            _thread.interrupt_main()
+        wait_until(pid_file.exists, timeout=30, what="the fake claude's pid file")
+        _thread.interrupt_main()
 
     threading.Thread(target=interrupt_once_started, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
@@ -470,7 +460,7 @@ def test_claude_cli_keyboard_interrupt_kills_the_whole_process_group(tmp_path: P
             MESSAGES, project="shop"
         )
     claude_pid, child_pid = pids(tmp_path)
-    assert wait_until(lambda: gone(claude_pid) and gone(child_pid))
+    wait_until(lambda: gone(claude_pid) and gone(child_pid), what="claude and its child gone")
 
 
 def test_claude_cli_cancel_kills_the_call_in_flight_and_its_group(tmp_path: Path) -> None:
@@ -487,12 +477,12 @@ def test_claude_cli_cancel_kills_the_call_in_flight_and_its_group(tmp_path: Path
 
     worker = threading.Thread(target=call, daemon=True)
     worker.start()
-    assert wait_until((tmp_path / "bin" / "pids").exists, timeout=30)
+    wait_until((tmp_path / "bin" / "pids").exists, timeout=30, what="the fake claude's pid file")
     backend.cancel()
     worker.join(timeout=30)
     assert not worker.is_alive() and failures
     claude_pid, child_pid = pids(tmp_path)
-    assert wait_until(lambda: gone(claude_pid) and gone(child_pid))
+    wait_until(lambda: gone(claude_pid) and gone(child_pid), what="claude and its child gone")
 
 
 def test_claude_cli_runs_in_the_miner_cwd_that_choose_gives_it(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import string
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,16 +22,9 @@ from memem import Store
 from tests.conftest import ROOT, run_cli
 from tests.fake_anthropic import FakeAnthropic
 from tests.test_miner import record
+from tests.waiting import wait_until
 
 SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def lesson(title: str) -> dict[str, object]:
@@ -352,15 +345,23 @@ def test_the_daemon_watches_stops_on_request_and_leaves_no_process(
 ) -> None:
     opt_in(env)
     assert "started" in run_cli_env(env, "daemon", "ensure")
-    wait_until(lambda: json.loads(run_cli_env(env, "daemon", "status", "--json"))["running"])
+    wait_until(
+        lambda: json.loads(run_cli_env(env, "daemon", "status", "--json"))["running"],
+        timeout=30,
+        what="the daemon running",
+    )
     assert "running" in run_cli_env(env, "daemon", "ensure")  # idempotent
     api.reply_json({"memories": [lesson("A lesson the watcher found")]})
     realistic("watched", workdir)
-    wait_until(lambda: mined_titles() == ["A lesson the watcher found"], timeout=60)
+    wait_until(
+        lambda: mined_titles() == ["A lesson the watcher found"],
+        timeout=60,
+        what="the watched session mined",
+    )
     status = json.loads(run_cli_env(env, "daemon", "status", "--json"))
     pid = int(status["pid"])
     assert "stopped" in run_cli_env(env, "daemon", "stop")
-    wait_until(lambda: not _alive(pid))
+    wait_until(lambda: not _alive(pid), timeout=30, what="the daemon gone after stop")
 
 
 def test_daemon_stop_drains_within_its_timeout_when_the_api_hangs(
@@ -376,7 +377,7 @@ def test_daemon_stop_drains_within_its_timeout_when_the_api_hangs(
     api.wait_for(1, timeout=60)
     pid = int(json.loads(run_cli_env(env, "daemon", "status", "--json"))["pid"])
     assert "stopped" in run_cli_env(env, "daemon", "stop")  # lifecycle.stop, default timeout
-    wait_until(lambda: not _alive(pid), timeout=10)
+    wait_until(lambda: not _alive(pid), timeout=10, what="the daemon gone after stop")
     status = json.loads(run_cli_env(env, "status", "--json"))["miner"]
     assert status["sessions"].get("pending") == 1  # not failed, not dead: mined next time
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -298,17 +299,23 @@ def test_a_locked_index_makes_the_hook_give_up_inside_its_budget(
     assert "hook failed" in log and "locked" in log
 
 
-def test_a_fifo_at_the_session_temp_name_fails_instead_of_blocking(tmp_path: Path) -> None:
+def test_a_fifo_or_symlink_at_a_session_temp_name_never_blocks_or_redirects_the_save(
+    tmp_path: Path,
+) -> None:
+    """Temp names end in a random part opened with O_EXCL|O_NOFOLLOW: a FIFO or a symlink
+    planted at a guessable name (the pid one) is never opened, and the save lands."""
     from memem.service import recall
 
     path = recall.session_path(tmp_path, "s-fifo")
     assert path is not None
     os.makedirs(os.path.dirname(path))
-    os.mkfifo(os.path.join(os.path.dirname(path), f".s-fifo.json.{os.getpid()}.tmp"))
-    with pytest.raises(OSError):
-        recall.Session(injected=["a"]).save(path)
-    recall.Session(injected=["a"]).save(path)  # the planted FIFO is gone: the next save works
+    planted = os.path.join(os.path.dirname(path), f".s-fifo.json.{os.getpid()}.tmp")
+    os.mkfifo(planted)
+    outside = tmp_path / "outside"
+    os.symlink(outside, planted + ".link")
+    recall.Session(injected=["a"]).save(path)
     assert recall.Session.load(path).injected == ["a"]
+    assert stat.S_ISFIFO(os.lstat(planted).st_mode) and not outside.exists()
 
 
 def test_only_the_playbook_memem_wrote_is_injected(project: Path, store: Store) -> None:
