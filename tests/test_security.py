@@ -21,7 +21,17 @@ from hypothesis import strategies as st
 
 from memem.core import security
 from memem.core.normalize import skeleton_map
-from memem.core.security import Finding, Scan, redact, scan
+from memem.core.security import (
+    Finding,
+    Scan,
+    exfiltration,
+    redact,
+    redaction,
+    scan,
+    threats,
+    tokens,
+)
+from memem.core.security.rules import fold
 
 GITHUB = "ghp" + "_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
 GITHUB_APP = "ghs" + "_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
@@ -939,24 +949,24 @@ FUZZ_EXAMPLES = int(os.environ.get("SECURITY_FUZZ_EXAMPLES", "300"))
 def _check_gates(text: str) -> None:
     """Every rule, threat or line check whose gate fails finds nothing in `text`."""
     base = skeleton_map(text, decode=False).text
-    folded = security._fold(base)
+    folded = fold(base)
     assert len(folded) == len(base)
-    tokens = security._tokens_may_match(base, folded)
-    for rule in security._RULES:
-        if (rule.grouped and not tokens) or not rule.gate(base, folded):
+    may_tokens = tokens.may_match(base, folded)
+    for rule in redaction.RULES:
+        if (rule.grouped and not may_tokens) or not rule.gate(base, folded):
             found = [m.group() for m in rule.pattern.finditer(base) if rule.accept(m)]
             assert not found, (rule.kind, rule.pattern.pattern, text)
     seen = skeleton_map(text).text
-    folded = security._fold(seen)
-    for threat in security._ALL_THREATS:
+    folded = fold(seen)
+    for threat in threats.THREATS:
         if not threat.gate(seen, folded):
             assert threat.pattern.search(seen) is None, (threat.pattern.pattern, text)
-    if not security._nl_exfil_may_match(folded):
-        assert security._NL_EXFIL.search(seen) is None
-    may_source, may_shell = security._line_gates(seen, folded)
+    if not exfiltration.nl_exfil_may_match(folded):
+        assert exfiltration.NL_EXFIL.search(seen) is None
+    may_source, may_shell = exfiltration.line_gates(seen, folded)
     for line in seen.split("\n"):
-        assert may_source or security._CODE_SOURCE.search(line) is None
-        assert may_shell or not security._shell_exfil(line)
+        assert may_source or exfiltration.CODE_SOURCE.search(line) is None
+        assert may_shell or not exfiltration.shell_exfil(line)
 
 
 def _table_texts() -> list[str]:
@@ -988,14 +998,14 @@ def _positions(pattern: str, text: str, flags: int = 0) -> list[int]:
 
 
 def test_fold_maps_one_character_to_one_and_keeps_classes() -> None:
-    folded = security._fold(_ALL_CHARS)
+    folded = fold(_ALL_CHARS)
     assert len(folded) == len(_ALL_CHARS)
     for cls in (r"\w", r"\s", r"\d", "\n"):
         assert _positions(cls, _ALL_CHARS) == _positions(cls, folded), cls
 
 
 def test_fold_gives_x_exactly_where_case_insensitive_x_matches() -> None:
-    folded = security._fold(_ALL_CHARS)
+    folded = fold(_ALL_CHARS)
     for x in string.printable:
         assert _positions(re.escape(x), _ALL_CHARS, re.I) == _positions(
             re.escape(x.lower()), folded
@@ -1007,8 +1017,8 @@ def test_fold_gives_x_exactly_where_case_insensitive_x_matches() -> None:
 
 
 def test_fold_of_ascii_is_lower() -> None:
-    assert security._fold("Ignore ALL Previous") == "ignore all previous"
-    assert security._fold("\u0130GNORE \u017fecret \u212aEY") == "ignore secret key"
+    assert fold("Ignore ALL Previous") == "ignore all previous"
+    assert fold("\u0130GNORE \u017fecret \u212aEY") == "ignore secret key"
 
 
 # Words every gate looks for, the secrets of the tables, and the glue between them; each piece
