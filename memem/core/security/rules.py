@@ -51,7 +51,7 @@ class Rule:
     pattern: re.Pattern[str]
     gate: Gate
     accept: Accept
-    # A provider-token rule whose gate literals are all in `_TOKEN_LITERALS`.
+    # A provider-token rule, run only when `tokens.may_match` finds one of their literals.
     grouped: bool = False
 
 

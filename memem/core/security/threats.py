@@ -92,26 +92,29 @@ _ADVICE: Final = re.compile(
 
 
 def find_threats(text: str) -> tuple[Finding, ...]:
+    """The threats in `text`: hidden TAG characters, then the first look, then, when that finds
+    nothing, the second look at the text undisguised and at the text hidden in its base64."""
     hidden = hidden_tags(text)
     tagged = (Finding(INJECTION, clip(f"hidden tag characters: {hidden}", 60)),) if hidden else ()
-    found = _threats_in(text)
+    found = threats_in(text)
     if found:
         return tagged + found
     view = undisguised(text)
     if view != text:
-        found = _threats_in(view)
+        found = threats_in(view)
     if not found and BASE64_RUN.search(text):
         decoded = decoded_base64(text)
-        found = _threats_in(decoded) if decoded else ()
+        found = threats_in(decoded) if decoded else ()
         if not found and decoded:
-            found = _threats_in(undisguised(decoded))
+            found = threats_in(undisguised(decoded))
     return tagged + found
 
 
-def _threats_in(text: str) -> tuple[Finding, ...]:
+def threats_in(text: str) -> tuple[Finding, ...]:
+    """One look: every threat rule on the skeleton of `text`, one finding per passage."""
     sk = cached_skeleton(text)
     t, f = sk.text, fold(sk.text)
-    # start and end in `t`, rank (earlier in `_THREATS` first), kind, excerpt width
+    # start and end in `t`, rank (earlier in `THREATS` first), kind, excerpt width
     found: list[tuple[int, int, int, str, int]] = []
     for rank, threat in enumerate(THREATS):
         if threat.gate(t, f):
