@@ -21,7 +21,26 @@ from hypothesis import strategies as st
 
 from memem.core import security
 from memem.core.normalize import skeleton_map
-from memem.core.security import Finding, Scan, redact, scan
+from memem.core.security import (
+    Finding,
+    Scan,
+    assignments,
+    authority,
+    connections,
+    exfiltration,
+    foreign,
+    injection,
+    keys,
+    prose,
+    redact,
+    redaction,
+    remote_code,
+    scan,
+    threats,
+    tokens,
+    undisguise,
+)
+from memem.core.security.rules import Rule, Threat, fold
 
 GITHUB = "ghp" + "_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
 GITHUB_APP = "ghs" + "_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
@@ -939,24 +958,24 @@ FUZZ_EXAMPLES = int(os.environ.get("SECURITY_FUZZ_EXAMPLES", "300"))
 def _check_gates(text: str) -> None:
     """Every rule, threat or line check whose gate fails finds nothing in `text`."""
     base = skeleton_map(text, decode=False).text
-    folded = security._fold(base)
+    folded = fold(base)
     assert len(folded) == len(base)
-    tokens = security._tokens_may_match(base, folded)
-    for rule in security._RULES:
-        if (rule.grouped and not tokens) or not rule.gate(base, folded):
+    may_tokens = tokens.may_match(base, folded)
+    for rule in redaction.RULES:
+        if (rule.grouped and not may_tokens) or not rule.gate(base, folded):
             found = [m.group() for m in rule.pattern.finditer(base) if rule.accept(m)]
             assert not found, (rule.kind, rule.pattern.pattern, text)
     seen = skeleton_map(text).text
-    folded = security._fold(seen)
-    for threat in security._ALL_THREATS:
+    folded = fold(seen)
+    for threat in threats.THREATS:
         if not threat.gate(seen, folded):
             assert threat.pattern.search(seen) is None, (threat.pattern.pattern, text)
-    if not security._nl_exfil_may_match(folded):
-        assert security._NL_EXFIL.search(seen) is None
-    may_source, may_shell = security._line_gates(seen, folded)
+    if not exfiltration.nl_exfil_may_match(folded):
+        assert exfiltration.NL_EXFIL.search(seen) is None
+    may_source, may_shell = exfiltration.line_gates(seen, folded)
     for line in seen.split("\n"):
-        assert may_source or security._CODE_SOURCE.search(line) is None
-        assert may_shell or not security._shell_exfil(line)
+        assert may_source or exfiltration.CODE_SOURCE.search(line) is None
+        assert may_shell or not exfiltration.shell_exfil(line)
 
 
 def _table_texts() -> list[str]:
@@ -988,14 +1007,14 @@ def _positions(pattern: str, text: str, flags: int = 0) -> list[int]:
 
 
 def test_fold_maps_one_character_to_one_and_keeps_classes() -> None:
-    folded = security._fold(_ALL_CHARS)
+    folded = fold(_ALL_CHARS)
     assert len(folded) == len(_ALL_CHARS)
     for cls in (r"\w", r"\s", r"\d", "\n"):
         assert _positions(cls, _ALL_CHARS) == _positions(cls, folded), cls
 
 
 def test_fold_gives_x_exactly_where_case_insensitive_x_matches() -> None:
-    folded = security._fold(_ALL_CHARS)
+    folded = fold(_ALL_CHARS)
     for x in string.printable:
         assert _positions(re.escape(x), _ALL_CHARS, re.I) == _positions(
             re.escape(x.lower()), folded
@@ -1007,8 +1026,8 @@ def test_fold_gives_x_exactly_where_case_insensitive_x_matches() -> None:
 
 
 def test_fold_of_ascii_is_lower() -> None:
-    assert security._fold("Ignore ALL Previous") == "ignore all previous"
-    assert security._fold("\u0130GNORE \u017fecret \u212aEY") == "ignore secret key"
+    assert fold("Ignore ALL Previous") == "ignore all previous"
+    assert fold("\u0130GNORE \u017fecret \u212aEY") == "ignore secret key"
 
 
 # Words every gate looks for, the secrets of the tables, and the glue between them; each piece
@@ -1131,3 +1150,118 @@ def test_a_bare_generated_key_in_a_sentence_is_redacted() -> None:
     assert security.redact(f"commit {sha} fixed it") == f"commit {sha} fixed it"
     prose = "U29tZSBwbGFpbiBlbmdsaXNoIHRleHQgaGVyZQ=="
     assert security.redact(f"base64 {prose} here") == f"base64 {prose} here"
+
+
+# --- each module of the package on the corpora ---------------------------------------------
+#
+# The package splits the scanner by responsibility; each module is held to what it is for on
+# the corpus inputs: a secret family redacts corpus secrets and no look-alike, a threat class
+# matches corpus attacks, the second look undoes the corpus's disguises.
+
+SECRET_FAMILIES: dict[str, tuple[Rule, ...]] = {
+    "tokens": tokens.RULES,
+    "keys": (keys.PRIVATE_KEY, keys.AWS_SECRET, keys.BEARER, keys.TOTP, keys.PUTTY),
+    "assignments": (
+        *(assignments.QUOTED, assignments.ENV, assignments.YAML, assignments.FLAG),
+        *(assignments.XML_ELEMENT, assignments.KEYLIKE_VALUE, assignments.QUERY),
+    ),
+    "connections": (
+        *(connections.URL_PASSWORD, connections.NETRC, *connections.CLI_PASSWORDS),
+        *(connections.USER_PASS, connections.USER_SLASH, connections.PGPASS, connections.DSN),
+    ),
+    "prose": (prose.PROSE, prose.PROSE_FOREIGN),
+}
+THREAT_CLASSES: dict[str, tuple[Threat, ...]] = {
+    "injection": (*injection.THREATS, injection.DECODE_AND_OBEY),
+    "remote_code": (*remote_code.THREATS, *remote_code.LATER_THREATS),
+    "authority": (*authority.THREATS, *authority.LATER_THREATS),
+    "exfiltration": (exfiltration.LEAK, *exfiltration.LATER_THREATS),
+    "foreign": foreign.THREATS,
+}
+
+
+def _secrets_found(rules: tuple[Rule, ...], text: str) -> list[str]:
+    """What `rules` alone would redact in `text`."""
+    base = skeleton_map(text, decode=False).text
+    folded = fold(base)
+    return [
+        m.group()
+        for rule in rules
+        if rule.gate(base, folded)
+        for m in rule.pattern.finditer(base)
+        if rule.accept(m)
+    ]
+
+
+def _matched(threats_: tuple[Threat, ...], text: str) -> bool:
+    seen = skeleton_map(text).text
+    folded = fold(seen)
+    return any(t.gate(seen, folded) and t.pattern.search(seen) for t in threats_)
+
+
+def _items(kind: str) -> list[CorpusItem]:
+    return [c for c in CORPUS_ITEMS if c.kind == kind]
+
+
+def test_every_rule_of_the_scanner_belongs_to_one_family_or_class() -> None:
+    families = [r for rules in SECRET_FAMILIES.values() for r in rules]
+    assert sorted(map(id, families)) == sorted(map(id, redaction.RULES))
+    classes = [t for ts in THREAT_CLASSES.values() for t in ts]
+    assert sorted(map(id, classes)) == sorted(map(id, threats.THREATS))
+
+
+@pytest.mark.parametrize("family", sorted(SECRET_FAMILIES))
+def test_each_secret_family_redacts_corpus_secrets_and_leaves_look_alikes_alone(
+    family: str,
+) -> None:
+    rules = SECRET_FAMILIES[family]
+    caught = [c for c in _items("secrets") if _secrets_found(rules, c.text)]
+    assert caught, f"{family} redacts no corpus secret"
+    for item in caught:
+        assert all(s not in redact(item.text) for s in item.secrets), item.where
+    for item in _items("benign_secrets") + _items("benign_notes"):
+        assert _secrets_found(rules, item.text) == [], item.where
+
+
+@pytest.mark.parametrize("cls", sorted(THREAT_CLASSES))
+def test_each_threat_class_matches_corpus_attacks_and_benign_notes_are_kept(cls: str) -> None:
+    rules = THREAT_CLASSES[cls]
+    attacks = [c for c in _items("injections") if _matched(rules, c.text)]
+    assert attacks, f"{cls} matches no corpus attack"
+    assert all(scan(c.text).refused for c in attacks)
+    # A benign note a pattern of the class matches is about the attack (a quote, advice): kept.
+    for item in _items("benign_notes"):
+        if _matched(rules, item.text):
+            assert not scan(item.text).refused, item.where
+
+
+DISGUISED = [
+    pytest.param(c, id=c.where)
+    for c in CORPUS_ITEMS
+    if c.kind == "injections"
+    and c.where.startswith("injections_scanner")
+    and json.loads(
+        (CORPORA / "injections_scanner.jsonl")
+        .read_text(encoding="utf-8")
+        .splitlines()[int(c.where.split(":")[1]) - 1]
+    ).get("obfuscation")
+    in {"leet", "dotted", "spacing", "tags", "base64", "unicode-escape", "hex-escape"}
+]
+
+
+@pytest.mark.parametrize("item", DISGUISED)
+def test_the_second_look_undoes_a_corpus_disguise(item: CorpusItem) -> None:
+    text = item.text
+    second = f"{undisguise.undisguised(text)}\n{undisguise.decoded_base64(text)}"
+    assert undisguise.hidden_tags(text) or threats.threats_in(second) or threats.threats_in(text)
+    assert scan(text).refused
+
+
+def test_the_first_look_alone_misses_most_corpus_disguises() -> None:
+    missed = [p.values[0] for p in DISGUISED if not threats.threats_in(p.values[0].text)]
+    assert len(missed) >= len(DISGUISED) // 2
+
+
+@pytest.mark.parametrize("item", [pytest.param(c, id=c.where) for c in _items("benign_notes")])
+def test_the_second_look_refuses_no_benign_note(item: CorpusItem) -> None:
+    assert threats.threats_in(undisguise.undisguised(item.text)) == ()

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001, RUF002, RUF003  (look-alike letters are the subject here)
+# ruff: noqa: RUF002, RUF003  (look-alike letters are the subject here)
 """Keeping memory-derived text inside the slice's fence. Pure.
 
 The slice is one block between `<memem-memory>` and `</memem-memory>`, labelled as reference
@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from memem.core.homoglyphs import CLOSERS, HOMOGLYPHS, OPENERS
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
@@ -36,132 +38,6 @@ NAME: Final = re.compile(f"{_M}e{_M}e{_M}{_M}e{_M}ory|yro{_W}e{_W}{_W}e{_W}e{_W}
 REPLACEMENT: Final = "[fence tag removed]"
 LABEL_CHARS: Final = 80
 
-# Look-alikes NFKD and casefold leave alone, folded to the ASCII letter they pass for
-# (lowercase: applied after casefold). Digits that pass for letters are folded too.
-HOMOGLYPHS: Final = {
-    # Cyrillic
-    "а": "a",
-    "в": "b",
-    "г": "r",
-    "д": "d",
-    "е": "e",
-    "з": "3",
-    "і": "i",
-    "ј": "j",
-    "к": "k",
-    "м": "m",
-    "н": "h",
-    "о": "o",
-    "п": "n",
-    "р": "p",
-    "с": "c",
-    "т": "m",  # italic т is an m
-    "у": "y",
-    "х": "x",
-    "ѕ": "s",
-    "ԁ": "d",
-    "ԛ": "q",
-    "ԝ": "w",
-    "ѡ": "w",
-    "ү": "y",
-    "һ": "h",
-    "ӏ": "l",
-    # Greek
-    "α": "a",
-    "β": "b",
-    "γ": "y",
-    "ε": "e",
-    "η": "n",
-    "ι": "i",
-    "κ": "k",
-    "μ": "m",
-    "ν": "v",
-    "ο": "o",
-    "ρ": "p",
-    "τ": "t",
-    "υ": "u",
-    "χ": "x",
-    "ω": "w",
-    "ϲ": "c",
-    "ϳ": "j",
-    # Armenian
-    "օ": "o",
-    "ս": "u",
-    "ո": "n",
-    "ռ": "n",
-    "հ": "h",
-    # Latin small capitals and other IPA look-alikes
-    "ᴀ": "a",
-    "ʙ": "b",
-    "ᴄ": "c",
-    "ᴅ": "d",
-    "ᴇ": "e",
-    "ꜰ": "f",
-    "ɢ": "g",
-    "ʜ": "h",
-    "ɪ": "i",
-    "ᴊ": "j",
-    "ᴋ": "k",
-    "ʟ": "l",
-    "ᴍ": "m",
-    "ɴ": "n",
-    "ᴏ": "o",
-    "ᴘ": "p",
-    "ʀ": "r",
-    "ꜱ": "s",
-    "ᴛ": "t",
-    "ᴜ": "u",
-    "ᴠ": "v",
-    "ᴡ": "w",
-    "ʏ": "y",
-    "ᴢ": "z",
-    "ɑ": "a",
-    "ɡ": "g",
-    "ɩ": "i",
-    "ı": "i",
-    "ȷ": "j",
-    "ɱ": "m",
-    "ɯ": "m",
-    "ʍ": "w",
-    # digits
-    "0": "o",
-    "1": "l",
-    "3": "e",
-}
-# More look-alikes (Unicode confusables, UTS #39 style) of the letters the fence's name is made
-# of, m e o r y, in every script and symbol set that has them: one unmapped letter would do.
-# Looked up before and after casefolding (Cherokee capitals do not fold; Greek `Γ` passes for
-# an `r`, its small `γ` for a `y`), and their other case is added below.
-_LOOKALIKES: Final = {
-    "m": "мМϻϺⅿⅯᎷꮇꓟⲙⲘ𐌑𐌌ᴍɱṃⱮ𐊰𐊎ᛖ",
-    "e": "еЕёєЄεΕɛƐɜ℮ᎬꭼꓰⲉⲈᴇҽҼϵɘǝ∊ꬲ𐊆ᥱ",
-    "o": "оОοΟօՕᎾꮎꓳⲟⲞᴏᴑɵøØσ০०୦๐໐၀০੦૦௦౦೦൦០᠐߀〇○◯◦∘⚪⭘ⵔჿ𐊫𐓪",
-    "r": "гГΓʀɾɼɽʁɍᎡꭱᏒꮢꓣⲅⲄᴦꝛ",
-    "y": "уУүҮўγΥϒʏᎩꭹᏍꮍꓬⲩⲨყɣƔỿ",
-    # ... and those of UTS #39's confusables.txt no rule above catches
-    "E": "𝈆ȜƷꝪⳌӠ𖼻𑣊⋿ⴹ𑢦𑢮",
-    "M": "ᗰ𑣣𑜀",
-    "N": "ΝⲚꓠ𐔓",
-    "O": "ంಂംං٥۵סه𞸤𞹤𞺄ﻫﻬﻪﻩھﮬﮭﮫﮪہﮨﮩﮧﮦەഠဝ𑣈𑣗𐐬ዐଠ𑢵𐊒𐐄",
-    "R": "ꭇꭈꮁ𝈖𐒴ᖇ𖼵",
-    "Y": "ᶌ𑣜𖽃𑢤𐊲",
-    # symbols read as letters
-    "m_": "₥",
-    "e_": "€∈∊",
-    "o_": "⭕⊙⊚⚬",
-    "r_": "®",
-    "y_": "¥",
-}
-for _letter, _chars in _LOOKALIKES.items():
-    for _c in _chars:
-        HOMOGLYPHS.setdefault(_c, _letter[0].lower())
-for _c, _letter in list(HOMOGLYPHS.items()):
-    for _other in (_c.lower(), _c.upper()):
-        if len(_other) == 1 and not _other.isascii():
-            HOMOGLYPHS.setdefault(_other, _letter)
-# Angle brackets a reader may take for `<` and `>` (where brackets matter: markup below).
-OPENERS: Final = "<‹＜﹤〈⟨˂ᐸ〈《"
-CLOSERS: Final = ">›＞﹥〉⟩˃ᐳ〉》"
 # Unicode "tag" characters are invisible and read as the ASCII character they shadow.
 _TAGS: Final = re.compile("[\U000e0000-\U000e007f]")
 _TAG_TO_ASCII: Final = {c: c - 0xE0000 for c in range(0xE0020, 0xE007F)}

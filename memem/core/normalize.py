@@ -30,6 +30,10 @@ __all__ = ["Skeleton", "canonical", "fold_lookalike_words", "skeleton", "skeleto
 
 # Letters of other scripts that look like a Latin letter, and typographic variants of ASCII
 # punctuation. NFKC runs first, so fullwidth and mathematical forms need no entry.
+# Not `memem.core.homoglyphs` (the fence's table) on purpose: that one folds whatever any font
+# may pass off as a letter of the fence's name, lower case only (italic `т` as `m`, the digit 3
+# as `e`); this one reads text as a person would, keeping case, since a wrong fold here refuses
+# or redacts an innocent note.
 _LOOKALIKES: Final = {
     # Cyrillic
     "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
