@@ -151,7 +151,7 @@ def test_a_folder_swapped_for_an_outside_symlink_after_the_listing_is_never_foll
     # is replaced by a symlink to a private folder before its files are opened. Every path
     # component is opened relative to the root without following links, so the swapped-in
     # link is refused instead of followed.
-    import memem.service.store as store_module
+    from memem.storage import documents
 
     root = tmp_path / "race"
     (root / "sub").mkdir(parents=True)
@@ -184,7 +184,7 @@ def test_a_folder_swapped_for_an_outside_symlink_after_the_listing_is_never_foll
 
         return Listing()
 
-    monkeypatch.setattr(store_module.os, "scandir", listing)
+    monkeypatch.setattr(documents.os, "scandir", listing)
     report = store.import_path(root)
     monkeypatch.undo()
     assert swapped
@@ -197,7 +197,7 @@ def test_a_folder_swapped_for_an_outside_symlink_after_the_listing_is_never_foll
 def test_a_file_swapped_for_an_outside_symlink_after_the_listing_is_never_followed(
     store: Store, tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import memem.service.store as store_module
+    from memem.storage import documents
 
     root = tmp_path / "race2"
     root.mkdir()
@@ -218,7 +218,7 @@ def test_a_file_swapped_for_an_outside_symlink_after_the_listing_is_never_follow
 
         return Listing(entries)
 
-    monkeypatch.setattr(store_module.os, "scandir", listing)
+    monkeypatch.setattr(documents.os, "scandir", listing)
     report = store.import_path(root)
     monkeypatch.undo()
     assert not store.search("hunter2")

@@ -1128,3 +1128,50 @@ def quarantined_files(conn: sqlite3.Connection) -> dict[str, tuple[str, str, str
 
 def clear_quarantined(conn: sqlite3.Connection, file: str) -> None:
     conn.execute("DELETE FROM quarantine WHERE file = ?", (file,))
+
+
+# -- saving ----------------------------------------------------------------------------------------
+
+
+def similar(conn: sqlite3.Connection, memory: Memory, limit: int = 20) -> list[Row]:
+    """Indexed memories (not `memory` itself) that share the most weight with `memory`: what a
+    save compares a draft with (duplicates, contradictions) and links it to."""
+    from memem.core.text import query_terms
+
+    query = query_terms(f"{memory.title}\n{memory.content}", limit=400)
+    matches = search(
+        conn, query, limit=limit, candidates=limit * 2, max_match_terms=12, exclude=(memory.id,)
+    )
+    return [m.row for m in matches]
+
+
+def weights_with(
+    conn: sqlite3.Connection, terms: frozenset[str], rows: Sequence[Row]
+) -> dict[str, float]:
+    """The IDF weight of every term of `terms` and of the `rows` (a draft and its candidates)."""
+    return weights(conn, set(terms).union(*(r.terms for r in rows)))
+
+
+def anchors(conn: sqlite3.Connection, project: str) -> list[Row]:
+    """A project's active L0 memories: the ones its L0 cap counts."""
+    return select(conn, "project = ? AND layer = 0 AND status = 'active'", (project,))
+
+
+def edges_of_many(
+    conn: sqlite3.Connection, memory_ids: Sequence[str]
+) -> dict[str, list[tuple[str, str, str, float]]]:
+    """`edges_of` for each of `memory_ids` in one query (an edge between two of them is in
+    both lists)."""
+    found: dict[str, list[tuple[str, str, str, float]]] = {i: [] for i in memory_ids}
+    if not found:
+        return found
+    marks = ", ".join("?" * len(found))
+    ids = list(found)
+    for src, dst, kind, score in conn.execute(
+        f"SELECT src, dst, type, score FROM edges WHERE src IN ({marks}) "
+        f"UNION ALL SELECT src, dst, type, score FROM edges WHERE dst IN ({marks}) AND src NOT IN ({marks})",
+        ids * 3,
+    ):
+        for end in {src, dst} & found.keys():
+            found[end].append((src, dst, kind, score))
+    return found
