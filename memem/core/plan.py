@@ -193,8 +193,8 @@ class Gathered:
     `duplicate`: the memory of the draft's project with the same fingerprint. `terms`: the
     draft's analysed terms; `candidates`: the memories sharing most weight with it, best
     first; `weights`: the IDF weight of every term of both. `pinned`: the project's active
-    L0 memories (read only when the draft is L0). `edges`: the indexed edges of each
-    candidate, by id. `stems`: file stems by id, for the wikilinks of every file the save may
+    L0 memories (read only when the draft is L0). `edges`: the indexed edges, by id, of each
+    candidate the draft's edges could push over `graph.MAX_EDGES` (one absent has room). `stems`: file stems by id, for the wikilinks of every file the save may
     rewrite. `name`: the free file name for the draft."""
 
     name: str

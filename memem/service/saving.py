@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from memem.core import plan
+from memem.core import graph, plan
 from memem.core.graph import Edge
 from memem.core.memory import MAX_TITLE_CHARS, Memory, normalize_title
 from memem.core.plan import Draft, Gathered, Known, Plan
@@ -138,8 +138,12 @@ class Saver:
         rewritten = [k for k in candidates if k.memory.project == memory.project] + list(pinned)
         stems = {k.memory.id: _stem(k.file) for k in candidates}
         wanted = {i for k in rewritten for i in k.memory.related} - stems.keys()
-        stems.update({i: _stem(r.file) for i, r in index.get_many(conn, list(wanted)).items()})
-        edges = index.edges_of_many(conn, [k.memory.id for k in candidates])
+        stems.update({i: _stem(f) for i, f in index.files_of(conn, wanted).items()})
+        # Only a memory the new edges could push over the cap needs its edges read: the draft
+        # adds at most one edge of each kind to it.
+        near_full = graph.MAX_EDGES - len(graph.EDGE_TYPES)
+        degrees = index.degrees(conn, [k.memory.id for k in candidates])
+        edges = {i: index.edges_of(conn, i) for i, n in degrees.items() if n > near_full}
         return Gathered(
             name=name,
             terms=terms,
@@ -183,8 +187,8 @@ class Saver:
                 reason = plan.scrub(normalize_title(reason))
                 extra["deprecated_reason"] = reason
             old = row.memory.evolve(status="deprecated", valid_to=now, updated=now, extra=extra)
-            linked = index.get_many(staged.conn, old.related)
-            write = plan.render(old, row.file, {i: _stem(r.file) for i, r in linked.items()})
+            linked = index.files_of(staged.conn, old.related)
+            write = plan.render(old, row.file, {i: _stem(f) for i, f in linked.items()})
             staged.stage(write.memory, write.file, write.data, write.fingerprint)
         events.append(self.settings.events_path, "forget", id=memory_id, reason=reason)
         return old

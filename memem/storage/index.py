@@ -1157,21 +1157,28 @@ def anchors(conn: sqlite3.Connection, project: str) -> list[Row]:
     return select(conn, "project = ? AND layer = 0 AND status = 'active'", (project,))
 
 
-def edges_of_many(
-    conn: sqlite3.Connection, memory_ids: Sequence[str]
-) -> dict[str, list[tuple[str, str, str, float]]]:
-    """`edges_of` for each of `memory_ids` in one query (an edge between two of them is in
-    both lists)."""
-    found: dict[str, list[tuple[str, str, str, float]]] = {i: [] for i in memory_ids}
+def degrees(conn: sqlite3.Connection, memory_ids: Sequence[str]) -> dict[str, int]:
+    """How many edges each of `memory_ids` has (0 for none)."""
+    found = dict.fromkeys(memory_ids, 0)
     if not found:
         return found
     marks = ", ".join("?" * len(found))
     ids = list(found)
-    for src, dst, kind, score in conn.execute(
-        f"SELECT src, dst, type, score FROM edges WHERE src IN ({marks}) "
-        f"UNION ALL SELECT src, dst, type, score FROM edges WHERE dst IN ({marks}) AND src NOT IN ({marks})",
-        ids * 3,
+    for memory_id, n in conn.execute(
+        f"SELECT src, count(*) FROM edges WHERE src IN ({marks}) GROUP BY src "
+        f"UNION ALL SELECT dst, count(*) FROM edges WHERE dst IN ({marks}) GROUP BY dst",
+        ids * 2,
     ):
-        for end in {src, dst} & found.keys():
-            found[end].append((src, dst, kind, score))
+        found[memory_id] += n
+    return found
+
+
+def files_of(conn: sqlite3.Connection, memory_ids: Iterable[str]) -> dict[str, str]:
+    """The file of each of `memory_ids` that is indexed (the stems of a file's wikilinks)."""
+    wanted = list(dict.fromkeys(memory_ids))
+    found: dict[str, str] = {}
+    for at in range(0, len(wanted), 500):  # under SQLite's bound-parameter limit
+        chunk = wanted[at : at + 500]
+        marks = ", ".join("?" * len(chunk))
+        found.update(conn.execute(f"SELECT id, file FROM memories WHERE id IN ({marks})", chunk))
     return found
