@@ -10,6 +10,8 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from memem.core import graph, layers, markdown, plan
 from memem.core.graph import Edge
@@ -364,3 +366,71 @@ def test_new_edges_never_exceed_the_per_save_limit() -> None:
     decided = plan.plan(d, gathered(d, *many), NOW)
     assert decided.outcome == plan.CREATED
     assert len([e for e in decided.edges if e.type not in graph.PERMANENT]) <= graph.NEW_EDGES
+
+
+# -- invariants --------------------------------------------------------------------------------
+
+_ENDS = st.sampled_from([f"{i:032x}" for i in range(1, 30)])
+_EDGES = st.lists(
+    st.builds(
+        Edge,
+        src=st.just("m"),
+        dst=_ENDS,
+        type=st.sampled_from(graph.EDGE_TYPES),
+        score=st.floats(0.0, 1.0),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(existing=_EDGES, added=_EDGES)
+def test_pruning_keeps_every_permanent_edge_and_brings_a_memory_to_the_cap(
+    existing: list[Edge], added: list[Edge]
+) -> None:
+    # `m` is the neighbour here; the added edges come from the new memory `n`.
+    new = [Edge("n", "m", e.type, e.score) for e in added]
+    drop = plan.pruned(new, {"m": existing}, "n")
+    assert all(e.type not in graph.PERMANENT for e in drop)
+    kept = [e for e in plan.with_added(existing, new, "m") if e not in drop]
+    prunable = [e for e in kept if e.type not in graph.PERMANENT]
+    assert len(kept) <= graph.MAX_EDGES or not prunable
+    if drop:  # the weakest go first
+        assert max(e.score for e in drop) <= min(e.score for e in prunable)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    texts=st.lists(
+        st.sampled_from(
+            [
+                "Redis caches the product pages of the shop.",
+                "The shop API listens on port 8080.",
+                "The shop API listens on port 9090.",
+                "We deploy the shop with Fly.io.",
+                "Never deploy the shop on Fridays.",
+                "Always deploy the shop on Fridays.",
+                "The blog runs on Hugo.",
+            ]
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_a_created_plan_writes_the_new_memory_first_and_links_only_what_it_found(
+    texts: list[str],
+) -> None:
+    d = draft("The shop API listens on port 8081 behind Redis.")
+    candidates = [known(i + 1, t) for i, t in enumerate(texts)]
+    decided = plan.plan(d, gathered(d, *candidates), NOW)
+    if decided.outcome == plan.DUPLICATE:
+        assert decided.writes == () and decided.memory in [k.memory for k in candidates]
+        return
+    assert decided.writes[0].memory.id == NEW_ID == decided.memory.id
+    ids = {k.memory.id for k in candidates}
+    assert {e.other(NEW_ID) for e in decided.edges} <= ids
+    assert set(decided.superseded) <= ids and len(decided.reasons) == len(decided.superseded)
+    assert set(decided.memory.related) <= ids
+    assert [w.file for w in decided.writes[1:]] == [
+        k.file for k in candidates if k.memory.id in decided.superseded
+    ]
