@@ -7,6 +7,7 @@ of words two memories have in common: the tables read as plain sentences.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -392,6 +393,9 @@ def test_pruning_keeps_every_permanent_edge_and_brings_a_memory_to_the_cap(
     new = [Edge("n", "m", e.type, e.score) for e in added]
     drop = plan.pruned(new, {"m": existing}, "n")
     assert all(e.type not in graph.PERMANENT for e in drop)
+    if not new:  # a memory the save does not link to loses nothing
+        assert drop == []
+        return
     kept = [e for e in plan.with_added(existing, new, "m") if e not in drop]
     prunable = [e for e in kept if e.type not in graph.PERMANENT]
     assert len(kept) <= graph.MAX_EDGES or not prunable
@@ -434,3 +438,38 @@ def test_a_created_plan_writes_the_new_memory_first_and_links_only_what_it_found
     assert [w.file for w in decided.writes[1:]] == [
         k.file for k in candidates if k.memory.id in decided.superseded
     ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    picks=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "The shop API listens on port 8080 behind Redis.",
+                    "The shop API listens on port 8081 behind Redis and nginx.",
+                    "Redis caches the shop API answers.",
+                    "The shop API never listens on port 8081.",
+                    "We deploy the shop API with Fly.io because Redis needs it.",
+                ]
+            ),
+            st.booleans(),  # from the same session as the draft
+            st.sampled_from(["shop", "blog"]),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_a_save_adds_at_most_the_bounded_number_of_edges_to_any_one_memory(
+    picks: list[tuple[str, bool, str]],
+) -> None:
+    # The store reads a neighbour's edges only when it has fewer free places than this
+    # bound (`Gathered.edges`): a save adding more would prune without seeing them.
+    d = draft("The shop API listens on port 8081 behind Redis.", source_session="s1")
+    candidates = [
+        known(i + 1, text, project=project, source_session="s1" if same else "s2")
+        for i, (text, same, project) in enumerate(picks)
+    ]
+    decided = plan.plan(d, gathered(d, *candidates), NOW)
+    per_end = Counter(e.other(NEW_ID) for e in decided.edges)
+    assert max(per_end.values(), default=0) <= plan.NEW_EDGES_PER_MEMORY

@@ -36,6 +36,10 @@ from memem.errors import InvalidInput, SecurityError
 
 # Related ids a memory's file lists (its strongest edges first).
 RELATED_IN_FILE = 8
+# The most edges a save adds to one other memory: a topical or same-project edge and a
+# same-session one, or (to a memory it supersedes) `supersedes` and `contradicts`. A memory
+# with room for that many more cannot lose an edge to the save (`Gathered.edges`).
+NEW_EDGES_PER_MEMORY = 2
 CREATED = "created"
 DUPLICATE = "duplicate"
 QUARANTINED = "quarantined"
@@ -194,8 +198,9 @@ class Gathered:
     draft's analysed terms; `candidates`: the memories sharing most weight with it, best
     first; `weights`: the IDF weight of every term of both. `pinned`: the project's active
     L0 memories (read only when the draft is L0). `edges`: the indexed edges, by id, of each
-    candidate the draft's edges could push over `graph.MAX_EDGES` (one absent has room). `stems`: file stems by id, for the wikilinks of every file the save may
-    rewrite. `name`: the free file name for the draft."""
+    candidate with fewer than NEW_EDGES_PER_MEMORY free places under `graph.MAX_EDGES` (one
+    absent has room for what the save adds). `stems`: file stems by id, for the wikilinks of
+    every file the save may rewrite. `name`: the free file name for the draft."""
 
     name: str
     duplicate: Memory | None = None

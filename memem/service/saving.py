@@ -139,9 +139,8 @@ class Saver:
         stems = {k.memory.id: _stem(k.file) for k in candidates}
         wanted = {i for k in rewritten for i in k.memory.related} - stems.keys()
         stems.update({i: _stem(f) for i, f in index.files_of(conn, wanted).items()})
-        # Only a memory the new edges could push over the cap needs its edges read: the draft
-        # adds at most one edge of each kind to it.
-        near_full = graph.MAX_EDGES - len(graph.EDGE_TYPES)
+        # Only a memory the new edges could push over the cap needs its edges read.
+        near_full = graph.MAX_EDGES - plan.NEW_EDGES_PER_MEMORY
         degrees = index.degrees(conn, [k.memory.id for k in candidates])
         edges = {i: index.edges_of(conn, i) for i, n in degrees.items() if n > near_full}
         return Gathered(
