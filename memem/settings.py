@@ -99,8 +99,10 @@ class Settings(Value):
         self.import_roots = import_roots
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """`MEMEM_DIR` (default `~/.memem`), `MEMEM_OBSIDIAN_VAULT` (default `~/obsidian-brain`),
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """From `env`, by default the process environment (this module is where a library
+        caller's defaults are read: nothing below the entry points reads it).
+        `MEMEM_DIR` (default `~/.memem`), `MEMEM_OBSIDIAN_VAULT` (default `~/obsidian-brain`),
         `MEMEM_EXTRA_SESSION_DIRS` (colon-separated, watched besides `~/.claude/projects`),
         `MEMEM_MINER_SETTLE_SECONDS` (300), `MEMEM_MINER_BACKEND` (auto | anthropic |
         claude-cli | heuristic), `MEMEM_MINER_MODEL`, `ANTHROPIC_API_KEY`,
@@ -109,6 +111,8 @@ class Settings(Value):
         besides the server's working directory."""
         from pathlib import Path  # not at module level: the hook imports this module
 
+        if env is None:
+            env = os.environ
         extra = [p for p in (env.get("MEMEM_EXTRA_SESSION_DIRS") or "").split(":") if p.strip()]
         try:
             settle = float(env.get("MEMEM_MINER_SETTLE_SECONDS") or 300)

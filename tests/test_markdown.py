@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from memem.core import markdown
 from memem.core.memory import SOURCE_TYPES, STATUSES, Memory
 from memem.errors import InvalidInput
-from memem.service.store import new_id
+from memem.service.saving import new_id
 
 T0 = datetime(2026, 11, 21, 6, 40, tzinfo=UTC)
 FALLBACK = {"fallback_id": "f" * 32, "fallback_time": T0, "fallback_title": "note"}

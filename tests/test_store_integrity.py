@@ -258,10 +258,11 @@ def test_a_save_whose_index_commit_fails_is_reported_done_and_indexed_later(
 _KILLED_AFTER_RENAME = """
 import os, signal, sys
 from memem.service.store import Store
+from memem.storage.unit import Unit
 store = Store.open()
 # The fault: the process dies right after the new memory's file is renamed into place,
 # before its index rows commit (as kill -9 of the daemon can do).
-Store._written = staticmethod(lambda conn, st: os.kill(os.getpid(), signal.SIGKILL))
+Unit._written = lambda self, st: os.kill(os.getpid(), signal.SIGKILL)
 store.save(sys.argv[1], project="ops")
 """
 

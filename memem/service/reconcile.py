@@ -1,4 +1,11 @@
-"""Full rebuilds: the index from the vault, and the graph from the index.
+"""Keeping the index in line with the vault: the one owner of that job.
+
+The vault is the truth and the index is derived from it. `Reconciler` brings the index in
+line after edits made elsewhere (Obsidian, an editor, another machine: `reconcile`, one file
+at a time), recreates it (`rebuild`, `rebuild_index`, the one-pass build at `open` of an
+empty or damaged index), reconciles first when a save died between its file and its COMMIT
+(`heal`), and recomputes the graph from the index (`rebuild_edges`). The Store calls it; it
+knows nothing of the Store.
 
 A rebuild reads every file once, loads all rows in one transaction (FTS5 and the term
 statistics built in one pass each) and recomputes the graph with an in-memory inverted index
@@ -11,23 +18,22 @@ import bisect
 import logging
 import multiprocessing
 import os
-import sqlite3
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from memem.core import graph
+from memem.core import conflict, graph
 from memem.core.graph import Edge
 from memem.core.memory import Memory
 from memem.errors import BrokenFile, Quarantined
-from memem.storage import index
+from memem.settings import Settings
+from memem.storage import events, index, quarantine, retrieval, unit
+from memem.storage.index import Index
+from memem.storage.unit import Connection
 from memem.storage.vault import FileStat, Vault, vet
-
-if TYPE_CHECKING:
-    from memem.service.store import ReconcileReport, Store
 
 log = logging.getLogger("memem.service.reconcile")
 
@@ -42,6 +48,223 @@ PROJECT_MIN = graph.PROJECT_THRESHOLD  # below it, propose() would not link them
 
 # Below this many files a process pool costs more than it saves.
 PARALLEL_FILES = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    broken: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+
+
+class Reconciler:
+    """Keeps `index` in line with `vault`; `settings` names the state dir (quarantine
+    releases, journal notes) and the event log."""
+
+    def __init__(self, vault: Vault, idx: Index, settings: Settings) -> None:
+        self.vault = vault
+        self.index = idx
+        self.settings = settings
+
+    def at_open(self) -> None:
+        """Run when a store opens: a damaged index was moved aside (rebuild it); a new or
+        emptied one over a vault that has memories is built in one pass, so it holds the
+        graph `rebuild-index` builds, not one linked file by file."""
+        conn = self.index.connection()
+        if self.index.recovered:
+            self._rebuild_recovered()
+        elif (
+            index.doc_count(conn) == 0
+            and not index.broken_files(conn)
+            and not index.quarantined_files(conn)
+            and any(self.vault.scan())
+        ):
+            self.rebuild_index()
+
+    def recover(self, reason: str) -> str:
+        """Move a damaged index aside (`Index.recover`) and rebuild it from the vault; returns
+        where the damaged file went."""
+        self.index.recover(reason)
+        self._rebuild_recovered()
+        return self.index.recovered[-1][0]
+
+    def _rebuild_recovered(self) -> None:
+        aside, reason = self.index.recovered[-1]
+        log.warning(
+            "the index could not be used; moved aside and rebuilt from the vault",
+            extra={"moved_to": aside, "reason": reason},
+        )
+        self.rebuild_index()
+        events.append(self.settings.events_path, "index_recovered", moved_to=aside, reason=reason)
+
+    def heal(self) -> None:
+        """Reconcile when a save died between writing its file and committing its index rows
+        (its journal note outlived its process), then drop those notes."""
+        notes = unit.interrupted(self.settings.state_dir)
+        if not notes:
+            return
+        log.warning("a save was interrupted before it was indexed; reconciling")
+        self.reconcile()
+        for note in notes:
+            note.unlink(missing_ok=True)
+
+    def rebuild_index(self) -> ReconcileReport:
+        """Recreate the whole index (FTS, terms, graph) from the vault. A damaged index file is
+        moved aside first (`Index.verify`)."""
+        problem = self.index.verify()
+        if problem:
+            aside = self.index.recovered[-1][0]
+            log.warning("the index was damaged; moved aside", extra={"moved_to": aside})
+        report = self.rebuild()
+        events.append(
+            self.settings.events_path, "rebuild", added=report.added, broken=report.broken
+        )
+        return report
+
+    def graph_rebuild(self) -> dict[str, int]:
+        """Recompute every edge from the index (no vault reads)."""
+        with self.index.write() as conn:
+            return rebuild_edges(conn)
+
+    def rebuild(self) -> ReconcileReport:
+        """Load the whole vault into the index in one transaction, then link it."""
+        scanned = list(self.vault.scan())
+        names = sorted(st.name for st in scanned if not st.problem)
+        released = quarantine.releases(self.settings.state_dir)
+        read, broken, held = _read_all(self.vault, names, released)
+        broken += _unreadable(scanned)
+        with self.index.write() as conn:
+            # Saves commit only between write transactions, so one that landed while the files
+            # were read above is on disk now and none can land until this one ends: a second
+            # look at the folder, inside the transaction, misses nothing saved.
+            read, broken, held = _catch_up(self.vault, read, broken, held, released)
+            entries = _unique(read, broken)
+            del read
+            added = index.load(conn, entries)
+            del entries  # the rows are in SQLite now; linking reads lighter ones back
+            for name, reason, mtime_ns, size in broken:
+                index.set_broken(conn, name, reason, mtime_ns, size)
+            for name, memory_id, reason, digest, mtime_ns, size in held:
+                index.set_quarantined(conn, name, memory_id, reason, digest, mtime_ns, size)
+            rebuild_edges(conn)
+        index.checkpoint(self.index.connection())
+        for name, reason, _, _ in broken:
+            log.warning("skipped a broken vault file", extra={"file": name, "reason": reason})
+        return ReconcileReport(added=added, broken=len(broken), quarantined=len(held))
+
+    def reconcile(self) -> ReconcileReport:
+        """Index files added or edited outside memem, drop files that are gone. Files are
+        compared by mtime and size, then by content hash; only changed files are parsed."""
+        conn = self.index.connection()
+        known = index.files(conn)
+        broken = index.broken_files(conn)
+        held = index.quarantined_files(conn)
+        seen: set[str] = set()
+        changed: list[FileStat] = []
+        for st in self.vault.scan():
+            seen.add(st.name)
+            if known.get(st.name) == (st.mtime_ns, st.size):
+                continue
+            bad = broken.get(st.name)
+            if bad and (bad[1], bad[2]) == (st.mtime_ns, st.size):
+                continue
+            kept = held.get(st.name)
+            if kept and (kept[3], kept[4]) == (st.mtime_ns, st.size):
+                continue
+            changed.append(st)
+        gone = [name for name in known if name not in seen]
+        stale_broken = [name for name in broken if name not in seen]
+        stale_held = [name for name in held if name not in seen]
+        if not changed and not gone and not stale_broken and not stale_held:
+            return ReconcileReport(unchanged=len(seen))
+        counts = {"added": 0, "updated": 0, "removed": 0, "broken": 0, "quarantined": 0}
+        released = quarantine.releases(self.settings.state_dir)
+        with self.index.write() as conn:
+            for name in gone:
+                record = index.file_record(conn, name)
+                if record:
+                    index.delete(conn, record[0])
+                counts["removed"] += 1
+            for name in stale_broken:
+                index.clear_broken(conn, name)
+            for name in stale_held:
+                index.clear_quarantined(conn, name)
+            for st in changed:
+                counts[self.ingest(conn, st, index.file_record(conn, st.name), released)] += 1
+        if any(counts.values()):
+            events.append(self.settings.events_path, "reconcile", **counts)
+        return ReconcileReport(unchanged=len(seen) - len(changed), **counts)
+
+    def ingest(
+        self,
+        conn: Connection,
+        st: FileStat,
+        have: tuple[str, str] | None,
+        released: Mapping[str, str] | None = None,
+    ) -> str:
+        """Index one changed vault file (`have`: the id and hash indexed from it before;
+        `released`: the user's releases, id -> content hash); returns added, updated, broken
+        or quarantined."""
+        try:
+            if st.problem:  # never opened: its name cannot even be stored as it is
+                raise BrokenFile(st.name, st.problem)
+            read = self.vault.read(st.name)
+            other = index.other_file_with_id(conn, read.memory.id, st.name)
+            if other and self.vault.path(other).exists():
+                raise BrokenFile(st.name, f"duplicate id {read.memory.id} (also in {other})")
+            try:
+                memory = vet(read.memory, st.name)
+            except Quarantined:
+                if released is None:
+                    released = quarantine.releases(self.settings.state_dir)
+                if released.get(read.memory.id) != read.hash:
+                    raise
+                memory = vet(read.memory, st.name, released=True)
+        except Quarantined as exc:
+            log.warning("quarantined a vault file", extra={"file": st.name, "reason": exc.reason})
+            index.clear_broken(conn, st.name)
+            index.set_quarantined(
+                conn, st.name, exc.memory_id, exc.reason, read.hash, st.mtime_ns, st.size
+            )
+            if have:
+                index.delete(conn, have[0])
+            return "quarantined"
+        except BrokenFile as exc:
+            log.warning(
+                "skipped a broken vault file", extra={"file": st.name, "reason": exc.reason}
+            )
+            index.clear_quarantined(conn, st.name)
+            index.set_broken(conn, st.name, exc.reason, st.mtime_ns, st.size)
+            if have:
+                index.delete(conn, have[0])
+            return "broken"
+        index.clear_broken(conn, st.name)
+        index.clear_quarantined(conn, st.name)
+        if have and have == (memory.id, read.hash):
+            index.set_file_stat(conn, st.name, read.stat.mtime_ns, read.stat.size)
+            return "updated"
+        index.upsert(
+            conn,
+            memory,
+            file=st.name,
+            hash=read.hash,
+            mtime_ns=read.stat.mtime_ns,
+            size=read.stat.size,
+            fingerprint=conflict.fingerprint(memory.content),
+        )
+        terms = frozenset(index.memory_terms(conn, memory))
+        candidates = retrieval.like(conn, memory)
+        weights = index.weights_with(conn, terms, candidates)
+        index.remove_derived_edges(conn, memory.id)
+        edges = graph.propose(memory, terms, [(r.memory, r.terms) for r in candidates], weights)
+        edges += graph.declared(memory.id, memory.contradicts)
+        index.add_edges(conn, ((e.src, e.dst, e.type, e.score) for e in edges))
+        prune(conn, {memory.id, *(e.other(memory.id) for e in edges)})
+        return "updated" if have else "added"
+
 
 Entry = tuple[Memory, str, str, int, int]  # memory, file, hash, mtime_ns, size
 Broken = tuple[str, str, int, int]  # file, reason, mtime_ns, size
@@ -101,36 +324,6 @@ def _read_all(
     )
 
 
-def rebuild(store: Store) -> ReconcileReport:
-    from memem.service.store import ReconcileReport
-
-    scanned = list(store.vault.scan())
-    names = sorted(st.name for st in scanned if not st.problem)
-    from memem.storage import quarantine
-
-    released = quarantine.releases(store.settings.state_dir)
-    read, broken, held = _read_all(store.vault, names, released)
-    broken += _unreadable(scanned)
-    with store.index.write() as conn:
-        # Saves commit only between write transactions, so one that landed while the files
-        # were read above is on disk now and none can land until this one ends: a second
-        # look at the folder, inside the transaction, misses nothing saved.
-        read, broken, held = _catch_up(store.vault, read, broken, held, released)
-        entries = _unique(read, broken)
-        del read
-        added = index.load(conn, entries)
-        del entries  # the rows are in SQLite now; linking reads lighter ones back
-        for name, reason, mtime_ns, size in broken:
-            index.set_broken(conn, name, reason, mtime_ns, size)
-        for name, memory_id, reason, digest, mtime_ns, size in held:
-            index.set_quarantined(conn, name, memory_id, reason, digest, mtime_ns, size)
-        rebuild_edges(conn)
-    index.checkpoint(store.index.connection())
-    for name, reason, _, _ in broken:
-        log.warning("skipped a broken vault file", extra={"file": name, "reason": reason})
-    return ReconcileReport(added=added, broken=len(broken), quarantined=len(held))
-
-
 def _catch_up(
     vault: Vault,
     read: list[Entry],
@@ -180,7 +373,7 @@ def _unique(read: list[Entry], broken: list[Broken]) -> list[Entry]:
     return entries
 
 
-def rebuild_edges(conn: sqlite3.Connection) -> dict[str, int]:
+def rebuild_edges(conn: Connection) -> dict[str, int]:
     """Recompute every edge; returns the count per type.
 
     The graph built save by save is the reference: each memory, as it was saved, proposed
@@ -281,3 +474,12 @@ def _around(positions: list[int], i: int, count: int) -> list[int]:
     at = bisect.bisect_left(positions, i)
     lo = max(0, at - count // 2)
     return positions[lo : lo + count + 1]
+
+
+def prune(conn: Connection, memory_ids: Iterable[str]) -> None:
+    """Drop the weakest edges of each memory over `graph.MAX_EDGES`."""
+    for memory_id in memory_ids:
+        mine = [Edge(*e) for e in index.edges_of(conn, memory_id)]
+        drop = graph.excess(mine, memory_id)
+        if drop:
+            index.remove_edges(conn, (e.key() for e in drop))

@@ -34,13 +34,16 @@ from memem.storage.records import (
     broken_files,
     clear_broken,
     clear_quarantined,
+    degrees,
     edge_counts,
     edges_of,
     ids_of,
+    layer_counts,
     quarantined_files,
     remove_all_edges,
     remove_derived_edges,
     remove_edges,
+    scope_counts,
     set_broken,
     set_quarantined,
 )
@@ -53,6 +56,7 @@ from memem.storage.terms import (
     stopword_stems,
     term_frequencies,
     weights,
+    weights_with,
 )
 
 TYPE_CHECKING = False
@@ -83,6 +87,7 @@ __all__ = [
     "clear_broken",
     "clear_quarantined",
     "commit",
+    "degrees",
     "delete",
     "doc_count",
     "document_frequencies",
@@ -115,6 +120,7 @@ __all__ = [
     "unusable",
     "upsert",
     "weights",
+    "weights_with",
 ]
 
 
@@ -466,25 +472,12 @@ def other_file_with_id(conn: sqlite3.Connection, memory_id: str, file: str) -> s
     return row[0] if row else None
 
 
-def layer_counts(
-    conn: sqlite3.Connection, project: str | None = None
-) -> list[tuple[str, int, str, int]]:
-    """(project, layer, status, count) for every project, or one."""
-    where, params = ("WHERE project = ?", (project,)) if project else ("", ())
-    return [
-        (r[0], r[1], r[2], r[3])
-        for r in conn.execute(
-            f"SELECT project, layer, status, count(*) FROM memories {where} GROUP BY 1, 2, 3",
-            params,
-        )
-    ]
-
-
-def scope_counts(conn: sqlite3.Connection, project: str) -> tuple[int, int]:
-    """Active memories in scope: (in `project`, in all)."""
-    counts = dict(
-        conn.execute(
-            "SELECT project = ?, count(*) FROM scope WHERE status = 'active' GROUP BY 1", (project,)
-        ).fetchall()
-    )
-    return counts.get(1, 0), sum(counts.values())
+def files_of(conn: sqlite3.Connection, memory_ids: Iterable[str]) -> dict[str, str]:
+    """The file of each of `memory_ids` that is indexed (the stems of a file's wikilinks)."""
+    wanted = list(dict.fromkeys(memory_ids))
+    found: dict[str, str] = {}
+    for at in range(0, len(wanted), 500):  # under SQLite's bound-parameter limit
+        chunk = wanted[at : at + 500]
+        marks = ", ".join("?" * len(chunk))
+        found.update(conn.execute(f"SELECT id, file FROM memories WHERE id IN ({marks})", chunk))
+    return found

@@ -13,7 +13,7 @@ from memem.core.value import Value
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
     from typing import Final
 
 
@@ -117,6 +117,22 @@ def remove_edges(conn: sqlite3.Connection, edges: Iterable[tuple[str, str, str]]
     conn.executemany("DELETE FROM edges WHERE src = ? AND dst = ? AND type = ?", list(edges))
 
 
+def degrees(conn: sqlite3.Connection, memory_ids: Sequence[str]) -> dict[str, int]:
+    """How many edges each of `memory_ids` has (0 for none)."""
+    found = dict.fromkeys(memory_ids, 0)
+    if not found:
+        return found
+    marks = ", ".join("?" * len(found))
+    ids = list(found)
+    for memory_id, n in conn.execute(
+        f"SELECT src, count(*) FROM edges WHERE src IN ({marks}) GROUP BY src "
+        f"UNION ALL SELECT dst, count(*) FROM edges WHERE dst IN ({marks}) GROUP BY dst",
+        ids * 2,
+    ):
+        found[memory_id] += n
+    return found
+
+
 def all_edges(conn: sqlite3.Connection) -> list[tuple[str, str, str, float]]:
     return [
         (r[0], r[1], r[2], r[3]) for r in conn.execute("SELECT src, dst, type, score FROM edges")
@@ -187,3 +203,30 @@ def quarantined_files(conn: sqlite3.Connection) -> dict[str, tuple[str, str, str
 
 def clear_quarantined(conn: sqlite3.Connection, file: str) -> None:
     conn.execute("DELETE FROM quarantine WHERE file = ?", (file,))
+
+
+# -- counts ---------------------------------------------------------------------------------------
+
+
+def layer_counts(
+    conn: sqlite3.Connection, project: str | None = None
+) -> list[tuple[str, int, str, int]]:
+    """(project, layer, status, count) for every project, or one."""
+    where, params = ("WHERE project = ?", (project,)) if project else ("", ())
+    return [
+        (r[0], r[1], r[2], r[3])
+        for r in conn.execute(
+            f"SELECT project, layer, status, count(*) FROM memories {where} GROUP BY 1, 2, 3",
+            params,
+        )
+    ]
+
+
+def scope_counts(conn: sqlite3.Connection, project: str) -> tuple[int, int]:
+    """Active memories in scope: (in `project`, in all)."""
+    counts = dict(
+        conn.execute(
+            "SELECT project = ?, count(*) FROM scope WHERE status = 'active' GROUP BY 1", (project,)
+        ).fetchall()
+    )
+    return counts.get(1, 0), sum(counts.values())

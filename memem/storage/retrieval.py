@@ -5,7 +5,7 @@ session). The scoring is `memem.core.ranking`'s; this module only fetches."""
 from __future__ import annotations
 
 from memem.core import ranking
-from memem.core.text import quote_fts
+from memem.core.text import query_terms, quote_fts
 from memem.storage import index, terms
 
 TYPE_CHECKING = False
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, Final
 
+    from memem.core.memory import Memory
     from memem.core.ranking import Scored
     from memem.storage.index import Row
 
@@ -79,6 +80,13 @@ def similar(
     weights, rows, bm25 = found
     by_id = {r.memory.id: r for r in rows}
     return [by_id[s.memory.id] for s in ranking.rank(rows, bm25, weights, limit=limit)]
+
+
+def like(conn: sqlite3.Connection, memory: Memory, *, limit: int = 20) -> list[Row]:
+    """The memories most like `memory` (not itself): what a save compares a draft with
+    (duplicates, contradictions) and links it to."""
+    words = query_terms(f"{memory.title}\n{memory.content}", limit=400)
+    return similar(conn, words, limit=limit, exclude=(memory.id,))
 
 
 def _candidates(

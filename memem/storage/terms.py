@@ -10,9 +10,10 @@ from memem.storage.database import TOKENIZER, _Connection
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from memem.core.memory import Memory
+    from memem.storage.index import Row
 
 
 def analyze(conn: sqlite3.Connection, text: str) -> list[str]:
@@ -73,6 +74,13 @@ def weights(conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, float]:
         t: 0.0 if t in stop else idf(df, docs)
         for t, df in document_frequencies(conn, terms).items()
     }
+
+
+def weights_with(
+    conn: sqlite3.Connection, terms: frozenset[str], rows: Sequence[Row]
+) -> dict[str, float]:
+    """The IDF weight of every term of `terms` and of the `rows` (a draft and its candidates)."""
+    return weights(conn, set(terms).union(*(r.terms for r in rows)))
 
 
 def adjust_terms(conn: sqlite3.Connection, terms: Iterable[str], delta: int) -> None:

@@ -7,6 +7,7 @@ directory) with 0600 files in 0700 directories. A file that cannot be read as a 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -21,6 +22,10 @@ from typing import Any, Final
 from memem.core.memory import Memory
 from memem.errors import BrokenFile, InvalidInput, Quarantined
 from memem.storage.files import write_atomic
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from memem.core.security import Scan
 
 MAX_FILE_BYTES: Final = 1024 * 1024
 # A temp file (`.<name>.<writer pid>.<random>.tmp`) whose writer is gone is a crash's leftover.
@@ -217,12 +222,12 @@ def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
     rewritten behind their back)."""
     from memem.core import security
 
-    fields = (memory.title, memory.content, memory.project, *memory.tags)
-    scans = [security.scan(text) for text in fields]
+    scans = [security.scan(memory.title), security.scan(memory.content)]
+    scans += [_scan_name(text) for text in (memory.project, *memory.tags)]
     # Tags are stored lowercased, which hides keys whose pattern is upper case (AKIA...):
     # a tag is also scanned upper-cased, and redacted whole if that finds a secret.
     for n, tag in enumerate(memory.tags, start=3):
-        upper = security.scan(tag.upper())
+        upper = _scan_name(tag.upper())
         if upper.redactions and not scans[n].redactions:
             scans[n] = upper
     for scanned in scans:
@@ -233,6 +238,15 @@ def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
         title, content, project, *tags = (scanned.text for scanned in scans)
         return memory.evolve(title=title, content=content, project=project, tags=tags, extra=extra)
     return memory
+
+
+@functools.lru_cache(maxsize=4096)
+def _scan_name(text: str) -> Scan:
+    """The scan of a project or a tag: the same few names recur across a vault, and a rebuild
+    vets every file (a scan is a pure function of the text, so a remembered one is the same)."""
+    from memem.core import security
+
+    return security.scan(text)
 
 
 def _scrub_extra(value: Any, key: str = "") -> Any:
