@@ -58,9 +58,7 @@ def filled(store: Store) -> Store:
 def rows(store: Store) -> dict[str, tuple[object, ...]]:
     """Each indexed memory as the index holds it, by id."""
     conn = store.index.connection()
-    return {
-        r.memory.id: (r.file, r.hash, r.memory, r.terms) for r in index.select(conn, "1 = 1", ())
-    }
+    return {r.memory.id: (r.file, r.hash, r.memory, r.terms) for r in index.all_memories(conn)}
 
 
 # -- reconcile ---------------------------------------------------------------------------------

@@ -318,12 +318,6 @@ def test_a_dangling_symlink_is_broken(vault: Vault, tmp_path: Path) -> None:
     assert broken_reason(vault, "link.md").startswith("cannot read: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Vault.read opens without O_NONBLOCK and checks the type only after the open: "
-    "a FIFO at a memory's name (put there after the scan, e.g. under `memem quarantine "
-    "list`, which reads indexed names) blocks the open forever instead of giving BrokenFile",
-)
 def test_reading_a_fifo_at_a_memorys_name_is_broken_instead_of_blocking(vault: Vault) -> None:
     os.mkfifo(vault.memories_dir / "pipe.md")
     script = (

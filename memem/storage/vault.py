@@ -170,8 +170,13 @@ class Vault:
         """Read and parse one memory file. Raises BrokenFile (with the reason) if it is not one."""
         path = self.path(name)
         try:
-            with open(path, "rb") as handle:
+            # O_NONBLOCK: a FIFO put at a memory's name after the scan fails the type check
+            # below instead of blocking the reader forever.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with open(fd, "rb") as handle:
                 st = os.fstat(handle.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    raise BrokenFile(name, "not a regular file")
                 if st.st_size > MAX_FILE_BYTES:
                     raise BrokenFile(
                         name, f"file too large ({st.st_size:,} bytes, limit {MAX_FILE_BYTES:,})"
