@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from memem.core.text import clip
 from memem.storage.files import write_atomic
 
 RELEASES_FILE: Final = "quarantine-releases.json"
@@ -65,8 +66,7 @@ class QuarantinedMemory:
 
 def excerpt(text: str) -> str:
     """One printable line of at most EXCERPT_CHARS characters from a quarantined text."""
-    line = " ".join(_UNPRINTABLE.sub("?", text).split())
-    return line if len(line) <= EXCERPT_CHARS else line[: EXCERPT_CHARS - 1] + "…"
+    return clip(_UNPRINTABLE.sub("?", text), EXCERPT_CHARS)
 
 
 def releases(state_dir: Path) -> dict[str, str]:

@@ -26,6 +26,7 @@ from typing import Final, TypeAlias
 from memem.core.graph import Edge
 from memem.core.memory import Memory
 from memem.storage import index
+from memem.storage.files import write_atomic
 from memem.storage.index import Index
 from memem.storage.vault import FileStat, Vault, alive, content_hash
 
@@ -125,10 +126,10 @@ def _journal(state_dir: Path, names: Sequence[str]) -> Path:
     """Note the files a save is about to write, under the writer's pid: if the process dies
     between a rename and COMMIT, the next save (in any process) finds the note and
     reconciles first, so the written memory is indexed before anything is compared with it."""
-    folder = state_dir / JOURNAL_DIR
-    folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / f"{os.getpid()}.{os.urandom(6).hex()}"
-    path.write_text("\n".join(names) + "\n", encoding="utf-8")
+    path = state_dir / JOURNAL_DIR / f"{os.getpid()}.{os.urandom(6).hex()}"
+    # Durable before the first rename: after a crash, the note is what makes the next save
+    # reconcile. (A temp a crash left here reads as a dead writer's note: one more reconcile.)
+    write_atomic(path, ("\n".join(names) + "\n").encode("utf-8"))
     return path
 
 
