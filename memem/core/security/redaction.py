@@ -17,6 +17,8 @@ from memem.core.security.findings import Finding
 from memem.core.security.rules import Rule, fold, line_window
 from memem.core.text import clip
 
+# Passes of redaction before the result is taken as it is (see `redact_secrets`).
+MAX_PASSES: Final = 4
 _PASSWORD_NAME: Final = re.compile("pass|pwd|wort|senha|contrase|haslo|losenord", re.I)
 
 # Strongest first: overlapping spans are merged under the stronger kind.
@@ -46,7 +48,9 @@ RULES: Final[tuple[Rule, ...]] = (
 )
 
 
-def redact_secrets(text: str) -> tuple[str, tuple[Finding, ...]]:
+def _redact_once(text: str) -> tuple[str, list[tuple[int, int, int, str]]]:
+    """One pass: the redacted text and the merged spans (start, end, priority, kind) of `text`
+    that it replaced."""
     sk = skeleton_map(text, decode=False)
     base, folded = sk.text, fold(sk.text)
     may_tokens = tokens.may_match(base, folded)
@@ -67,7 +71,7 @@ def redact_secrets(text: str) -> tuple[str, tuple[Finding, ...]]:
                 )
                 found.append((start, priority, end, kind))
     if not found:
-        return text, ()
+        return text, []
     # Overlapping spans are merged, never dropped: a secret half-covered by a weaker match must
     # not leak its other half.
     merged: list[tuple[int, int, int, str]] = []  # start, end, priority, kind
@@ -78,16 +82,60 @@ def redact_secrets(text: str) -> tuple[str, tuple[Finding, ...]]:
         else:
             merged.append((start, end, priority, kind))
     pieces: list[str] = []
-    marks: list[tuple[int, int, str]] = []
-    pos = size = 0
+    pos = 0
     for start, end, _, kind in merged:
-        tag = f"[REDACTED:{kind}]"
-        size += start - pos
-        marks.append((size, size + len(tag), kind))
-        pieces += [text[pos:start], tag]
-        size += len(tag)
+        pieces += [text[pos:start], f"[REDACTED:{kind}]"]
         pos = end
-    out = "".join([*pieces, text[pos:]])
+    return "".join([*pieces, text[pos:]]), merged
+
+
+def redact_secrets(text: str) -> tuple[str, tuple[Finding, ...]]:
+    """`text` with every secret replaced, and a finding (kind, excerpt) for each.
+
+    Redacting can make a secret visible that was not before: a token that swallowed the start
+    of a name (`whsec_...access_token := value`) leaves `]_token := value`, an assignment. So
+    passes repeat until one finds nothing (the result is a fixed point: redacting it again
+    changes nothing); excerpts are cut from the final text, so none shows a secret a later
+    pass redacted."""
+    out = text
+    tags: list[tuple[int, int, str]] = []  # (start, end, kind) of each tag in `out`
+    for _ in range(MAX_PASSES):
+        again, spans = _redact_once(out)
+        if not spans:
+            break
+        tags = _moved(tags, spans) + _placed(spans)
+        tags.sort()
+        out = again
     return out, tuple(
-        Finding(k, clip(out[slice(*line_window(out, s, e, 20))], 80)) for s, e, k in marks
+        Finding(kind, clip(out[slice(*line_window(out, s, e, 20))], 80)) for s, e, kind in tags
     )
+
+
+def _placed(spans: list[tuple[int, int, int, str]]) -> list[tuple[int, int, str]]:
+    """Where each tag of one pass lands in that pass's output."""
+    placed: list[tuple[int, int, str]] = []
+    shift = 0
+    for start, end, _, kind in spans:
+        size = len(f"[REDACTED:{kind}]")
+        placed.append((start + shift, start + shift + size, kind))
+        shift += size - (end - start)
+    return placed
+
+
+def _moved(
+    tags: list[tuple[int, int, str]], spans: list[tuple[int, int, int, str]]
+) -> list[tuple[int, int, str]]:
+    """Earlier tags, moved to where a later pass's output has them; a tag the later pass
+    swallowed (inside one of its spans) is counted by that span's own tag."""
+    moved: list[tuple[int, int, str]] = []
+    for s, e, kind in tags:
+        shift, inside = 0, False
+        for start, end, _, new_kind in spans:
+            if end <= s:
+                shift += len(f"[REDACTED:{new_kind}]") - (end - start)
+            elif start < e:
+                inside = True
+                break
+        if not inside:
+            moved.append((s + shift, e + shift, kind))
+    return moved
