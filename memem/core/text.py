@@ -289,13 +289,16 @@ def quote_fts(term: str) -> str:
 
 
 ELLIPSIS: Final = "…"
+# How far back `clip` looks for a word boundary: a finished word reads better, but what a cut
+# keeps (the target an attack names, a title's subject) matters more than a tidy end.
+WORD_SLACK: Final = 12
 
 
 def clip(text: str, limit: int, *, one_line: bool = True, tail: bool = False) -> str:
     """`text` cut to at most `limit` characters, marked with "…" where it was cut: the one
     truncation in memem. `one_line` folds every run of whitespace (newlines too) into a space
-    first. A cut falls on a word boundary when one is within the last third, and drops the
-    punctuation it leaves dangling. `tail` keeps the end instead of the start (an error's last
+    first. A cut falls on a word boundary when one is within the last WORD_SLACK characters
+    (a long word is cut, not dropped), and drops the punctuation it leaves dangling. `tail` keeps the end instead of the start (an error's last
     lines)."""
     text = " ".join(text.split()) if one_line else text.strip()
     if len(text) <= limit:
@@ -306,11 +309,11 @@ def clip(text: str, limit: int, *, one_line: bool = True, tail: bool = False) ->
     if tail:
         cut = text[-room:]
         space = cut.find(" ")
-        if 0 <= space < room // 3:
+        if 0 <= space < min(room // 3, WORD_SLACK):
             cut = cut[space + 1 :]
         return ELLIPSIS + cut.lstrip()
     cut = text[:room]
     space = cut.rfind(" ")
-    if space > room - room // 3 - 1 and text[room] != " ":
+    if space > room - min(room // 3, WORD_SLACK) - 1 and text[room] != " ":
         cut = cut[:space]
     return cut.rstrip(" ,;:-") + ELLIPSIS

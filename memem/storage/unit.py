@@ -143,5 +143,7 @@ def interrupted(state_dir: Path) -> list[Path]:
 
 
 def _writer_alive(note: str) -> bool:
-    pid = note.split(".", 1)[0]
+    # A note being written is write_atomic's temp `.<pid>.<hex>.<pid>.<random>.tmp`: the same
+    # pid leads once the dot is stripped, so a live writer's temp is never taken for a dead note.
+    pid = note.lstrip(".").split(".", 1)[0]
     return pid.isdigit() and alive(int(pid))
