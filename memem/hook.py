@@ -56,7 +56,7 @@ def respond(event: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> s
     cwd = str(payload.get("cwd") or env.get("CLAUDE_PROJECT_DIR") or os.getcwd())
     session_id = str(payload.get("session_id") or "") or None
     transcript = payload.get("transcript_path")
-    shift = float(env.get("MEMEM_TOPIC_SHIFT_THRESHOLD") or recall.TOPIC_SHIFT)
+    shift = settings.topic_shift(env, recall.TOPIC_SHIFT)
     common: dict[str, Any] = {
         "state_dir": state_dir,
         "vault_dir": settings.vault_dir(env),

@@ -49,6 +49,16 @@ def vault_dir(env: Mapping[str, str]) -> str:
     )
 
 
+def topic_shift(env: Mapping[str, str], default: float) -> float:
+    """`MEMEM_TOPIC_SHIFT_THRESHOLD`, a share in [0, 1]; anything else (a typo, `nan`) is the
+    default: a bad value must not turn off the prompt hook."""
+    try:
+        value = float(env.get("MEMEM_TOPIC_SHIFT_THRESHOLD") or default)
+    except ValueError:
+        return default
+    return value if 0.0 <= value <= 1.0 else default
+
+
 class Settings(Value):
     __slots__ = (
         "anthropic_api_key",

@@ -178,6 +178,14 @@ def test_mine_counts_opts_in_without_a_daemon_and_status_shows_it(
     assert "sessions: 2 pending; last mined: -" in status.stdout
     mined = run_cli("mine", "--all")
     assert mined.stdout.splitlines()[-1] == "mined 2 sessions with heuristic: 2 new memories"
+    # Nothing left: asking again is answered, not a usage error.
+    again = run_cli("mine", "--all")
+    assert (again.returncode, again.stdout) == (
+        0,
+        "nothing to mine: every session found is mined\n",
+    )
+    retried = run_cli("mine", "--retry-failed")
+    assert (retried.returncode, retried.stdout) == (0, "0 failed sessions will be retried\n")
     miner = json.loads(run_cli("status", "--json").stdout)["miner"]
     assert miner["sessions"] == {"mined": 2} and miner["last_mined"].endswith(".jsonl")
     assert run_cli("mine", "--opt-out").stdout.startswith("mining is off")

@@ -78,6 +78,20 @@ def test_a_relevant_prompt_gets_the_memory_content_fenced(project: Path) -> None
     assert "Hugo" not in text  # another project's memory stays out
 
 
+@pytest.mark.parametrize("threshold", ["abc", "nan", "-1", "7", ""])
+def test_a_bad_topic_shift_threshold_never_turns_the_prompt_hook_off(
+    project: Path, threshold: str
+) -> None:
+    """A typo in MEMEM_TOPIC_SHIFT_THRESHOLD is the default, not a hook that fails silently."""
+    result = run_hook(
+        "UserPromptSubmit",
+        {"prompt": "why is the checkout test flaky?"},
+        project,
+        MEMEM_TOPIC_SHIFT_THRESHOLD=threshold,
+    )
+    assert "use the fake gateway" in context(result)
+
+
 @pytest.mark.parametrize(
     "prompt", ["thanks", "ok", "/help", "what's the weather in Lisbon tomorrow?"]
 )

@@ -206,3 +206,22 @@ def test_absolute_is_absolute_and_stable(name: str) -> None:
     path = absolute(f"/base/{name}")
     assert path.startswith("/")
     assert absolute(path) == path
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0.5", 0.5),
+        ("0", 0.0),
+        ("1", 1.0),
+        ("", 0.2),
+        ("abc", 0.2),
+        ("nan", 0.2),
+        ("-0.1", 0.2),
+        ("3", 0.2),
+    ],
+)
+def test_the_topic_shift_threshold_is_a_share_or_the_default(value: str, expected: float) -> None:
+    from memem.settings import topic_shift
+
+    assert topic_shift({"MEMEM_TOPIC_SHIFT_THRESHOLD": value}, 0.2) == expected

@@ -112,6 +112,11 @@ def cmd_mine(store: Store, args: argparse.Namespace) -> int:
         return 0
     if args.retry_failed:
         print(f"{mining.retry_failed()} failed sessions will be retried")
+        if not args.session and not mining.unmined():
+            return 0  # asked, answered: nothing is left to mine, which is not a usage error
+    if args.all and not args.session and not mining.unmined():
+        print("nothing to mine: every session found is mined")
+        return 0
     targets = (
         [str(p) for p in args.session]
         if args.session
