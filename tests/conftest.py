@@ -11,8 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from memem.service.store import Store
+
+# The property tests run the same examples on every run by default, so that a red CI can be
+# reproduced and a green one means the same thing twice; `HYPOTHESIS_PROFILE=explore` searches
+# new examples (do that when changing a rule, the ranking, the planner or the scanner).
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRUBBED = ("MEMEM_", "CLAUDE_", "ANTHROPIC_")
