@@ -271,6 +271,17 @@ class Index:
 
 # SQLite primary result codes that mean "this file is not a usable index" rather than "try
 # again later": SQLITE_CORRUPT, SQLITE_NOTADB. Busy and locked databases are never among them.
+# Old SQLite builds allow 999 bound parameters: an IN list goes in chunks well below that.
+IN_CHUNK: Final = 500
+
+
+def in_chunks(values: Sequence[str]) -> Iterator[tuple[list[str], str]]:
+    """`values` in chunks small enough for one `IN (...)`, each with its placeholders."""
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = list(values[start : start + IN_CHUNK])
+        yield chunk, ",".join("?" * len(chunk))
+
+
 # What a database failure raises, for the front-ends' error handling (they import no sqlite3).
 SQLiteError: Final = sqlite3.Error
 

@@ -23,6 +23,7 @@ from memem.storage.database import (
     begin,
     checkpoint,
     commit,
+    in_chunks,
     rollback,
     unusable,
 )
@@ -332,9 +333,7 @@ def get(conn: sqlite3.Connection, memory_id: str) -> Row | None:
 
 def get_many(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Row]:
     found: dict[str, Row] = {}
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_chunks(ids):
         for r in conn.execute(
             f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})", chunk
         ):
@@ -427,9 +426,7 @@ def before_in_session(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str,
     for those of `ids` that have one: by created time, ties (one mining pass saves a session at
     once) in index order, i.e. save order (file order after a rebuild)."""
     found: dict[str, frozenset[str]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_chunks(ids):
         for memory_id, terms in conn.execute(
             "SELECT m.id, (SELECT p.terms FROM memories p "
             "WHERE p.source_session = m.source_session AND p.status = 'active' "
@@ -476,8 +473,6 @@ def files_of(conn: sqlite3.Connection, memory_ids: Iterable[str]) -> dict[str, s
     """The file of each of `memory_ids` that is indexed (the stems of a file's wikilinks)."""
     wanted = list(dict.fromkeys(memory_ids))
     found: dict[str, str] = {}
-    for at in range(0, len(wanted), 500):  # under SQLite's bound-parameter limit
-        chunk = wanted[at : at + 500]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in in_chunks(wanted):
         found.update(conn.execute(f"SELECT id, file FROM memories WHERE id IN ({marks})", chunk))
     return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from memem.core.ranking import idf
 from memem.core.text import STOPWORDS
-from memem.storage.database import TOKENIZER, _Connection
+from memem.storage.database import TOKENIZER, _Connection, in_chunks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,9 +48,7 @@ def doc_count(conn: sqlite3.Connection) -> int:
 def document_frequencies(conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, int]:
     wanted = list(set(terms))
     found: dict[str, int] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_chunks(wanted):
         found.update(conn.execute(f"SELECT term, df FROM terms WHERE term IN ({marks})", chunk))
     return {t: found.get(t, 0) for t in wanted}
 
