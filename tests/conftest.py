@@ -14,6 +14,7 @@ import pytest
 from hypothesis import settings
 
 from memem.service.store import Store
+from tests.fake_anthropic import FakeAnthropic
 
 # The property tests run the same examples on every run by default, so that a red CI can be
 # reproduced and a green one means the same thing twice; `HYPOTHESIS_PROFILE=explore` searches
@@ -56,3 +57,10 @@ def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
         env=env,
         timeout=120,
     )
+
+
+@pytest.fixture
+def api() -> Iterator[FakeAnthropic]:
+    """A fake Messages API on 127.0.0.1 (tests/fake_anthropic.py), stopped after the test."""
+    with FakeAnthropic() as fake:
+        yield fake

@@ -536,3 +536,14 @@ def _block_start(index: int, block: dict[str, Any]) -> dict[str, Any]:
 
 def _delta(index: int, delta: dict[str, Any]) -> dict[str, Any]:
     return {"type": "content_block_delta", "index": index, "delta": delta}
+
+
+def lesson(title: str) -> dict[str, object]:
+    """One lesson as the model returns it in a mining reply."""
+    return {
+        "title": title,
+        "content": f"{title} (learned in a session)",
+        "type": "decision",
+        "tags": ["mined"],
+        "importance": 3,
+    }

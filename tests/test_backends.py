@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +53,6 @@ LESSON = Lesson(
 
 
 # -- the Anthropic API through the real SDK -------------------------------------------------
-
-
-@pytest.fixture
-def api() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as server:
-        yield server
 
 
 def anthropic_backend(api: FakeAnthropic, *, timeout: float = 10.0) -> AnthropicBackend:

@@ -20,27 +20,11 @@ import pytest
 
 from memem import Store
 from tests.conftest import ROOT, run_cli
-from tests.fake_anthropic import FakeAnthropic
+from tests.fake_anthropic import FakeAnthropic, lesson
 from tests.test_miner import record
 from tests.waiting import wait_until
 
 SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
-
-
-def lesson(title: str) -> dict[str, object]:
-    return {
-        "title": title,
-        "content": f"{title} (learned in a session)",
-        "type": "decision",
-        "tags": ["mined"],
-        "importance": 3,
-    }
-
-
-@pytest.fixture
-def api() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,26 +14,10 @@ from memem import Store
 from memem.errors import ConfigError
 from memem.mining.service import Mining
 from memem.settings import MINER_CHILD, Settings
-from tests.fake_anthropic import FakeAnthropic
+from tests.fake_anthropic import FakeAnthropic, lesson
 from tests.test_miner import write_session
 
 SECRET = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
-
-
-def lesson(title: str) -> dict[str, object]:
-    return {
-        "title": title,
-        "content": f"{title} (learned in a session)",
-        "type": "decision",
-        "tags": ["mined"],
-        "importance": 3,
-    }
-
-
-@pytest.fixture
-def api() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as fake:
-        yield fake
 
 
 @pytest.fixture
