@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.setup(settings.log_dir, name="mcp")
         return mcp_server.serve(settings, early=os.environ.get("MEMEM_MCP_EARLY_INIT") != "0")
     if len(args) >= 2 and args[:2] == ["daemon", "run"] and set(args[2:]) <= {"--once"}:
-        from memem import daemon
+        from memem.engine import daemon
         from memem.settings import Settings
         from memem.storage import permissions
 

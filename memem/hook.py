@@ -9,15 +9,16 @@ error exits 0 with no output and a log line.
                       Write is about to touch
     PreCompact        records what the session must keep (re-injected after compaction)
 
-This runs on every prompt, so it imports only the standard library, the pure core and the
-index reader, and of the standard library not `typing`, `dataclasses` or `pathlib` (together
-~20 ms a prompt; see `memem.core.value`). `tests/test_hook.py` checks which modules a hook process
-never loads.
+A hook is a thin client of the engine (memem.engine.client): it passes the payload on and
+prints the answer. When no engine answers (not running, restarting, turned off with
+MEMEM_ENGINE=off), it answers in-process and starts the engine in the background. That
+fallback imports only the standard library, the pure core and the index reader, and of the
+standard library not `typing`, `dataclasses` or `pathlib` (together ~20 ms a prompt; see
+`memem.core.value`). `tests/test_hook.py` checks which modules a hook process never loads.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -38,20 +39,37 @@ BUSY_TIMEOUT_MS: Final = 500
 def _output(event: str, context: str) -> str:
     if not context:
         return ""
+    import json
+
     return json.dumps(
         {"hookSpecificOutput": {"hookEventName": event, "additionalContext": context}}
     )
 
 
-def respond(event: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> str:
-    """The hook's stdout for one event (may be empty)."""
+def parse(raw: bytes) -> dict[str, Any]:
+    """The event's payload (a JSON object) from the hook's stdin."""
+    import json  # not on the engine's path: ~10 ms of a hook process
+
+    payload = json.loads(raw.decode("utf-8", errors="replace") or "{}")
+    if not isinstance(payload, dict):
+        raise ValueError("hook payload is not a JSON object")
+    return payload
+
+
+def respond(
+    event: str, payload: Mapping[str, Any], env: Mapping[str, str], conn: Any = None
+) -> str:
+    """The hook's stdout for one event (may be empty). `conn`: an open index connection
+    (the engine's); by default the index is opened for this call."""
     from memem import settings
     from memem.service import recall
     from memem.storage.index import Index
 
+    if event not in EVENTS:
+        raise ValueError(f"unknown hook event {event!r}")
     state_dir = settings.state_dir(env)
     index_path = os.path.join(state_dir, settings.INDEX_FILE)
-    if not os.path.exists(index_path):
+    if conn is None and not os.path.exists(index_path):
         return ""
     cwd = str(payload.get("cwd") or env.get("CLAUDE_PROJECT_DIR") or os.getcwd())
     session_id = str(payload.get("session_id") or "") or None
@@ -65,9 +83,10 @@ def respond(event: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> s
         "transcript": transcript if isinstance(transcript, str) else None,
         "topic_shift": shift,
     }
-    idx = Index(index_path, busy_timeout_ms=BUSY_TIMEOUT_MS)
+    idx = None if conn is not None else Index(index_path, busy_timeout_ms=BUSY_TIMEOUT_MS)
     try:
-        conn = idx.connection()
+        if idx is not None:
+            conn = idx.connection()
         if event == "UserPromptSubmit":
             prompt = payload.get("prompt")
             if not isinstance(prompt, str):
@@ -81,11 +100,6 @@ def respond(event: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> s
             parts = [built.markdown]
             if env.get("MEMEM_SHOW_BANNER") == "1":
                 parts.insert(0, recall.status_line(conn, built.project))
-            from memem.mining import lifecycle
-
-            configured = settings.Settings.from_env(env)
-            if lifecycle.opted_in(configured):
-                lifecycle.ensure(configured, env)  # Claude Code has no install hook: start here
             return _output(event, "\n".join(p for p in parts if p))
         if event == "PreToolUse":
             if env.get("MEMEM_PRETOOL_GATING") != "1" or payload.get("tool_name") not in FILE_TOOLS:
@@ -102,33 +116,41 @@ def respond(event: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> s
             )
         return ""
     finally:
-        idx.close()
+        if idx is not None:
+            idx.close()
 
 
 def main(event: str) -> int:
-    """Entry point: always exits 0; failures are logged, never shown to the prompt."""
+    """Entry point: always exits 0; failures are logged, never shown to the prompt. The
+    engine answers when it can; else the hook answers in-process and starts the engine."""
     started = time.perf_counter()
-    from memem.settings import MINER_CHILD
+    from memem import settings
+    from memem.engine import client
 
     env = os.environ
-    if env.get(MINER_CHILD) == "1":
+    if env.get(settings.MINER_CHILD) == "1":
         return 0  # inside memem's own headless `claude -p`: stay out of the way
+    engine = client.enabled(env)
     try:
-        if event not in EVENTS:
-            raise ValueError(f"unknown hook event {event!r}")
         raw = sys.stdin.buffer.read(MAX_STDIN)
-        payload = json.loads(raw.decode("utf-8", errors="replace") or "{}")
-        if not isinstance(payload, dict):
-            raise ValueError("hook payload is not a JSON object")
-        out = respond(event, payload, env)
+        out = client.hook(event, raw, env, settings.state_dir(env)) if engine else None
+        if out is None:
+            out = respond(event, parse(raw), env).encode("utf-8")
+        else:
+            engine = False  # it answered: it runs
         if out:
-            sys.stdout.write(out)
+            sys.stdout.buffer.write(out)
             sys.stdout.flush()
     except Exception:
         _log_failure(event, env)
     else:
         if env.get("MEMEM_HOOK_LOG") == "1":
             _log_failure(event, env, ok=time.perf_counter() - started)
+    if engine:
+        try:
+            client.start(env)  # the next prompt gets the warm engine
+        except Exception:
+            _log_failure(event, env)
     return 0
 
 

@@ -37,6 +37,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("MEMEM_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("MEMEM_OBSIDIAN_VAULT", str(tmp_path / "vault"))
+    # A hook or command would start a detached engine that outlives the test: the tests of
+    # the engine start their own and stop it (tests/test_engine*.py).
+    monkeypatch.setenv("MEMEM_ENGINE", "off")
     yield tmp_path
 
 

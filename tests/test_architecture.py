@@ -4,7 +4,8 @@
     storage/   every side effect on disk; the only place that runs SQL
     service/   the API the front-ends call: storage and the core, never mining or a front-end
     mining/    the miner, its backends and the daemon's control: the service, storage, core
-    front-ends cli/, mcp_server, hook, daemon: never import each other
+    front-ends cli/, mcp_server/, hook, engine/: never import each other, but all use the
+               engine's client, and the engine's handlers run the others' work
 
 and, below the front-ends, nothing reads the environment, and no module grows past 500 lines.
 """
@@ -49,7 +50,12 @@ PURE_STDLIB = frozenset(
 )
 # markdown.py parses and renders YAML frontmatter from strings (never files).
 PURE_THIRD_PARTY = frozenset({"yaml", "frontmatter", "frontmatter.default_handlers"})
-FRONT_ENDS = ("memem.cli", "memem.mcp_server", "memem.hook", "memem.daemon")
+FRONT_ENDS = ("memem.cli", "memem.mcp_server", "memem.hook", "memem.engine")
+# The engine is the front-end the others are clients of: every front-end may use its client
+# (and the protocol under it), and its handlers run the work of the others (a hook event, a
+# CLI read command, an MCP tool call) with the warm store.
+ENGINE_CLIENT = ("memem.engine", "memem.engine.client", "memem.engine.protocol")
+ENGINE_HOSTED = {"memem.engine.handlers": ("memem.hook", "memem.cli", "memem.mcp_server.tools")}
 ENTRY_POINTS = ("memem.__main__",)
 LAYERS = {
     # layer -> what its modules may import from memem (besides themselves)
@@ -160,8 +166,35 @@ def test_front_ends_never_import_each_other(front_end: str) -> None:
         for m in mine
         for n in memem_modules(imports_of(MODULES[m]))
         if any(in_layer(n, o) for o in others)
+        and n not in ENGINE_CLIENT
+        and not any(in_layer(n, h) for h in ENGINE_HOSTED.get(m, ()))
     }
     assert bad == set()
+
+
+def test_the_engine_client_stays_cheap_to_import() -> None:
+    # Every prompt's hook process imports it: only the protocol, settings and cheap stdlib.
+    for name in ENGINE_CLIENT:
+        heavy = {
+            n
+            for n in imports_of(MODULES[name])
+            if n.split(".")[0] in {"json", "socket", "pathlib", "typing", "dataclasses", "re"}
+            and not _lazy(MODULES[name], n)
+        }
+        assert heavy == set(), name
+
+
+def _lazy(path: Path, module: str) -> bool:
+    """True when `module` is imported only inside functions (on use) or under
+    `if TYPE_CHECKING:` (never at run time), not at the top of `path`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top = {
+        a.name if isinstance(node, ast.Import) else (node.module or "")
+        for node in tree.body
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for a in node.names
+    }
+    return module not in top
 
 
 def _calls(path: Path, names: set[str]) -> list[int]:

@@ -162,15 +162,13 @@ def test_mine_counts_opts_in_without_a_daemon_and_status_shows_it(
 ) -> None:
     write_transcript(tmp_path, "c1", "We always run make migrate before make test")
     write_transcript(tmp_path, "c2", "Never deploy on a Friday afternoon")
-    monkeypatch.setenv("MEMEM_NO_DAEMON", "1")
+    monkeypatch.setenv("MEMEM_ENGINE", "off")
     monkeypatch.setenv("MEMEM_MINER_BACKEND", "heuristic")
     counted = run_cli("mine", "--count")
     assert counted.returncode == 0 and counted.stdout.startswith("2 past sessions found in ")
     assert counted.stdout.rstrip().endswith("mining is none")
     opted = run_cli("mine", "--opt-in", "new")
-    assert opted.stdout.startswith(
-        "mining on for new sessions; daemon not started (MEMEM_NO_DAEMON"
-    )
+    assert opted.stdout.startswith("mining on for new sessions; daemon not started (MEMEM_ENGINE")
     status = run_cli("status")
     assert "mining: new; backend heuristic (MEMEM_MINER_BACKEND=heuristic); daemon not running" in (
         status.stdout
@@ -202,7 +200,7 @@ def test_doctor_warns_when_mining_is_on_without_a_daemon_and_names_failing_sessi
     failing.write_text(f"#!{sys.executable}\nimport sys\nsys.exit('quota exhausted')\n")
     failing.chmod(0o755)
     path = write_transcript(tmp_path, "d1", "We decided to keep the monolith for now")
-    monkeypatch.setenv("MEMEM_NO_DAEMON", "1")
+    monkeypatch.setenv("MEMEM_ENGINE", "off")
     monkeypatch.setenv("MEMEM_MINER_BACKEND", "claude-cli")
     monkeypatch.setenv("MEMEM_CLAUDE", str(failing))
     off = {c["name"]: c for c in json.loads(run_cli("doctor", "--json").stdout)["checks"]}

@@ -37,6 +37,7 @@ def env(isolated: Path, api: FakeAnthropic) -> Iterator[dict[str, str]]:
         MEMEM_MINER_BACKEND="anthropic",
         MEMEM_MINER_SETTLE_SECONDS="0",
     )
+    environ.pop("MEMEM_ENGINE")  # these tests start the engine, and stop it below
     yield environ
     # Whatever a test did, no daemon outlives it.
     status = Path(os.environ["MEMEM_DIR"]) / "daemon.json"
@@ -132,7 +133,7 @@ def daemon(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
 def opt_in(env: dict[str, str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "memem", "mine", "--opt-in", "history", "--yes"],
-        env={**env, "MEMEM_NO_DAEMON": "1"},
+        env={**env, "MEMEM_ENGINE": "off"},
         capture_output=True,
         text=True,
         timeout=60,

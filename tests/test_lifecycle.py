@@ -69,8 +69,12 @@ def hold_lock(
 
 
 def environment(**extra: str) -> dict[str, str]:
-    """The environment an entry point hands down: this test's, runnable as `-m memem`."""
-    return dict(os.environ, PYTHONPATH=str(ROOT), MEMEM_MINER_BACKEND="heuristic", **extra)
+    """The environment an entry point hands down: this test's, runnable as `-m memem`, with
+    the engine allowed (the tests that start one stop it)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MEMEM_MINER_BACKEND="heuristic", **extra)
+    if "MEMEM_ENGINE" not in extra:
+        env.pop("MEMEM_ENGINE", None)
+    return env
 
 
 # -- probing ---------------------------------------------------------------------------------
@@ -173,8 +177,8 @@ def test_ensure_starts_one_daemon_that_stop_ends(settings: Settings) -> None:
     assert lifecycle.read_status(settings)["state"] == "stopped"
 
 
-def test_ensure_respects_memem_no_daemon(settings: Settings) -> None:
-    assert lifecycle.ensure(settings, environment(MEMEM_NO_DAEMON="1")).startswith("not started")
+def test_ensure_respects_memem_engine_off(settings: Settings) -> None:
+    assert lifecycle.ensure(settings, environment(MEMEM_ENGINE="off")).startswith("not started")
     assert not lifecycle.is_running(settings)
 
 

@@ -30,7 +30,7 @@ def environ(isolated: Path, api: FakeAnthropic) -> dict[str, str]:
         ANTHROPIC_BASE_URL=api.url,
         MEMEM_MINER_BACKEND="anthropic",
         MEMEM_MINER_SETTLE_SECONDS="0",
-        MEMEM_NO_DAEMON="1",
+        MEMEM_ENGINE="off",
     )
 
 
@@ -66,7 +66,7 @@ def test_a_transcript_is_mined_into_the_store_and_its_exchanges_are_searchable(
     path = transcript("s1", workdir, f"We chose Postgres for the orders service; token {SECRET}")
     api.reply_json({"memories": [lesson("Orders use Postgres")]})
     assert mining.discover() == 1
-    assert mining.opt("history").startswith("not started (MEMEM_NO_DAEMON=1")
+    assert mining.opt("history").startswith("not started (MEMEM_ENGINE=off")
     assert mining.due(time.time()) == [str(path)]
     outcome = mining.miner(store).mine(str(path))
     assert (outcome.status, outcome.memories) == ("mined", 1)

@@ -62,7 +62,7 @@ def test_every_file_memem_writes_is_owner_only_under_umask_022(isolated: Path) -
         encoding="utf-8",
     )
     os.utime(transcript, (time.time() - 60, time.time() - 60))
-    memem("mine", "--opt-in", "history", "--yes", env={**env, "MEMEM_NO_DAEMON": "1"})
+    memem("mine", "--opt-in", "history", "--yes", env={**env, "MEMEM_ENGINE": "off"})
     memem("daemon", "run", "--once", env=env)
     memem("status", env=env)
     assert (state / "logs").is_dir() and (state / "miner.sqlite3").exists()

@@ -39,6 +39,7 @@ from memem.errors import MememError
 
 if TYPE_CHECKING:
     from memem.service.store import Store
+    from memem.settings import Settings
 
 log = logging.getLogger("memem.cli")
 
@@ -215,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Read commands the engine runs with its warm store when it is live (its vault watcher keeps
+# the index current, so they skip the reconcile that stats every file).
+ENGINE_COMMANDS = frozenset({"search", "get", "list", "timeline"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     bad = undecodable(args_list)
@@ -224,10 +230,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(args_list)
     from memem import logs
+    from memem.engine import client
     from memem.settings import Settings
-    from memem.storage import index, permissions
+    from memem.storage import permissions
 
     permissions.restrict()
+    engine = client.enabled(os.environ) and args.command in ENGINE_COMMANDS
+    if engine:
+        try:
+            answer = client.call(
+                os.environ,
+                settings_state_dir(),
+                "cli",
+                {"argv": args_list, "cwd": os.getcwd()},
+            )
+        except client.Unavailable:
+            pass
+        except MememError as exc:
+            print(f"memem: {exc}", file=sys.stderr)
+            return 1
+        else:
+            sys.stdout.write(answer["stdout"])
+            sys.stderr.write(answer["stderr"])
+            return int(answer["code"])
     settings = Settings.from_env(os.environ)
     permissions.tighten(settings.state_dir, settings.vault_dir)
     logs.setup(settings.log_dir)
@@ -239,8 +264,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         from memem.service.store import Store
 
         with Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir) as store:
-            code: int = args.func(store, args)
-            return code
+            if args.command in ENGINE_COMMANDS:
+                store.reconcile()  # pick up edits made outside memem (no engine watches)
+            return run(store, args, settings)
+    finally:
+        if engine:
+            client.start(os.environ)  # the next command finds the engine warm
+
+
+def settings_state_dir() -> str:
+    from memem import settings
+
+    return settings.state_dir(os.environ)
+
+
+def run(store: Store, args: argparse.Namespace, settings: Settings) -> int:
+    """Run a parsed command against `store`: its exit code, memem's errors as one line on
+    stderr (1 for a memem error, 2 for bad usage, 3 for an internal error)."""
+    from memem.storage import index
+
+    try:
+        code: int = args.func(store, args)
+        return code
     except Usage as exc:
         print(f"memem: {exc}", file=sys.stderr)
         return 2
@@ -252,10 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if index.unusable(exc):
             # Damage the open-time check could not see (a bad page deep in the file): the
             # index is derived, so it is moved aside and rebuilt now.
-            from memem.service.store import Store
-
-            with Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir) as store:
-                aside = store.recover_index(str(exc))
+            aside = store.recover_index(str(exc))
             print(
                 f"memem: the index was damaged ({exc}); moved it aside to {aside} and rebuilt "
                 "it from the vault: run the command again",
@@ -278,3 +320,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
+
+
+def run_captured(store: Store, argv: Sequence[str], *, cwd: str) -> tuple[int, str, str]:
+    """A read command run in the engine for a client: (exit code, stdout, stderr), as the
+    client's own process would have printed them."""
+    from memem.cli.output import captured
+
+    args = build_parser().parse_args(list(argv))
+    if args.command not in ENGINE_COMMANDS:
+        raise Usage(f"`memem {args.command}` does not run in the engine")
+    with captured() as (out, err):
+        code = run(store, args, store.settings)
+    return code, out.getvalue(), err.getvalue()

@@ -45,7 +45,6 @@ def cmd_save(store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_search(store: Store, args: argparse.Namespace) -> int:
-    store.reconcile()
     hits = store.search(
         args.query,
         project=args.project,
@@ -65,7 +64,6 @@ def cmd_search(store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_get(store: Store, args: argparse.Namespace) -> int:
-    store.reconcile()
     memories = store.get_many(args.ids)
     if args.json:
         print_json([m.to_dict() for m in memories])
@@ -78,7 +76,6 @@ def cmd_get(store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_list(store: Store, args: argparse.Namespace) -> int:
-    store.reconcile()
     listings = store.list(project=args.project, recent=args.recent)
     if args.json:
         print_json(
@@ -117,7 +114,6 @@ def cmd_list(store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_timeline(store: Store, args: argparse.Namespace) -> int:
-    store.reconcile()
     thread = store.timeline(args.id, window=args.window)
     if args.json:
         print_json([{**m.to_dict(), "why": why} for m, why in thread])

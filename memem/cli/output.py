@@ -3,10 +3,13 @@ input; and `Usage`, the error for a command used the wrong way (exit 2)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from memem.errors import InvalidInput, MememError
 
@@ -67,3 +70,45 @@ def undecodable(argv: Sequence[str]) -> int | None:
         except UnicodeEncodeError:
             return n
     return None
+
+
+class _Routed(io.TextIOBase):
+    """sys.stdout or sys.stderr in the engine: a thread that runs a client's command writes
+    to that command's buffer, every other thread to the real stream."""
+
+    def __init__(self, real: TextIO, local: threading.local, name: str) -> None:
+        self._real = real
+        self._local = local
+        self._name = name
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        buffer = getattr(self._local, self._name, None)
+        return (buffer if buffer is not None else self._real).write(text)
+
+    def flush(self) -> None:
+        if getattr(self._local, self._name, None) is None:
+            self._real.flush()
+
+
+_local = threading.local()
+_routing = threading.Lock()
+
+
+@contextlib.contextmanager
+def captured() -> Iterator[tuple[io.StringIO, io.StringIO]]:
+    """What this thread prints, into two buffers (stdout, stderr): the engine runs clients'
+    commands on worker threads, each printing as the client's own process would."""
+    with _routing:
+        if not isinstance(sys.stdout, _Routed):
+            sys.stdout = _Routed(sys.stdout, _local, "out")
+        if not isinstance(sys.stderr, _Routed):
+            sys.stderr = _Routed(sys.stderr, _local, "err")
+    out, err = io.StringIO(), io.StringIO()
+    _local.out, _local.err = out, err
+    try:
+        yield out, err
+    finally:
+        _local.out = _local.err = None

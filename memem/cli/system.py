@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from memem.cli.output import Usage, layer_line, print_json
 from memem.core import fence
@@ -15,6 +15,7 @@ from memem.core import fence
 if TYPE_CHECKING:
     from memem.mining.service import Mining
     from memem.service.store import Store
+    from memem.settings import Settings
 
 
 def service() -> Mining:
@@ -148,18 +149,29 @@ def cmd_mine(store: Store, args: argparse.Namespace) -> int:
 def cmd_daemon(store: Store, args: argparse.Namespace) -> int:
     mining = service()
     if args.action == "ensure":
-        print(f"daemon {mining.daemon_ensure()}")
+        started = mining.daemon_ensure()
+        problem = engine_ready(wait=ENSURE_SECONDS) if "not started" not in started else ""
+        if problem:
+            print(f"memem: the engine did not start: {problem}", file=sys.stderr)
+            return 1
+        print(f"daemon {started}" + ("" if "not started" in started else "; the engine answers"))
     elif args.action == "stop":
         print(f"daemon {mining.daemon_stop()}")
     elif args.action == "status":
-        status = mining.daemon_status()
+        status = engine_status(mining)
         if args.json:
             print_json(status)
         else:
             state = "running" if status["running"] else "not running"
+            if status["running"]:
+                state += ", answering" if status["ready"] else ", not answering yet"
             beat = status.get("heartbeat")
             ago = f", heartbeat {time_ago(beat)}" if beat else ""
             print(f"daemon {state}{ago}; backend {status.get('backend', '?')}")
+            if status.get("socket"):
+                print(
+                    f"socket {status['socket']} · pid {status.get('pid')} · code {status.get('version')}"
+                )
             if status.get("last_error"):
                 print(f"last error: {status['last_error']}")
     else:
@@ -167,6 +179,65 @@ def cmd_daemon(store: Store, args: argparse.Namespace) -> int:
         # it does not recognise (`memem daemon run --json`) gets here.
         raise Usage("`memem daemon run` takes no option but --once")
     return 0
+
+
+ENSURE_SECONDS = 20.0
+
+
+def engine_status(mining: Mining) -> dict[str, Any]:
+    """The heartbeat file, whether a daemon holds the lock (`running`), and whether it
+    answers on its socket (`ready`, with its own view when it does)."""
+    from memem.engine import client
+
+    status = mining.daemon_status()
+    status.setdefault("socket", None)
+    status.setdefault("version", None)
+    status["ready"] = False
+    if status["running"]:
+        try:
+            live = client.call(os.environ, str(mining.settings.state_dir), "status", timeout=2.0)
+        except client.Unavailable:
+            pass
+        else:
+            status.update(live)
+    return status
+
+
+def engine_ready(*, wait: float) -> str:
+    """ "" once the engine answers on its socket; else why not (after `wait` seconds)."""
+    import time
+
+    from memem.engine import client
+    from memem.mining import lifecycle
+    from memem.settings import Settings
+
+    settings = Settings.from_env(os.environ)
+    deadline = time.monotonic() + wait
+    grace = time.monotonic() + 3.0  # a process just spawned needs a moment to take its lock
+    reason = "it did not answer"
+    while time.monotonic() < deadline:
+        try:
+            client.call(os.environ, str(settings.state_dir), "status", timeout=2.0)
+            return ""
+        except client.Unavailable as exc:
+            reason = str(exc)
+        if time.monotonic() > grace and not lifecycle.is_running(settings):
+            return f"it is not running ({last_words(settings)})"
+        time.sleep(0.05)
+    return f"{reason} within {wait:.0f} s"
+
+
+def last_words(settings: Settings) -> str:
+    """Why the engine stopped, from its status file or the tail of its output."""
+    from memem.mining import lifecycle
+
+    error = lifecycle.read_status(settings).get("last_error")
+    out = settings.log_dir / "daemon.out"
+    try:
+        tail = out.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+    except OSError:
+        tail = []
+    return f"{error or ' / '.join(tail) or 'no output'}; log: {out}"
 
 
 def time_ago(stamp: float) -> str:

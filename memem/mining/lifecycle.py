@@ -1,7 +1,7 @@
 """Starting, stopping and probing the miner daemon, without importing it.
 
 The SessionStart hook and the mining service (memem.mining.service) use these; the daemon
-itself (memem.daemon) holds `daemon.lock` with `flock` for as long as it runs and rewrites
+itself (memem.engine.daemon) holds `daemon.lock` with `flock` for as long as it runs and rewrites
 `daemon.json` (its heartbeat) every few seconds. The kernel drops the lock when the process
 dies, so a crashed daemon never blocks the next one.
 """
@@ -70,8 +70,8 @@ def ensure(settings: Settings, env: Mapping[str, str]) -> str:
     environ = dict(env)
     if environ.get(MINER_CHILD) == "1":
         return "skipped (inside memem's own claude session)"
-    if environ.get("MEMEM_NO_DAEMON") == "1":
-        return "not started (MEMEM_NO_DAEMON=1: mine with `memem mine` or `memem daemon run`)"
+    if environ.get("MEMEM_ENGINE", "").lower() in ("off", "0", "false", "no"):
+        return "not started (MEMEM_ENGINE=off: mine with `memem mine` or `memem daemon run`)"
     if is_running(settings):
         return "running"
     settings.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

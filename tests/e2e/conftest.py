@@ -183,7 +183,7 @@ def hermetic_env(
         MEMEM_OBSIDIAN_VAULT=str(vault),
         MEMEM_VENV=str(venv),
         # The daemon is driven by the tests (`memem daemon run --once`), never left running.
-        MEMEM_NO_DAEMON="1",
+        MEMEM_ENGINE="off",
     )
     return env
 

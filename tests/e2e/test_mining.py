@@ -101,7 +101,7 @@ def test_session_start_starts_the_daemon_which_mines_the_session_by_itself(
     settled, with nothing else driving it."""
     opted = claude.memem("mine", "--opt-in", "new")
     assert opted.returncode == 0, opted.stderr
-    env = {k: v for k, v in claude.env.items() if k != "MEMEM_NO_DAEMON"}
+    env = {k: v for k, v in claude.env.items() if k != "MEMEM_ENGINE"}
     env.update(MEMEM_MINER_SETTLE_SECONDS="0", MEMEM_MINER_BACKEND="anthropic")
     (claude.home / ".claude" / "projects").mkdir(parents=True, exist_ok=True)
     # One reply for everything: the model's answer in the session and the miner's reply are

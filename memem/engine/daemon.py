@@ -1,15 +1,21 @@
-"""The miner daemon: one per user, watching Claude Code's session folders.
+"""The daemon: memem's warm engine, one per user. It serves this user's hooks, CLI and MCP
+server on a local socket (memem.engine), watches the vault so that edits made elsewhere
+reach recall within seconds, and, when the user opted in, mines Claude Code's settled
+sessions.
 
-    memem daemon run [--once]   the loop (--once: mine what is due, then exit)
+    memem daemon run [--once]   the engine (--once: mine what is due, then exit; no socket)
     memem daemon ensure | stop | status   (memem.mining.lifecycle: start, stop, heartbeat)
 
 Lifecycle (arq's Worker): a lock file makes it single-instance (`flock`, released by the
 kernel when the process dies, so a crash never leaves a stale lock); a status file carries
 the heartbeat; SIGTERM stops at once: no new model call, a call in flight is abandoned after
-a short drain window (the cursor had not moved, so nothing is lost); the index is reconciled
-with the vault once on start, before mining; watchdog events are hints that
-wake the loop, and a full scan of the folders on start and every few minutes reconciles what
-events missed. Every failure inside the loop is logged and survived (the crash guard).
+a short drain window (the cursor had not moved, so nothing is lost) and requests in flight
+are answered; the index is reconciled with the vault once on start, before mining; watchdog
+events are hints that wake the loop, and a full scan of the folders on start and every few
+minutes reconciles what events missed. Every failure inside the loop is logged and survived
+(the crash guard). The engine holds nothing that is not derived from the vault and the
+index, so `kill -9` at any moment loses nothing. It makes way when its code changed on disk
+(a plugin update or uninstall) or its state dir is gone.
 """
 
 from __future__ import annotations
@@ -26,18 +32,26 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from memem.engine import protocol
 from memem.mining.lifecycle import lock_path, status_path
 from memem.mining.service import Mining
 from memem.settings import MINER_CHILD, Settings
 from memem.storage.files import write_atomic
 
-log = logging.getLogger("memem.daemon")
+if TYPE_CHECKING:
+    from memem.engine.server import Server
+    from memem.engine.watch import VaultWatcher
+    from memem.service.store import Store
+
+log = logging.getLogger("memem.engine")
 
 HEARTBEAT_SECONDS: Final = 15.0
 SCAN_SECONDS: Final = 120.0
 ONCE_BUDGET_SECONDS: Final = 120.0
+# A new engine waits this long for one that is shutting down (new code) to let go of the lock.
+TAKEOVER_SECONDS: Final = 15.0
 
 
 @dataclass
@@ -52,6 +66,10 @@ class Daemon:
     last_error: str = ""
     miner: Any = None
     watched: set[Path] = field(default_factory=set)
+    code: str = field(default_factory=protocol.code_digest)
+    server: Server | None = None
+    vault: VaultWatcher | None = None
+    started: float = field(default_factory=time.time)
 
     @functools.cached_property
     def mining(self) -> Mining:
@@ -66,40 +84,127 @@ class Daemon:
             self.miner.stop()
 
     def run(self) -> int:
-        """The loop. Returns 0, or 3 when another daemon already runs."""
+        """The engine. Returns 0, or 3 when another daemon already runs."""
         if self.env.get(MINER_CHILD) == "1":
             return 0  # inside memem's own `claude -p`: never recurse
         self.settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        lock_fd = os.open(lock_path(self.settings), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(lock_fd)
+        lock_fd = self._lock()
+        if lock_fd is None:
             return 3
         self._remove_stale_status_temps()
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
+        from memem.service.store import Store
+
         observer = None if self.once else self._watch()
-        started = time.time()
         try:
-            self._beat("running", started)
-            self._loop(started)
+            self._beat("starting")
+            store = Store.open(state_dir=self.settings.state_dir, vault_dir=self.settings.vault_dir)
+            try:
+                if not self.once:
+                    self._serve(store)
+                self._loop(store)
+            finally:
+                if self.vault is not None:
+                    self.vault.stop()
+                if self.server is not None:
+                    self.server.close()  # requests in flight are answered first
+                store.close()
         finally:
             if observer is not None:
                 observer.stop()
                 observer.join(timeout=5)
-            self._beat("stopped", started)
+            self._beat("stopped")
             fcntl.flock(lock_fd, fcntl.LOCK_UN)
             os.close(lock_fd)
         return 0
 
-    def _loop(self, started: float) -> None:
+    def _lock(self) -> int | None:
+        """The engine lock, or None when another engine holds it. One that is shutting down
+        (it met newer code) is waited for, so the new engine takes over at once."""
+        lock_fd = os.open(lock_path(self.settings), os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + TAKEOVER_SECONDS
+        while True:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return lock_fd
+            except OSError:
+                if self._holder_state() != "stopping" or time.monotonic() > deadline:
+                    os.close(lock_fd)
+                    return None
+                self.stopping.wait(0.05)
+
+    def _holder_state(self) -> str:
+        try:
+            data = json.loads(status_path(self.settings).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return ""
+        return str(data.get("state", "")) if isinstance(data, dict) else ""
+
+    def _serve(self, store: Store) -> None:
+        """Listen on the engine socket; a failure to is logged and shown in the status (the
+        clients then work in-process), never fatal to mining."""
+        from memem.engine.handlers import Handlers
+        from memem.engine.server import Server
+
+        path = protocol.socket_path(str(self.settings.state_dir))
+        server = Server(
+            path,
+            Handlers(store, self.mining, self.status),
+            code=self.code,
+            on_stale=self._make_way,
+        )
+        try:
+            server.bind()
+        except OSError as exc:
+            log.exception("cannot listen on the engine socket", extra={"socket": path})
+            self.last_error = f"cannot listen on {path}: {exc}"
+            return
+        server.serve()
+        self.server = server
+        from memem.engine.watch import VaultWatcher
+
+        self.vault = VaultWatcher(store, self.stopping)
+        self.vault.start()
+
+    def _make_way(self) -> None:
+        """A client runs other code (a plugin update): stop, so that the next request starts
+        an engine with the new code."""
+        if not self.stopping.is_set():
+            log.info("newer code on disk: making way for a new engine")
+            self._beat("stopping")
+            self.stop()
+
+    def _outdated(self) -> str:
+        """Why this engine should exit on its own, or "" (checked on each heartbeat)."""
+        if not self.settings.state_dir.is_dir():
+            return "the state dir is gone"
+        if protocol.code_digest() != self.code:
+            return "memem's code changed on disk (updated or uninstalled)"
+        return ""
+
+    def status(self) -> dict[str, Any]:
+        """The engine's state, as `memem daemon status --json` shows it."""
+        return {
+            "running": True,
+            "ready": self.server is not None,
+            "pid": os.getpid(),
+            "socket": self.server.path if self.server is not None else None,
+            "version": self.code,
+            "started": self.started,
+            "requests": self.server.served if self.server is not None else 0,
+            "mining": self.mining.opt_in,
+            "backend": self.mining.backend_name(),
+            "watching_vault": self.vault is not None and self.vault.watching,
+            "counts": self.counts,
+            "last_error": self.last_error,
+        }
+
+    def _loop(self, store: Store) -> None:
         from memem.core.security import redact
         from memem.mining.miner import Miner
-        from memem.service.store import Store
 
-        store = Store.open(state_dir=self.settings.state_dir, vault_dir=self.settings.vault_dir)
         try:
             # A memory whose file was written just before a kill -9 may be missing from the
             # index; the same chunk is mined again (its cursor had not moved), and only an
@@ -110,10 +215,15 @@ class Daemon:
         mining = self.mining
         miner: Miner | None = None
         last_scan = 0.0
-        try:
-            while not self.stopping.is_set():
-                now = time.time()
-                try:
+        while not self.stopping.is_set():
+            now = time.time()
+            try:
+                reason = "" if self.once else self._outdated()
+                if reason:
+                    log.info("the engine exits", extra={"reason": reason})
+                    self._beat("stopping")
+                    return
+                if self.once or mining.opt_in != "none":
                     if miner is None:
                         # A backend that cannot work (MEMEM_MINER_BACKEND=anthropic without a
                         # key) is reported and retried each cycle; the daemon stays up.
@@ -128,7 +238,7 @@ class Daemon:
                     for path in mining.due(now):
                         if self.stopping.is_set():
                             break
-                        if self.once and time.time() - started > ONCE_BUDGET_SECONDS:
+                        if self.once and time.time() - self.started > ONCE_BUDGET_SECONDS:
                             log.warning("--once ran out of time; the rest waits")
                             break
                         outcome = miner.mine(path)
@@ -136,20 +246,18 @@ class Daemon:
                         self.counts["memories"] = self.counts.get("memories", 0) + outcome.memories
                         if outcome.error:
                             self.last_error = redact(outcome.error)
-                        self._beat("running", started)
+                        self._beat("running")
                         if mining.breaker_open(time.time()):
                             break
-                except Exception as exc:  # the crash guard: log, back off, carry on
-                    log.exception("daemon loop failed")
-                    self.last_error = redact(f"{type(exc).__name__}: {exc}")
-                    self.stopping.wait(5)
-                if self.once:
-                    return
-                self._watch_new()
-                self._beat("running", started)
-                self.wake.wait(HEARTBEAT_SECONDS)
-        finally:
-            store.close()
+            except Exception as exc:  # the crash guard: log, back off, carry on
+                log.exception("daemon loop failed")
+                self.last_error = redact(f"{type(exc).__name__}: {exc}")
+                self.stopping.wait(5)
+            if self.once:
+                return
+            self._watch_new()
+            self._beat("running")
+            self.wake.wait(HEARTBEAT_SECONDS)
 
     def _watch(self) -> Any:
         """A watchdog observer on the session folders; events only wake the loop."""
@@ -199,12 +307,16 @@ class Daemon:
             except OSError:
                 log.warning("cannot remove a stale status file", extra={"path": str(tmp)})
 
-    def _beat(self, state: str, started: float) -> None:
+    def _beat(self, state: str) -> None:
+        if state == "running" and self.stopping.is_set():
+            state = "stopping"
         data = {
             "state": state,
             "pid": os.getpid(),
-            "started": started,
+            "started": self.started,
             "heartbeat": time.time(),
+            "socket": self.server.path if self.server is not None else None,
+            "version": self.code,
             "backend": self.mining.backend_name(),
             "counts": self.counts,
             "last_error": self.last_error,
