@@ -133,7 +133,9 @@ class EarlyAnswers:
         self._pending.add(("reply", request_id))
         return _line({"jsonrpc": "2.0", "id": request_id, "result": result})
 
-    def _listed(self, method: str, request_id: int | str, params: Mapping[str, Any]) -> bytes | None:
+    def _listed(
+        self, method: str, request_id: int | str, params: Mapping[str, Any]
+    ) -> bytes | None:
         known = self._snapshot[self._era or "off"].get(method) if self._era != "off" else None
         if known is None or method == "initialize":
             return None
@@ -168,7 +170,11 @@ class EarlyAnswers:
             key = ("ack", ((message.get("params") or {}).get("_meta") or {}).get(SUBSCRIPTION))
         else:
             return False
-        if not isinstance(key[1], int | str) or isinstance(key[1], bool) or key not in self._pending:
+        if (
+            not isinstance(key[1], int | str)
+            or isinstance(key[1], bool)
+            or key not in self._pending
+        ):
             return False
         self._pending.discard(key)
         return True

@@ -13,13 +13,9 @@ the version or the SDK, run `--write` and commit the file.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -70,6 +66,10 @@ def exchange(
     requests: Sequence[Mapping[str, Any]], env: Mapping[str, str], *, expect: int
 ) -> list[bytes]:
     """The first `expect` lines `python -m memem mcp` writes for `requests`."""
+    # Here, not at the top: the server imports this module to `load` the snapshot at start.
+    import subprocess
+    import threading
+
     proc = subprocess.Popen(
         [sys.executable, "-m", "memem", "mcp"],
         stdin=subprocess.PIPE,
@@ -120,6 +120,8 @@ def _entries(script: list[dict[str, Any]], lines: list[bytes]) -> dict[str, Any]
 
 def generate(env: Mapping[str, str] | None = None) -> str:
     """snapshot.json's text as the installed SDK would make it now."""
+    import tempfile
+
     from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
     with tempfile.TemporaryDirectory(prefix="memem-snapshot-") as scratch:
@@ -151,6 +153,8 @@ def generate(env: Mapping[str, str] | None = None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
     parser = argparse.ArgumentParser(prog="python -m memem.mcp_server.snapshot")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="regenerate snapshot.json")

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("memem.mcp")
 
 RECONCILE_SECONDS: Final = 30.0
+SWITCH_WHILE_LOADING: Final = 0.0005
 
 
 class _Wire(io.TextIOBase):
@@ -159,8 +160,6 @@ def _claim_stdio() -> tuple[BinaryIO, BinaryIO]:
 def serve(settings: "Settings", *, early: bool = True) -> int:
     """Run the server on stdin/stdout until the client closes the connection. Without
     `early`, the SDK answers everything itself (what the snapshot is made from)."""
-    loaded = threading.Thread(target=_load_sdk, name="memem-sdk-import", daemon=True)
-    loaded.start()
     import importlib.util
 
     if importlib.util.find_spec("mcp") is None:
@@ -181,9 +180,16 @@ def serve(settings: "Settings", *, early: bool = True) -> int:
     threading.Thread(
         target=_read, args=(wire_in, wire, inbox), name="memem-stdin", daemon=True
     ).start()
+    # The import holds the GIL for most of a second; the stdin thread, woken by a request
+    # while it runs, waits a switch interval (5 ms by default) for it each time.
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_WHILE_LOADING)
+    try:
+        _load_sdk()
+    finally:
+        sys.setswitchinterval(switch)
     import anyio
 
-    loaded.join()
     from memem.mcp_server.app import build
 
     local = _Local(settings, (Path.cwd(), *settings.import_roots))
