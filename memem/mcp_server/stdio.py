@@ -170,12 +170,7 @@ def serve(settings: "Settings", *, early: bool = True) -> int:
         )
         return 1
     wire_in, wire_out = _claim_stdio()
-    if early:
-        from memem.mcp_server import snapshot
-
-        wire = _Wire(wire_out, handshake.EarlyAnswers(snapshot.load()))
-    else:
-        wire = _Wire(wire_out, None)
+    wire = _Wire(wire_out, _early_answers() if early else None)
     inbox = _Inbox()
     threading.Thread(
         target=_read, args=(wire_in, wire, inbox), name="memem-stdin", daemon=True
@@ -208,6 +203,17 @@ def serve(settings: "Settings", *, early: bool = True) -> int:
     finally:
         local.close()
     return 0
+
+
+def _early_answers() -> handshake.EarlyAnswers | None:
+    from memem.mcp_server import snapshot
+
+    try:
+        return handshake.EarlyAnswers(snapshot.load())
+    except (OSError, ValueError):
+        # A copy installed without its snapshot still serves, only later.
+        log.exception("no snapshot to answer from; the SDK answers everything")
+        return None
 
 
 def _reconcile_every(store: "Store", stop: threading.Event) -> None:
