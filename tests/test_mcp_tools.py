@@ -97,6 +97,14 @@ def test_a_memem_error_from_forward_is_a_tool_error_with_its_message() -> None:
         )
 
 
+def test_without_forward_a_call_runs_here_on_the_store(store: Store) -> None:
+    app = build(store)
+    result = asyncio.run(app.call_tool("memory_save", {"content": "Run migrations with alembic."}))
+    text = "".join(getattr(part, "text", "") for part in getattr(result, "content", []))
+    assert text.startswith("saved: ")
+    assert "alembic" in run(store, "memory_recall", query="how to run migrations")
+
+
 def test_a_server_needs_a_store_or_a_forward() -> None:
     with pytest.raises(ValueError, match="store or a forward"):
         build()

@@ -10,8 +10,8 @@ other (the 2026-07-28 era, every request carrying its own `_meta` envelope):
 and an older client `initialize` (the handshake era, 2024-11-05 .. 2025-11-25) and the same
 lists without envelopes. Their answers depend on nothing but the request's id (and for
 `initialize`, the protocol version asked), so the server gives them from a snapshot of the
-SDK's own answers (memem/mcp_server/snapshot.json, which tests/test_mcp.py keeps byte-identical
-to what the SDK sends), passes every message on to the SDK once it has loaded, and drops the
+SDK's own answers (memem/mcp_server/snapshot.json, which tests/test_mcp_early.py keeps
+byte-identical to what the SDK sends), passes every message on to the SDK once it has loaded, and drops the
 SDK's own later answer to each request answered here (`EarlyAnswers.duplicate`). Anything
 the snapshot does not cover exactly (a tool call, a cursor, an envelope the SDK may refuse, a
 connection that opened oddly) is left to the SDK.
@@ -91,8 +91,8 @@ class EarlyAnswers:
 
     Give `answer` every line the client sends, in order, before the SDK reads it (but not
     the lines `rejection` refuses: the SDK never sees those), and `duplicate` every message
-    the SDK writes. Not thread-safe: the caller serialises the
-    two (the answer must be on record before the SDK can see its request)."""
+    the SDK writes. Not thread-safe: the caller serialises the two (an answer must be on
+    record before the SDK can see its request)."""
 
     def __init__(self, snapshot: Mapping[str, Any]) -> None:
         self._snapshot = snapshot
@@ -114,9 +114,9 @@ class EarlyAnswers:
             self._era = self._open(message["method"], params)
             if self._era == "legacy":
                 return self._initialized(message["id"], params["protocolVersion"])
-            if self._era == "off":
-                return None
-        return self._listed(message["method"], message["id"], params)
+        if self._era == "off":
+            return None
+        return self._listed(self._snapshot[self._era], message["method"], message["id"], params)
 
     def _open(self, method: str, params: Mapping[str, Any]) -> str:
         meta = params.get("_meta")
@@ -134,11 +134,12 @@ class EarlyAnswers:
         return _line({"jsonrpc": "2.0", "id": request_id, "result": result})
 
     def _listed(
-        self, method: str, request_id: int | str, params: Mapping[str, Any]
+        self, era: Mapping[str, Any], method: str, request_id: int | str, params: Mapping[str, Any]
     ) -> bytes | None:
-        known = self._snapshot[self._era or "off"].get(method) if self._era != "off" else None
+        """The answer to a request after the first, if the era's snapshot covers it exactly."""
+        known = era.get(method)
         if known is None or method == "initialize":
-            return None
+            return None  # a second initialize is the SDK's to refuse
         rest = dict(params)
         if self._era == "modern" and not _envelope_ok(
             rest.pop("_meta", None), self._snapshot["modern_versions"]
@@ -170,11 +171,7 @@ class EarlyAnswers:
             key = ("ack", ((message.get("params") or {}).get("_meta") or {}).get(SUBSCRIPTION))
         else:
             return False
-        if (
-            not isinstance(key[1], int | str)
-            or isinstance(key[1], bool)
-            or key not in self._pending
-        ):
+        if not isinstance(key[1], int | str) or key not in self._pending:
             return False
         self._pending.discard(key)
         return True

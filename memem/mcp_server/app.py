@@ -52,16 +52,9 @@ def build(
     if forward is None:
         if store is None:
             raise ValueError("build needs a store or a forward")
-        from memem.mining.service import Mining
-
-        local, roots = store, tuple(import_roots)
-        transcripts = mining if mining is not None else Mining(store.settings)
-
-        def forward(name: str, arguments: dict[str, Any]) -> str:
-            return run_tool(local, name, arguments, import_roots=roots, mining=transcripts)
-
+        forward = _here(store, tuple(import_roots), mining)
+    send = forward  # narrowed, for the closure
     app: MCPServer = MCPServer(NAME, instructions=INSTRUCTIONS, version=version())
-    send: Forward = forward
 
     def call(name: str, **arguments: Any) -> str:
         return send(name, arguments)
@@ -228,6 +221,18 @@ def build(
     for registered in app._tool_manager.list_tools():
         registered.parameters = _compact(registered.parameters)
     return app
+
+
+def _here(store: "Store", import_roots: tuple[Path, ...], mining: "Mining | None") -> Forward:
+    """Tool calls run in this process, on `store`."""
+    from memem.mining.service import Mining
+
+    transcripts = mining if mining is not None else Mining(store.settings)
+
+    def run(name: str, arguments: dict[str, Any]) -> str:
+        return run_tool(store, name, arguments, import_roots=import_roots, mining=transcripts)
+
+    return run
 
 
 def _compact(schema: Any) -> Any:
