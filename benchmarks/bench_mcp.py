@@ -2,13 +2,19 @@
 
     PYTHONPATH=. python -m benchmarks.bench_mcp [--sizes 1000,10000] [--runs N]
                                                 [--queries N] [--saves N] [--seed S]
+                                                [--base CHECKOUT] [--startup-only]
 
-What Claude Code waits for, measured the way it sees it (`mcp.ClientSession` over a pipe to
-`python -m memem mcp`):
+What Claude Code waits for, measured the way it sees it (over a pipe to `python -m memem mcp`):
 
-- spawn -> `initialize` answer and spawn -> `tools/list` answer, a fresh server each run, with
-  memem's early answer (the default) and with the SDK's own (`MEMEM_MCP_EARLY_INIT=0`),
-  next to `python -c pass` and `python -c "import mcp.server.mcpserver"` in the same run;
+- Claude Code's connect: spawn -> `tools/list` answer for the exact sequence Claude Code
+  2.1.329 sends at connect (server/discover, subscriptions/listen, server/discover again, then
+  prompts/list, resources/list and tools/list; claude-code.md section 7), raw JSON-RPC lines,
+  a fresh server each run; with `--base CHECKOUT` the same for another memem checkout (say
+  the version before a change), interleaved run by run;
+- through `mcp.ClientSession`: spawn -> `initialize` answer and spawn -> `tools/list` answer,
+  with memem's early answers (the default) and with the SDK answering everything
+  (`MEMEM_MCP_EARLY_INIT=0`), next to `python -c pass` and
+  `python -c "import mcp.server.mcpserver"` in the same run;
 - `memory_search` round trip per vault size, warm (each query run once untimed first), next
   to the same queries through `Store.search` in this process;
 - `memory_save` round trip per vault size, for new memories of the same synthetic stream.
@@ -22,12 +28,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -45,6 +53,7 @@ from memem.service.store import Store
 
 TIMEOUT: Final = 120.0
 TARGETS: Final = {
+    "connect": 300.0,  # spawn -> tools/list answer, median, Claude Code's connect sequence
     "initialize": 700.0,  # spawn -> initialize answer, median, default (early) answer
     "search@10000": 15.0,  # memory_search round trip, median, 10k memories
     "save@10000": 25.0,  # memory_save round trip, median, 10k memories
@@ -159,6 +168,84 @@ async def startup_once(
     return result
 
 
+_META: Final = "io.modelcontextprotocol/"
+# Claude Code 2.1.329's envelope on every request at connect, as it wrote it to memem's stdin.
+ENVELOPE: Final = {
+    f"{_META}protocolVersion": "2026-07-28",
+    f"{_META}clientInfo": {
+        "name": "claude-code",
+        "title": "Claude Code",
+        "version": "2.1.329",
+        "description": "Anthropic's agentic coding tool",
+        "websiteUrl": "https://claude.com/claude-code",
+    },
+    f"{_META}clientCapabilities": {
+        "roots": {"listChanged": True},
+        "elicitation": {"form": {}, "url": {}},
+    },
+}
+
+
+def _request(method: str, request_id: int | str, **params: Any) -> bytes:
+    message = {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": method,
+        "params": {"_meta": ENVELOPE, **params},
+    }
+    return (json.dumps(message) + "\n").encode()
+
+
+def connect_once(env: dict[str, str]) -> tuple[float, float]:
+    """(spawn -> first server/discover answer, spawn -> tools/list answer) in ms, for one
+    fresh server, each request sent when Claude Code sends it: after the answer it waits for."""
+    spawned = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "memem", "mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=env["HOME"],
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin, stdout = proc.stdin, proc.stdout
+    timer = threading.Timer(TIMEOUT, proc.kill)
+    timer.start()
+
+    def ask(*requests: bytes) -> None:
+        stdin.write(b"".join(requests))
+        stdin.flush()
+
+    def until(wanted: Callable[[dict[str, Any]], bool]) -> float:
+        while True:
+            line = stdout.readline()
+            if not line:
+                raise RuntimeError("the server closed stdout during connect")
+            if wanted(json.loads(line)):
+                return (time.perf_counter() - spawned) * 1e3
+
+    try:
+        ask(_request("server/discover", "server-discover-probe-1"))
+        discovered = until(lambda m: m.get("id") == "server-discover-probe-1")
+        listen = {
+            "toolsListChanged": True,
+            "promptsListChanged": True,
+            "resourcesListChanged": True,
+        }
+        ask(_request("subscriptions/listen", "listen:0", notifications=listen))
+        until(lambda m: m.get("method") == "notifications/subscriptions/acknowledged")
+        ask(_request("server/discover", 0))
+        until(lambda m: m.get("id") == 0)
+        ask(_request("prompts/list", 1), _request("resources/list", 2), _request("tools/list", 3))
+        listed = until(lambda m: m.get("id") == 3 and len(m["result"]["tools"]) >= 11)
+    finally:
+        timer.cancel()
+        proc.kill()
+        proc.wait()
+    return discovered, listed
+
+
 def process_ms(argv: Sequence[str], env: dict[str, str], runs: int) -> list[float]:
     """Wall time of `argv` as a whole process, `runs` times after one untimed run."""
     subprocess.run(argv, env=env, capture_output=True, check=True, timeout=TIMEOUT)
@@ -168,6 +255,63 @@ def process_ms(argv: Sequence[str], env: dict[str, str], runs: int) -> list[floa
         subprocess.run(argv, env=env, capture_output=True, check=True, timeout=TIMEOUT)
         times.append((time.perf_counter_ns() - start) / 1e6)
     return times
+
+
+def measure_connect(scratch: Scratch, runs: int, base: Path | None) -> list[Row]:
+    """Claude Code's connect sequence against this checkout, and `base` if given, interleaved
+    (the order flipping each run) next to `python -c pass`."""
+    envs = {"this": dict(scratch.env)}
+    if base is not None:
+        envs["base"] = dict(scratch.env, PYTHONPATH=str(base))
+    py = [sys.executable, "-c", "pass"]
+    for env in envs.values():
+        connect_once(env)  # untimed: page cache, .pyc files
+    samples: dict[str, list[float]] = {f"{k}{i}": [] for k in envs for i in "dl"}
+    samples["pass"] = []
+    for run in range(runs):
+        for name in list(envs) if run % 2 == 0 else list(reversed(envs)):
+            discovered, listed = connect_once(envs[name])
+            samples[f"{name}d"].append(discovered)
+            samples[f"{name}l"].append(listed)
+        samples["pass"] += process_ms(py, scratch.env, 1)
+        if (run + 1) % 5 == 0:
+            log(
+                f"connect {run + 1}/{runs}: "
+                + ", ".join(
+                    f"{k} tools/list {statistics.median(samples[k + 'l']):.0f} ms" for k in envs
+                )
+                + f", python -c pass {statistics.median(samples['pass']):.0f} ms (medians so far)"
+            )
+    rows = [
+        Row(
+            "Claude Code's connect: spawn -> tools/list",
+            None,
+            samples["thisl"],
+            "median <= 300 ms",
+            TARGETS["connect"],
+            "this checkout",
+        ),
+        Row("Claude Code's connect: spawn -> server/discover", None, samples["thisd"]),
+    ]
+    if base is not None:
+        rows += [
+            Row(
+                "Claude Code's connect: spawn -> tools/list",
+                None,
+                samples["basel"],
+                note=f"base {base}",
+            ),
+            Row(
+                "Claude Code's connect: spawn -> server/discover",
+                None,
+                samples["based"],
+                note=f"base {base}",
+            ),
+        ]
+    return [
+        *rows,
+        Row("baseline: python -c pass (interleaved with the above)", None, samples["pass"]),
+    ]
 
 
 def measure_startup(scratch: Scratch, runs: int) -> list[Row]:
@@ -199,9 +343,9 @@ def measure_startup(scratch: Scratch, runs: int) -> list[Row]:
             "median <= 700 ms",
             TARGETS["initialize"],
         ),
-        Row("spawn -> initialize, SDK answer (MEMEM_MCP_EARLY_INIT=0)", None, samples["si"]),
-        Row("spawn -> tools/list, early answer (default)", None, samples["el"]),
-        Row("spawn -> tools/list, SDK answer", None, samples["sl"]),
+        Row("spawn -> initialize, SDK answers all (MEMEM_MCP_EARLY_INIT=0)", None, samples["si"]),
+        Row("spawn -> tools/list, early answers (default)", None, samples["el"]),
+        Row("spawn -> tools/list, SDK answers all", None, samples["sl"]),
         Row(
             "spawn -> server/discover (2026-07-28 handshake, default env)",
             None,
@@ -342,6 +486,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--saves", type=int, default=100, help="memories to save per size")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the scratch dirs")
+    parser.add_argument(
+        "--base", type=Path, help="another memem checkout to compare Claude Code's connect with"
+    )
+    parser.add_argument("--startup-only", action="store_true", help="skip the tool round trips")
     args = parser.parse_args(argv)
     wall = time.perf_counter()
     digest = source_digest()
@@ -354,8 +502,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             scratches.append(scratch)
             if len(scratches) == 1:
                 log(f"start-up: {args.runs} fresh servers per mode on the {n:,} vault ...")
+                rows += measure_connect(scratch, args.runs, args.base)
                 rows += measure_startup(scratch, args.runs)
-            rows += measure_size(scratch, args)
+            if not args.startup_only:
+                rows += measure_size(scratch, args)
     finally:
         for scratch in scratches:
             if args.keep:

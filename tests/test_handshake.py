@@ -1,6 +1,7 @@
-"""The MCP handshake answered before the SDK loads (`early_answer`), and the error reply to a
-line the SDK would drop without a word (`rejection`). Pure: bytes in, bytes out.
-(tests/test_mcp.py checks, against the real SDK, that the early answers are its own.)"""
+"""The discovery and list calls answered before the SDK loads (`EarlyAnswers`), and the error
+reply to a line the SDK would drop without a word (`rejection`). Pure: bytes in, bytes out.
+(tests/test_mcp.py checks, against the real SDK, that the snapshot and the early answers are
+its own; here a small snapshot of the same shape stands in for it.)"""
 
 from __future__ import annotations
 
@@ -12,15 +13,40 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memem.core.handshake import (
-    HANDSHAKE_VERSIONS,
+    ACKNOWLEDGED,
     MAX_DEPTH,
     META,
-    MODERN_VERSIONS,
-    early_answer,
+    SUBSCRIPTION,
+    EarlyAnswers,
     rejection,
 )
 
-NAME, VERSION, INSTRUCTIONS = "memem", "9.9.9", "Use memory_search before answering."
+MODERN = "2026-07-28"
+LISTEN_FOR = {"toolsListChanged": True, "promptsListChanged": True, "resourcesListChanged": True}
+SNAPSHOT: dict[str, Any] = {
+    "handshake_versions": ["2024-11-05", "2025-06-18", "2025-11-25"],
+    "modern_versions": [MODERN],
+    "legacy": {
+        "initialize": {
+            "result": {
+                "capabilities": {"tools": {"listChanged": False}},
+                "instructions": "ça va",
+                "protocolVersion": "2025-11-25",
+                "serverInfo": {"name": "mémoire", "version": "9.9.9"},
+            }
+        },
+        "tools/list": {"params": {}, "result": {"tools": [{"name": "memory_save"}]}},
+        "ping": {"params": {}, "result": {}},
+    },
+    "modern": {
+        "server/discover": {"params": {}, "result": {"supportedVersions": [MODERN], "ttlMs": 0}},
+        "tools/list": {"params": {}, "result": {"resultType": "complete", "tools": []}},
+        "subscriptions/listen": {
+            "params": {"notifications": LISTEN_FOR},
+            "acknowledged": {"toolsListChanged": True},
+        },
+    },
+}
 
 
 def line(message: Any) -> bytes:
@@ -36,82 +62,113 @@ def initialize(request_id: Any = 1, **params: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "method": "initialize", "params": base | params}
 
 
-def discover(request_id: Any = 1, **meta: Any) -> dict[str, Any]:
+def envelope(**meta: Any) -> dict[str, Any]:
     base = {
-        f"{META}protocolVersion": MODERN_VERSIONS[0],
+        f"{META}protocolVersion": MODERN,
         f"{META}clientInfo": {"name": "claude-code", "version": "2.1.329"},
         f"{META}clientCapabilities": {},
     }
+    return {k: v for k, v in (base | meta).items() if v is not ...}
+
+
+def modern(
+    method: str, request_id: Any = 1, meta: dict[str, Any] | None = None, **params: Any
+) -> dict[str, Any]:
     return {
         "jsonrpc": "2.0",
         "id": request_id,
-        "method": "server/discover",
-        "params": {"_meta": base | meta},
+        "method": method,
+        "params": {"_meta": envelope() if meta is None else meta, **params},
     }
 
 
-def answer(message: Any) -> tuple[dict[str, Any], Any] | None:
-    found = early_answer(line(message), name=NAME, version=VERSION, instructions=INSTRUCTIONS)
-    if found is None:
-        return None
-    data, request_id = found
-    assert data.endswith(b"\n") and data.count(b"\n") == 1  # one JSON-RPC line
-    return json.loads(data), request_id
+def legacy(method: str, request_id: Any = 2, **extra: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "method": method, **extra}
 
 
-# -- initialize --------------------------------------------------------------------------------
+def answers(*messages: Any) -> list[Any]:
+    """What a fresh connection answers early to each of `messages`, in order (None: left to
+    the SDK), each answer parsed after checking it is one compact JSON line."""
+    early = EarlyAnswers(SNAPSHOT)
+    found: list[Any] = []
+    for message in messages:
+        data = early.answer(message if isinstance(message, bytes) else line(message))
+        if data is None:
+            found.append(None)
+            continue
+        text = data.decode("utf-8")
+        assert text.endswith("\n") and text.count("\n") == 1
+        assert (
+            text == json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False) + "\n"
+        )
+        found.append(json.loads(text))
+    return found
 
 
-def test_initialize_is_answered_with_name_version_instructions_and_capabilities() -> None:
-    found = answer(initialize(7))
-    assert found is not None
-    reply, request_id = found
-    assert request_id == 7
+# -- the handshake era: initialize, then the lists ---------------------------------------------
+
+
+def test_initialize_is_answered_from_the_snapshot_with_the_requests_id() -> None:
+    [reply] = answers(initialize(7))
     assert reply == {
         "jsonrpc": "2.0",
         "id": 7,
-        "result": {
-            "capabilities": {
-                "prompts": {"listChanged": False},
-                "resources": {"listChanged": False, "subscribe": False},
-                "tools": {"listChanged": False},
-            },
-            "instructions": INSTRUCTIONS,
-            "protocolVersion": "2025-06-18",
-            "serverInfo": {"name": NAME, "version": VERSION},
-        },
+        "result": {**SNAPSHOT["legacy"]["initialize"]["result"], "protocolVersion": "2025-06-18"},
     }
 
 
-@pytest.mark.parametrize("version", HANDSHAKE_VERSIONS)
+@pytest.mark.parametrize("version", SNAPSHOT["handshake_versions"])
 def test_a_known_protocol_version_is_agreed_as_asked(version: str) -> None:
-    found = answer(initialize(protocolVersion=version))
-    assert found is not None
-    assert found[0]["result"]["protocolVersion"] == version
+    [reply] = answers(initialize(protocolVersion=version))
+    assert reply["result"]["protocolVersion"] == version
 
 
-@pytest.mark.parametrize("version", ["1999-01-01", "2030-01-01", "", "latest"])
+@pytest.mark.parametrize("version", ["1999-01-01", "2030-01-01", MODERN, "", "latest"])
 def test_an_unknown_protocol_version_gets_the_newest_known(version: str) -> None:
-    found = answer(initialize(protocolVersion=version))
-    assert found is not None
-    assert found[0]["result"]["protocolVersion"] == HANDSHAKE_VERSIONS[-1]
+    [reply] = answers(initialize(protocolVersion=version))
+    assert reply["result"]["protocolVersion"] == "2025-11-25"
 
 
 @pytest.mark.parametrize("request_id", [0, 42, -1, "abc", "", "ü-id"])
-def test_the_answer_carries_the_requests_id(request_id: int | str) -> None:
-    found = answer(initialize(request_id))
-    assert found is not None
-    reply, returned = found
-    assert reply["id"] == returned == request_id
+def test_every_answer_carries_its_requests_id(request_id: int | str) -> None:
+    first, second = answers(initialize(request_id), legacy("tools/list", request_id))
+    assert first["id"] == second["id"] == request_id
 
 
-def test_the_answer_is_compact_json_with_unicode_as_it_is() -> None:
-    found = early_answer(line(initialize()), name="mémoire", version="1", instructions="ça va")
-    assert found is not None
-    text = found[0].decode("utf-8")
-    compact = json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
-    assert text == compact + "\n"
-    assert '"name":"mémoire"' in text
+def test_the_lists_after_initialize_are_answered_from_the_snapshot() -> None:
+    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    _, quiet, listed, pinged = answers(
+        initialize(), note, legacy("tools/list"), legacy("ping", 3, params={})
+    )
+    assert quiet is None  # notifications are never answered
+    assert listed == {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "result": SNAPSHOT["legacy"]["tools/list"]["result"],
+    }
+    assert pinged == {"jsonrpc": "2.0", "id": 3, "result": {}}
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        legacy("tools/list", params={"cursor": "abc"}),
+        legacy("tools/list", params={"_meta": {"progressToken": 1}}),
+        legacy("tools/call", params={"name": "memory_list", "arguments": {}}),
+        legacy("prompts/get", params={"name": "x"}),
+        initialize(2),
+        modern("tools/list", 2),
+    ],
+    ids=["cursor", "meta", "tool-call", "not-in-snapshot", "second-initialize", "envelope"],
+)
+def test_a_request_the_snapshot_does_not_cover_exactly_is_left_to_the_sdk(asked: Any) -> None:
+    assert answers(initialize(), asked)[1] is None
+
+
+def test_no_list_is_answered_before_initialize() -> None:
+    """The SDK refuses a list that opens the connection: so must the early answers, and the
+    connection stays with the SDK."""
+    assert answers(legacy("tools/list", 1), initialize(2), legacy("tools/list", 3)) == [None] * 3
 
 
 @pytest.mark.parametrize(
@@ -126,120 +183,162 @@ def test_the_answer_is_compact_json_with_unicode_as_it_is() -> None:
     ],
     ids=["version-int", "caps-null", "caps-list", "info-str", "info-no-version", "name-int"],
 )
-def test_an_initialize_the_sdk_would_refuse_is_left_to_the_sdk(params: dict[str, Any]) -> None:
+def test_an_initialize_the_sdk_would_refuse_leaves_the_connection_to_the_sdk(
+    params: dict[str, Any],
+) -> None:
     """A client must never get a success here and then the SDK's error for the same id."""
-    assert answer(initialize(**params)) is None
+    assert answers(initialize(**params), legacy("tools/list")) == [None, None]
 
 
 def test_missing_initialize_fields_are_left_to_the_sdk() -> None:
     message = initialize()
     del message["params"]["capabilities"]
-    assert answer(message) is None
+    assert answers(message) == [None]
 
 
-# -- server/discover ---------------------------------------------------------------------------
+# -- the 2026-07-28 era: every request in its own envelope -------------------------------------
 
 
-def test_discover_is_answered_with_the_modern_shape() -> None:
-    found = answer(discover("d1"))
-    assert found is not None
-    reply, request_id = found
-    assert request_id == "d1"
-    assert reply == {
+def test_claude_codes_connect_sequence_is_answered_in_full() -> None:
+    """What Claude Code 2.1.329 sends at connect (claude-code.md section 7)."""
+    listen = modern("subscriptions/listen", "listen:0", notifications=LISTEN_FOR)
+    first, acknowledged, again, tools = answers(
+        modern("server/discover", "server-discover-probe-1"),
+        listen,
+        modern("server/discover", 0),
+        modern("tools/list", 3),
+    )
+    assert first == {
         "jsonrpc": "2.0",
-        "id": "d1",
-        "result": {
-            "cacheScope": "private",
-            "capabilities": {
-                "prompts": {"listChanged": True},
-                "resources": {"listChanged": True, "subscribe": True},
-                "tools": {"listChanged": True},
-            },
-            "instructions": INSTRUCTIONS,
-            "resultType": "complete",
-            "supportedVersions": list(MODERN_VERSIONS),
-            "ttlMs": 0,
-            "_meta": {f"{META}serverInfo": {"name": NAME, "version": VERSION}},
+        "id": "server-discover-probe-1",
+        "result": SNAPSHOT["modern"]["server/discover"]["result"],
+    }
+    assert acknowledged == {
+        "jsonrpc": "2.0",
+        "method": ACKNOWLEDGED,
+        "params": {
+            "_meta": {SUBSCRIPTION: "listen:0"},
+            "notifications": {"toolsListChanged": True},
         },
     }
-
-
-def test_discover_without_client_capabilities_is_still_answered() -> None:
-    message = discover()
-    del message["params"]["_meta"][f"{META}clientCapabilities"]
-    assert answer(message) is not None
+    assert again["id"] == 0 and tools["id"] == 3
+    assert tools["result"] == SNAPSHOT["modern"]["tools/list"]["result"]
 
 
 @pytest.mark.parametrize(
     "meta",
     [
-        {f"{META}protocolVersion": "2025-06-18"},
-        {f"{META}protocolVersion": None},
-        {f"{META}clientInfo": "claude"},
-        {f"{META}clientCapabilities": []},
+        envelope(**{f"{META}protocolVersion": "2025-06-18"}),
+        envelope(**{f"{META}protocolVersion": None}),
+        envelope(**{f"{META}clientInfo": "claude"}),
+        envelope(**{f"{META}clientInfo": {"name": "claude"}}),
+        envelope(**{f"{META}clientCapabilities": []}),
+        envelope(**{f"{META}clientCapabilities": ...}),
     ],
-    ids=["old-version", "no-version", "info-str", "caps-list"],
+    ids=["old-version", "null-version", "info-str", "info-no-version", "caps-list", "no-caps"],
 )
-def test_a_discover_the_sdk_would_refuse_is_left_to_the_sdk(meta: dict[str, Any]) -> None:
-    assert answer(discover(**meta)) is None
+def test_an_envelope_the_sdk_would_refuse_is_left_to_the_sdk(meta: dict[str, Any]) -> None:
+    assert answers(modern("server/discover", meta=meta), modern("tools/list", 2, meta=meta)) == [
+        None,
+        None,
+    ]
 
 
-def test_discover_without_meta_is_left_to_the_sdk() -> None:
-    message = discover()
+def test_an_envelope_without_client_info_is_answered() -> None:
+    """Client info is optional in the envelope (the SDK reads it as absent)."""
+    meta = envelope(**{f"{META}clientInfo": ...})
+    assert answers(modern("server/discover", meta=meta))[0]["id"] == 1
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        modern("tools/list", 2, cursor="abc"),
+        modern("subscriptions/listen", 2, notifications={"toolsListChanged": True}),
+        modern("ping", 2),
+        modern("initialize", 2),
+        legacy("tools/list"),
+        modern("tools/call", 2, name="memory_list", arguments={}),
+    ],
+    ids=["cursor", "other-filter", "not-in-snapshot", "initialize", "no-envelope", "tool-call"],
+)
+def test_a_modern_request_the_snapshot_does_not_cover_exactly_is_left_to_the_sdk(
+    asked: Any,
+) -> None:
+    assert answers(modern("server/discover"), asked)[1] is None
+
+
+def test_a_discover_with_its_envelope_half_built_leaves_the_connection_to_the_sdk() -> None:
+    message = modern("server/discover")
     message["params"] = {}
-    assert answer(message) is None
+    assert answers(message, modern("tools/list", 2)) == [None, None]
 
 
-# -- everything else goes to the SDK -----------------------------------------------------------
+# -- what opens nothing, and the SDK's duplicates ----------------------------------------------
 
 
 @pytest.mark.parametrize(
     "message",
     [
-        {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
-        {"jsonrpc": "2.0", "method": "notifications/initialized", "params": {}},
         {"jsonrpc": "1.0", "id": 1, "method": "initialize", "params": initialize()["params"]},
         {"jsonrpc": "2.0", "id": True, "method": "initialize", "params": initialize()["params"]},
         {"jsonrpc": "2.0", "id": 1.5, "method": "initialize", "params": initialize()["params"]},
         {"jsonrpc": "2.0", "id": None, "method": "initialize", "params": initialize()["params"]},
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize"},
         {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": []},
-        [initialize()],
-        "initialize",
     ],
-    ids=[
-        "other-method",
-        "notification",
-        "jsonrpc-1",
-        "id-bool",
-        "id-float",
-        "id-null",
-        "no-params",
-        "params-list",
-        "batch",
-        "string",
-    ],
+    ids=["jsonrpc-1", "id-bool", "id-float", "id-null", "params-list"],
 )
-def test_anything_but_a_valid_handshake_request_is_not_answered_early(message: Any) -> None:
-    assert answer(message) is None
+def test_a_request_the_sdk_may_read_otherwise_leaves_the_connection_to_it(message: Any) -> None:
+    assert answers(message, initialize(2), legacy("tools/list", 3)) == [None, None, None]
 
 
 @pytest.mark.parametrize(
-    "data",
-    [b"", b"\n", b"not json\n", b'{"jsonrpc": "2.0", "id": 1,\n', b"\xff\xfe\n"],
-    ids=["empty", "newline", "text", "cut", "bytes"],
+    "message",
+    [
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 9, "result": {}},
+        [initialize()],
+        "initialize",
+        b"not json\n",
+        b"\xff\xfe\n",
+        b"",
+    ],
+    ids=["notification", "response", "batch", "string", "text", "bytes", "empty"],
 )
-def test_a_line_that_is_not_a_message_is_not_answered_early(data: bytes) -> None:
-    assert early_answer(data, name=NAME, version=VERSION, instructions=INSTRUCTIONS) is None
+def test_what_is_not_a_request_is_not_answered_and_opens_nothing(message: Any) -> None:
+    assert answers(message, initialize(2)) == [None, answers(initialize(2))[0]]
 
 
-def test_a_handshake_nested_too_deep_is_not_answered_early() -> None:
-    message = initialize()
-    deep: Any = {}
-    for _ in range(MAX_DEPTH + 5):
-        deep = {"d": deep}
-    message["params"]["capabilities"] = {"experimental": deep}
-    assert answer(message) is None
+def test_the_sdks_answer_to_each_request_answered_early_is_a_duplicate_once() -> None:
+    early = EarlyAnswers(SNAPSHOT)
+    listen = modern("subscriptions/listen", "listen:0", notifications=LISTEN_FOR)
+    for message in (modern("server/discover", 1), listen, modern("tools/list", "t")):
+        assert early.answer(line(message)) is not None
+    ack = {
+        "jsonrpc": "2.0",
+        "method": ACKNOWLEDGED,
+        "params": {"_meta": {SUBSCRIPTION: "listen:0"}, "notifications": {}},
+    }
+    sdk = [
+        {"jsonrpc": "2.0", "id": 1, "result": {}},
+        {"jsonrpc": "2.0", "id": "t", "error": {"code": -32602, "message": "refused"}},
+        ack,
+    ]
+    assert [early.duplicate(json.dumps(m)) for m in sdk] == [True, True, True]
+    assert [early.duplicate(json.dumps(m)) for m in sdk] == [False, False, False]
+
+
+def test_the_sdks_other_messages_pass() -> None:
+    early = EarlyAnswers(SNAPSHOT)
+    assert early.answer(line(modern("server/discover", 1))) is not None
+    final = {"jsonrpc": "2.0", "id": "listen:0", "result": {"_meta": {SUBSCRIPTION: "listen:0"}}}
+    for message in (
+        {"jsonrpc": "2.0", "id": 2, "result": {}},
+        {"jsonrpc": "2.0", "id": "1", "result": {}},
+        {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"},
+        final,
+    ):
+        assert not early.duplicate(json.dumps(message))
 
 
 # -- rejection ---------------------------------------------------------------------------------
@@ -348,5 +447,6 @@ def test_any_line_gets_either_nothing_or_one_valid_error_line(text: str) -> None
 @settings(max_examples=200)
 @given(st.binary(max_size=200))
 def test_random_bytes_never_raise_and_are_never_answered_early(data: bytes) -> None:
-    found = early_answer(data, name=NAME, version=VERSION, instructions=INSTRUCTIONS)
-    assert found is None
+    early = EarlyAnswers(SNAPSHOT)
+    assert early.answer(data) is None
+    assert early.answer(line(initialize())) is not None  # and decide nothing

@@ -1,21 +1,27 @@
-"""The MCP handshake answer, given before the SDK has loaded. Pure.
+"""Early answers: the MCP discovery and list calls answered before the SDK has loaded. Pure.
 
-Importing the MCP SDK takes about a second, and Claude Code waits for every server's
-handshake answer before it sends the first prompt. Both handshakes have static answers (our
-name, version, instructions and capabilities, and the protocol version):
+Importing the MCP SDK takes about a second, and Claude Code counts a server connected only
+once it has answered the handshake and the lists. Claude Code 2.1.329 sends, one after the
+other (the 2026-07-28 era, every request carrying its own `_meta` envelope):
 
-    initialize        the handshake era (protocol 2024-11-05 .. 2025-11-25)
-    server/discover   the per-request-envelope era (2026-07-28): Claude Code 2.1.329 opens with it
+    server/discover, subscriptions/listen (answered by an acknowledgement notification),
+    server/discover again, then prompts/list, resources/list and tools/list at once
 
-so the server gives the answer from here at once, loads the SDK meanwhile, then replays the
-request to the SDK and drops the SDK's own answer to it. `tests/test_mcp.py` checks, byte for
-byte, that both answers are the same.
+and an older client `initialize` (the handshake era, 2024-11-05 .. 2025-11-25) and the same
+lists without envelopes. Their answers depend on nothing but the request's id (and for
+`initialize`, the protocol version asked), so the server gives them from a snapshot of the
+SDK's own answers (memem/mcp_server/snapshot.json, which tests/test_mcp_early.py keeps
+byte-identical to what the SDK sends), passes every message on to the SDK once it has loaded, and drops the
+SDK's own later answer to each request answered here (`EarlyAnswers.duplicate`). Anything
+the snapshot does not cover exactly (a tool call, a cursor, an envelope the SDK may refuse, a
+connection that opened oddly) is left to the SDK.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any, Final
 
 # pydantic, which parses every message in the SDK, gives up past about 200 levels, and then
@@ -23,39 +29,33 @@ from typing import Any, Final
 MAX_DEPTH: Final = 100
 _TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,]|[^\s\[\]{}:,"]+')
 
-# mcp_types.version: revisions reachable through initialize, and through server/discover.
-HANDSHAKE_VERSIONS: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
-MODERN_VERSIONS: Final = ("2026-07-28",)
 META: Final = "io.modelcontextprotocol/"
+ACKNOWLEDGED: Final = "notifications/subscriptions/acknowledged"
+SUBSCRIPTION: Final = f"{META}subscriptionId"
 
 
-def _capabilities(changes: bool) -> dict[str, Any]:
-    return {
-        "prompts": {"listChanged": changes},
-        "resources": {"listChanged": changes, "subscribe": changes},
-        "tools": {"listChanged": changes},
-    }
-
-
-def _request(line: bytes) -> dict[str, Any] | None:
-    if rejection(line.decode("utf-8", errors="surrogateescape")) is not None:
-        return None
+def _message(line: bytes) -> dict[str, Any] | None:
+    """The JSON object on `line` (one `rejection` let through, so the SDK reads it too)."""
     try:
         message = json.loads(line)
     except (ValueError, RecursionError):
         return None
-    if (
-        isinstance(message, dict)
-        and message.get("jsonrpc") == "2.0"
-        and isinstance(message.get("id"), int | str)
-        and not isinstance(message.get("id"), bool)
-        and isinstance(message.get("params"), dict)
-    ):
-        return message
-    return None
+    return message if isinstance(message, dict) else None
 
 
-def _initialize_ok(params: dict[str, Any]) -> bool:
+def _is_request(message: Mapping[str, Any]) -> bool:
+    """A request exactly as the SDK's model reads one (a float id, say, is not)."""
+    request_id = message.get("id")
+    return (
+        message.get("jsonrpc") == "2.0"
+        and isinstance(message.get("method"), str)
+        and isinstance(request_id, int | str)
+        and not isinstance(request_id, bool)
+        and isinstance(message.get("params", {}), dict)
+    )
+
+
+def _initialize_ok(params: Mapping[str, Any]) -> bool:
     client = params.get("clientInfo")
     return (
         isinstance(params.get("protocolVersion"), str)
@@ -66,50 +66,115 @@ def _initialize_ok(params: dict[str, Any]) -> bool:
     )
 
 
-def _discover_ok(params: dict[str, Any]) -> bool:
-    meta = params.get("_meta")
+def _envelope_ok(meta: Any, versions: list[str]) -> bool:
+    """A 2026-07-28 envelope the SDK accepts: a served version, client capabilities, and
+    client info if any."""
+    if not isinstance(meta, dict):
+        return False
+    client = meta.get(f"{META}clientInfo", {"name": "", "version": ""})
     return (
-        isinstance(meta, dict)
-        and meta.get(f"{META}protocolVersion") in MODERN_VERSIONS
-        and isinstance(meta.get(f"{META}clientInfo"), dict)
-        and isinstance(meta.get(f"{META}clientCapabilities", {}), dict)
+        meta.get(f"{META}protocolVersion") in versions
+        and isinstance(meta.get(f"{META}clientCapabilities"), dict)
+        and isinstance(client, dict)
+        and isinstance(client.get("name"), str)
+        and isinstance(client.get("version"), str)
     )
 
 
-def early_answer(
-    line: bytes, *, name: str, version: str, instructions: str
-) -> tuple[bytes, int | str] | None:
-    """The SDK's answer to the handshake request in `line`, byte for byte, with the request's
-    id; None for anything else (and for a request the SDK would refuse: only the SDK answers
-    that, so a client never gets a success and then an error for one id)."""
-    request = _request(line)
-    if request is None:
-        return None
-    params = request["params"]
-    result: dict[str, Any]
-    if request.get("method") == "initialize" and _initialize_ok(params):
-        asked = params["protocolVersion"]
-        result = {
-            "capabilities": _capabilities(False),
-            "instructions": instructions,
-            "protocolVersion": asked if asked in HANDSHAKE_VERSIONS else HANDSHAKE_VERSIONS[-1],
-            "serverInfo": {"name": name, "version": version},
-        }
-    elif request.get("method") == "server/discover" and _discover_ok(params):
-        result = {
-            "cacheScope": "private",
-            "capabilities": _capabilities(True),
-            "instructions": instructions,
-            "resultType": "complete",
-            "supportedVersions": list(MODERN_VERSIONS),
-            "ttlMs": 0,
-            "_meta": {f"{META}serverInfo": {"name": name, "version": version}},
-        }
-    else:
-        return None
-    reply = {"jsonrpc": "2.0", "id": request["id"], "result": result}
-    text = json.dumps(reply, separators=(",", ":"), ensure_ascii=False) + "\n"
-    return text.encode(), request["id"]
+def _line(message: Mapping[str, Any]) -> bytes:
+    """One JSON-RPC line as the SDK writes it: compact, unicode as it is."""
+    return (json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
+class EarlyAnswers:
+    """One connection's early answers from `snapshot` (the parsed snapshot.json).
+
+    Give `answer` every line the client sends, in order, before the SDK reads it (but not
+    the lines `rejection` refuses: the SDK never sees those), and `duplicate` every message
+    the SDK writes. Not thread-safe: the caller serialises the two (an answer must be on
+    record before the SDK can see its request)."""
+
+    def __init__(self, snapshot: Mapping[str, Any]) -> None:
+        self._snapshot = snapshot
+        # The era the client's first request opens, as the SDK decides it: "legacy" (after
+        # an `initialize` answered here), "modern", or "off" (anything else: the SDK alone).
+        self._era: str | None = None
+        self._pending: set[tuple[str, int | str]] = set()
+
+    def answer(self, line: bytes) -> bytes | None:
+        """The answer to the request on `line`, as the SDK would give it, or None."""
+        message = _message(line)
+        if message is None or "id" not in message or "method" not in message:
+            return None  # not a request: it decides nothing
+        if not _is_request(message):
+            self._era = self._era or "off"
+            return None
+        params = message.get("params", {})
+        if self._era is None:
+            self._era = self._open(message["method"], params)
+            if self._era == "legacy":
+                return self._initialized(message["id"], params["protocolVersion"])
+        if self._era == "off":
+            return None
+        return self._listed(self._snapshot[self._era], message["method"], message["id"], params)
+
+    def _open(self, method: str, params: Mapping[str, Any]) -> str:
+        meta = params.get("_meta")
+        if method == "initialize":
+            return "legacy" if _initialize_ok(params) else "off"
+        if isinstance(meta, dict) and f"{META}protocolVersion" in meta:
+            return "modern"
+        return "off"  # the SDK serves the handshake era, and refuses lists before initialize
+
+    def _initialized(self, request_id: int | str, asked: str) -> bytes:
+        versions = self._snapshot["handshake_versions"]
+        agreed = asked if asked in versions else versions[-1]
+        result = {**self._snapshot["legacy"]["initialize"]["result"], "protocolVersion": agreed}
+        self._pending.add(("reply", request_id))
+        return _line({"jsonrpc": "2.0", "id": request_id, "result": result})
+
+    def _listed(
+        self, era: Mapping[str, Any], method: str, request_id: int | str, params: Mapping[str, Any]
+    ) -> bytes | None:
+        """The answer to a request after the first, if the era's snapshot covers it exactly."""
+        known = era.get(method)
+        if known is None or method == "initialize":
+            return None  # a second initialize is the SDK's to refuse
+        rest = dict(params)
+        if self._era == "modern" and not _envelope_ok(
+            rest.pop("_meta", None), self._snapshot["modern_versions"]
+        ):
+            return None
+        if rest != known["params"]:
+            return None  # a cursor, another filter: only the SDK knows
+        if "acknowledged" in known:
+            self._pending.add(("ack", request_id))
+            params = {"_meta": {SUBSCRIPTION: request_id}, "notifications": known["acknowledged"]}
+            return _line({"jsonrpc": "2.0", "method": ACKNOWLEDGED, "params": params})
+        self._pending.add(("reply", request_id))
+        return _line({"jsonrpc": "2.0", "id": request_id, "result": known["result"]})
+
+    def duplicate(self, text: str) -> bool:
+        """Whether `text`, a message the SDK writes, answers what was answered here already
+        (then it must not reach the client: JSON-RPC allows one response per id). It is
+        normally the same bytes; an error only for an envelope or params the SDK refuses
+        although they passed the checks here."""
+        if not self._pending:
+            return False
+        message = json.loads(text)
+        if not isinstance(message, dict):
+            return False
+        key: tuple[str, Any]
+        if "result" in message or "error" in message:
+            key = ("reply", message.get("id"))
+        elif message.get("method") == ACKNOWLEDGED:
+            key = ("ack", ((message.get("params") or {}).get("_meta") or {}).get(SUBSCRIPTION))
+        else:
+            return False
+        if not isinstance(key[1], int | str) or key not in self._pending:
+            return False
+        self._pending.discard(key)
+        return True
 
 
 def rejection(line: str) -> str | None:

@@ -5,12 +5,15 @@ log file. Tool results are compact text bounded by `OUTPUT_LIMIT`, far below Cla
 10,000-character cut, and say when something was left out and how to get it. A memem error
 becomes a tool error with its message; nothing a client sends can stop the server.
 
-    memem.mcp_server.tools   the tools (`build`): their descriptions, bounds and output
-    memem.mcp_server.stdio   the transport (`serve`): stdin/stdout, the early handshake
+    memem.mcp_server.tools      the tools' bodies (`run_tool`), without the SDK
+    memem.mcp_server.app        the tools on the SDK (`build`): descriptions, argument bounds
+    memem.mcp_server.stdio      the transport (`serve`): stdin/stdout, the early answers
+    memem.mcp_server.snapshot   the SDK's answers to the connect calls (snapshot.json)
 
-Claude Code holds the first prompt until the server answers `initialize`, and importing the
-MCP SDK alone takes about a second, so `serve` answers the handshake itself while the SDK
-loads on another thread (see `memem.core.handshake`).
+Claude Code counts the server connected once it has answered the handshake and the lists,
+and importing the MCP SDK alone takes about a second, so `serve` answers those from the
+snapshot while the SDK loads (see `memem.core.handshake`), and opens the store only when a
+tool is first called.
 """
 
 from memem.mcp_server.stdio import serve

@@ -1,84 +1,148 @@
-"""The MCP server's transport: stdin/stdout claimed from the process, the `initialize`
-handshake answered before the SDK has loaded (memem.core.handshake), unparsable lines
-answered with a JSON-RPC error, and the index reconciled with the vault in the background."""
+"""The MCP server's transport: stdin/stdout claimed from the process, the discovery and list
+calls answered from the snapshot before the SDK has loaded (memem.core.handshake), unparsable
+lines answered with a JSON-RPC error, and the tools run on a store opened on first use.
+
+One thread reads stdin for the server's whole life: it refuses what the SDK cannot parse,
+answers what the snapshot covers, and queues every other line, the answered ones included, for
+the SDK, which starts reading once it has loaded (about a second after spawn). The SDK's own
+answers to requests answered early are dropped on the way out (`_Wire`).
+"""
 
 import io
-import json
 import logging
 import os
+import queue
 import sys
 import threading
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO, Final, TextIO, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, cast
 
 from memem.core import handshake
-from memem.mcp_server.tools import INSTRUCTIONS, NAME, build, version
 
 if TYPE_CHECKING:
+    from memem.mining.service import Mining
     from memem.service.store import Store
     from memem.settings import Settings
 
 log = logging.getLogger("memem.mcp")
 
 RECONCILE_SECONDS: Final = 30.0
-
-
-class _Replay(io.TextIOBase):
-    """The client's messages: the first line (already read) again, then the rest of stdin.
-
-    A line the SDK could not parse is answered here with a JSON-RPC error and not passed on:
-    the SDK would drop it without any reply and the client would wait forever."""
-
-    def __init__(self, first: str, rest: TextIO, wire: "_Wire") -> None:
-        self._first: str | None = first
-        self._rest = rest
-        self._wire = wire
-
-    def readable(self) -> bool:
-        return True
-
-    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
-        while True:
-            if self._first is not None:
-                line, self._first = self._first, None
-            else:
-                line = self._rest.readline()
-            refused = handshake.rejection(line) if line else None
-            if refused is None:
-                return line
-            log.warning("unparsable request answered with an error: %s", refused.strip())
-            self._wire.write(refused)
-            self._wire.flush()
+SWITCH_WHILE_LOADING: Final = 0.0005
 
 
 class _Wire(io.TextIOBase):
-    """Our messages to the client, minus the SDK's answer to the handshake we answered."""
+    """Our messages to the client: early answers, refusals, and the SDK's, minus the SDK's
+    answers to what was answered early."""
 
-    def __init__(self, raw: BinaryIO, answered: object) -> None:
+    def __init__(self, raw: BinaryIO, early: handshake.EarlyAnswers | None) -> None:
         self._raw = raw
-        self._answered = answered
-        # The reader thread answers unparsable lines while the SDK writes its replies.
+        self._early = early
+        # The stdin thread answers while the SDK writes; an early answer is on record before
+        # its request is queued for the SDK, so its duplicate is always recognised.
         self._lock = threading.Lock()
 
     def writable(self) -> bool:
         return True
 
-    def write(self, text: str) -> int:
-        # JSON-RPC allows one response per id: the SDK's own answer to the handshake we
-        # answered (normally the same bytes; an error only for params our check let through)
-        # is dropped.
-        if self._answered is not None and '"id"' in text:
-            message = json.loads(text)
-            if message.get("id") == self._answered and ("result" in message or "error" in message):
-                self._answered = None
-                return len(text)
+    def answer(self, line: bytes) -> None:
+        """Answer the request on `line` from the snapshot, if it covers it."""
+        if self._early is None:
+            return
         with self._lock:
-            self._raw.write(text.encode("utf-8"))
+            answer = self._early.answer(line)
+            if answer is not None:
+                self._raw.write(answer)
+                self._raw.flush()
+
+    def refuse(self, reply: str) -> None:
+        with self._lock:
+            self._raw.write(reply.encode("utf-8"))
+            self._raw.flush()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            if self._early is None or not self._early.duplicate(text):
+                self._raw.write(text.encode("utf-8"))
         return len(text)
 
     def flush(self) -> None:
         with self._lock:
             self._raw.flush()
+
+
+class _Inbox(io.TextIOBase):
+    """The client's lines for the SDK, as the stdin thread queued them; "" at the end."""
+
+    def __init__(self) -> None:
+        self.lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+
+    def readable(self) -> bool:
+        return True
+
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+        return self.lines.get()
+
+
+def _read(wire_in: BinaryIO, wire: _Wire, inbox: _Inbox) -> None:
+    """The stdin thread: every line refused, answered early, or queued for the SDK."""
+    try:
+        for raw in iter(wire_in.readline, b""):
+            # surrogateescape keeps bytes that are not UTF-8 visible to `handshake.rejection`.
+            line = raw.decode("utf-8", errors="surrogateescape")
+            refused = handshake.rejection(line)
+            if refused is not None:
+                # The SDK would drop the line without any reply: the client would wait forever.
+                log.warning("unparsable request answered with an error: %s", refused.strip())
+                wire.refuse(refused)
+                continue
+            wire.answer(raw)
+            inbox.lines.put(line)
+    finally:
+        inbox.lines.put("")
+
+
+class _Local:
+    """The tools run in this process: the store is opened on the first call (not at start:
+    the server must answer at once, and a call may go elsewhere), and from then on reconciled
+    with the vault every RECONCILE_SECONDS."""
+
+    def __init__(self, settings: "Settings", import_roots: tuple[Path, ...]) -> None:
+        self._settings = settings
+        self._import_roots = import_roots
+        self._lock = threading.Lock()
+        self._opened: tuple[Store, Mining] | None = None
+        self._stop = threading.Event()
+
+    def call(self, name: str, arguments: dict[str, Any]) -> str:
+        from memem.mcp_server.tools import run_tool
+
+        store, mining = self._open()
+        return run_tool(store, name, arguments, import_roots=self._import_roots, mining=mining)
+
+    def _open(self) -> "tuple[Store, Mining]":
+        # Sync tools run on the SDK's worker threads: two first calls may come at once.
+        with self._lock:
+            if self._opened is None:
+                from memem.mining.service import Mining
+                from memem.service.store import Store
+
+                store = Store.open(
+                    state_dir=self._settings.state_dir, vault_dir=self._settings.vault_dir
+                )
+                self._opened = store, Mining(self._settings)
+                threading.Thread(
+                    target=_reconcile_every,
+                    args=(store, self._stop),
+                    name="memem-reconcile",
+                    daemon=True,
+                ).start()
+            return self._opened
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            if self._opened is not None:
+                self._opened[0].close()
 
 
 def _claim_stdio() -> tuple[BinaryIO, BinaryIO]:
@@ -94,9 +158,8 @@ def _claim_stdio() -> tuple[BinaryIO, BinaryIO]:
 
 
 def serve(settings: "Settings", *, early: bool = True) -> int:
-    """Run the server on stdin/stdout until the client closes the connection."""
-    loaded = threading.Thread(target=_load_sdk, name="memem-sdk-import", daemon=True)
-    loaded.start()
+    """Run the server on stdin/stdout until the client closes the connection. Without
+    `early`, the SDK answers everything itself (what the snapshot is made from)."""
     import importlib.util
 
     if importlib.util.find_spec("mcp") is None:
@@ -107,48 +170,50 @@ def serve(settings: "Settings", *, early: bool = True) -> int:
         )
         return 1
     wire_in, wire_out = _claim_stdio()
-    first = wire_in.readline()
-    if not first:
-        return 0
-    answered = (
-        handshake.early_answer(first, name=NAME, version=version(), instructions=INSTRUCTIONS)
-        if early
-        else None
-    )
-    if answered is not None:
-        wire_out.write(answered[0])
-        wire_out.flush()
+    wire = _Wire(wire_out, _early_answers() if early else None)
+    inbox = _Inbox()
+    threading.Thread(
+        target=_read, args=(wire_in, wire, inbox), name="memem-stdin", daemon=True
+    ).start()
+    # The import holds the GIL for most of a second; the stdin thread, woken by a request
+    # while it runs, waits a switch interval (5 ms by default) for it each time.
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_WHILE_LOADING)
+    try:
+        _load_sdk()
+    finally:
+        sys.setswitchinterval(switch)
     import anyio
 
-    from memem.mining.service import Mining
-    from memem.service.store import Store
+    from memem.mcp_server.app import build
 
-    loaded.join()
-    store = Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir)
-    app = build(store, import_roots=(Path.cwd(), *settings.import_roots), mining=Mining(settings))
-    # surrogateescape keeps bytes that are not UTF-8 visible to `handshake.rejection`.
-    text_in = io.TextIOWrapper(wire_in, encoding="utf-8", errors="surrogateescape")
-    stdout = _Wire(wire_out, answered[1] if answered is not None else None)
-    stdin = _Replay(first.decode("utf-8", errors="surrogateescape"), text_in, stdout)
+    local = _Local(settings, (Path.cwd(), *settings.import_roots))
+    app = build(forward=local.call)
 
     async def run() -> None:
         from mcp.server.stdio import stdio_server
 
         lowlevel = app._lowlevel_server
-        wired = (anyio.wrap_file(cast(IO[str], stdin)), anyio.wrap_file(cast(IO[str], stdout)))
+        wired = (anyio.wrap_file(cast(IO[str], inbox)), anyio.wrap_file(cast(IO[str], wire)))
         async with stdio_server(*wired) as (read, write):
             await lowlevel.run(read, write, lowlevel.create_initialization_options())
 
-    stop = threading.Event()
-    threading.Thread(
-        target=_reconcile_every, args=(store, stop), name="memem-reconcile", daemon=True
-    ).start()
     try:
         anyio.run(run)
     finally:
-        stop.set()
-        store.close()
+        local.close()
     return 0
+
+
+def _early_answers() -> handshake.EarlyAnswers | None:
+    from memem.mcp_server import snapshot
+
+    try:
+        return handshake.EarlyAnswers(snapshot.load())
+    except (OSError, ValueError):
+        # A copy installed without its snapshot still serves, only later.
+        log.exception("no snapshot to answer from; the SDK answers everything")
+        return None
 
 
 def _reconcile_every(store: "Store", stop: threading.Event) -> None:
