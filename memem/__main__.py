@@ -28,7 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
         permissions.tighten(settings.state_dir, settings.vault_dir)
         logs.setup(settings.log_dir, name="mcp")
-        return mcp_server.serve(settings, early=os.environ.get("MEMEM_MCP_EARLY_INIT") != "0")
+        early = os.environ.get("MEMEM_MCP_EARLY_INIT") != "0"
+        return mcp_server.serve(settings, os.environ, early=early)
     if len(args) >= 2 and args[:2] == ["daemon", "run"] and set(args[2:]) <= {"--once"}:
         from memem.engine import daemon
         from memem.settings import Settings

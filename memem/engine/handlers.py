@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memem.engine.server import Refused
@@ -113,6 +114,21 @@ class Handlers:
             raise InvalidInput("cli needs argv, a list of strings")
         code, out, err = cli.run_captured(self.store, argv, cwd=str(args.get("cwd") or ""))
         return {"code": code, "stdout": out, "stderr": err}
+
+    def op_tool(self, args: dict[str, Any], env: dict[str, str], body: bytes) -> Any:
+        from memem.mcp_server.tools import run_tool
+
+        arguments, roots = args.get("arguments"), args.get("import_roots")
+        if not isinstance(arguments, dict) or not isinstance(roots, list):
+            raise InvalidInput("tool needs arguments (an object) and import_roots (a list)")
+        text = run_tool(
+            self.store,
+            _text(args, "name"),
+            arguments,
+            import_roots=tuple(Path(str(p)) for p in roots),
+            mining=self.mining,
+        )
+        return {"text": text}
 
 
 def _text(args: Mapping[str, Any], name: str, *, empty: bool = False) -> str:

@@ -14,6 +14,7 @@ import os
 import queue
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, cast
 
@@ -102,20 +103,43 @@ def _read(wire_in: BinaryIO, wire: _Wire, inbox: _Inbox) -> None:
 
 
 class _Local:
-    """The tools run in this process: the store is opened on the first call (not at start:
-    the server must answer at once, and a call may go elsewhere), and from then on reconciled
-    with the vault every RECONCILE_SECONDS."""
+    """Where a tool call runs: in the engine when it answers (its warm store, its vault
+    watcher); else in this process, whose store is opened on the first such call (not at
+    start: the server must answer at once) and from then on reconciled with the vault every
+    RECONCILE_SECONDS, while the engine is started in the background for the next call."""
 
-    def __init__(self, settings: "Settings", import_roots: tuple[Path, ...]) -> None:
+    def __init__(
+        self, settings: "Settings", import_roots: tuple[Path, ...], env: Mapping[str, str]
+    ) -> None:
         self._settings = settings
         self._import_roots = import_roots
+        self._env = env
         self._lock = threading.Lock()
         self._opened: tuple[Store, Mining] | None = None
         self._stop = threading.Event()
+        self._started = False
 
     def call(self, name: str, arguments: dict[str, Any]) -> str:
+        from memem.engine import client
         from memem.mcp_server.tools import run_tool
 
+        if client.enabled(self._env):
+            try:
+                answer = client.call(
+                    self._env,
+                    str(self._settings.state_dir),
+                    "tool",
+                    {
+                        "name": name,
+                        "arguments": arguments,
+                        "import_roots": [str(p) for p in self._import_roots],
+                    },
+                )
+                return str(answer["text"])
+            except client.Unavailable:
+                if not self._started:
+                    self._started = True
+                    client.start(self._env)
         store, mining = self._open()
         return run_tool(store, name, arguments, import_roots=self._import_roots, mining=mining)
 
@@ -157,7 +181,7 @@ def _claim_stdio() -> tuple[BinaryIO, BinaryIO]:
     return wire_in, wire_out
 
 
-def serve(settings: "Settings", *, early: bool = True) -> int:
+def serve(settings: "Settings", env: Mapping[str, str], *, early: bool = True) -> int:
     """Run the server on stdin/stdout until the client closes the connection. Without
     `early`, the SDK answers everything itself (what the snapshot is made from)."""
     import importlib.util
@@ -187,7 +211,7 @@ def serve(settings: "Settings", *, early: bool = True) -> int:
 
     from memem.mcp_server.app import build
 
-    local = _Local(settings, (Path.cwd(), *settings.import_roots))
+    local = _Local(settings, (Path.cwd(), *settings.import_roots), env)
     app = build(forward=local.call)
 
     async def run() -> None:
