@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,9 +16,8 @@ from typing import Any
 import pytest
 
 from memem.engine import protocol
-from tests.conftest import run_cli
-from tests.engines import engine_env, running_engine, stop
-from tests.waiting import wait_until
+from tests.conftest import ROOT, run_cli
+from tests.engines import engine_env, running_engine
 
 
 def doctor(env: dict[str, str] | None = None) -> tuple[str, dict[str, Any]]:
@@ -77,24 +77,21 @@ def blocked_socket() -> Iterator[Path]:
 
 
 def test_doctor_names_an_engine_that_runs_but_cannot_listen_and_why(blocked_socket: Path) -> None:
-    env = engine_env()
-    engine = subprocess.Popen(
-        [sys.executable, "-m", "memem", "daemon", "run"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    status = Path(env["MEMEM_DIR"]) / "daemon.json"
-    try:
-        wait_until(
-            lambda: status.exists() and json.loads(status.read_text())["state"] == "running",
-            timeout=60,
-            what="the engine's heartbeat",
-        )
-        _, check = doctor(env)
-    finally:
-        stop(engine)
+    with running_engine(answering=False) as engine:
+        _, check = doctor()
     assert check["level"] == "warn"
     assert f"running (pid {engine.pid}) but not answering on {blocked_socket}" in check["detail"]
     assert "cannot listen" in check["detail"]
     assert "memem daemon stop" in check["fix"]
+
+
+def test_doctor_names_an_engine_running_other_code_than_the_installed(tmp_path: Path) -> None:
+    """A plugin update while the engine runs: the engine's code is not the installed one."""
+    old = tmp_path / "old-install"
+    shutil.copytree(ROOT / "memem", old / "memem", ignore=shutil.ignore_patterns("__pycache__"))
+    with running_engine(root=old, answering=False) as engine:
+        _, check = doctor()
+    assert check["level"] == "warn"
+    assert f"running (pid {engine.pid}) other code" in check["detail"]
+    assert f"than the installed ({protocol.code_digest()})" in check["detail"]
+    assert "memem daemon ensure" in check["fix"]

@@ -186,28 +186,28 @@ def _engine_check(mining: Mining) -> Check:
     if not client.enabled(mining.env):
         return Check("engine", OK, "off (MEMEM_ENGINE=off): hooks and commands work in-process")
     status = engine_status(mining)
-    installed = protocol.code_digest()
+    installed, pid = protocol.code_digest(), status.get("pid")
     restart = "`memem daemon stop`, then `memem daemon ensure`"
+    if status["running"] and status.get("version") not in (None, installed):
+        return Check(
+            "engine",
+            WARN,
+            f"running (pid {pid}) other code ({status['version']}) than the installed "
+            f"({installed}); it makes way for it at its next request or heartbeat",
+            restart,
+        )
     if status["ready"]:
         return Check(
             "engine",
             OK,
-            f"running (pid {status.get('pid')}), answering on {status.get('socket')}; "
-            f"{status.get('requests')} requests; code {status.get('version')} (installed)",
+            f"running (pid {pid}), answering on {status.get('socket')}; "
+            f"{status.get('requests')} requests; code {installed} (installed)",
         )
     if status["running"]:
-        if status.get("version") and status["version"] != installed:
-            return Check(
-                "engine",
-                WARN,
-                f"running (pid {status.get('pid')}) other code ({status['version']}) than "
-                f"the installed ({installed}); it makes way for it on the next request",
-                restart,
-            )
         return Check(
             "engine",
             WARN,
-            f"running (pid {status.get('pid')}) but not answering on "
+            f"running (pid {pid}) but not answering on "
             f"{protocol.socket_path(str(mining.settings.state_dir))}: "
             f"{last_words(mining.settings)}",
             restart,
