@@ -7,6 +7,8 @@
         print(hit.id, hit.score, hit.title)
 
 Names are imported lazily so that a hook importing `memem` pays only for what it uses.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations

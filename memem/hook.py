@@ -12,9 +12,11 @@ error exits 0 with no output and a log line.
 A hook is a thin client of the engine (memem.engine.client): it passes the payload on and
 prints the answer. When no engine answers (not running, restarting, turned off with
 MEMEM_ENGINE=off), it answers in-process and starts the engine in the background. That
-fallback imports only the standard library, the pure core and the index reader, and of the
-standard library not `typing`, `dataclasses` or `pathlib` (together ~20 ms a prompt; see
-`memem.core.value`). `tests/test_hook.py` checks which modules a hook process never loads.
+fallback imports only the standard library, the pure core and the index reader (the three
+standard modules it avoids cost ~20 ms a prompt). `tests/test_hook.py` checks what a hook
+process loads, on the engine's path and on the fallback's.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Settings, read from the environment by entry points only; everything else takes arguments.
 
-`state_dir` and `vault_dir` are plain functions of the environment so that the hook, which
-runs on every prompt, finds the index without importing `pathlib` (see `memem.core.value`).
+`state_dir` and `vault_dir` are plain functions of the environment (strings, not `Path`s):
+the hook finds the index with them.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations

@@ -57,6 +57,45 @@ FRONT_ENDS = ("memem.cli", "memem.mcp_server", "memem.hook", "memem.engine")
 ENGINE_CLIENT = ("memem.engine", "memem.engine.client", "memem.engine.protocol")
 ENGINE_HOSTED = {"memem.engine.handlers": ("memem.hook", "memem.cli", "memem.mcp_server.tools")}
 ENTRY_POINTS = ("memem.__main__",)
+# What a hook process loads (tests/test_hook.py checks both lists against real hooks). When the
+# engine answers, only its client:
+HOOK_CLIENT = frozenset(
+    {
+        "memem",
+        "memem.core",
+        "memem.core.value",
+        "memem.engine",
+        "memem.engine.client",
+        "memem.engine.protocol",
+        "memem.errors",
+        "memem.hook",
+        "memem.settings",
+    }
+)
+# When it answers in-process (no engine, or MEMEM_ENGINE=off), the pure core and the index
+# reader as well. Only these modules are written in the lean dialect (`memem.core.value`
+# records, `TYPE_CHECKING = False`, `os.path`): the rest of memem is ordinary Python.
+HOOK_FALLBACK = HOOK_CLIENT | {
+    "memem.core.fence",
+    "memem.core.homoglyphs",
+    "memem.core.memory",
+    "memem.core.prompts",
+    "memem.core.ranking",
+    "memem.core.slice",
+    "memem.core.text",
+    "memem.service",
+    "memem.service.recall",
+    "memem.storage",
+    "memem.storage.database",
+    "memem.storage.files",
+    "memem.storage.index",
+    "memem.storage.records",
+    "memem.storage.retrieval",
+    "memem.storage.terms",
+    "memem.storage.workspace",
+}
+# The line each of them carries in its docstring (the engine's own say it in their words).
+LEAN_REASON = "Lean: the hook's fallback imports it"
 LAYERS = {
     # layer -> what its modules may import from memem (besides themselves)
     "memem.core": ("memem.core", "memem.errors"),
@@ -246,3 +285,33 @@ def test_importing_the_store_loads_no_sdk_and_no_yaml() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _lean_dialect(path: Path) -> bool:
+    """Whether `path` uses the hook's lean dialect: `TYPE_CHECKING = False` (typing only for
+    mypy) or `memem.core.value` records."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    fake_flag = any(
+        isinstance(node, ast.Assign)
+        and [getattr(t, "id", None) for t in node.targets] == ["TYPE_CHECKING"]
+        and isinstance(node.value, ast.Constant)
+        and node.value.value is False
+        for node in tree.body
+    )
+    return fake_flag or "memem.core.value" in imports_of(path)
+
+
+def test_the_lean_dialect_is_confined_to_the_modules_a_hook_loads() -> None:
+    outside = sorted(m for m in MODULES if _lean_dialect(MODULES[m]) and m not in HOOK_FALLBACK)
+    assert outside == [], "ordinary Python here: frozen dataclasses, typing, pathlib"
+
+
+@pytest.mark.parametrize(
+    "module",
+    sorted(
+        m for m in HOOK_FALLBACK if _lean_dialect(MODULES[m]) and not in_layer(m, "memem.engine")
+    ),
+)
+def test_each_lean_module_says_why_in_its_docstring(module: str) -> None:
+    doc = ast.get_docstring(ast.parse(MODULES[module].read_text(encoding="utf-8"))) or ""
+    assert LEAN_REASON in doc

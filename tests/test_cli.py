@@ -2,12 +2,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from memem.cli import build_parser
+from memem.engine import protocol
 from tests.conftest import run_cli
+from tests.engines import engine_env, running_engine
+from tests.waiting import wait_until
 
 COMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
 
@@ -215,3 +220,52 @@ def test_doctor_warns_when_mining_is_on_without_a_daemon_and_names_failing_sessi
     assert checks["mining errors"]["detail"].startswith("1 sessions keep failing")
     assert "quota exhausted" in checks["mining errors"]["detail"]
     assert checks["miner backend"]["detail"].startswith("claude-cli (MEMEM_MINER_BACKEND=")
+
+
+def test_status_says_the_engine_is_off_under_memem_engine_off(isolated: Path) -> None:
+    shown = json.loads(run_cli("status", "--json").stdout)
+    assert {"state_dir", "vault_dir", "memories", "projects", "miner"} <= set(shown)
+    assert shown["engine"] == {
+        "enabled": False,
+        "running": False,
+        "ready": False,
+        "pid": None,
+        "socket": None,
+        "version": None,
+        "requests": None,
+        "watching_vault": False,
+    }
+    assert "engine: off (MEMEM_ENGINE=off)" in run_cli("status").stdout
+
+
+def test_status_shows_the_running_engine_its_socket_code_and_requests(isolated: Path) -> None:
+    env = engine_env()
+
+    def status(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "memem", "status", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    with running_engine() as engine:
+        wait_until(
+            lambda: json.loads(status("--json"))["engine"]["watching_vault"],
+            timeout=30,
+            what="the engine watching the vault",
+        )
+        shown = json.loads(status("--json"))
+        text = status()
+    assert {"state_dir", "memories", "projects", "miner"} <= set(shown)
+    live = shown["engine"]
+    assert live["enabled"] and live["running"] and live["ready"]
+    assert live["pid"] == engine.pid
+    assert live["socket"] == protocol.socket_path(env["MEMEM_DIR"])
+    assert live["version"] == protocol.code_digest()
+    assert isinstance(live["requests"], int) and live["requests"] >= 1
+    assert f"engine: running (pid {engine.pid}), answering on {live['socket']}" in text
+    assert "watching the vault" in text

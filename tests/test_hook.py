@@ -3,6 +3,7 @@ stdin, cwd = the project, CLAUDE_PLUGIN_ROOT and CLAUDE_PLUGIN_DATA set."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import sqlite3
@@ -16,6 +17,8 @@ import pytest
 
 from memem import Store
 from tests.conftest import ROOT
+from tests.engines import running_engine
+from tests.test_architecture import HOOK_CLIENT, HOOK_FALLBACK
 
 
 @pytest.fixture
@@ -169,26 +172,68 @@ def test_a_broken_install_never_blocks_the_prompt(project: Path, tmp_path: Path)
     assert (corrupt.returncode, corrupt.stdout) == (0, "")
 
 
-def test_the_hook_path_never_imports_heavy_modules(project: Path) -> None:
-    """Neither memem's I/O shell and dependencies nor the standard library's slow imports
-    (typing, dataclasses with inspect, pathlib: ~20 ms of every prompt)."""
-    code = (
-        "import sys, io, json\n"
-        "sys.stdin = io.TextIOWrapper(io.BytesIO(json.dumps({'prompt': 'how do we deploy?', "
-        f"'cwd': {str(project)!r}, 'session_id': 'imports'}}).encode()))\n"
-        "from memem.hook import main\n"
-        "main('UserPromptSubmit')\n"
-        "heavy = {'mcp', 'anthropic', 'watchdog', 'yaml', 'frontmatter', 'structlog', 'pydantic',\n"
-        "         'memem.service.store', 'memem.storage.vault', 'memem.core.markdown', 'memem.core.security', 'argparse',\n"
-        "         'typing', 'dataclasses', 'inspect', 'pathlib', 'logging', 'subprocess'}\n"
-        "print(json.dumps(sorted(heavy & set(sys.modules))), file=sys.stderr)\n"
-    )
+# Never in a hook process: memem's I/O shell and dependencies, and the standard library's slow
+# imports (typing, dataclasses with inspect, pathlib: ~20 ms of every prompt).
+NEVER_IN_A_HOOK = frozenset(
+    {
+        *("mcp", "anthropic", "watchdog", "yaml", "frontmatter", "structlog", "pydantic"),
+        *("memem.service.store", "memem.storage.vault", "memem.core.markdown"),
+        *("memem.core.security", "memem.mining", "argparse", "logging", "subprocess"),
+        *("typing", "dataclasses", "inspect", "pathlib"),
+    }
+)
+# ...and when the engine answers, not the fallback's either: no JSON, no socket module, no
+# SQLite, no memem module but the client's.
+NEVER_IN_AN_ENGINE_CLIENT = NEVER_IN_A_HOOK | {"json", "socket", "sqlite3", "re", "datetime"}
+
+
+def hook_process_modules(project: Path, *, fallback_events: bool) -> tuple[str, set[str]]:
+    """Run the UserPromptSubmit hook in a `python -S` process (as bootstrap.sh does) and,
+    with `fallback_events`, the other events' in-process answers too: its stdout and every
+    module it loaded. The harness itself imports nothing."""
+    payload = {"prompt": "how do we deploy?", "cwd": str(project), "session_id": "imports"}
+    code = "import sys\nfrom memem.hook import main\nmain('UserPromptSubmit')\n"
+    if fallback_events:
+        code += (
+            "from memem.hook import respond\n"
+            f"cwd = {str(project)!r}\n"
+            "env = dict(__import__('os').environ, MEMEM_SHOW_BANNER='1', MEMEM_PRETOOL_GATING='1')\n"
+            "respond('SessionStart', {'source': 'compact', 'cwd': cwd}, env)\n"
+            "respond('PreToolUse', {'tool_name': 'Read', 'tool_input': {'file_path': cwd + '/a.py'},"
+            " 'cwd': cwd}, env)\n"
+            "respond('PreCompact', {'custom_instructions': 'keep it', 'cwd': cwd,"
+            " 'session_id': 'imports'}, env)\n"
+        )
+    code += "print(sorted(sys.modules), file=sys.stderr)\n"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if not fallback_events:
+        env.pop("MEMEM_ENGINE")
     result = subprocess.run(
-        [sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-S", "-c", code],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
-    assert "Fly.io" in result.stdout
-    assert json.loads(result.stderr.strip().splitlines()[-1]) == []
+    return result.stdout, set(ast.literal_eval(result.stderr.strip().splitlines()[-1]))
+
+
+def test_the_fallback_hook_loads_only_the_lean_modules(project: Path) -> None:
+    """With no engine, a hook answers in-process with the pure core and the index reader:
+    exactly the modules written in the lean dialect (tests/test_architecture.py)."""
+    out, loaded = hook_process_modules(project, fallback_events=True)
+    assert "Fly.io" in out
+    assert sorted(NEVER_IN_A_HOOK & loaded) == []
+    assert {m for m in loaded if m.split(".")[0] == "memem"} == HOOK_FALLBACK
+
+
+def test_the_hook_loads_only_the_engine_client_when_the_engine_answers(project: Path) -> None:
+    with running_engine():
+        out, loaded = hook_process_modules(project, fallback_events=False)
+    assert "Fly.io" in out
+    assert sorted(NEVER_IN_AN_ENGINE_CLIENT & loaded) == []
+    assert {m for m in loaded if m.split(".")[0] == "memem"} == HOOK_CLIENT
 
 
 def test_graph_neighbours_from_another_project_stay_out(project: Path, store: Store) -> None:

@@ -171,8 +171,74 @@ def check(store: Store, mining: Mining) -> Report:
                     "run `sh bootstrap.sh setup` to reinstall the locked dependencies",
                 )
             )
+    checks.append(_engine_check(mining))
     checks += _miner_checks(mining)
     return Report(tuple(checks))
+
+
+def _engine_check(mining: Mining) -> Check:
+    """Whether the engine runs, answers on its socket and runs the installed code; when it
+    does not run, why it stopped (its status file, the tail of its output) and how to start
+    it. Not running is DEGRADED, not FAILING: hooks and commands work in-process."""
+    from memem.cli.system import engine_status, last_words
+    from memem.engine import client, protocol
+
+    if not client.enabled(mining.env):
+        return Check("engine", OK, "off (MEMEM_ENGINE=off): hooks and commands work in-process")
+    status = engine_status(mining)
+    installed, pid = protocol.code_digest(), status.get("pid")
+    restart = "`memem daemon stop`, then `memem daemon ensure`"
+    if status["running"] and status.get("version") not in (None, installed):
+        return Check(
+            "engine",
+            WARN,
+            f"running (pid {pid}) other code ({status['version']}) than the installed "
+            f"({installed}); it makes way for it at its next request or heartbeat",
+            restart,
+        )
+    if status["ready"]:
+        return Check(
+            "engine",
+            OK,
+            f"running (pid {pid}), answering on {status.get('socket')}; "
+            f"{status.get('requests')} requests; code {installed} (installed)",
+        )
+    if status["running"]:
+        return Check(
+            "engine",
+            WARN,
+            f"running (pid {pid}) but not answering on "
+            f"{protocol.socket_path(str(mining.settings.state_dir))}: "
+            f"{last_words(mining.settings)}",
+            restart,
+        )
+    if _died(status, mining.settings.log_dir / "daemon.out"):
+        return Check(
+            "engine",
+            WARN,
+            f"not running; it could not start or did not stop cleanly: "
+            f"{last_words(mining.settings)}",
+            "fix the cause above, then `memem daemon ensure`",
+        )
+    return Check(
+        "engine",
+        WARN,
+        "not running: hooks and commands work in-process (slower)",
+        "`memem daemon ensure` (the next hook also starts it)",
+    )
+
+
+def _died(status: dict[str, Any], output: Path) -> bool:
+    """Whether the engine's last run failed (it is not running now): its status file says it
+    was running (it was killed or crashed: nothing holds its lock), or it wrote output (a
+    traceback: it logs to files) after its last heartbeat, or without ever writing one."""
+    if status.get("state", "stopped") != "stopped":
+        return True
+    try:
+        out = output.stat()
+    except OSError:
+        return False
+    return out.st_size > 0 and out.st_mtime >= float(status.get("heartbeat") or 0)
 
 
 def _miner_checks(mining: Mining) -> list[Check]:

@@ -29,9 +29,11 @@ def service() -> Mining:
 def cmd_status(store: Store, args: argparse.Namespace) -> int:
     store.reconcile()
     status = store.status()
-    mining = service().status()
+    mining_service = service()
+    mining = mining_service.status()
+    engine = engine_summary(mining_service)
     if args.json:
-        print_json({**status.to_dict(), "miner": mining})
+        print_json({**status.to_dict(), "miner": mining, "engine": engine})
         return 0
     print(f"vault  {status.vault_dir}")
     print(f"state  {status.state_dir}")
@@ -59,6 +61,7 @@ def cmd_status(store: Store, args: argparse.Namespace) -> int:
     print(f"  sessions: {sessions}; last mined: {mining['last_mined'] or '-'}")
     for e in mining["errors"]:
         print(f"  {e['status']}: {e['session']}: {e['error']}")
+    print(f"engine: {engine_line(engine)}")
     return 0
 
 
@@ -195,12 +198,46 @@ def engine_status(mining: Mining) -> dict[str, Any]:
     status["ready"] = False
     if status["running"]:
         try:
-            live = client.call(os.environ, str(mining.settings.state_dir), "status", timeout=2.0)
+            live = client.call(mining.env, str(mining.settings.state_dir), "status", timeout=2.0)
         except client.Unavailable:
             pass
         else:
             status.update(live)
     return status
+
+
+def engine_summary(mining: Mining) -> dict[str, Any]:
+    """`memem status`'s "engine": whether it is `enabled` (not MEMEM_ENGINE=off), `running`
+    and `ready` (answering on its socket); its `pid`, `socket` and code `version` while it
+    runs; the `requests` it served and whether it is `watching_vault` while it answers."""
+    from memem.engine import client
+
+    status = engine_status(mining)
+    running, ready = bool(status["running"]), bool(status["ready"])
+    return {
+        "enabled": client.enabled(mining.env),
+        "running": running,
+        "ready": ready,
+        "pid": status.get("pid") if running else None,
+        "socket": status.get("socket") if running else None,
+        "version": status.get("version") if running else None,
+        "requests": status.get("requests") if ready else None,
+        "watching_vault": bool(status.get("watching_vault")) if ready else False,
+    }
+
+
+def engine_line(engine: dict[str, Any]) -> str:
+    """The engine's state in one line (`memem status`)."""
+    off = "" if engine["enabled"] else "off (MEMEM_ENGINE=off): hooks and commands work in-process"
+    if not engine["running"]:
+        return off or "not running: hooks and commands work in-process; `memem daemon ensure`"
+    line = f"running (pid {engine['pid']})"
+    if engine["ready"]:
+        watching = "; watching the vault" if engine["watching_vault"] else ""
+        line += f", answering on {engine['socket']}; {engine['requests']} requests{watching}"
+    else:
+        line += ", not answering on its socket"
+    return f"{off}; {line}" if off else line
 
 
 def engine_ready(*, wait: float) -> str:

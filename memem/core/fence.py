@@ -17,6 +17,8 @@ and HTML snippets in memories are left alone.
 Lines memem writes outside the block (the SessionStart banner) and the header inside it carry
 names (project, branch) through `label`, which keeps them to one short line of name
 characters.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations

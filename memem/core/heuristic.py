@@ -12,13 +12,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from memem.core.lesson import MAX_MEMORIES, Lesson
+from memem.core.lesson import MAX_MEMORIES, Lesson, MemoryType
 from memem.core.text import STOPWORDS, clip
 from memem.core.transcript import Message
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from memem.core.lesson import MemoryType
 
 HEURISTIC_CONTENT_CHARS: Final = 500
 TITLE_CHARS: Final = 70

@@ -9,8 +9,9 @@ costs nothing there: a false match only replaces the fence's name.
 `memem.core.normalize` has its own, narrower table on purpose: it folds text the security
 scanner and project names *match* on, where a look-alike must read as the letter a person would
 read (Cyrillic `т` is a `t`, Greek `μ` a `u`), case is kept, and a wrong fold would refuse or
-redact an innocent note. Kept apart, and this one stays on the hook's path: no `typing` or
-`dataclasses` at run time.
+redact an innocent note. Kept apart.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations

@@ -5,25 +5,23 @@ heuristic), with the limits and memory types of the reply contract. Pure.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Final, Literal, TypeAlias
-
     from memem.core.memory import Layer
 
-    MemoryType: TypeAlias = Literal[
-        "decision",
-        "convention",
-        "bugfix",
-        "preference",
-        "workaround",
-        "environment",
-        "invariant",
-        "failure",
-        "quirk",
-        "domain",
-    ]
+MemoryType: TypeAlias = Literal[
+    "decision",
+    "convention",
+    "bugfix",
+    "preference",
+    "workaround",
+    "environment",
+    "invariant",
+    "failure",
+    "quirk",
+    "domain",
+]
 
 MEMORY_TYPES: Final[tuple[MemoryType, ...]] = (
     "decision",

@@ -2,6 +2,8 @@
 
 Pure: no files, no clock (callers pass times in), no SQLite. `Memory` normalises its fields on
 construction, so every `Memory` that exists is canonical and `parse(render(m)) == m` holds.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """What a prompt is, before anything is recalled for it: chat or a request (`is_trivial`),
-and whether it moved to another topic than the session's last one (`topic_shifted`). Pure."""
+and whether it moved to another topic than the session's last one (`topic_shifted`). Pure.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
+"""
 
 from __future__ import annotations
 

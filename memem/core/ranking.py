@@ -7,6 +7,8 @@ functions weigh, score, floor and order them.
     rarest) -> match_words (the rarest, within POSTINGS_BUDGET) -> [storage: BM25 candidates]
     -> coverage -> floor (FLOOR_COVERAGE, FLOOR_TERMS) -> [storage: session context]
     -> score = BM25 x coverage**COVERAGE_POWER, + peers, spread -> Scored, best first
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from memem.core.lesson import (
     MAX_CONTENT_CHARS,
@@ -23,7 +23,6 @@ from memem.core.lesson import (
 from memem.core.memory import is_layer
 from memem.errors import MalformedReply
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from memem.core.memory import Layer
 

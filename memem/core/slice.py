@@ -11,6 +11,8 @@
 
 Abstention is the default: a trivial prompt, or one nothing in memory is relevant to,
 yields an empty slice and nothing is injected.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ The index's FTS5 tokenizer (`porter unicode61 remove_diacritics 2`) does the ste
 diacritic folding; here we only decide which words of a prompt or question are worth asking
 for. Question words, pronouns and chat filler are stopwords: a question must still find its
 answer, so they must not dilute the query.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations

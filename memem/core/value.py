@@ -3,9 +3,14 @@
 Not `dataclasses`: importing it costs a hook process ~15 ms (it pulls in `inspect`), and each
 record it builds another 0.5 ms, on every prompt. A record lists its fields in `__slots__`,
 declares them `Final` (mypy keeps them read-only; so does `Value` at run time) and writes its
-own `__init__`; records are not subclassed (`__slots__` names all the fields). The modules a
-hook imports define their records this way (tests/test_hook.py fails if one imports
-`dataclasses`); the rest of memem uses dataclasses.
+own `__init__`; records are not subclassed (`__slots__` names all the fields).
+
+Only the modules the hook's in-process fallback imports define their records this way, import
+`typing` only under `TYPE_CHECKING = False` and spell paths with `os.path` (the list is
+`HOOK_FALLBACK` in tests/test_architecture.py; tests/test_hook.py checks what a hook process
+loads); the rest of memem is ordinary Python: frozen dataclasses, `typing`, `pathlib`.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations

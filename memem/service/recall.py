@@ -4,6 +4,8 @@ Used by the hooks (on every prompt, so it imports only the standard library, the
 and the index reader: no MCP SDK, no LLM SDK, no watchdog, no vault parsing), by the store
 (`Store.slice`) and so by the CLI and the MCP tools. Continuity lives in one small JSON file
 per session under `<state>/sessions/`.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,8 +54,9 @@ def index_status(conn: Connection, settings: Settings) -> Status:
         else:
             deprecated += n
     edges = sum(index.edge_counts(conn).values())
-    base = str(settings.index_path)
-    size = sum(os.path.getsize(base + s) for s in ("", "-wal", "-shm") if os.path.isfile(base + s))
+    base = settings.index_path
+    files = [base.with_name(base.name + s) for s in ("", "-wal", "-shm")]
+    size = sum(f.stat().st_size for f in files if f.is_file())
     broken = {f: r[0] for f, r in index.broken_files(conn).items()}
     held = {r[0]: (f, r[1]) for f, r in index.quarantined_files(conn).items()}
     return Status(

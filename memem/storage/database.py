@@ -10,6 +10,8 @@ over title, content, tags and project (porter stemming, diacritics folded), `ter
 frequency per stemmed term, for IDF), `edges` (the graph side index), `broken` (vault files
 that could not be parsed), `quarantine`. The rows are read and written by
 `memem.storage.index`, the search by `memem.storage.retrieval`.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ O_EXCL|O_NOFOLLOW|O_NONBLOCK (a symlink or FIFO planted at the name fails instea
 followed or blocking), written, fsynced, renamed over the target, then the directory fsynced:
 after a crash the target holds the old bytes or the new ones, never a mix or nothing.
 
-Stdlib only and cheap to import: the prompt hook writes its session state through it.
+The prompt hook writes its session state through it.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ The database itself (connection, schema, transactions) is `memem.storage.databas
 tokenizer and term statistics `memem.storage.terms`, edges and broken or quarantined files
 `memem.storage.records`, search `memem.storage.retrieval`; the names callers use from those
 are importable from here too, so that `index.<name>` stays the one way in.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations

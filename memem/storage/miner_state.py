@@ -8,8 +8,7 @@
 
 Every text stored (an error quoting a reply, a project name, an exchange) is scrubbed by
 `memem.core.security.redact` first. The miner (memem.mining.miner) decides what to write;
-this module only reads and writes it. `opted_in` is the SessionStart hook's read-only probe:
-this module defines its records with `Value`, not dataclasses, so that probe stays cheap.
+this module only reads and writes it. `opted_in` is a read-only probe that creates nothing.
 """
 
 from __future__ import annotations
@@ -17,15 +16,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-
-from memem.core.value import Value
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
-    from pathlib import Path
-    from typing import Any, Final
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
 
 log = logging.getLogger("memem.storage.miner_state")
 
@@ -80,73 +75,27 @@ _UPDATABLE: Final = frozenset(
 )
 
 
-class SessionRow(Value):
+@dataclass(frozen=True, slots=True)
+class SessionRow:
     """One transcript file as the miner knows it."""
 
-    __slots__ = (
-        "attempts",
-        "chunks_done",
-        "cursor",
-        "last_error",
-        "memories",
-        "mined_at",
-        "mtime",
-        "next_attempt",
-        "path",
-        "project",
-        "session_id",
-        "size",
-        "status",
-    )
-
-    path: Final[str]
-    session_id: Final[str | None]
-    project: Final[str | None]
-    size: Final[int]
-    mtime: Final[float]
-    cursor: Final[int]
-    chunks_done: Final[int]
-    status: Final[str]
-    attempts: Final[int]
-    last_error: Final[str | None]
-    next_attempt: Final[float]
-    memories: Final[int]
-    mined_at: Final[float | None]
-
-    def __init__(
-        self,
-        path: str,
-        session_id: str | None,
-        project: str | None,
-        size: int,
-        mtime: float,
-        cursor: int,
-        chunks_done: int,
-        status: str,
-        attempts: int,
-        last_error: str | None,
-        next_attempt: float,
-        memories: int,
-        mined_at: float | None,
-    ) -> None:
-        self.path = path
-        self.session_id = session_id
-        self.project = project
-        self.size = size
-        self.mtime = mtime
-        self.cursor = cursor
-        self.chunks_done = chunks_done
-        self.status = status
-        self.attempts = attempts
-        self.last_error = last_error
-        self.next_attempt = next_attempt
-        self.memories = memories
-        self.mined_at = mined_at
+    path: str
+    session_id: str | None
+    project: str | None
+    size: int
+    mtime: float
+    cursor: int
+    chunks_done: int
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt: float
+    memories: int
+    mined_at: float | None
 
 
 def opted_in(path: Path) -> bool:
-    """Whether the user opted in to mining, read without creating or migrating anything (the
-    SessionStart hook asks on every session start)."""
+    """Whether the user opted in to mining, read without creating or migrating anything."""
     if not path.exists():
         return False
     try:

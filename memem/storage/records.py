@@ -1,6 +1,9 @@
 """The index's side records: what graph linking reads (`Brief`) and the edges it writes, and
 the vault files that are not memories (broken: unparseable; quarantined: refused by the
-scanner, memem.storage.quarantine)."""
+scanner, memem.storage.quarantine).
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
+"""
 
 from __future__ import annotations
 

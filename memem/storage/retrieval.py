@@ -1,6 +1,9 @@
 """Search's side of the index: the candidates of a query (an FTS5 OR of its rarest words,
 ranked by BM25, in scope) and what ranking by session needs (the memory before each in its
-session). The scoring is `memem.core.ranking`'s; this module only fetches."""
+session). The scoring is `memem.core.ranking`'s; this module only fetches.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """The index's analysis: its own FTS5 tokenizer (so our terms always equal FTS5's) and the
-document frequency of every term (for IDF and coverage)."""
+document frequency of every term (for IDF and coverage).
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
+"""
 
 from __future__ import annotations
 

@@ -17,13 +17,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from memem.core.memory import Memory
 from memem.errors import BrokenFile, InvalidInput, Quarantined
 from memem.storage.files import write_atomic
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from memem.core.security import Scan
 

@@ -3,6 +3,8 @@
 The hooks, the store and the miner all name projects this way: the git root's directory
 name, else the directory's own name. Reads `.git` directly (no subprocess: hooks are on the
 prompt's critical path).
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations
