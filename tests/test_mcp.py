@@ -76,6 +76,7 @@ def server_env(root: Path | None = None) -> dict[str, str]:
             HOME=str(root / "home"),
             MEMEM_DIR=str(root / "state"),
             MEMEM_OBSIDIAN_VAULT=str(root / "vault"),
+            MEMEM_ENGINE="off",  # no engine outlives the module (tests/test_mcp_engine.py)
         )
     return env
 
