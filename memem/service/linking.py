@@ -42,7 +42,8 @@ class _Graph:
     def __init__(self, nodes: list[Brief], weights: dict[str, float], dfs: dict[str, int]):
         self.nodes = nodes
         self.weights = weights
-        self.keys = [graph.key_terms(n.terms, weights, dfs) for n in nodes]
+        rank = graph.key_rank(weights, dfs)
+        self.keys = [graph.key_terms(n.terms, rank) for n in nodes]
         self.postings: dict[str, list[int]] = defaultdict(list)
         self.local: dict[tuple[str, str], list[int]] = defaultdict(list)
         self.by_project: dict[str, list[int]] = defaultdict(list)
@@ -118,8 +119,9 @@ def rebuild_edges(conn: Connection, progress: Progress | None = None) -> dict[st
     proposed: dict[tuple[str, str, str], Edge] = {}
     for span, found in zip(spans, workers.fan_out(_older_proposals, g, spans, forks), strict=True):
         for i, edges in zip(span, found, strict=True):
-            for edge in graph.declared(nodes[i].id, nodes[i].contradicts):
-                proposed[edge.key()] = edge
+            if nodes[i].contradicts:
+                for edge in graph.declared(nodes[i].id, nodes[i].contradicts):
+                    proposed[edge.key()] = edge
             for edge in edges:
                 if proposed.get(edge.key(), edge).score <= edge.score:
                     proposed[edge.key()] = edge
@@ -140,7 +142,8 @@ def rebuild_edges(conn: Connection, progress: Progress | None = None) -> dict[st
                 degree[edge.dst] += 1
                 break
     index.remove_all_edges(conn)
-    index.add_edges(conn, ((e.src, e.dst, e.type, e.score) for e in kept))
+    # In key order: the edges table is a B-tree on (src, dst, type), filled in one pass.
+    index.add_edges(conn, sorted((e.src, e.dst, e.type, e.score) for e in kept))
     return dict(Counter(e.type for e in kept))
 
 
