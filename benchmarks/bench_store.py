@@ -12,7 +12,6 @@ and `add`. Prints one markdown table on stdout and progress on stderr. See bench
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
@@ -93,6 +92,20 @@ def heartbeat(label: str, every: float = 15.0) -> Iterator[None]:
     finally:
         done.set()
         thread.join()
+
+
+def progress_log(label: str, every: float = 15.0) -> Callable[[str, int, int], None]:
+    """A rebuild's progress, logged at most every `every` seconds. A callback, not a thread
+    like `heartbeat`: a rebuild forks its workers only from a single-threaded process."""
+    last = time.perf_counter()
+
+    def report(phase: str, done: int, total: int) -> None:
+        nonlocal last
+        if time.perf_counter() - last >= every:
+            last = time.perf_counter()
+            log(f"{label} ... {phase} {done:,}/{total:,}")
+
+    return report
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -215,11 +228,7 @@ def measure_store(
     d = result.details
     log(f"n={n}: rebuild_index ...")
     start = time.perf_counter()
-    # The heartbeat is a thread, and a rebuild in a process with threads reads files serially
-    # (it forks readers only when single-threaded, as the CLI is): keep it for long runs only.
-    beat = heartbeat(f"n={n}: rebuilding") if n >= 50_000 else contextlib.nullcontext()
-    with beat:
-        report = store.rebuild_index()
+    report = store.rebuild_index(progress_log(f"n={n}: rebuilding"))
     result.rebuild_s = time.perf_counter() - start
     stats = store.graph_stats()
     d["indexed"], d["broken"], d["edges"] = report.added, report.broken, stats["edges"]

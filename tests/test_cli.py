@@ -10,7 +10,7 @@ import pytest
 
 from memem.cli import build_parser
 from memem.engine import protocol
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.engines import engine_env, running_engine
 from tests.waiting import wait_until
 
@@ -269,3 +269,46 @@ def test_status_shows_the_running_engine_its_socket_code_and_requests(isolated: 
     assert isinstance(live["requests"], int) and live["requests"] >= 1
     assert f"engine: running (pid {engine.pid}), answering on {live['socket']}" in text
     assert "watching the vault" in text
+
+
+def test_rebuild_index_shows_progress_on_a_terminal_and_nothing_otherwise() -> None:
+    import pty
+
+    for n in range(3):
+        run_cli("save", f"Worker {n} drains the queue q{n} every minute.", "--project", "ops")
+    piped = run_cli("rebuild-index")
+    assert piped.stderr == "rebuilding the index from the vault...\n"
+    assert "index rebuilt: 3 memories" in piped.stdout
+    main, terminal = pty.openpty()
+    try:
+        shown = subprocess.run(
+            [sys.executable, "-m", "memem", "rebuild-index"],
+            stderr=terminal,
+            capture_output=False,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            timeout=120,
+        )
+        os.close(terminal)
+        terminal = -1
+        written = b""
+        while chunk := _read_pty(main):
+            written += chunk
+    finally:
+        os.close(main)
+        if terminal >= 0:
+            os.close(terminal)
+    assert "index rebuilt: 3 memories" in shown.stdout
+    text = written.decode()
+    for line in ("reading 3/3 memories...", "indexing 3 memories...", "linking 3/3 memories..."):
+        assert f"\r\x1b[K{line}" in text
+    assert text.endswith("\r\x1b[K")
+
+
+def _read_pty(fd: int) -> bytes:
+    """What is left to read on a pty whose other end is closed (Linux raises EIO at its end)."""
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return b""

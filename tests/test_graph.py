@@ -25,6 +25,7 @@ from memem.core.graph import (
     cap,
     declared,
     excess,
+    key_rank,
     key_terms,
     mass,
     oriented,
@@ -161,7 +162,7 @@ def test_similarity_is_symmetric_and_between_zero_and_one(
 def test_key_terms_are_the_rarest_shared_ones() -> None:
     weights = {"solo": 9.0, "rare": 5.0, "mid": 2.0, "common": 0.5, "zero": 0.0}
     dfs = {"solo": 1, "rare": 2, "mid": 10, "common": 90, "zero": 3}
-    assert key_terms(["common", "solo", "mid", "rare", "zero"], weights, dfs) == [
+    assert key_terms(["common", "solo", "mid", "rare", "zero"], key_rank(weights, dfs)) == [
         "rare",
         "mid",
         "common",
@@ -170,7 +171,7 @@ def test_key_terms_are_the_rarest_shared_ones() -> None:
 
 def test_key_terms_are_at_most_a_dozen_ties_by_name() -> None:
     many = [f"t{n:02d}" for n in range(30)]
-    found = key_terms(many, dict.fromkeys(many, 1.0), dict.fromkeys(many, 2))
+    found = key_terms(many, key_rank(dict.fromkeys(many, 1.0), dict.fromkeys(many, 2)))
     assert found == many[:KEY_TERMS]
 
 

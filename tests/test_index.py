@@ -202,7 +202,9 @@ def test_delete_removes_the_row_and_its_edges(db: Index) -> None:
 def test_load_replaces_every_row_in_one_pass(db: Index) -> None:
     conn = db.connection()
     put(conn, memory("z" * 32, "gone after the rebuild"))
-    entries = [(memory(c * 32, f"note {c} about caching"), f"{c}.md", "h", 1, 1) for c in "abc"]
+    entries = [
+        (memory(c * 32, f"note {c} about caching"), f"{c}.md", "h", 1, 1, "f") for c in "abc"
+    ]
     assert index.load(conn, entries) == 3
     assert sorted(r.memory.id for r in index.all_memories(conn)) == ["a" * 32, "b" * 32, "c" * 32]
     assert "cach" in index.get(conn, "a" * 32).terms  # type: ignore[union-attr]

@@ -334,21 +334,75 @@ def test_concurrent_writers_lose_nothing_and_keep_the_index_whole(store: Store) 
     conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('integrity-check')")
 
 
-def test_a_parallel_rebuild_reads_the_same_as_a_serial_one(
+def _whole_index(store: Store) -> dict[str, list[tuple[object, ...]]]:
+    """Every row the index answers from: memories (all columns, in rowid order, as search
+    ranks ties), their FTS, the term statistics, the edges with their scores, broken files."""
+    conn = store.index.connection()
+    queries = {
+        "memories": "SELECT rowid, * FROM memories ORDER BY rowid",
+        "fts": "SELECT rowid, * FROM memories_fts WHERE memories_fts MATCH 'port' ORDER BY rowid",
+        "terms": "SELECT term, df FROM terms ORDER BY term",
+        "edges": "SELECT src, dst, type, score FROM edges ORDER BY src, dst, type",
+        "broken": "SELECT file, reason FROM broken ORDER BY file",
+        "counts": "SELECT docs, bulk FROM counts",
+    }
+    return {name: [tuple(r) for r in conn.execute(sql)] for name, sql in queries.items()}
+
+
+def test_a_parallel_rebuild_builds_the_same_index_as_a_serial_one(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from memem.service import linking, workers
     from memem.service import reconcile as rebuild
 
-    for n in range(30):
-        store.save(f"Service number {n} exposes metrics on its own port {9000 + n}.", project="m")
+    for n in range(40):
+        store.save(
+            f"Service number {n} exposes metrics on its own port {9000 + n} behind proxy p{n % 4}.",
+            project="mp"[n % 2],
+        )
     (store.vault.memories_dir / "broken.md").write_bytes(b"\xff\xfe")
     serial = store.rebuild_index()
-    edges = store.graph_stats()["edges"]
+    before = _whole_index(store)
+    forked: list[int] = []
+    fan_out = workers.fan_out
+
+    def counted(work, shared, chunks, count):  # type: ignore[no-untyped-def]
+        forked.append(count)
+        return fan_out(work, shared, chunks, count)
+
+    monkeypatch.setattr(workers, "fan_out", counted)
     monkeypatch.setattr(rebuild, "PARALLEL_FILES", 10)
+    monkeypatch.setattr(rebuild, "CHUNK", 7)
+    monkeypatch.setattr(linking, "PARALLEL_MEMORIES", 10)
+    monkeypatch.setattr(linking, "CHUNK", 6)
     parallel = store.rebuild_index()
-    assert (parallel.added, parallel.broken) == (serial.added, serial.broken) == (30, 1)
-    assert store.graph_stats()["edges"] == edges
-    assert "broken.md" in store.status().broken
+    assert (parallel.added, parallel.broken) == (serial.added, serial.broken) == (40, 1)
+    assert _whole_index(store) == before
+    assert before["edges"] and "broken.md" in store.status().broken
+    if workers.count(10**6, 0):  # this machine can fork workers: both phases did
+        assert len(forked) == 2 and all(forked)
+
+
+def test_a_rebuild_reports_its_progress_phase_by_phase(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memem.service import linking
+    from memem.service import reconcile as rebuild
+
+    for n in range(5):
+        store.save(f"Batch job {n} writes its report to bucket b{n}.", project="jobs")
+    monkeypatch.setattr(rebuild, "CHUNK", 2)
+    monkeypatch.setattr(linking, "CHUNK", 3)
+    seen: list[tuple[str, int, int]] = []
+    store.rebuild_index(lambda phase, done, total: seen.append((phase, done, total)))
+    assert seen == [
+        ("reading", 2, 5),
+        ("reading", 4, 5),
+        ("reading", 5, 5),
+        ("indexing", 0, 5),
+        ("linking", 3, 5),
+        ("linking", 5, 5),
+    ]
 
 
 FILLER = [

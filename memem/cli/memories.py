@@ -9,7 +9,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from memem.cli.output import Usage, layer_line, print_json, read_stdin, short, show
+from memem.cli.output import Usage, layer_line, print_json, progress, read_stdin, short, show
 from memem.core import fence
 
 if TYPE_CHECKING:
@@ -234,7 +234,12 @@ def cmd_graph(store: Store, args: argparse.Namespace) -> int:
 
 def cmd_rebuild_index(store: Store, args: argparse.Namespace) -> int:
     print("rebuilding the index from the vault...", file=sys.stderr)
-    report = store.rebuild_index()
+    shown = progress(sys.stderr)
+    try:
+        report = store.rebuild_index(shown)
+    finally:
+        if shown:
+            shown.end()
     print(
         f"index rebuilt: {report.added} memories, {report.broken} broken files skipped, "
         f"{report.quarantined} quarantined"

@@ -1,5 +1,5 @@
-"""How the CLI writes: JSON, memories, short ids, layer counts; how it reads standard
-input; and `Usage`, the error for a command used the wrong way (exit 2)."""
+"""How the CLI writes: JSON, memories, short ids, layer counts, progress on a terminal; how
+it reads standard input; and `Usage`, the error for a command used the wrong way (exit 2)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,31 @@ if TYPE_CHECKING:
 
 class Usage(MememError):
     """A command used the wrong way: one line on stderr, exit 2."""
+
+
+class Progress:
+    """One line on a terminal rewritten in place as work goes on ("reading 4,000/10,000
+    memories..."); `end` clears it. Only for a terminal: scripts and tests see nothing."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.shown = False
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        count = f"{done:,}/{total:,}" if done else f"{total:,}"
+        self.stream.write(f"\r\x1b[K{phase} {count} memories...")
+        self.stream.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def progress(stream: TextIO) -> Progress | None:
+    """A `Progress` on `stream` when it is a terminal, else None."""
+    return Progress(stream) if stream.isatty() else None
 
 
 def print_json(value: Any) -> None:

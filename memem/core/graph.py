@@ -7,7 +7,6 @@ never pruned (they carry history). Symmetric types are stored once, newer -> old
 
 from __future__ import annotations
 
-import heapq
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -113,12 +112,18 @@ def similarity(
     return shared / union if union > 0 else 0.0
 
 
-def key_terms(
-    terms: Iterable[str], weights: Mapping[str, float], dfs: Mapping[str, int]
-) -> list[str]:
-    """The rarest terms a memory shares with at least one other: where its neighbours are."""
-    shared = [t for t in terms if dfs.get(t, 0) >= 2 and weights.get(t, 0.0) > 0]
-    return heapq.nsmallest(KEY_TERMS, shared, key=lambda t: (-weights[t], t))
+def key_rank(weights: Mapping[str, float], dfs: Mapping[str, int]) -> dict[str, int]:
+    """The terms that can be key terms (in two memories or more, with a weight), each with its
+    place among them: rarest first, ties by name."""
+    shared = [t for t, df in dfs.items() if df >= 2 and weights.get(t, 0.0) > 0]
+    shared.sort(key=lambda t: (-weights[t], t))
+    return {t: place for place, t in enumerate(shared)}
+
+
+def key_terms(terms: Iterable[str], rank: Mapping[str, int]) -> list[str]:
+    """The rarest terms a memory shares with at least one other (`rank` is `key_rank`'s):
+    where its neighbours are."""
+    return sorted(filter(rank.__contains__, terms), key=rank.__getitem__)[:KEY_TERMS]
 
 
 def propose(

@@ -8,6 +8,7 @@ Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `me
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import UTC, date, datetime
@@ -140,14 +141,22 @@ def normalize_project(name: str | None) -> str:
 def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
     """Obsidian-friendly tags: no '#', no spaces, lowercase, de-duplicated in order; a secret in
     a tag is redacted like one in the content."""
-    from memem.core.security import redact  # see normalize_project
-
     seen: dict[str, None] = {}
     for raw in tags:
-        tag = _NON_TAG.sub("-", redact(str(raw)).strip().lstrip("#").lower()).strip("-/")
+        tag = _normal_tag(str(raw))
         if tag:
-            seen.setdefault(tag[:MAX_TAG_CHARS], None)
+            seen.setdefault(tag, None)
     return tuple(seen)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normal_tag(raw: str) -> str:
+    """One tag normalized: the same few tags recur across a vault, and a rebuild parses every
+    file (the secret scan of each is a pure function of the text, so a remembered one is the
+    same)."""
+    from memem.core.security import redact  # see normalize_project
+
+    return _NON_TAG.sub("-", redact(raw).strip().lstrip("#").lower()).strip("-/")[:MAX_TAG_CHARS]
 
 
 def normalize_content(text: str) -> str:

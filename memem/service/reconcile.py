@@ -4,24 +4,18 @@ The vault is the truth and the index is derived from it. `Reconciler` brings the
 line after edits made elsewhere (Obsidian, an editor, another machine: `reconcile`, one file
 at a time), recreates it (`rebuild`, `rebuild_index`, the one-pass build at `open` of an
 empty or damaged index), reconciles first when a save died between its file and its COMMIT
-(`heal`), and recomputes the graph from the index (`rebuild_edges`). The Store calls it; it
-knows nothing of the Store.
+(`heal`), and recomputes the graph from the index (`memem.service.linking`). The Store calls
+it; it knows nothing of the Store.
 
-A rebuild reads every file once, loads all rows in one transaction (FTS5 and the term
-statistics built in one pass each) and recomputes the graph with an in-memory inverted index
-over each memory's key terms, so its cost grows with the number of memories, not its square.
+A rebuild reads and vets every file once (in worker processes for large vaults), loads all
+rows in one transaction (FTS5 and the term statistics built in one pass each), then links the
+whole index at once (`memem.service.linking.rebuild_edges`).
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
-import multiprocessing
-import os
-import threading
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +23,8 @@ from memem.core import conflict, graph
 from memem.core.graph import Edge
 from memem.core.memory import Memory
 from memem.errors import BrokenFile, Quarantined
+from memem.service import workers
+from memem.service.linking import Progress, rebuild_edges
 from memem.settings import Settings
 from memem.storage import events, index, quarantine, retrieval, unit
 from memem.storage.index import Index
@@ -37,17 +33,10 @@ from memem.storage.vault import FileStat, Vault, vet
 
 log = logging.getLogger("memem.service.reconcile")
 
-# A key term in more memories than this says little about any pair of them.
-MAX_POSTINGS = 64
-# Candidates per memory: the older ones sharing the most key terms,
-# and the latest memories of its project sharing at least PROJECT_MIN of their weight.
-CANDIDATES = 12
-PROJECT_CANDIDATES = 6
-PROJECT_MIN = graph.PROJECT_THRESHOLD  # below it, propose() would not link them anyway
-
-
-# Below this many files a process pool costs more than it saves.
+# Below this many files forking readers costs more than it saves.
 PARALLEL_FILES = 2_000
+# Files read per chunk: a worker's unit of work, and the step of the progress shown.
+CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +100,15 @@ class Reconciler:
         for note in notes:
             note.unlink(missing_ok=True)
 
-    def rebuild_index(self) -> ReconcileReport:
+    def rebuild_index(self, progress: Progress | None = None) -> ReconcileReport:
         """Recreate the whole index (FTS, terms, graph) from the vault. A damaged index file is
-        moved aside first (`Index.verify`)."""
+        moved aside first (`Index.verify`). `progress(phase, done, total)` follows the work:
+        "reading" files, "indexing" them (once, done 0), "linking" memories."""
         problem = self.index.verify()
         if problem:
             aside = self.index.recovered[-1][0]
             log.warning("the index was damaged; moved aside", extra={"moved_to": aside})
-        report = self.rebuild()
+        report = self.rebuild(progress)
         events.append(
             self.settings.events_path, "rebuild", added=report.added, broken=report.broken
         )
@@ -129,12 +119,12 @@ class Reconciler:
         with self.index.write() as conn:
             return rebuild_edges(conn)
 
-    def rebuild(self) -> ReconcileReport:
+    def rebuild(self, progress: Progress | None = None) -> ReconcileReport:
         """Load the whole vault into the index in one transaction, then link it."""
         scanned = list(self.vault.scan())
         names = sorted(st.name for st in scanned if not st.problem)
         released = quarantine.releases(self.settings.state_dir)
-        read, broken, held = _read_all(self.vault, names, released)
+        read, broken, held = _read_all(self.vault, names, released, progress)
         broken += _unreadable(scanned)
         with self.index.write() as conn:
             # Saves commit only between write transactions, so one that landed while the files
@@ -143,13 +133,15 @@ class Reconciler:
             read, broken, held = _catch_up(self.vault, read, broken, held, released)
             entries = _unique(read, broken)
             del read
+            if progress:
+                progress("indexing", 0, len(entries))
             added = index.load(conn, entries)
             del entries  # the rows are in SQLite now; linking reads lighter ones back
             for name, reason, mtime_ns, size in broken:
                 index.set_broken(conn, name, reason, mtime_ns, size)
             for name, memory_id, reason, digest, mtime_ns, size in held:
                 index.set_quarantined(conn, name, memory_id, reason, digest, mtime_ns, size)
-            rebuild_edges(conn)
+            rebuild_edges(conn, progress)
         index.checkpoint(self.index.connection())
         for name, reason, _, _ in broken:
             log.warning("skipped a broken vault file", extra={"file": name, "reason": reason})
@@ -266,16 +258,18 @@ class Reconciler:
         return "updated" if have else "added"
 
 
-Entry = tuple[Memory, str, str, int, int]  # memory, file, hash, mtime_ns, size
+# memory, file, hash, mtime_ns, size, fingerprint (computed by the readers, in parallel)
+Entry = tuple[Memory, str, str, int, int, str]
 Broken = tuple[str, str, int, int]  # file, reason, mtime_ns, size
 Held = tuple[str, str, str, str, int, int]  # file, id, reason, hash, mtime_ns, size
 
 
 def _read_files(
-    root: str, names: list[str], released: dict[str, str] | None = None
+    shared: tuple[str, Mapping[str, str]], names: list[str]
 ) -> tuple[list[Entry], list[Broken], list[Held]]:
-    """Read and vet vault files (runs in worker processes for large vaults); `released` are
-    the user's quarantine releases (id -> content hash)."""
+    """Read and vet vault files (a worker's chunk for large vaults); `shared` is the vault's
+    root and the user's quarantine releases (id -> content hash)."""
+    root, released = shared
     vault = Vault(Path(root))
     entries: list[Entry] = []
     broken: list[Broken] = []
@@ -286,7 +280,7 @@ def _read_files(
             try:
                 memory = vet(read.memory, name)
             except Quarantined as exc:
-                if (released or {}).get(read.memory.id) != read.hash:
+                if released.get(read.memory.id) != read.hash:
                     h = (name, exc.memory_id, exc.reason, read.hash)
                     held.append((*h, read.stat.mtime_ns, read.stat.size))
                     continue
@@ -298,30 +292,46 @@ def _read_files(
                 continue  # deleted while the rebuild read the folder
             broken.append((name, exc.reason, st.st_mtime_ns, st.st_size))
             continue
-        entries.append((memory, name, read.hash, read.stat.mtime_ns, read.stat.size))
+        stat = read.stat
+        entries.append(
+            (
+                memory,
+                name,
+                read.hash,
+                stat.mtime_ns,
+                stat.size,
+                conflict.fingerprint(memory.content),
+            )
+        )
     return entries, broken, held
 
 
 def _read_all(
-    vault: Vault, names: list[str], released: dict[str, str]
+    vault: Vault,
+    names: list[str],
+    released: Mapping[str, str],
+    progress: Progress | None = None,
 ) -> tuple[list[Entry], list[Broken], list[Held]]:
-    workers = min(os.cpu_count() or 1, 4)
-    # Forking is safe only from a single-threaded process (a threaded server reads in-process);
-    # spawn would re-run the caller's __main__, a trap for scripts using the Python API.
-    if len(names) < PARALLEL_FILES or workers < 2 or threading.active_count() > 1:
-        return _read_files(str(vault.root), names, released)
-    size = -(-len(names) // workers)
-    chunks = [names[i : i + size] for i in range(0, len(names), size)]
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
-        parts = list(
-            pool.map(_read_files, [str(vault.root)] * len(chunks), chunks, [released] * len(chunks))
-        )
-    return (
-        [e for p in parts for e in p[0]],
-        [b for p in parts for b in p[1]],
-        [h for p in parts for h in p[2]],
-    )
+    """Read and vet `names`, in chunks spread over worker processes for large vaults;
+    `progress("reading", done, total)` is called as chunks are done."""
+    chunks = [names[i : i + CHUNK] for i in range(0, len(names), CHUNK)]
+    forks = workers.count(len(names), PARALLEL_FILES)
+    entries: list[Entry] = []
+    broken: list[Broken] = []
+    held: list[Held] = []
+    done = 0
+    for chunk, (e, b, h) in zip(
+        chunks,
+        workers.fan_out(_read_files, (str(vault.root), released), chunks, forks),
+        strict=True,
+    ):
+        entries += e
+        broken += b
+        held += h
+        done += len(chunk)
+        if progress:
+            progress("reading", done, len(names))
+    return entries, broken, held
 
 
 def _catch_up(
@@ -329,7 +339,7 @@ def _catch_up(
     read: list[Entry],
     broken: list[Broken],
     held: list[Held],
-    released: dict[str, str],
+    released: Mapping[str, str],
 ) -> tuple[list[Entry], list[Broken], list[Held]]:
     """`read`, `broken` and `held` brought in line with the folder as it is now: files that
     appeared or changed since they were read are read again, files that are gone are dropped."""
@@ -343,7 +353,7 @@ def _catch_up(
         return read, broken, held
     unreadable = _unreadable(st for st in scanned if st.name in stale)
     stale -= {b[0] for b in unreadable}
-    fresh, fresh_broken, fresh_held = _read_files(str(vault.root), sorted(stale), released)
+    fresh, fresh_broken, fresh_held = _read_files((str(vault.root), released), sorted(stale))
     fresh_broken += unreadable
     stale |= {b[0] for b in unreadable}
     keep = [e for e in read if e[1] in now and e[1] not in stale]
@@ -371,109 +381,6 @@ def _unique(read: list[Entry], broken: list[Broken]) -> list[Entry]:
         owner[memory.id] = name
         entries.append(entry)
     return entries
-
-
-def rebuild_edges(conn: Connection) -> dict[str, int]:
-    """Recompute every edge; returns the count per type.
-
-    The graph built save by save is the reference: each memory, as it was saved, proposed
-    edges to the older memories a search found for it, and nothing newer. So here each
-    memory proposes edges to older memories only (else each pair would compete for two
-    memories' proposals and half the edges would be lost), and its candidates are found the
-    way a search finds them: the older memories sharing most of its key terms (its rarest
-    terms shared with anyone; a key term common to many memories contributes only the
-    memories of the same project closest in time, so the work stays linear), plus the latest
-    memories of its project that share some weight with it (what search finds through
-    commoner words: the same-project links). A memory whose every proposal lost out to
-    stronger ones (its degree capped elsewhere) gets one more look at its neighbours on both
-    sides in time, as the newer memories that linked to it when they were saved did.
-    """
-    nodes = index.briefs(conn)
-    dfs = index.term_frequencies(conn)
-    docs = index.doc_count(conn)
-    stop = index.stopword_stems(conn)
-    weights = {t: 0.0 if t in stop else index.idf(df, docs) for t, df in dfs.items()}
-    keys = [graph.key_terms(n.terms, weights, dfs) for n in nodes]
-    postings: dict[str, list[int]] = defaultdict(list)
-    local: dict[tuple[str, str], list[int]] = defaultdict(list)
-    by_project: dict[str, list[int]] = defaultdict(list)
-    for i, (node, ks) in enumerate(zip(nodes, keys, strict=True)):
-        if node.active:
-            for k in ks:
-                postings[k].append(i)
-                local[(k, node.project)].append(i)
-            by_project[node.project].append(i)
-    masses = {n.id: graph.mass(n.terms, weights) for n in nodes}
-
-    def candidates(i: int, pick: Callable[[list[int], int, int], list[int]]) -> list[int]:
-        node = nodes[i]
-        shared: Counter[int] = Counter()
-        for k in keys[i]:
-            plist = postings[k]
-            if len(plist) > MAX_POSTINGS:
-                plist = local[(k, node.project)]
-            shared.update(pick(plist, i, MAX_POSTINGS))
-        shared.pop(i, None)
-        found = [j for j, _ in shared.most_common(CANDIDATES)]
-        mine = masses[node.id]
-        known = set(found)
-        found += [
-            j
-            for j in pick(by_project[node.project], i, PROJECT_CANDIDATES)
-            if j != i
-            and j not in known
-            and graph.similarity(node.terms, nodes[j].terms, weights, mine, masses[nodes[j].id])
-            >= PROJECT_MIN
-        ]
-        return found
-
-    def proposals(i: int, found: list[int]) -> list[Edge]:
-        node = nodes[i]
-        best = {nodes[j].id: nodes[j] for j in found}
-        edges = graph.propose(
-            node, node.terms, [(n, n.terms) for n in best.values()], weights, masses
-        )
-        return [graph.oriented(edge, node, best[edge.dst]) for edge in edges]
-
-    proposed: dict[tuple[str, str, str], Edge] = {}
-    for i, node in enumerate(nodes):
-        for edge in graph.declared(node.id, node.contradicts):
-            proposed[edge.key()] = edge
-        if not node.active:
-            continue
-        for edge in proposals(i, candidates(i, _older)):
-            if proposed.get(edge.key(), edge).score <= edge.score:
-                proposed[edge.key()] = edge
-    kept = graph.cap(list(proposed.values()))
-    degree: Counter[str] = Counter()
-    for e in kept:
-        degree[e.src] += 1
-        degree[e.dst] += 1
-    for i, node in enumerate(nodes):
-        if not node.active or degree[node.id]:
-            continue
-        for edge in proposals(i, candidates(i, _around)):
-            if degree[edge.other(node.id)] < graph.MAX_EDGES:
-                kept.append(edge)
-                degree[edge.src] += 1
-                degree[edge.dst] += 1
-                break
-    index.remove_all_edges(conn)
-    index.add_edges(conn, ((e.src, e.dst, e.type, e.score) for e in kept))
-    return dict(Counter(e.type for e in kept))
-
-
-def _older(positions: list[int], i: int, count: int) -> list[int]:
-    """The last `count` of the sorted `positions` before `i` (nodes are ordered by time)."""
-    at = bisect.bisect_left(positions, i)
-    return positions[max(0, at - count) : at]
-
-
-def _around(positions: list[int], i: int, count: int) -> list[int]:
-    """Up to `count` of the sorted `positions` closest to `i`, before and after it."""
-    at = bisect.bisect_left(positions, i)
-    lo = max(0, at - count // 2)
-    return positions[lo : lo + count + 1]
 
 
 def prune(conn: Connection, memory_ids: Iterable[str]) -> None:

@@ -40,6 +40,7 @@ from memem.core.text import query_terms
 from memem.errors import InvalidInput, NotFound, TooLarge
 from memem.service import importer, review
 from memem.service.importer import ImportReport
+from memem.service.linking import Progress
 from memem.service.reconcile import Reconciler, ReconcileReport
 from memem.service.saving import Saved, Saver
 from memem.service.status import Status, index_status
@@ -401,10 +402,11 @@ class Store:
         compared by mtime and size, then by content hash; only changed files are parsed."""
         return self._keeper.reconcile()
 
-    def rebuild_index(self) -> ReconcileReport:
+    def rebuild_index(self, progress: Progress | None = None) -> ReconcileReport:
         """Recreate the whole index (FTS, terms, graph) from the vault. A damaged index file is
-        moved aside first (`Index.verify`)."""
-        return self._keeper.rebuild_index()
+        moved aside first (`Index.verify`). `progress(phase, done, total)` follows the work
+        ("reading", "indexing", "linking")."""
+        return self._keeper.rebuild_index(progress)
 
     def graph_rebuild(self) -> dict[str, int]:
         """Recompute every edge from the index (no vault reads)."""

@@ -270,13 +270,14 @@ def upsert(
     adjust_terms(conn, terms - old_terms, +1)
 
 
-def load(conn: sqlite3.Connection, entries: Iterable[tuple[Memory, str, str, int, int]]) -> int:
-    """Replace every memory row at once: (memory, file, hash, mtime_ns, size) per file.
+def load(
+    conn: sqlite3.Connection, entries: Iterable[tuple[Memory, str, str, int, int, str]]
+) -> int:
+    """Replace every memory row at once: (memory, file, hash, mtime_ns, size, fingerprint)
+    per file.
 
     For a full rebuild: the triggers stand aside, the FTS index and the term statistics are
     built in one pass each at the end. Edges and broken-file records are cleared."""
-    from memem.core.conflict import fingerprint
-
     conn.execute("UPDATE counts SET bulk = 1")
     for table in ("scope", "memories", "terms", "edges", "broken", "quarantine"):
         conn.execute(f"DELETE FROM {table}")
@@ -288,10 +289,10 @@ def load(conn: sqlite3.Connection, entries: Iterable[tuple[Memory, str, str, int
             hash=digest,
             mtime_ns=mtime_ns,
             size=size,
-            fingerprint=fingerprint(memory.content),
+            fingerprint=fingerprint,
             terms=(),
         )
-        for memory, file, digest, mtime_ns, size in entries
+        for memory, file, digest, mtime_ns, size, fingerprint in entries
     )
     conn.executemany(_INSERT, rows)
     conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')")
