@@ -19,8 +19,9 @@ the engine's vault watcher reconciles the whole vault back to back. In each phas
 prompt in turn: the hook answered by the engine, the hook with MEMEM_ENGINE=off (the
 in-process fallback), `sh -c true` and `python -S -c pass`; then the engine's own time per
 prompt (its `status` op's `request_ms`). Baselines before the sizes: `sh -c true`, `python
--S -c pass`, `python -c pass` with the venv's interpreter. Then the import time of the hook
-path with an engine (the client) and without (`python -S -X importtime`). Prints markdown
+-S -c pass`, `python -c pass` with the venv's interpreter. After the idle phase, the
+engine's resident memory and CPU time over `--idle-seconds` of idleness (from /proc). Then
+the import time of the hook path with an engine (the client) and without (`python -S -X importtime`). Prints markdown
 tables on stdout, progress on stderr. See benchmarks/README.md.
 """
 
@@ -202,11 +203,17 @@ def baselines(venv: Path, repo: Path, runs: int, work: Path) -> list[Row]:
 
 
 def hook_size(
-    n: int, args: argparse.Namespace, repo: Path, venv: Path, queries: Sequence[tuple[str, str]]
+    n: int,
+    args: argparse.Namespace,
+    repo: Path,
+    venv: Path,
+    queries: Sequence[tuple[str, str]],
+    notes: list[str],
 ) -> list[Row]:
     """The rows of one vault size: for each phase (the engine idle, then busy), the prompt
     hook answered by the engine and in-process (MEMEM_ENGINE=off), interleaved with the
-    `sh` and `python -S` baselines, plus the engine's own time per hook request."""
+    `sh` and `python -S` baselines, plus the engine's own time per hook request. Appends
+    the engine's idle RSS and CPU to `notes`."""
     state_src, vault_src, _ = stores.synth_index(n, args.seed)
     work = Path(tempfile.mkdtemp(prefix=f"bench-hook-n{n}-"))
     rows: list[Row] = []
@@ -246,6 +253,14 @@ def hook_size(
                 with busy as touched:
                     rows += _phase(n, phase, args, repo, env, projects, transcript, picked)
                     status = engine.status()
+                if phase == "idle" and args.idle_seconds > 0:
+                    rss, cpu = engines.idle_usage(engine.pid, args.idle_seconds)
+                    notes.append(
+                        f"- engine idle at {n:,}, after {status.get('requests')} requests: "
+                        f"RSS {rss:.0f} MB, CPU {cpu:.2f} s over {args.idle_seconds:.0f} s "
+                        f"(pid {engine.pid}; mining {status.get('mining')})"
+                    )
+                    log(notes[-1])
                 timing = status.get("request_ms", {}).get("hook UserPromptSubmit")
                 if timing:
                     rows.append(Row(f"engine's own time per prompt ({phase})", n, summary=timing))
@@ -386,6 +401,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=",".join(PHASES),
         help="idle: a live engine; busy: the engine reconciling the vault non-stop",
     )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=30.0,
+        help="after the idle phase, measure the engine's RSS and CPU over this long (0: skip)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch dirs")
     args = parser.parse_args(argv)
     args.phases = [p for p in args.phases.split(",") if p]
@@ -400,11 +421,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = os.getloadavg()
     queries = routed_queries(args.seed)
     rows: list[Row] = []
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-hook-") as tmp:
         log("baselines ...")
         rows += baselines(venv, repo, args.runs, Path(tmp))
         for n in parse_sizes(args.sizes):
-            rows += hook_size(n, args, repo, venv, queries)
+            rows += hook_size(n, args, repo, venv, queries, notes)
         imports = {
             code: import_times(venv, repo, Path(tmp), code) for code in (ENGINE_PATH, FALLBACK_PATH)
         }
@@ -428,6 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"- {prefix} at {n:,}: {wanted}: {'met' if met else 'NOT met'} "
             f"({median:.1f} / {p95:.1f} ms)"
         )
+    for note in notes:
+        print(note)
     failures = sum(r.failures for r in rows)
     if failures:
         print(f"- WARNING: {failures} hook runs failed (logged in <state>/logs/hooks.log)")
