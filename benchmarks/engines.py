@@ -5,6 +5,8 @@
         with engines.busy(vault):                     # the vault watcher reconciles non-stop
             ...
     engines.idle_usage(pid, seconds)                 # (RSS MB, CPU seconds over `seconds`)
+    engines.wait_started(state_dir)                  # one that hooks started is running
+    engines.stop_all(state_dir)                      # the engine that hooks started, if any
 
 The engine is started in `env` (MEMEM_DIR, MEMEM_OBSIDIAN_VAULT, HOME pointing at scratch
 dirs) with the benchmark's own memem on PYTHONPATH, and is ready once it answers `status` on
@@ -80,23 +82,46 @@ class Engine:
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        pids = {self.pid}
-        with contextlib.suppress(OSError, ValueError):
-            data = json.loads(Path(self.state_dir, "daemon.json").read_text(encoding="utf-8"))
-            pids.add(int(data.get("pid") or 0))
-        for pid in sorted(p for p in pids if p > 0):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGTERM)
+        self.process.send_signal(signal.SIGTERM)
+        stop_all(Path(self.state_dir))  # and one a hook may have started meanwhile
         try:
             self.process.wait(STOP_SECONDS)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        others = [p for p in pids if p > 0 and p != self.pid]
-        deadline = time.monotonic() + STOP_SECONDS
-        while others and time.monotonic() < deadline:
-            others = [p for p in others if _alive(p)]
-            time.sleep(0.05)
+
+
+def wait_started(state_dir: Path, timeout: float = READY_SECONDS) -> bool:
+    """Wait until the engine of `state_dir` (started by someone else, e.g. a hook) runs:
+    its daemon.json says "running". Never asks it over the socket: a client with other code
+    (this checkout, not the installed plugin) would make it restart."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads((state_dir / "daemon.json").read_text(encoding="utf-8"))
+            if data.get("state") == "running" and _alive(int(data.get("pid") or 0)):
+                return True
+        time.sleep(0.1)
+    return False
+
+
+def stop_all(state_dir: Path) -> None:
+    """SIGTERM the engine of `state_dir` (its pid in daemon.json; e.g. one the hooks of a
+    real Claude Code started) and wait until it is gone."""
+    try:
+        data = json.loads((state_dir / "daemon.json").read_text(encoding="utf-8"))
+        pid = int(data.get("pid") or 0)
+    except (OSError, ValueError):
+        return
+    if pid <= 0 or pid == os.getpid():
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_SECONDS
+    while _alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it when it is our own child
+        time.sleep(0.05)
 
 
 def _alive(pid: int) -> bool:
