@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -129,10 +130,17 @@ class Row:
     label: str
     n: int | None
     times: list[float] = field(default_factory=list)
+    # CPU time (user + system) of the process and what it waited for: unlike the wall time,
+    # hardly touched by the load of a shared machine.
+    cpu: list[float] = field(default_factory=list)
     injected: int = 0
     failures: int = 0
     # Figures the engine measured itself (its `status` op's request_ms), instead of times.
     summary: dict[str, float] | None = None
+
+    def add(self, ms: float, cpu_ms: float) -> None:
+        self.times.append(ms)
+        self.cpu.append(cpu_ms)
 
     def cells(self) -> str:
         size = f"{self.n:,}" if self.n is not None else "-"
@@ -140,22 +148,27 @@ class Row:
             s = self.summary
             return (
                 f"| {self.label} | {size} | {s['count']:.0f} | {s['p50']:.1f} "
-                f"| {s['p95']:.1f} | - |"
+                f"| {s['p95']:.1f} | {s.get('cpu_p50', float('nan')):.1f} | - |"
             )
         runs = len(self.times)
         share = f"{self.injected / runs:.0%}" if self.n is not None and runs else "-"
         return (
             f"| {self.label} | {size} | {runs} | {statistics.median(self.times):.1f} "
-            f"| {percentile(self.times, 95):.1f} | {share} |"
+            f"| {percentile(self.times, 95):.1f} | {statistics.median(self.cpu):.1f} | {share} |"
         )
 
 
 def timed(
     argv: Sequence[str], *, env: dict[str, str], cwd: Path, data: bytes = b""
-) -> tuple[float, bytes]:
+) -> tuple[float, float, bytes]:
+    """(wall ms, CPU ms, stdout) of `argv` as a whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter_ns()
     done = subprocess.run(argv, input=data, env=env, cwd=cwd, capture_output=True, check=False)
-    return (time.perf_counter_ns() - start) / 1e6, done.stdout
+    wall = (time.perf_counter_ns() - start) / 1e6
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+    return wall, cpu, done.stdout
 
 
 def hook_modules(venv: Path, repo: Path, work: Path) -> list[str]:
@@ -198,7 +211,7 @@ def baselines(venv: Path, repo: Path, runs: int, work: Path) -> list[Row]:
         timed(argv, env=env, cwd=work)
     for _ in range(runs):
         for row, (_, argv) in zip(rows, named, strict=True):
-            row.times.append(timed(argv, env=env, cwd=work)[0])
+            row.add(*timed(argv, env=env, cwd=work)[:2])
     return rows
 
 
@@ -320,16 +333,18 @@ def _phase(
                 "prompt_id": str(uuid.uuid4()),
                 "permission_mode": "default",
             }
-            ms, out = timed(prompt_cmd, env=environ, cwd=cwd, data=json.dumps(payload).encode())
+            ms, cpu, out = timed(
+                prompt_cmd, env=environ, cwd=cwd, data=json.dumps(payload).encode()
+            )
             if timed_now:
-                row.times.append(ms)
+                row.add(ms, cpu)
                 if out:
                     context = json.loads(out)["hookSpecificOutput"]["additionalContext"]
                     row.injected += context.startswith(OPEN)
         for row, argv in ((sh_row, ["sh", "-c", "true"]), (py_row, [py, "-S", "-c", "pass"])):
-            ms, _ = timed(argv, env=env, cwd=cwd)
+            ms, cpu, _ = timed(argv, env=env, cwd=cwd)
             if timed_now:
-                row.times.append(ms)
+                row.add(ms, cpu)
     for row in (engine_row, fallback_row):
         log(
             f"n={n} {row.label}: median {statistics.median(row.times):.1f} ms, "
@@ -432,8 +447,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
 
     print("## Hook latency (UserPromptSubmit, whole process)\n")
-    print("| command | memories | runs | median ms | p95 ms | injected a slice |")
-    print("|---|---|---|---|---|---|")
+    print("| command | memories | runs | median ms | p95 ms | CPU ms (median) | injected a slice |")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         print(row.cells())
     print()
