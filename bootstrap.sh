@@ -163,7 +163,7 @@ case "${1:-}" in
         # memem's bytecode is written even where the user disables it (else every prompt
         # compiles memem); os._exit skips the interpreter's teardown (main flushed stdout).
         # -P: the project directory (the hook's cwd) is not on sys.path, so a `memem/` or a
-        # `zlib.py` in the user's project is never imported in its place (nor listed).
+        # `_socket.py` in the user's project is never imported in its place (nor listed).
         unset PYTHONDONTWRITEBYTECODE
         exec "$VENV/bin/python" -S -P -c 'import os, sys; from memem.hook import main; os._exit(main(sys.argv[1]))' "${1:-}" 2>/dev/null || exit 0
         ;;

@@ -171,8 +171,8 @@ def test_a_broken_install_never_blocks_the_prompt(project: Path, tmp_path: Path)
 
 def test_a_module_in_the_project_directory_is_never_imported_by_the_hook(project: Path) -> None:
     """The hook runs in the user's project: a `memem/` package (memem's own checkout) or a
-    `zlib.py` there must not stand in for the plugin's code."""
-    for shadow in (project / "memem" / "__init__.py", project / "zlib.py"):
+    `_socket.py` there must not stand in for the plugin's code or the standard library."""
+    for shadow in (project / "memem" / "__init__.py", project / "_socket.py"):
         shadow.parent.mkdir(exist_ok=True)
         shadow.write_text("raise SystemExit('imported from the project directory')\n")
     text = context(run_hook("UserPromptSubmit", {"prompt": "how do we deploy?"}, project))
