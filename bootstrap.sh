@@ -162,8 +162,10 @@ case "${1:-}" in
         fi
         # memem's bytecode is written even where the user disables it (else every prompt
         # compiles memem); os._exit skips the interpreter's teardown (main flushed stdout).
+        # -P: the project directory (the hook's cwd) is not on sys.path, so a `memem/` or a
+        # `_socket.py` in the user's project is never imported in its place (nor listed).
         unset PYTHONDONTWRITEBYTECODE
-        exec "$VENV/bin/python" -S -c 'import os, sys; from memem.hook import main; os._exit(main(sys.argv[1]))' "${1:-}" 2>/dev/null || exit 0
+        exec "$VENV/bin/python" -S -P -c 'import os, sys; from memem.hook import main; os._exit(main(sys.argv[1]))' "${1:-}" 2>/dev/null || exit 0
         ;;
     test)
         shift

@@ -7,13 +7,15 @@ side by side in one run, against the same fake Messages API, at 10k memories.
 Both worlds use the pinned CLI of the end-to-end suite (installed from npm into
 MEMEM_E2E_CACHE once, see tests/e2e/conftest.py), the hermetic environment of
 claude-code.md section 3 and one fake API (tests/fake_anthropic.py, immediate "OK" replies).
-"with" is a HOME where memem is installed from its marketplace (REPO = MEMEM_E2E_REPO or
-this checkout) over the synthetic vault of `--size` memories with its index
-(`stores.synth_index`: `synth.write_vault` + `Store.rebuild_index`, cached); "without" is a
-HOME with no plugin. The project directory is a git checkout named after the project the
+"with memem" is a HOME where memem is installed from its marketplace (REPO = MEMEM_E2E_REPO
+or this checkout) over the synthetic vault of `--size` memories with its index
+(`stores.synth_index`: `synth.write_vault` + `Store.rebuild_index`, cached), in two worlds:
+"(engine)", where the hooks start memem's engine as for a user (it is stopped at the end,
+`engines.stop_all`), and "(MEMEM_ENGINE=off)", where each hook works in-process; "without"
+is a HOME with no plugin. The project directory is a git checkout named after the project the
 prompt was drawn for, and the prompt is one that memem answers with a slice.
 
-Measured, interleaved (with/without alternate, the order flipping each round):
+Measured, interleaved (the three worlds in turn, the order rotating each round):
 
 1. cold: `claude -p PROMPT --output-format json` as a whole process, `--runs` times each:
    what a one-shot prompt costs, MCP connect included (-p waits about 2 s at most for MCP
@@ -22,7 +24,7 @@ Measured, interleaved (with/without alternate, the order flipping each round):
    prompts per session; a turn is the time from writing the prompt to the `result` event.
    The first turn of a session (start-up, hooks of SessionStart, MCP connect) is reported
    apart; the later turns are the per-prompt cost beyond the one-time MCP connect.
-3. MCP connect: `--connect-runs` runs with `--debug-file`; the CLI's own figure ('MCP server
+3. MCP connect: `--connect-runs` runs per memem world with `--debug-file`; the CLI's own figure ('MCP server
    "plugin:memem:memem": Successfully connected (transport: stdio) in N ms': spawn of
    `sh bootstrap.sh mcp` to the end of the handshake, tool list included), and the
    durations the CLI logged for memem's SessionStart and UserPromptSubmit hooks.
@@ -46,9 +48,9 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-from benchmarks import stores
+from benchmarks import engines, stores
 from benchmarks.bench_hook import routed_queries
 from benchmarks.bench_store import link_tree, log, parse_sizes, percentile, source_digest
 from memem.service.store import Store
@@ -63,6 +65,9 @@ from tests.e2e.conftest import (
 from tests.fake_anthropic import FakeAnthropic
 
 TARGET_MS: Final = 150.0
+WITH_ENGINE: Final = "with memem (engine)"
+WITH_OFF: Final = "with memem (MEMEM_ENGINE=off)"
+WITHOUT: Final = "without"
 REPLY: Final = "OK"
 CONNECTED: Final = re.compile(
     r'MCP server "plugin:memem:memem": Successfully connected \(transport: stdio\) in (\d+)ms'
@@ -83,6 +88,8 @@ class World:
     first_turn_ms: list[float] = field(default_factory=list)
     turn_ms: list[float] = field(default_factory=list)
     slices: int = 0
+    connect: list[float] = field(default_factory=list)
+    hooks: dict[str, list[float]] = field(default_factory=dict)
 
 
 def stats(values: Sequence[float]) -> tuple[float, float]:
@@ -241,9 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         subprocess.run(["git", "init", "-q", str(cwd)], check=True)
         venv = bootstrap_venv(root)
         worlds = []
-        for name in ("with memem", "without"):
-            home = root / ("home-with" if name == "with memem" else "home-without")
-            home.mkdir()
+        for name in (WITH_ENGINE, WITH_OFF, WITHOUT):
+            home = root / ("home-without" if name == WITHOUT else "home-with")
             env = hermetic_env(
                 os.environ,
                 home=home,
@@ -253,86 +259,128 @@ def main(argv: Sequence[str] | None = None) -> int:
                 venv=venv,
                 cli=cli,
             )
-            if name == "with memem":
-                cli_setup(cli, env, root, "plugin", "marketplace", "add", str(REPO))
-                cli_setup(cli, env, root, "plugin", "install", PLUGIN)
+            if name == WITH_ENGINE:
+                del env["MEMEM_ENGINE"]  # the hooks start the engine, as for a user
+            if not home.exists():
+                home.mkdir()
+                if name != WITHOUT:
+                    cli_setup(cli, env, root, "plugin", "marketplace", "add", str(REPO))
+                    cli_setup(cli, env, root, "plugin", "install", PLUGIN)
             worlds.append(World(name, env))
-        with_memem, without = worlds
+        try:
+            measure(cli, worlds, prompt, project, cwd, root, args, api)
+        finally:
+            engines.stop_all(state)  # the engine the hooks started
+    report(worlds, args, n, prompt, project, meta)
+    return 0
 
-        log("warm-up: one untimed run each")
-        for world in worlds:
-            run_cold(cli, world, prompt, cwd)
 
-        log(f"cold: {args.runs} `claude -p` runs per world, interleaved")
-        for i in range(args.runs):
-            for world in worlds if i % 2 == 0 else worlds[::-1]:
-                before = len(api.message_requests)
-                world.cold_ms.append(run_cold(cli, world, prompt, cwd))
-                sent = api.message_requests[before:]
-                world.slices += sum("<memem-memory>" in json.dumps(r.body) for r in sent)
+def measure(
+    cli: Path,
+    worlds: Sequence[World],
+    prompt: str,
+    project: str,
+    cwd: Path,
+    root: Path,
+    args: argparse.Namespace,
+    api: FakeAnthropic,
+) -> None:
+    """Fill each world's figures, the worlds interleaved (the order rotating each round)."""
+    log("warm-up: one untimed run each (with the engine: the hooks start it)")
+    for world in worlds:
+        run_cold(cli, world, prompt, cwd)
+    state = Path(worlds[0].env["MEMEM_DIR"])
+    if not engines.wait_started(state):
+        log(f"WARNING: no engine runs for {state}; the engine world works in-process")
 
-        log(f"warm: {args.sessions} sessions x {args.turns} prompts per world, interleaved")
-        same_project = [q for q, p in routed_queries() if p == project and q != prompt]
-        prompts = [prompt, *same_project[: args.turns - 1]]
-        for i in range(args.sessions):
-            for world in worlds if i % 2 == 0 else worlds[::-1]:
-                times = run_session(cli, world, prompts, cwd)
-                world.first_turn_ms.append(times[0])
-                world.turn_ms += times[1:]
+    log(f"cold: {args.runs} `claude -p` runs per world, interleaved")
+    for i in range(args.runs):
+        for world in rotated(worlds, i):
+            before = len(api.message_requests)
+            world.cold_ms.append(run_cold(cli, world, prompt, cwd))
+            sent = api.message_requests[before:]
+            world.slices += sum("<memem-memory>" in json.dumps(r.body) for r in sent)
 
-        log(f"MCP connect and hook durations: {args.connect_runs} runs with --debug-file")
-        debug_dir = root / "debug"
+    log(f"warm: {args.sessions} sessions x {args.turns} prompts per world, interleaved")
+    same_project = [q for q, p in routed_queries() if p == project and q != prompt]
+    prompts = [prompt, *same_project[: args.turns - 1]]
+    for i in range(args.sessions):
+        for world in rotated(worlds, i):
+            times = run_session(cli, world, prompts, cwd)
+            world.first_turn_ms.append(times[0])
+            world.turn_ms += times[1:]
+
+    log(f"MCP connect and hook durations: {args.connect_runs} runs with --debug-file")
+    for world in worlds[:2]:
+        debug_dir = root / f"debug-{worlds.index(world)}"
         debug_dir.mkdir()
-        connect, hooks = connect_and_hooks(
-            cli, with_memem, prompt, cwd, args.connect_runs, debug_dir
+        world.connect, world.hooks = connect_and_hooks(
+            cli, world, prompt, cwd, args.connect_runs, debug_dir
         )
 
-    cold_diff = statistics.median(with_memem.cold_ms) - statistics.median(without.cold_ms)
-    first_diff = statistics.median(with_memem.first_turn_ms) - statistics.median(
-        without.first_turn_ms
-    )
-    turn_diff = statistics.median(with_memem.turn_ms) - statistics.median(without.turn_ms)
-    p95_diff = percentile(with_memem.turn_ms, 95) - percentile(without.turn_ms, 95)
 
+def rotated(worlds: Sequence[World], i: int) -> list[World]:
+    k = i % len(worlds)
+    return [*worlds[k:], *worlds[:k]]
+
+
+def report(
+    worlds: Sequence[World],
+    args: argparse.Namespace,
+    n: int,
+    prompt: str,
+    project: str,
+    meta: dict[str, Any],
+) -> None:
     print(f"## memem end to end: Claude Code {CLI_VERSION}, {n:,} memories\n")
     print(
         f"Prompt ({project}): {prompt!r}; memem sources {source_digest()}; "
-        f"index {meta.get('rows', '?')} rows.\n"
+        f"index {meta.get('rows', '?')} rows; load average {os.getloadavg()[0]:.2f}.\n"
     )
-    print("| what (ms, median / p95) | with memem | without | added (median) |")
-    print("|---|---|---|---|")
+    without = worlds[-1]
     print(
-        f"| cold `claude -p`, whole process ({args.runs} runs each) | "
-        f"{fmt(with_memem.cold_ms)} | {fmt(without.cold_ms)} | {cold_diff:+,.0f} |"
+        "| what (ms, median / p95; added: median vs without) | "
+        + " | ".join(w.name for w in worlds)
+        + " |"
     )
-    print(
-        f"| first turn of a session ({args.sessions} sessions each) | "
-        f"{fmt(with_memem.first_turn_ms)} | {fmt(without.first_turn_ms)} | {first_diff:+,.0f} |"
-    )
-    print(
-        f"| later turns, per prompt ({len(with_memem.turn_ms)} turns each) | "
-        f"{fmt(with_memem.turn_ms)} | {fmt(without.turn_ms)} | {turn_diff:+,.0f} "
-        f"(p95 {p95_diff:+,.0f}) |"
-    )
+    print("|---" * (len(worlds) + 1) + "|")
+    for label, attr in (
+        (f"cold `claude -p`, whole process ({args.runs} runs each)", "cold_ms"),
+        (f"first turn of a session ({args.sessions} sessions each)", "first_turn_ms"),
+        ("later turns, per prompt", "turn_ms"),
+    ):
+        base = statistics.median(getattr(without, attr))
+        cells = []
+        for world in worlds:
+            values = getattr(world, attr)
+            added = "" if world is without else f" ({statistics.median(values) - base:+,.0f})"
+            cells.append(fmt(values) + added)
+        print(f"| {label} | " + " | ".join(cells) + " |")
     print()
-    print("| memem, from the CLI's debug log (ms) | median | p95 | n |")
-    print("|---|---|---|---|")
-    if connect:
-        median, p95 = stats(connect)
+    print("| memem, from the CLI's debug log (ms) | world | median | p95 | n |")
+    print("|---|---|---|---|---|")
+    for world in worlds[:2]:
+        if world.connect:
+            median, p95 = stats(world.connect)
+            print(
+                f"| MCP connect (CLI: spawn to connected) | {world.name} | {median:,.0f} "
+                f"| {p95:,.0f} | {len(world.connect)} |"
+            )
+        for event in sorted(world.hooks):
+            median, p95 = stats(world.hooks[event])
+            print(
+                f"| {event} hook | {world.name} | {median:,.0f} | {p95:,.0f} "
+                f"| {len(world.hooks[event])} |"
+            )
+    print()
+    for world in worlds[:2]:
+        turn_diff = statistics.median(world.turn_ms) - statistics.median(without.turn_ms)
+        verdict = "met" if turn_diff <= TARGET_MS else "NOT met"
         print(
-            f"| MCP connect (CLI: spawn to connected) | {median:,.0f} | {p95:,.0f} | {len(connect)} |"
+            f"- {world.name}: at most {TARGET_MS:.0f} ms per prompt beyond the one-time MCP "
+            f"connect: {turn_diff:+,.0f} ms median per later turn ({verdict}); cold runs "
+            f"carried memem's slice in {world.slices} of {args.runs} requests."
         )
-    for event in sorted(hooks):
-        median, p95 = stats(hooks[event])
-        print(f"| {event} hook | {median:,.0f} | {p95:,.0f} | {len(hooks[event])} |")
-    print()
-    verdict = "met" if turn_diff <= TARGET_MS else "NOT met"
-    print(
-        f"Target: at most {TARGET_MS:.0f} ms per prompt beyond the one-time MCP connect: "
-        f"{turn_diff:+,.0f} ms median per later turn ({verdict}). Cold runs carried memem's "
-        f"slice in {with_memem.slices} of {args.runs} requests."
-    )
-    return 0
 
 
 if __name__ == "__main__":

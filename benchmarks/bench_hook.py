@@ -1,7 +1,8 @@
 """Hook latency: the UserPromptSubmit hook as a whole process, exactly as Claude Code runs it.
 
     PYTHONPATH=. python -m benchmarks.bench_hook [--sizes 1k,10k,100k] [--runs 50]
-                                                 [--repo DIR] [--venv DIR] [--no-session-start]
+                                                 [--phases idle,busy] [--repo DIR] [--venv DIR]
+                                                 [--no-session-start]
 
 For each vault size (the synthetic vault of `synth`, index built once and cached), the
 command of hooks/hooks.json (`sh "${CLAUDE_PLUGIN_ROOT}/bootstrap.sh" hook UserPromptSubmit`)
@@ -10,18 +11,28 @@ named after the prompt's project (a git checkout: `.git/HEAD`), with CLAUDE_PLUG
 CLAUDE_PLUGIN_DATA, HOME, MEMEM_DIR, MEMEM_OBSIDIAN_VAULT and MEMEM_VENV pointing at
 scratch dirs. Prompts are `synth.queries`; each run is a fresh session, opened first by an
 untimed SessionStart hook as Claude Code does (so the L0 anchors went in at start and the
-prompt's slice holds what its search found). Baselines in the same run: `sh -c true`,
-`python -S -c pass`, `python -c pass` with the venv's interpreter. Then the import time of
-the hook path (`python -S -X importtime`). Prints markdown tables on stdout, progress on
-stderr. See benchmarks/README.md.
+prompt's slice holds what its search found).
+
+Each size runs in phases, each with its own live engine (`memem daemon run`, stopped at the
+end of the phase): `idle`, and `busy`, where a memory file is rewritten every 50 ms so that
+the engine's vault watcher reconciles the whole vault back to back. In each phase, per
+prompt in turn: the hook answered by the engine, the hook with MEMEM_ENGINE=off (the
+in-process fallback), `sh -c true` and `python -S -c pass`; then the engine's own time per
+prompt (its `status` op's `request_ms`). Baselines before the sizes: `sh -c true`, `python
+-S -c pass`, `python -c pass` with the venv's interpreter. After the idle phase, the
+engine's resident memory and CPU time over `--idle-seconds` of idleness (from /proc). Then
+the import time of the hook path with an engine (the client) and without (`python -S -X importtime`). Prints markdown
+tables on stdout, progress on stderr. See benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,10 +46,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks import stores, synth, vocab
-from benchmarks.bench_store import REPO, log, parse_sizes, percentile, source_digest
+from benchmarks import engines, stores, synth, vocab
+from benchmarks.bench_store import REPO, link_tree, log, parse_sizes, percentile, source_digest
 
-TARGETS_MS: Final = {10_000: 40.0, 100_000: 80.0}
+# (label prefix, vault size, median target ms, p95 target ms or None)
+TARGETS_MS: Final = (
+    ("hook, engine (idle)", 10_000, 20.0, 35.0),
+    ("hook, engine (busy)", 10_000, 20.0, 35.0),
+    ("hook, engine (idle)", 100_000, 30.0, None),
+    ("hook, engine (busy)", 100_000, 30.0, None),
+    ("hook, fallback: MEMEM_ENGINE=off (idle)", 10_000, 40.0, None),
+)
+PHASES: Final = ("idle", "busy")
 IMPORT_RUNS: Final = 7
 OPEN: Final = "<memem-memory>"
 
@@ -111,25 +130,45 @@ class Row:
     label: str
     n: int | None
     times: list[float] = field(default_factory=list)
+    # CPU time (user + system) of the process and what it waited for: unlike the wall time,
+    # hardly touched by the load of a shared machine.
+    cpu: list[float] = field(default_factory=list)
     injected: int = 0
     failures: int = 0
+    # Figures the engine measured itself (its `status` op's request_ms), instead of times.
+    summary: dict[str, float] | None = None
+
+    def add(self, ms: float, cpu_ms: float) -> None:
+        self.times.append(ms)
+        self.cpu.append(cpu_ms)
 
     def cells(self) -> str:
+        size = f"{self.n:,}" if self.n is not None else "-"
+        if self.summary is not None:
+            s = self.summary
+            return (
+                f"| {self.label} | {size} | {s['count']:.0f} | {s['p50']:.1f} "
+                f"| {s['p95']:.1f} | {s.get('cpu_p50', float('nan')):.1f} | - |"
+            )
         runs = len(self.times)
         share = f"{self.injected / runs:.0%}" if self.n is not None and runs else "-"
-        size = f"{self.n:,}" if self.n is not None else "-"
         return (
             f"| {self.label} | {size} | {runs} | {statistics.median(self.times):.1f} "
-            f"| {percentile(self.times, 95):.1f} | {share} |"
+            f"| {percentile(self.times, 95):.1f} | {statistics.median(self.cpu):.1f} | {share} |"
         )
 
 
 def timed(
     argv: Sequence[str], *, env: dict[str, str], cwd: Path, data: bytes = b""
-) -> tuple[float, bytes]:
+) -> tuple[float, float, bytes]:
+    """(wall ms, CPU ms, stdout) of `argv` as a whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter_ns()
     done = subprocess.run(argv, input=data, env=env, cwd=cwd, capture_output=True, check=False)
-    return (time.perf_counter_ns() - start) / 1e6, done.stdout
+    wall = (time.perf_counter_ns() - start) / 1e6
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+    return wall, cpu, done.stdout
 
 
 def hook_modules(venv: Path, repo: Path, work: Path) -> list[str]:
@@ -172,17 +211,29 @@ def baselines(venv: Path, repo: Path, runs: int, work: Path) -> list[Row]:
         timed(argv, env=env, cwd=work)
     for _ in range(runs):
         for row, (_, argv) in zip(rows, named, strict=True):
-            row.times.append(timed(argv, env=env, cwd=work)[0])
+            row.add(*timed(argv, env=env, cwd=work)[:2])
     return rows
 
 
 def hook_size(
-    n: int, args: argparse.Namespace, repo: Path, venv: Path, queries: Sequence[tuple[str, str]]
-) -> Row:
-    state_src, vault, _ = stores.synth_index(n, args.seed)
+    n: int,
+    args: argparse.Namespace,
+    repo: Path,
+    venv: Path,
+    queries: Sequence[tuple[str, str]],
+    notes: list[str],
+) -> list[Row]:
+    """The rows of one vault size: for each phase (the engine idle, then busy), the prompt
+    hook answered by the engine and in-process (MEMEM_ENGINE=off), interleaved with the
+    `sh` and `python -S` baselines, plus the engine's own time per hook request. Appends
+    the engine's idle RSS and CPU to `notes`."""
+    state_src, vault_src, _ = stores.synth_index(n, args.seed)
     work = Path(tempfile.mkdtemp(prefix=f"bench-hook-n{n}-"))
+    rows: list[Row] = []
     try:
         state = stores.scratch_copy(state_src, work / "state")
+        vault = work / "vault"
+        link_tree(vault_src, vault)  # the busy phase writes into it; the cache stays as built
         (work / "home").mkdir()
         (work / "plugin-data").mkdir()
         transcript = work / "transcript.jsonl"
@@ -202,42 +253,42 @@ def hook_size(
             "CLAUDE_PLUGIN_ROOT": str(repo),
             "CLAUDE_PLUGIN_DATA": str(work / "plugin-data"),
         }
-        prompt_cmd = ["sh", "-c", hook_command(repo, "UserPromptSubmit")]
-        start_cmd = ["sh", "-c", hook_command(repo, "SessionStart")]
-        row = Row("hook UserPromptSubmit", n)
         step = max(1, len(queries) // args.runs)
         picked = [queries[(i * step) % len(queries)] for i in range(args.runs + 1)]
-        for number, (prompt, project) in enumerate(picked):
-            cwd = projects[project]
-            session = str(uuid.uuid4())
-            env["CLAUDE_PROJECT_DIR"] = str(cwd)
-            common = {"session_id": session, "transcript_path": str(transcript), "cwd": str(cwd)}
-            if args.session_start:
-                payload = {**common, "hook_event_name": "SessionStart", "source": "startup"}
-                timed(start_cmd, env=env, cwd=cwd, data=json.dumps(payload).encode())
-            payload = {
-                **common,
-                "hook_event_name": "UserPromptSubmit",
-                "prompt": prompt,
-                "prompt_id": str(uuid.uuid4()),
-                "permission_mode": "default",
-            }
-            ms, out = timed(prompt_cmd, env=env, cwd=cwd, data=json.dumps(payload).encode())
-            if number == 0:
-                continue  # the first run warms the page cache and the bytecode cache
-            row.times.append(ms)
-            if out:
-                context = json.loads(out)["hookSpecificOutput"]["additionalContext"]
-                row.injected += context.startswith(OPEN)
+        py = str(venv / "bin" / "python")
+        for phase in args.phases:
+            with engines.running(env, py, repo) as engine:
+                busy = (
+                    engines.busy(vault / "memem" / "memories")
+                    if phase == "busy"
+                    else contextlib.nullcontext({"writes": 0})
+                )
+                with busy as touched:
+                    rows += _phase(n, phase, args, repo, env, projects, transcript, picked)
+                    status = engine.status()
+                if phase == "idle" and args.idle_seconds > 0:
+                    rss, cpu = engines.idle_usage(engine.pid, args.idle_seconds)
+                    notes.append(
+                        f"- engine idle at {n:,}, after {status.get('requests')} requests: "
+                        f"RSS {rss:.0f} MB, CPU {cpu:.2f} s over {args.idle_seconds:.0f} s "
+                        f"(pid {engine.pid}; mining {status.get('mining')})"
+                    )
+                    log(notes[-1])
+                timing = status.get("request_ms", {}).get("hook UserPromptSubmit")
+                if timing:
+                    rows.append(Row(f"engine's own time per prompt ({phase})", n, summary=timing))
+                reconciles = status.get("reconciles")
+                log(
+                    f"n={n} {phase}: engine served {status.get('requests')} requests, "
+                    f"{reconciles} vault reconciles, busy file written {touched['writes']} times"
+                )
         hooks_log = state / "logs" / "hooks.log"
         if hooks_log.exists():
-            row.failures = hooks_log.read_text(encoding="utf-8").count("hook failed")
-        log(
-            f"n={n}: median {statistics.median(row.times):.1f} ms, "
-            f"p95 {percentile(row.times, 95):.1f} ms, injected {row.injected}/{len(row.times)}"
-            + (f", {row.failures} FAILURES (see {hooks_log})" if row.failures else "")
-        )
-        return row
+            failures = hooks_log.read_text(encoding="utf-8").count("hook failed")
+            if failures:
+                rows[-1].failures = failures
+                log(f"n={n}: {failures} FAILURES (see {hooks_log})")
+        return rows
     finally:
         if args.keep:
             log(f"n={n}: kept {work}")
@@ -245,12 +296,75 @@ def hook_size(
             shutil.rmtree(work, ignore_errors=True)
 
 
-def import_times(venv: Path, repo: Path, work: Path) -> list[tuple[str, float, float, bool]]:
-    """(module, self ms, cumulative ms, imported at top level), median over IMPORT_RUNS runs,
-    slowest first."""
+def _phase(
+    n: int,
+    phase: str,
+    args: argparse.Namespace,
+    repo: Path,
+    env: dict[str, str],
+    projects: dict[str, Path],
+    transcript: Path,
+    picked: Sequence[tuple[str, str]],
+) -> list[Row]:
+    """One phase's rows, every command once per prompt in turn (a shared machine's load hits
+    them alike). The first round is untimed: it warms the page and bytecode caches."""
+    py = env["MEMEM_VENV"] + "/bin/python"
+    prompt_cmd = ["sh", "-c", hook_command(repo, "UserPromptSubmit")]
+    start_cmd = ["sh", "-c", hook_command(repo, "SessionStart")]
+    off = {**env, "MEMEM_ENGINE": "off"}
+    engine_row = Row(f"hook, engine ({phase})", n)
+    fallback_row = Row(f"hook, fallback: MEMEM_ENGINE=off ({phase})", n)
+    sh_row = Row(f"`sh -c true` ({phase})", None)
+    py_row = Row(f"`python -S -c pass` ({phase})", None)
+    for number, (prompt, project) in enumerate(picked):
+        cwd = projects[project]
+        timed_now = number > 0
+        for row, environ in ((engine_row, env), (fallback_row, off)):
+            session = str(uuid.uuid4())
+            environ = {**environ, "CLAUDE_PROJECT_DIR": str(cwd)}
+            common = {"session_id": session, "transcript_path": str(transcript), "cwd": str(cwd)}
+            if args.session_start:
+                payload = {**common, "hook_event_name": "SessionStart", "source": "startup"}
+                timed(start_cmd, env=environ, cwd=cwd, data=json.dumps(payload).encode())
+            payload = {
+                **common,
+                "hook_event_name": "UserPromptSubmit",
+                "prompt": prompt,
+                "prompt_id": str(uuid.uuid4()),
+                "permission_mode": "default",
+            }
+            ms, cpu, out = timed(
+                prompt_cmd, env=environ, cwd=cwd, data=json.dumps(payload).encode()
+            )
+            if timed_now:
+                row.add(ms, cpu)
+                if out:
+                    context = json.loads(out)["hookSpecificOutput"]["additionalContext"]
+                    row.injected += context.startswith(OPEN)
+        for row, argv in ((sh_row, ["sh", "-c", "true"]), (py_row, [py, "-S", "-c", "pass"])):
+            ms, cpu, _ = timed(argv, env=env, cwd=cwd)
+            if timed_now:
+                row.add(ms, cpu)
+    for row in (engine_row, fallback_row):
+        log(
+            f"n={n} {row.label}: median {statistics.median(row.times):.1f} ms, "
+            f"p95 {percentile(row.times, 95):.1f} ms, injected {row.injected}/{len(row.times)}"
+        )
+    return [engine_row, fallback_row, sh_row, py_row]
+
+
+# What a hook process imports: with a live engine, only the client; without, the recall too.
+ENGINE_PATH: Final = "import memem.hook, memem.settings, memem.engine.client"
+FALLBACK_PATH: Final = "import memem.hook, memem.service.recall"
+
+
+def import_times(
+    venv: Path, repo: Path, work: Path, code: str
+) -> list[tuple[str, float, float, bool]]:
+    """(module, self ms, cumulative ms, imported at top level) of `python -S -c code`, median
+    over IMPORT_RUNS runs, slowest first."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work)}
     env["PYTHONPATH"] = str(repo)
-    code = "import memem.hook, memem.service.recall"
     argv = [str(venv / "bin" / "python"), "-S", "-X", "importtime", "-c", code]
     own: dict[str, list[float]] = defaultdict(list)
     cumulative: dict[str, list[float]] = defaultdict(list)
@@ -297,57 +411,84 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_false",
         help="skip the SessionStart hook before each timed prompt",
     )
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help="idle: a live engine; busy: the engine reconciling the vault non-stop",
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=30.0,
+        help="after the idle phase, measure the engine's RSS and CPU over this long (0: skip)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch dirs")
     args = parser.parse_args(argv)
+    args.phases = [p for p in args.phases.split(",") if p]
+    if not set(args.phases) <= set(PHASES):
+        parser.error(f"--phases: choose from {', '.join(PHASES)}")
     repo, venv = args.repo.resolve(), args.venv.resolve()
     if not (repo / "bootstrap.sh").exists() or not (venv / "bin" / "python").exists():
         parser.error(f"need {repo}/bootstrap.sh and {venv}/bin/python (see --repo, --venv)")
     wall = time.perf_counter()
     digest = source_digest()
     log(f"hook of {repo} with {venv}/bin/python; memem sources {digest}")
+    load_before = os.getloadavg()
     queries = routed_queries(args.seed)
     rows: list[Row] = []
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-hook-") as tmp:
         log("baselines ...")
         rows += baselines(venv, repo, args.runs, Path(tmp))
         for n in parse_sizes(args.sizes):
-            rows.append(hook_size(n, args, repo, venv, queries))
-        imports = import_times(venv, repo, Path(tmp))
+            rows += hook_size(n, args, repo, venv, queries, notes)
+        imports = {
+            code: import_times(venv, repo, Path(tmp), code) for code in (ENGINE_PATH, FALLBACK_PATH)
+        }
 
     print("## Hook latency (UserPromptSubmit, whole process)\n")
-    print("| command | memories | runs | median ms | p95 ms | injected a slice |")
-    print("|---|---|---|---|---|---|")
+    print("| command | memories | runs | median ms | p95 ms | CPU ms (median) | injected a slice |")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         print(row.cells())
     print()
-    for n, target in TARGETS_MS.items():
-        hook = next((r for r in rows if r.n == n), None)
-        if hook:
-            median = statistics.median(hook.times)
-            verdict = "met" if median <= target else "NOT met"
-            print(f"- target at {n:,}: median <= {target:.0f} ms: {verdict} ({median:.1f} ms)")
+    for prefix, n, median_target, p95_target in TARGETS_MS:
+        hook = next((r for r in rows if r.n == n and r.label == prefix and r.times), None)
+        if hook is None:
+            continue
+        median, p95 = statistics.median(hook.times), percentile(hook.times, 95)
+        met = median <= median_target and (p95_target is None or p95 <= p95_target)
+        wanted = f"median <= {median_target:.0f} ms" + (
+            f", p95 <= {p95_target:.0f} ms" if p95_target else ""
+        )
+        print(
+            f"- {prefix} at {n:,}: {wanted}: {'met' if met else 'NOT met'} "
+            f"({median:.1f} / {p95:.1f} ms)"
+        )
+    for note in notes:
+        print(note)
     failures = sum(r.failures for r in rows)
     if failures:
         print(f"- WARNING: {failures} hook runs failed (logged in <state>/logs/hooks.log)")
+    for code, table in imports.items():
+        print(f"\n## Import time (`python -S -X importtime -c '{code}'`)\n")
+        print(f"Median of {IMPORT_RUNS} runs; top 12 modules by cumulative time.\n")
+        print("| module | self ms | cumulative ms |")
+        print("|---|---|---|")
+        for name, own, cum, _ in table[:12]:
+            print(f"| `{name}` | {own:.2f} | {cum:.2f} |")
+        total = sum(cum for _, _, cum, top in table if top)
+        memem = sum(cum for name, _, cum, top in table if top and name.startswith("memem"))
+        print(
+            f"\nTop-level imports together: {total:.1f} ms, of which `memem` and what it pulls "
+            f"in {memem:.1f} ms (the rest is the interpreter's own start-up modules)."
+        )
     print()
-    print(
-        "## Import time of the hook path (`python -S -X importtime -c 'import memem.hook, memem.service.recall'`)\n"
-    )
-    print(f"Median of {IMPORT_RUNS} runs; top 15 modules by cumulative time.\n")
-    print("| module | self ms | cumulative ms |")
-    print("|---|---|---|")
-    for name, own, cum, _ in imports[:15]:
-        print(f"| `{name}` | {own:.2f} | {cum:.2f} |")
-    total = sum(cum for _, _, cum, top in imports if top)
-    memem = sum(cum for name, _, cum, top in imports if top and name.startswith("memem"))
-    print(
-        f"\nTop-level imports together: {total:.1f} ms, of which `memem` and what it pulls in "
-        f"{memem:.1f} ms (the rest is the interpreter's own start-up modules)."
-    )
-    print()
+    load_after = os.getloadavg()
     print(
         f"- session start before each prompt: {'yes' if args.session_start else 'no'}; "
-        f"memem sources {digest} ({repo}); {os.cpu_count()} CPUs; "
+        f"memem sources {digest} ({repo}); {os.cpu_count()} CPUs; load average "
+        f"{load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end; "
         f"wall time {time.perf_counter() - wall:.0f} s; {time.ctime()}"
     )
     if source_digest() != digest:

@@ -5,8 +5,8 @@
 
 For each size: generate (or reuse) a vault, hard-link it into a scratch dir under /tmp, open a
 fresh index, and time `rebuild_index`, `reconcile` (nothing changed), `search` (warm),
-`memem search --json` as a whole process (against `python -c pass` and `python -S -c pass`)
-and `add`. Prints one markdown table on stdout and progress on stderr. See benchmarks/README.md.
+`memem search --json` as a whole process, answered by a live engine and with
+MEMEM_ENGINE=off (against `python -c pass` and `python -S -c pass`, interleaved) and `add`. Prints one markdown table on stdout and progress on stderr. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import memem
-from benchmarks import synth
+from benchmarks import engines, synth
 from memem.core.memory import Memory
 from memem.errors import SecurityError
 from memem.service.store import Store
@@ -56,6 +56,7 @@ class Result:
     save_p95_ms: float = 0.0
     reconcile_ms: float = 0.0
     cli_p50_ms: float = 0.0
+    cli_engine_p50_ms: float = 0.0
     py_start_ms: float = 0.0
     py_start_s_ms: float = 0.0
     index_mb: float = 0.0
@@ -181,17 +182,6 @@ def time_ms(call: Callable[[], object]) -> float:
     return (time.perf_counter_ns() - start) / 1e6
 
 
-def process_ms(argv: Sequence[str], env: dict[str, str], runs: int) -> list[float]:
-    """Wall time of `argv` as a whole process, `runs` times (after one untimed run)."""
-    subprocess.run(argv, env=env, capture_output=True, check=True)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter_ns()
-        subprocess.run(argv, env=env, capture_output=True, check=True)
-        times.append((time.perf_counter_ns() - start) / 1e6)
-    return times
-
-
 # -- one size ----------------------------------------------------------------------------------
 
 
@@ -265,41 +255,7 @@ def measure_store(
     log(f"n={n}: search p50 {result.search_p50_ms:.2f} ms, p95 {result.search_p95_ms:.2f} ms")
 
     if args.cli_runs:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(state.parent / "home"),
-            "MEMEM_DIR": str(state),
-            "MEMEM_OBSIDIAN_VAULT": str(store.settings.vault_dir),
-            "PYTHONPATH": str(REPO),
-        }
-        py = sys.executable
-        cli = []
-        subprocess.run(
-            [py, "-m", "memem", "search", queries[0], "--json"],
-            env=env,
-            capture_output=True,
-            check=True,
-        )
-        for q in queries[: args.cli_runs]:
-            argv = [py, "-m", "memem", "search", q, "--json"]
-            start = time.perf_counter_ns()
-            subprocess.run(argv, env=env, capture_output=True, check=True)
-            cli.append((time.perf_counter_ns() - start) / 1e6)
-        result.cli_p50_ms = statistics.median(cli)
-        result.py_start_ms = statistics.median(process_ms([py, "-c", "pass"], env, args.cli_runs))
-        result.py_start_s_ms = statistics.median(
-            process_ms([py, "-S", "-c", "pass"], env, args.cli_runs)
-        )
-        d["import_cli_store_ms"] = round(
-            statistics.median(
-                process_ms([py, "-c", "import memem.cli, memem.service.store"], env, args.cli_runs)
-            ),
-            1,
-        )
-        log(
-            f"n={n}: CLI search p50 {result.cli_p50_ms:.0f} ms "
-            f"(python -c pass {result.py_start_ms:.0f} ms)"
-        )
+        measure_cli(store, n, args, result, queries, state)
 
     upcoming = [memory_from(m) for m in json.loads(saves_file.read_text(encoding="utf-8"))]
     if args.saves > len(upcoming):
@@ -324,6 +280,63 @@ def measure_store(
         log(f"n={n}: save p50 {result.save_p50_ms:.1f} ms, p95 {result.save_p95_ms:.1f} ms")
 
 
+def measure_cli(
+    store: Store,
+    n: int,
+    args: argparse.Namespace,
+    result: Result,
+    queries: Sequence[str],
+    state: Path,
+) -> None:
+    """`memem search` as a whole process: answered by a live engine (started for this vault,
+    stopped at the end) and in-process with MEMEM_ENGINE=off (reconcile, then search),
+    interleaved with the interpreter's start-up."""
+    d = result.details
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(state.parent / "home"),
+        "MEMEM_DIR": str(state),
+        "MEMEM_OBSIDIAN_VAULT": str(store.settings.vault_dir),
+        "PYTHONPATH": str(REPO),
+    }
+    off = {**env, "MEMEM_ENGINE": "off"}
+    py = sys.executable
+    engine_times: list[float] = []
+    off_times: list[float] = []
+    start_times: list[float] = []
+    start_s_times: list[float] = []
+    import_times: list[float] = []
+    # None: the search itself
+    named: list[tuple[list[float], list[str] | None, dict[str, str]]] = [
+        (engine_times, None, env),
+        (off_times, None, off),
+        (start_times, [py, "-c", "pass"], env),
+        (start_s_times, [py, "-S", "-c", "pass"], env),
+        (import_times, [py, "-c", "import memem.cli, memem.service.store"], env),
+    ]
+    with engines.running(env, py, REPO) as engine:
+        for number, q in enumerate(queries[: args.cli_runs + 1]):
+            for times, argv, environ in named:
+                argv = argv or [py, "-m", "memem", "search", q, "--json"]
+                start = time.perf_counter_ns()
+                subprocess.run(argv, env=environ, capture_output=True, check=True)
+                if number:  # the first round warms the caches
+                    times.append((time.perf_counter_ns() - start) / 1e6)
+        served = engine.status()
+    result.cli_engine_p50_ms = statistics.median(engine_times)
+    result.cli_p50_ms = statistics.median(off_times)
+    result.py_start_ms = statistics.median(start_times)
+    result.py_start_s_ms = statistics.median(start_s_times)
+    d["cli_engine_p95_ms"] = round(percentile(engine_times, 95), 1)
+    d["cli_off_p95_ms"] = round(percentile(off_times, 95), 1)
+    d["import_cli_store_ms"] = round(statistics.median(import_times), 1)
+    d["engine_cli_ms"] = served.get("request_ms", {}).get("cli")
+    log(
+        f"n={n}: CLI search p50 {result.cli_engine_p50_ms:.0f} ms with the engine, "
+        f"{result.cli_p50_ms:.0f} ms without (python -c pass {result.py_start_ms:.0f} ms)"
+    )
+
+
 def memory_from(data: dict[str, Any]) -> Memory:
     return Memory(
         id=data["id"],
@@ -341,7 +354,7 @@ def memory_from(data: dict[str, Any]) -> Memory:
 
 HEADER: Final = (
     "| n | gen s | rebuild s | search p50/p95 ms | save p50/p95 ms | reconcile ms "
-    "| CLI search p50 ms | python start ms | index MB | peak RSS MB |"
+    "| CLI search p50 ms: engine / off | python start ms | index MB | peak RSS MB |"
 )
 
 
@@ -350,7 +363,7 @@ def table(results: Sequence[Result]) -> str:
     for r in results:
         gen = f"{r.gen_s:.1f}" + (" (cached)" if r.gen_cached else "")
         start = f"{r.py_start_ms:.0f} (-S {r.py_start_s_ms:.0f})" if r.py_start_ms else "-"
-        cli = f"{r.cli_p50_ms:.0f}" if r.cli_p50_ms else "-"
+        cli = f"{r.cli_engine_p50_ms:.0f} / {r.cli_p50_ms:.0f}" if r.cli_p50_ms else "-"
         lines.append(
             f"| {r.n:,} | {gen} | {r.rebuild_s:.2f} | {r.search_p50_ms:.2f} / "
             f"{r.search_p95_ms:.2f} | {r.save_p50_ms:.1f} / {r.save_p95_ms:.1f} "

@@ -4,13 +4,15 @@
     built = stores.locomo_stores(conversations)          # one Store per LoCoMo conversation
 
 Everything lives under /tmp/bench-memem-cache (never in `~`). A cache entry is named by the
-memem sources that built it (`bench_store.source_digest`): an index made by other code is
-never reused; of the entries for other sources, only the newest two of each kind are kept
-(a 100k index is 200 MB).
+memem code that decides what an index holds (`index_digest`: memem/core, memem/storage,
+memem/service): an index made by other such code is never reused, while edits to the
+front-ends (the hook, the engine, the CLI) keep it; of the entries for other sources, only
+the newest two of each kind are kept (a 100k index is 200 MB).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -23,24 +25,36 @@ from typing import Any, Final
 from benchmarks import locomo, synth
 from benchmarks.bench_store import (
     CACHE_ROOT,
+    REPO,
     cached_vault,
     heartbeat,
     link_tree,
     log,
-    source_digest,
 )
 from memem.service.store import Store
 
 READY: Final = "ready.json"
 # Entries kept for other memem sources (a patched copy and the checkout can alternate).
 KEEP_OTHERS: Final = 2
+# The packages whose code decides what an index and a saved store hold.
+INDEX_CODE: Final = ("core", "storage", "service")
+
+
+def index_digest() -> str:
+    """A short hash of the code in INDEX_CODE (every module, recursively)."""
+    digest = hashlib.sha256()
+    for package in INDEX_CODE:
+        for path in sorted((REPO / "memem" / package).rglob("*.py")):
+            name = path.relative_to(REPO).as_posix()
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _fresh(prefix: str) -> tuple[Path, Path | None]:
-    """The cache dir for `prefix` + this memem's digest, and a scratch dir to build it in
-    (None when the entry is already there)."""
+    """The cache dir for `prefix` + this memem's `index_digest`, and a scratch dir to build
+    it in (None when the entry is already there)."""
     CACHE_ROOT.mkdir(parents=True, exist_ok=True)
-    final = CACHE_ROOT / f"{prefix}-{source_digest()}"
+    final = CACHE_ROOT / f"{prefix}-{index_digest()}"
     if (final / READY).exists():
         return final, None
     others = sorted(

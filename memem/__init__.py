@@ -6,28 +6,28 @@
     for hit in store.search("how do we deploy?"):
         print(hit.id, hit.score, hit.title)
 
-Names are imported lazily so that a hook importing `memem` pays only for what it uses.
+Names are imported lazily, the errors too: a hook that the engine answers imports nothing
+of memem but its client (memem.engine.client) and pays only for that.
 
 Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
 from __future__ import annotations
 
-from memem.errors import (
-    BrokenFile,
-    ConfigError,
-    InvalidInput,
-    MememError,
-    NotFound,
-    SecurityError,
-    TooLarge,
-)
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     from memem.core.memory import Memory
+    from memem.errors import (
+        BrokenFile,
+        ConfigError,
+        InvalidInput,
+        MememError,
+        NotFound,
+        SecurityError,
+        TooLarge,
+    )
     from memem.service.store import Hit, Store
 
 __version__ = "0.1.0"
@@ -54,4 +54,8 @@ def __getattr__(name: str) -> Any:
         from memem.core.memory import Memory
 
         return Memory
+    if name in __all__:
+        from memem import errors
+
+        return getattr(errors, name)
     raise AttributeError(f"module 'memem' has no attribute {name!r}")

@@ -67,7 +67,6 @@ HOOK_CLIENT = frozenset(
         "memem.engine",
         "memem.engine.client",
         "memem.engine.protocol",
-        "memem.errors",
         "memem.hook",
         "memem.settings",
     }
@@ -77,6 +76,7 @@ HOOK_CLIENT = frozenset(
 # records, `TYPE_CHECKING = False`, `os.path`): the rest of memem is ordinary Python.
 HOOK_FALLBACK = HOOK_CLIENT | {
     "memem.core.fence",
+    "memem.errors",
     "memem.core.homoglyphs",
     "memem.core.memory",
     "memem.core.prompts",

@@ -418,3 +418,26 @@ def test_a_reply_with_lone_surrogates_neither_stalls_the_queue_nor_hammers_the_a
     assert mined_titles() == ["Broken \ufffd title", "The second session is mined too"]
     status = json.loads(run_cli_env(env, "status", "--json"))["miner"]
     assert status["sessions"].get("mined") == 2
+
+
+def test_the_engine_reports_its_own_time_per_kind_of_request(
+    env: dict[str, str], store: Store, workdir: Path
+) -> None:
+    from memem.engine import client
+
+    store.save("Deploys go through Fly.io from main.", project="shop")
+    assert "the engine answers" in run_cli_env(env, "daemon", "ensure")
+    state = os.environ["MEMEM_DIR"]
+    payload = {"prompt": "how do we deploy?", "cwd": str(workdir), "session_id": "timed"}
+    answer = client.hook("UserPromptSubmit", json.dumps(payload).encode(), env, state)
+    assert answer is not None and b"Fly.io" in answer
+    timing = client.call(env, state, "status")["request_ms"]
+    hook = timing["hook UserPromptSubmit"]
+    assert hook["count"] == 1
+    assert 0 <= hook["cpu_p50"] <= hook["p50"] == hook["max"]
+    status = json.loads(run_cli_env(env, "daemon", "status", "--json"))
+    assert status["request_ms"]["status"]["count"] >= 1
+    assert status["reconciles"] == 0  # nothing was edited behind memem's back
+    pid = int(status["pid"])
+    assert "stopped" in run_cli_env(env, "daemon", "stop")
+    wait_until(lambda: not _alive(pid), timeout=30, what="the engine gone after stop")

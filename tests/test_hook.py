@@ -172,6 +172,16 @@ def test_a_broken_install_never_blocks_the_prompt(project: Path, tmp_path: Path)
     assert (corrupt.returncode, corrupt.stdout) == (0, "")
 
 
+def test_a_module_in_the_project_directory_is_never_imported_by_the_hook(project: Path) -> None:
+    """The hook runs in the user's project: a `memem/` package (memem's own checkout) or a
+    `_socket.py` there must not stand in for the plugin's code or the standard library."""
+    for shadow in (project / "memem" / "__init__.py", project / "_socket.py"):
+        shadow.parent.mkdir(exist_ok=True)
+        shadow.write_text("raise SystemExit('imported from the project directory')\n")
+    text = context(run_hook("UserPromptSubmit", {"prompt": "how do we deploy?"}, project))
+    assert "Fly.io" in text
+
+
 # Never in a hook process: memem's I/O shell and dependencies, and the standard library's slow
 # imports (typing, dataclasses with inspect, pathlib: ~20 ms of every prompt).
 NEVER_IN_A_HOOK = frozenset(

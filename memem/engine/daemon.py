@@ -197,6 +197,8 @@ class Daemon:
             "mining": self.mining.opt_in,
             "backend": self.mining.backend_name(),
             "watching_vault": self.vault is not None and self.vault.watching,
+            "reconciles": self.vault.reconciles if self.vault is not None else 0,
+            "request_ms": self.server.request_ms() if self.server is not None else {},
             "counts": self.counts,
             "last_error": self.last_error,
         }

@@ -17,6 +17,8 @@ import socket
 import struct
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
@@ -30,6 +32,9 @@ WORKERS: Final = 4
 # A client sends its whole request at once; one that stalls is cut off, not waited for.
 READ_SECONDS: Final = 10.0
 SWITCH_INTERVAL: Final = 0.0005
+# The engine's own time per request (read, work, answer) is kept for this many recent
+# requests of each kind, for `status` (request_ms) and the benchmarks.
+TIMED_REQUESTS: Final = 1000
 
 
 class Refused(Exception):
@@ -60,6 +65,7 @@ class Server:
         self._closing = threading.Event()
         self.served = 0
         self._inode = 0
+        self._times: dict[str, deque[tuple[float, float]]] = {}
 
     def bind(self) -> None:
         """Create the socket (the caller holds the engine lock, so a socket file left by a
@@ -127,15 +133,44 @@ class Server:
                 if peer_uid(conn) not in (None, os.getuid()):
                     log.warning("refused a connection from another user")
                     return
+                started, cpu = time.perf_counter(), time.thread_time()
                 head, body = read_request(conn)
-                answer = self._answer(head, body)
+                answer, kind = self._answer(head, body)
                 conn.sendall(answer)
+                self._time(kind, time.perf_counter() - started, time.thread_time() - cpu)
             except OSError:
                 log.info("a client went away mid-request")
             except Exception:
                 log.exception("request failed")
 
-    def _answer(self, head: bytes, body: bytes) -> bytes:
+    def _time(self, kind: str, seconds: float, cpu_seconds: float) -> None:
+        times = self._times.get(kind)
+        if times is None:
+            times = self._times.setdefault(kind, deque(maxlen=TIMED_REQUESTS))
+        times.append((seconds * 1000, cpu_seconds * 1000))
+
+    def request_ms(self) -> dict[str, dict[str, float]]:
+        """Per kind of request (the op; `hook <event>` for hooks), over the last
+        TIMED_REQUESTS: count; p50, p95 and max of the engine's own wall time in ms; p50 and
+        p95 of the CPU time of the thread that answered (cpu_p50, cpu_p95: what the request
+        costs whatever the machine's load)."""
+        summary = {}
+        for kind, times in list(self._times.items()):
+            wall = sorted(t[0] for t in times)
+            cpu = sorted(t[1] for t in times)
+            summary[kind] = {
+                "count": len(wall),
+                "p50": _at(wall, 50),
+                "p95": _at(wall, 95),
+                "max": round(wall[-1], 2),
+                "cpu_p50": _at(cpu, 50),
+                "cpu_p95": _at(cpu, 95),
+            }
+        return summary
+
+    def _answer(self, head: bytes, body: bytes) -> tuple[bytes, str]:
+        """The response and the kind of request it answered (for `request_ms`)."""
+        kind = "refused"
         try:
             request = json.loads(head)
             if not isinstance(request, dict) or request.get("v") != protocol.VERSION:
@@ -148,18 +183,25 @@ class Server:
             op, args, env = request.get("op"), request.get("args"), request.get("env")
             if not isinstance(op, str) or not isinstance(args, dict) or not isinstance(env, dict):
                 raise Refused("invalid", "a request needs op, args and env")
+            kind = f"hook {args.get('event')}" if op == "hook" else op
             result = self._handle(op, args, {str(k): str(v) for k, v in env.items()}, body)
             self.served += 1
-            return b'{"ok":true}\n' + result
+            return b'{"ok":true}\n' + result, kind
         except Refused as exc:
-            return _error(exc.kind, str(exc))
+            return _error(exc.kind, str(exc)), kind
         except MememError as exc:
-            return _error("memem", str(exc), type(exc).__name__)
+            return _error("memem", str(exc), type(exc).__name__), kind
         except ValueError as exc:
-            return _error("invalid", f"malformed request: {exc}")
+            return _error("invalid", f"malformed request: {exc}"), kind
         except Exception as exc:
             log.exception("request failed")
-            return _error("internal", f"{type(exc).__name__}; details are in the engine's log")
+            return _error(
+                "internal", f"{type(exc).__name__}; details are in the engine's log"
+            ), kind
+
+
+def _at(ordered: list[float], percent: int) -> float:
+    return round(ordered[min(len(ordered) - 1, len(ordered) * percent // 100)], 2)
 
 
 def _error(kind: str, message: str, error_type: str = "") -> bytes:
