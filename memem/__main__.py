@@ -2,6 +2,7 @@
 
 `memem hook EVENT`, `memem mcp` and `memem daemon run` go straight to their front-ends (a
 hook must not pay for the CLI's imports, the MCP server answers before it opens a store);
+a read command (`search`, `get`, `list`, `timeline`) goes to the engine when it answers;
 everything else, `--help` included, is the CLI. The front-ends never import each other.
 """
 
@@ -38,6 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
         permissions.tighten(settings.state_dir, settings.vault_dir)
         return daemon.main(args[2:])
+    from memem.engine import client
+
+    answered = client.cli(args, os.environ)  # a read command, answered by a live engine
+    if answered is not None:
+        return answered
     from memem import cli
 
     return cli.main(args)

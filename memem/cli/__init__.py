@@ -216,11 +216,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Read commands the engine runs with its warm store when it is live (its vault watcher keeps
-# the index current, so they skip the reconcile that stats every file).
-ENGINE_COMMANDS = frozenset({"search", "get", "list", "timeline"})
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     bad = undecodable(args_list)
@@ -235,24 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from memem.storage import permissions
 
     permissions.restrict()
-    engine = client.enabled(os.environ) and args.command in ENGINE_COMMANDS
-    if engine:
-        try:
-            answer = client.call(
-                os.environ,
-                settings_state_dir(),
-                "cli",
-                {"argv": args_list, "cwd": os.getcwd()},
-            )
-        except client.Unavailable:
-            pass
-        except MememError as exc:
-            print(f"memem: {exc}", file=sys.stderr)
-            return 1
-        else:
-            sys.stdout.write(answer["stdout"])
-            sys.stderr.write(answer["stderr"])
-            return int(answer["code"])
+    # memem.__main__ asked the engine first (client.cli); without one, the read commands
+    # run here and start it for the next command.
+    engine = client.enabled(os.environ) and args.command in client.CLI_COMMANDS
     settings = Settings.from_env(os.environ)
     permissions.tighten(settings.state_dir, settings.vault_dir)
     logs.setup(settings.log_dir)
@@ -265,16 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         with Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir) as store:
             # No engine watches the vault: pick up edits made outside memem first.
-            return run(store, args, settings, reconcile=args.command in ENGINE_COMMANDS)
+            return run(store, args, settings, reconcile=args.command in client.CLI_COMMANDS)
     finally:
         if engine:
             client.start(os.environ)  # the next command finds the engine warm
-
-
-def settings_state_dir() -> str:
-    from memem import settings
-
-    return settings.state_dir(os.environ)
 
 
 def run(
@@ -330,9 +304,14 @@ def run_captured(store: Store, argv: Sequence[str], *, cwd: str) -> tuple[int, s
     """A read command run in the engine for a client: (exit code, stdout, stderr), as the
     client's own process would have printed them."""
     from memem.cli.output import captured
+    from memem.engine.client import CLI_COMMANDS
+    from memem.errors import InvalidInput
 
-    args = build_parser().parse_args(list(argv))
-    if args.command not in ENGINE_COMMANDS:
+    try:
+        args = build_parser().parse_args(list(argv))
+    except SystemExit:  # a usage error or --help: the client's own process prints it
+        raise InvalidInput("not a command the engine runs") from None
+    if args.command not in CLI_COMMANDS:
         raise Usage(f"`memem {args.command}` does not run in the engine")
     with captured() as (out, err):
         code = run(store, args, store.settings)

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 # A hook asks the engine first and works in-process when no answer comes within this: the
 # prompt never waits long for an engine that is busy, hung or restarting.
 HOOK_DEADLINE: Final = 1.0
+# The CLI's read commands, which the engine runs with its warm store (its vault watcher keeps
+# the index current, so they skip the reconcile that stats every file).
+CLI_COMMANDS: Final = frozenset({"search", "get", "list", "timeline"})
 CALL_DEADLINE: Final = 30.0
 
 
@@ -133,6 +136,36 @@ def call(
             raised = errors.MememError(message)
         raise raised
     raise Unavailable(f"the engine refused: {kind}: {message}")
+
+
+def cli(argv: list[str], env: Mapping[str, str]) -> int | None:
+    """Run a read command (`argv`, CLI_COMMANDS) in the engine, printing what it printed; its
+    exit code, or None when the engine cannot (the CLI then runs it in-process). Called
+    before the CLI is imported: argparse and the rest cost a process ~60 ms."""
+    import sys
+
+    if not argv or argv[0] not in CLI_COMMANDS or "-h" in argv or "--help" in argv:
+        return None
+    if not enabled(env) or any(_undecodable(a) for a in argv):
+        return None
+    from memem import settings
+    from memem.errors import MememError
+
+    try:
+        answer = call(env, settings.state_dir(env), "cli", {"argv": argv, "cwd": os.getcwd()})
+    except (Unavailable, MememError):
+        return None
+    sys.stdout.write(answer["stdout"])
+    sys.stderr.write(answer["stderr"])
+    return int(answer["code"])
+
+
+def _undecodable(arg: str) -> bool:
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def start(env: Mapping[str, str]) -> str:

@@ -165,7 +165,7 @@ class Daemon:
         self.server = server
         from memem.engine.watch import VaultWatcher
 
-        self.vault = VaultWatcher(store, self.stopping)
+        self.vault = VaultWatcher(store, self.stopping, pause=server.yield_to_requests)
         self.vault.start()
 
     def _make_way(self) -> None:
@@ -243,6 +243,8 @@ class Daemon:
                         if self.once and time.time() - self.started > ONCE_BUDGET_SECONDS:
                             log.warning("--once ran out of time; the rest waits")
                             break
+                        if self.server is not None:
+                            self.server.yield_to_requests()
                         outcome = miner.mine(path)
                         self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
                         self.counts["memories"] = self.counts.get("memories", 0) + outcome.memories

@@ -32,6 +32,7 @@ WORKERS: Final = 4
 # A client sends its whole request at once; one that stalls is cut off, not waited for.
 READ_SECONDS: Final = 10.0
 SWITCH_INTERVAL: Final = 0.0005
+YIELD_SECONDS: Final = 2.0
 # The engine's own time per request (read, work, answer) is kept for this many recent
 # requests of each kind, for `status` (request_ms) and the benchmarks.
 TIMED_REQUESTS: Final = 1000
@@ -64,6 +65,9 @@ class Server:
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="memem-request")
         self._closing = threading.Event()
         self.served = 0
+        # Requests accepted and not yet answered: background work waits while there are any.
+        self._in_flight = 0
+        self._quiet = threading.Condition()
         self._inode = 0
         self._times: dict[str, deque[tuple[float, float]]] = {}
 
@@ -121,12 +125,34 @@ class Server:
                     return
                 log.exception("accept failed")
                 continue
+            with self._quiet:
+                self._in_flight += 1
             try:
                 self._pool.submit(self._serve_one, conn)
             except RuntimeError:  # the pool shut down between accept and submit
+                self._done()
                 conn.close()
 
+    def _done(self) -> None:
+        with self._quiet:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._quiet.notify_all()
+
+    def yield_to_requests(self) -> None:
+        """Background work (reconciling, mining) calls this between steps: it waits while
+        requests are being answered, so that a prompt never shares the interpreter with it;
+        at most YIELD_SECONDS, so that a stream of requests cannot starve it."""
+        with self._quiet:
+            self._quiet.wait_for(lambda: self._in_flight == 0, timeout=YIELD_SECONDS)
+
     def _serve_one(self, conn: socket.socket) -> None:
+        try:
+            self._serve_connection(conn)
+        finally:
+            self._done()
+
+    def _serve_connection(self, conn: socket.socket) -> None:
         with conn:
             try:
                 conn.settimeout(READ_SECONDS)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -19,13 +21,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("memem.engine")
 
 SETTLE_SECONDS: Final = 0.2
+# A vault written more often than SETTLE_SECONDS (a sync tool, a script) is still reconciled
+# this often: the burst never has to end first.
+MAX_SETTLE_SECONDS: Final = 1.0
 POLL_SECONDS: Final = 5.0
 
 
 class VaultWatcher:
-    def __init__(self, store: Store, stopping: threading.Event) -> None:
+    def __init__(
+        self, store: Store, stopping: threading.Event, pause: Callable[[], None] | None = None
+    ) -> None:
         self.store = store
         self.stopping = stopping
+        self.pause = pause  # called between steps of a reconcile (requests come first)
         self.dirty = threading.Event()
         self.watching = False
         self.reconciles = 0
@@ -75,11 +83,15 @@ class VaultWatcher:
             if self.stopping.is_set():
                 return
             # Let the burst settle: one reconcile for many events.
-            while self.dirty.is_set() and not self.stopping.is_set():
+            settled_by = time.monotonic() + MAX_SETTLE_SECONDS
+            while (
+                self.dirty.is_set() and not self.stopping.is_set() and time.monotonic() < settled_by
+            ):
                 self.dirty.clear()
                 self.stopping.wait(SETTLE_SECONDS)
+            self.dirty.clear()
             try:
-                self.store.reconcile()
+                self.store.reconcile(self.pause)
                 self.reconciles += 1
             except Exception:
                 log.exception("reconciling the vault after an edit failed")

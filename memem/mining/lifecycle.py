@@ -75,14 +75,22 @@ def ensure(settings: Settings, env: Mapping[str, str]) -> str:
     if is_running(settings):
         return "running"
     settings.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # The engine runs this very code: its package's folder first on the path, and `-P` so
+    # that the caller's working directory (a user's project, maybe with a `memem/` of its
+    # own) is never searched; it works in the state dir, holding no project folder open.
+    package_root = str(Path(__file__).resolve().parents[2])
+    environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (package_root, environ.get("PYTHONPATH", "")) if p
+    )
     with open(settings.log_dir / "daemon.out", "ab") as out:
         subprocess.Popen(
-            [sys.executable, "-m", "memem", "daemon", "run"],
+            [sys.executable, "-P", "-m", "memem", "daemon", "run"],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
             start_new_session=True,
             env=environ,
+            cwd=settings.state_dir,
             close_fds=True,
         )
     return "started"

@@ -15,7 +15,7 @@ whole index at once (`memem.service.linking.rebuild_edges`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +47,13 @@ class ReconcileReport:
     broken: int = 0
     unchanged: int = 0
     quarantined: int = 0
+
+
+PAUSE_EVERY = 256
+
+
+def _no_pause() -> None:
+    pass
 
 
 class Reconciler:
@@ -147,16 +154,21 @@ class Reconciler:
             log.warning("skipped a broken vault file", extra={"file": name, "reason": reason})
         return ReconcileReport(added=added, broken=len(broken), quarantined=len(held))
 
-    def reconcile(self) -> ReconcileReport:
+    def reconcile(self, pause: Callable[[], None] | None = None) -> ReconcileReport:
         """Index files added or edited outside memem, drop files that are gone. Files are
-        compared by mtime and size, then by content hash; only changed files are parsed."""
+        compared by mtime and size, then by content hash; only changed files are parsed.
+        `pause` is called between steps (every PAUSE_EVERY files scanned, each file parsed):
+        the engine's background reconcile waits there while a request is answered."""
+        pause = pause or _no_pause
         conn = self.index.connection()
         known = index.files(conn)
         broken = index.broken_files(conn)
         held = index.quarantined_files(conn)
         seen: set[str] = set()
         changed: list[FileStat] = []
-        for st in self.vault.scan():
+        for n, st in enumerate(self.vault.scan()):
+            if n % PAUSE_EVERY == 0:
+                pause()
             seen.add(st.name)
             if known.get(st.name) == (st.mtime_ns, st.size):
                 continue
@@ -185,6 +197,7 @@ class Reconciler:
             for name in stale_held:
                 index.clear_quarantined(conn, name)
             for st in changed:
+                pause()
                 counts[self.ingest(conn, st, index.file_record(conn, st.name), released)] += 1
         if any(counts.values()):
             events.append(self.settings.events_path, "reconcile", **counts)

@@ -397,10 +397,12 @@ class Store:
 
     # -- keeping the index in line with the vault (memem.service.reconcile) -------------------
 
-    def reconcile(self) -> ReconcileReport:
+    def reconcile(self, pause: Callable[[], None] | None = None) -> ReconcileReport:
         """Index files added or edited outside memem, drop files that are gone. Files are
-        compared by mtime and size, then by content hash; only changed files are parsed."""
-        return self._keeper.reconcile()
+        compared by mtime and size, then by content hash; only changed files are parsed.
+        `pause()` is called between steps (the engine waits there while it answers a
+        request)."""
+        return self._keeper.reconcile(pause)
 
     def rebuild_index(self, progress: Progress | None = None) -> ReconcileReport:
         """Recreate the whole index (FTS, terms, graph) from the vault. A damaged index file is
