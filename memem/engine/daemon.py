@@ -70,6 +70,8 @@ class Daemon:
     server: Server | None = None
     vault: VaultWatcher | None = None
     started: float = field(default_factory=time.time)
+    # How often the loop beats and checks `_outdated` (a test's engine beats faster).
+    heartbeat: float = HEARTBEAT_SECONDS
 
     @functools.cached_property
     def mining(self) -> Mining:
@@ -104,6 +106,9 @@ class Daemon:
             try:
                 if not self.once:
                     self._serve(store)
+                    # Published at once: `daemon ensure` waits for the socket or, when
+                    # binding it failed, reports why (`last_error`) instead of waiting.
+                    self._beat("running")
                 self._loop(store)
             finally:
                 if self.vault is not None:
@@ -169,8 +174,12 @@ class Daemon:
         self.vault.start()
 
     def _make_way(self) -> None:
-        """A client runs other code (a plugin update): stop, so that the next request starts
-        an engine with the new code."""
+        """A client runs other code: when this engine's own code changed on disk (a plugin
+        update), stop, so that the next request starts an engine with the new code. A client
+        of another install (its code is elsewhere; ours is unchanged) only works in-process:
+        stopping for it would restart the engine on every request of either install."""
+        if protocol.code_digest() == self.code:
+            return
         if not self.stopping.is_set():
             log.info("newer code on disk: making way for a new engine")
             self._beat("stopping")
@@ -257,7 +266,7 @@ class Daemon:
                 return
             self._watch_new()
             self._beat("running")
-            self.wake.wait(HEARTBEAT_SECONDS)
+            self.wake.wait(self.heartbeat)
 
     def _watch(self) -> Any:
         """A watchdog observer on the session folders; events only wake the loop."""

@@ -28,11 +28,12 @@ VERSION: Final = 1
 MAX_HEADER: Final = 64 * 1024
 MAX_BODY: Final = 8 * 1024 * 1024
 OK: Final = b'{"ok":true'
-# Error kinds: `version` (the engine runs other code and restarts: the client works
-# in-process this time), `settings` (the engine serves another vault), `busy` (shutting
-# down), `invalid` (a malformed request), `memem` (a memem error: its message is for the
-# user), `internal` (a bug: details in the engine's log).
-ERRORS: Final = ("version", "settings", "busy", "invalid", "memem", "internal")
+# Error kinds: `version` (the engine runs other code: the client works in-process this
+# time; an engine whose code changed on disk restarts), `settings` (the engine serves
+# another vault), `invalid` (a malformed request), `memem` (a memem error: its message is
+# for the user), `internal` (a bug: details in the engine's log). A request the engine
+# accepted is answered even when it is shutting down.
+ERRORS: Final = ("version", "settings", "invalid", "memem", "internal")
 # The environment a client passes on: what decides memem's settings and a hook's options.
 # Never credentials (ANTHROPIC_*): they stay in the processes that were given them.
 ENV_PREFIX: Final = "MEMEM_"

@@ -41,7 +41,8 @@ class Refused(Exception):
 class Server:
     """Listens on `path`; `handle(op, args, env, body)` does the work (memem.engine.handlers)
     and returns the response body. `code` is this process's code digest: a client with other
-    code is answered `version`, and `on_stale` is called so that the engine makes way."""
+    code is answered `version`, and `on_stale` is called (the engine makes way when its own
+    code changed on disk)."""
 
     def __init__(
         self,
@@ -142,9 +143,7 @@ class Server:
                 raise Refused("version", f"protocol {protocol.VERSION} expected")
             if request.get("code") != self.code:
                 self._on_stale()
-                raise Refused("version", "the engine runs other code and is restarting")
-            if self._closing.is_set():
-                raise Refused("busy", "the engine is shutting down")
+                raise Refused("version", "the engine runs other code")
             op, args, env = request.get("op"), request.get("args"), request.get("env")
             if not isinstance(op, str) or not isinstance(args, dict) or not isinstance(env, dict):
                 raise Refused("invalid", "a request needs op, args and env")
