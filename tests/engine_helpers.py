@@ -168,7 +168,7 @@ class Engines:
                 process.communicate()
         for pid in pids:
             try:
-                wait_until(lambda: not alive(pid), timeout=30, what=f"engine {pid} gone")
+                wait_until(lambda pid=pid: not alive(pid), timeout=30, what=f"engine {pid} gone")
             except AssertionError:
                 os.kill(pid, signal.SIGKILL)
                 raise

@@ -55,6 +55,7 @@ def project(tmp_path: Path, store: Store) -> Path:
 
 
 PROMPT = "Why is the checkout test flaky with Stripe?"
+IGNORED = shutil.ignore_patterns("*.pyc", "__pycache__")
 
 
 def in_process(event: str, project: Path, env: dict[str, str], **payload: object) -> str:
@@ -190,7 +191,7 @@ def test_new_code_on_disk_restarts_the_engine_on_the_next_request(
     env: dict[str, str], project: Path, engines: Engines, tmp_path: Path
 ) -> None:
     installed = tmp_path / "plugin"
-    shutil.copytree(ROOT / "memem", installed / "memem", ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copytree(ROOT / "memem", installed / "memem", ignore=IGNORED)
     plugin = {**env, "PYTHONPATH": str(installed)}
     expected = in_process("UserPromptSubmit", project, plugin, session_id="s-1", prompt=PROMPT)
     old = engines.start(plugin, cwd=installed)
@@ -209,8 +210,7 @@ def test_new_code_on_disk_restarts_the_engine_on_the_next_request(
     assert old.wait(timeout=60) == 0
     # That hook started an engine with the new code; no other request was needed.
     wait_until(
-        lambda: heartbeat(plugin).get("version") == new_version
-        and heartbeat(plugin).get("socket"),
+        lambda: heartbeat(plugin).get("version") == new_version and heartbeat(plugin).get("socket"),
         timeout=60,
         what="an engine with the new code",
     )
@@ -219,6 +219,36 @@ def test_new_code_on_disk_restarts_the_engine_on_the_next_request(
     done = hook("UserPromptSubmit", plugin, project, session_id="s-3", prompt=PROMPT)
     assert done.stdout == expected
     assert engines.ready(plugin, new_pid)["version"] == new_version
+
+
+def test_a_plugin_update_in_a_new_folder_replaces_the_engine_and_the_old_install_does_not(
+    env: dict[str, str], project: Path, engines: Engines, tmp_path: Path
+) -> None:
+    versions = {}
+    for name in ("1.0", "1.1"):
+        shutil.copytree(ROOT / "memem", tmp_path / name / "memem", ignore=IGNORED)
+        versions[name] = {**env, "PYTHONPATH": str(tmp_path / name)}
+    old_code = protocol.code_digest(str(tmp_path / "1.0" / "memem"))
+    later = protocol.code_time(old_code) + 10**9
+    os.utime(tmp_path / "1.1" / "memem" / "hook.py", ns=(later, later))  # installed later
+    new_code = protocol.code_digest(str(tmp_path / "1.1" / "memem"))
+    expected = in_process("UserPromptSubmit", project, env, session_id="s-1", prompt=PROMPT)
+    old = engines.start(versions["1.0"], cwd=tmp_path / "1.0")
+
+    done = hook("UserPromptSubmit", versions["1.1"], project, session_id="s-2", prompt=PROMPT)
+    assert done.stdout == expected  # answered in-process while the engines change over
+    assert old.wait(timeout=60) == 0
+    wait_until(
+        lambda: heartbeat(env).get("version") == new_code and heartbeat(env).get("socket"),
+        timeout=60,
+        what="an engine of the new install",
+    )
+    new_pid = int(heartbeat(env)["pid"])
+    # The old install's files are still there: its clients work in-process, the new engine stays.
+    done = hook("UserPromptSubmit", versions["1.0"], project, session_id="s-3", prompt=PROMPT)
+    assert done.stdout == expected
+    assert engines.ready(versions["1.1"], new_pid)["version"] == new_code
+    assert heartbeat(env)["state"] == "running"
 
 
 def test_two_engines_racing_for_the_lock_one_serves_the_other_exits_3(
@@ -285,9 +315,7 @@ def shared_state(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 
 
 @pytest.mark.skipif(os.getuid() != 0 or not os.path.exists(OTHER_PYTHON), reason="needs root")
-def test_another_user_gets_no_answer_from_the_engine(
-    shared_state: Path, engines: Engines
-) -> None:
+def test_another_user_gets_no_answer_from_the_engine(shared_state: Path, engines: Engines) -> None:
     env = engine_env()
     engines.start(env)
     path = protocol.socket_path(str(shared_state))

@@ -184,3 +184,17 @@ def test_outdated_names_why_an_engine_makes_way(tmp_path: Path) -> None:
     assert daemon._outdated() == "memem's code changed on disk (updated or uninstalled)"
     settings.state_dir.rmdir()
     assert daemon._outdated() == "the state dir is gone"
+
+
+def test_the_code_version_carries_the_newest_modification_time(tmp_path: Path) -> None:
+    package = tmp_path / "memem"
+    package.mkdir()
+    (package / "a.py").write_text("A = 1\n")
+    (package / "b.py").write_text("B = 2\n")
+    os.utime(package / "a.py", ns=(5 * 10**18, 5 * 10**18))
+    os.utime(package / "b.py", ns=(10**18, 10**18))
+    code = protocol.code_digest(str(package))
+    assert protocol.code_time(code) == 5 * 10**18
+    assert protocol.code_time("no-time-here") == 0 and protocol.code_time("") == 0
+    (package / "b.py").write_text("B = 3\n")  # same size, another time
+    assert protocol.code_digest(str(package)) != code

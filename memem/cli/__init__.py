@@ -266,7 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             opened = Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir)
         except OSError as exc:  # a state dir or vault that cannot be made or read
-            print(f"memem: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+            print(
+                f"memem: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr
+            )
             return 1
         with opened as store:
             if args.command in ENGINE_COMMANDS:

@@ -222,9 +222,11 @@ def engine_ready(*, wait: float) -> str:
         except client.Unavailable as exc:
             reason = str(exc)
         running = lifecycle.read_status(settings)
-        if running["running"] and running.get("state") == "running" and not running.get("socket"):
-            if running.get("last_error"):  # else a `daemon run --once`, busy mining
-                return f"it runs but cannot listen: {running['last_error']}"
+        # Running without a socket and with an error: it could not listen (without an error,
+        # it is a `daemon run --once`, busy mining).
+        listening = running.get("state") != "running" or running.get("socket")
+        if running["running"] and not listening and running.get("last_error"):
+            return f"it runs but cannot listen: {running['last_error']}"
         if time.monotonic() > grace and not running["running"]:
             return f"it is not running ({last_words(settings)})"
         time.sleep(0.05)

@@ -173,12 +173,14 @@ class Daemon:
         self.vault = VaultWatcher(store, self.stopping)
         self.vault.start()
 
-    def _make_way(self) -> None:
-        """A client runs other code: when this engine's own code changed on disk (a plugin
-        update), stop, so that the next request starts an engine with the new code. A client
-        of another install (its code is elsewhere; ours is unchanged) only works in-process:
-        stopping for it would restart the engine on every request of either install."""
-        if protocol.code_digest() == self.code:
+    def _make_way(self, client_code: str) -> None:
+        """A client runs other code. When it is newer than this engine's (a plugin update
+        in a new folder) or this engine's own code changed on disk, stop: the next request
+        starts an engine with the new code. A client of an older install only works
+        in-process: making way for it would restart the engine back and forth between two
+        installs sharing a state dir."""
+        newer = protocol.code_time(client_code) > protocol.code_time(self.code)
+        if not newer and protocol.code_digest() == self.code:
             return
         if not self.stopping.is_set():
             log.info("newer code on disk: making way for a new engine")

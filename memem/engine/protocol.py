@@ -79,9 +79,12 @@ def safe_dir(directory: str) -> bool:
 
 
 def code_digest(package_dir: str = PACKAGE_DIR) -> str:
-    """A digest of the installed code: every module's path, size and modification time. A
-    plugin update (new files) changes it even when the version string stays the same."""
+    """A digest of the installed code: every module's path, size and modification time, then
+    "-" and the newest modification time (ns; `code_time`). A plugin update (new files)
+    changes it even when the version string stays the same; the newest time tells which of
+    two installs is the newer."""
     listing: list[str] = []
+    newest = 0
     stack = [package_dir]
     while stack:
         directory = stack.pop()
@@ -96,10 +99,20 @@ def code_digest(package_dir: str = PACKAGE_DIR) -> str:
                 except OSError:
                     continue
                 listing.append(f"{entry.path}\0{st.st_size}\0{st.st_mtime_ns}")
+                newest = max(newest, st.st_mtime_ns)
             elif entry.is_dir(follow_symlinks=False) and not entry.name.startswith((".", "__")):
                 stack.append(entry.path)
     listing.sort()
-    return _digest("\n".join(listing).encode("utf-8", "surrogateescape"))
+    data = "\n".join(listing).encode("utf-8", "surrogateescape")
+    return f"{_digest(data)}-{newest}"
+
+
+def code_time(code: str) -> int:
+    """The newest modification time in a `code_digest` (0 when it has none)."""
+    try:
+        return int(code.rpartition("-")[2])
+    except ValueError:
+        return 0
 
 
 def _digest(data: bytes) -> str:

@@ -41,8 +41,8 @@ class Refused(Exception):
 class Server:
     """Listens on `path`; `handle(op, args, env, body)` does the work (memem.engine.handlers)
     and returns the response body. `code` is this process's code digest: a client with other
-    code is answered `version`, and `on_stale` is called (the engine makes way when its own
-    code changed on disk)."""
+    code is answered `version`, and `on_stale(its code)` is called (the engine decides
+    whether to make way)."""
 
     def __init__(
         self,
@@ -50,7 +50,7 @@ class Server:
         handle: Callable[[str, dict[str, Any], dict[str, str], bytes], bytes],
         *,
         code: str,
-        on_stale: Callable[[], None],
+        on_stale: Callable[[str], None],
     ) -> None:
         self.path = path
         self.code = code
@@ -142,7 +142,7 @@ class Server:
             if not isinstance(request, dict) or request.get("v") != protocol.VERSION:
                 raise Refused("version", f"protocol {protocol.VERSION} expected")
             if request.get("code") != self.code:
-                self._on_stale()
+                self._on_stale(str(request.get("code")))
                 raise Refused("version", "the engine runs other code")
             op, args, env = request.get("op"), request.get("args"), request.get("env")
             if not isinstance(op, str) or not isinstance(args, dict) or not isinstance(env, dict):

@@ -205,7 +205,11 @@ def engine_pids(state: Path) -> set[int]:
             continue
         with contextlib.suppress(OSError):
             argv = (proc / "cmdline").read_bytes().split(b"\0")
-            if b"daemon" in argv and b"run" in argv and wanted in (proc / "environ").read_bytes().split(b"\0"):
+            if (
+                b"daemon" in argv
+                and b"run" in argv
+                and wanted in (proc / "environ").read_bytes().split(b"\0")
+            ):
                 pids.add(int(proc.name))
     return {pid for pid in pids if _alive(pid)}
 
@@ -226,7 +230,7 @@ def stop_engines(state: Path) -> list[int]:
             os.kill(pid, signal.SIGTERM)
     for pid in pids:
         try:
-            wait_until(lambda: not _alive(pid), timeout=30, what=f"engine {pid} gone")
+            wait_until(lambda pid=pid: not _alive(pid), timeout=30, what=f"engine {pid} gone")
         except AssertionError:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
