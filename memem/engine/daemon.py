@@ -50,6 +50,8 @@ log = logging.getLogger("memem.engine")
 HEARTBEAT_SECONDS: Final = 15.0
 SCAN_SECONDS: Final = 120.0
 ONCE_BUDGET_SECONDS: Final = 120.0
+# The main thread wakes at least this often, so that a SIGTERM is acted on promptly.
+SIGNAL_SECONDS: Final = 0.25
 # A new engine waits this long for one that is shutting down (new code) to let go of the lock.
 TAKEOVER_SECONDS: Final = 15.0
 
@@ -268,7 +270,16 @@ class Daemon:
                 return
             self._watch_new()
             self._beat("running")
-            self.wake.wait(self.heartbeat)
+            self._rest()
+
+    def _rest(self) -> None:
+        """Until the next heartbeat or a wake-up. In slices: a signal the kernel delivers to
+        another thread interrupts no wait of the main thread, and Python runs the SIGTERM
+        handler only when the main thread runs again (seen: a SIGTERM answered a whole
+        heartbeat late)."""
+        deadline = time.monotonic() + self.heartbeat
+        while not self.wake.is_set() and (left := deadline - time.monotonic()) > 0:
+            self.wake.wait(min(left, SIGNAL_SECONDS))
 
     def _watch(self) -> Any:
         """A watchdog observer on the session folders; events only wake the loop."""
