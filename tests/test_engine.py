@@ -182,7 +182,8 @@ def test_an_engine_killed_mid_request_loses_nothing_and_the_next_one_takes_over(
     assert engines.ready(env)["pid"] == second.pid
     hits = client.call(env, env["MEMEM_DIR"], "search", {"query": "invoices fiscal year"})
     assert [h["id"] for h in hits] == [saved["memory"]["id"]]
-    assert (tmp_path / "vault" / "memem" / "memories").glob(f"*{saved['memory']['id'][:8]}.md")
+    memories = tmp_path / "vault" / "memem" / "memories"
+    assert len(list(memories.glob(f"*-{saved['memory']['id'][:8]}.md"))) == 1
     done = hook("UserPromptSubmit", env, project, session_id="s-3", prompt=PROMPT)
     assert done.stdout == expected
 

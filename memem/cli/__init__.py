@@ -271,9 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 1
         with opened as store:
-            if args.command in ENGINE_COMMANDS:
-                store.reconcile()  # pick up edits made outside memem (no engine watches)
-            return run(store, args, settings)
+            # A read command picks up edits made outside memem (no engine watches the vault).
+            return run(store, args, settings, reconcile=args.command in ENGINE_COMMANDS)
     finally:
         if engine:
             client.start(os.environ)  # the next command finds the engine warm
@@ -285,12 +284,17 @@ def settings_state_dir() -> str:
     return settings.state_dir(os.environ)
 
 
-def run(store: Store, args: argparse.Namespace, settings: Settings) -> int:
-    """Run a parsed command against `store`: its exit code, memem's errors as one line on
-    stderr (1 for a memem error, 2 for bad usage, 3 for an internal error)."""
+def run(
+    store: Store, args: argparse.Namespace, settings: Settings, *, reconcile: bool = False
+) -> int:
+    """Run a parsed command against `store` (after reconciling the index with the vault when
+    `reconcile`): its exit code, memem's errors as one line on stderr (1 for a memem error, 2
+    for bad usage, 3 for an internal error; a damaged index is moved aside and rebuilt)."""
     from memem.storage import index
 
     try:
+        if reconcile:
+            store.reconcile()
         code: int = args.func(store, args)
         return code
     except Usage as exc:
