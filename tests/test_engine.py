@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -309,7 +310,7 @@ def as_nobody(*args: str, env: dict[str, str] | None = None) -> str:
 @pytest.fixture
 def shared_state(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A state dir another user can traverse (pytest's tmp dirs are closed to them)."""
-    state = Path(__import__("tempfile").mkdtemp(prefix="memem-engine-test-", dir="/tmp"))
+    state = Path(tempfile.mkdtemp(prefix="memem-engine-test-", dir="/tmp"))
     monkeypatch.setenv("MEMEM_DIR", str(state))
     yield state
     shutil.rmtree(state, ignore_errors=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -163,8 +164,6 @@ def test_an_engine_whose_state_dir_is_deleted_exits(tmp_path: Path) -> None:
     running.start()
     try:
         wait_until(lambda: answers(engine_env()) is not None, timeout=60, what="the engine up")
-        import shutil
-
         shutil.rmtree(settings.state_dir)
         running.join(timeout=60)
     finally:
