@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -72,8 +73,12 @@ class Daemon:
     server: Server | None = None
     vault: VaultWatcher | None = None
     started: float = field(default_factory=time.time)
+    _state_dir_id: tuple[int, int] | None = None
     # How often the loop beats and checks `_outdated` (a test's engine beats faster).
     heartbeat: float = HEARTBEAT_SECONDS
+
+    def __post_init__(self) -> None:
+        self._state_dir_id = _identity(self.settings.state_dir)
 
     @functools.cached_property
     def mining(self) -> Mining:
@@ -96,6 +101,7 @@ class Daemon:
         if lock_fd is None:
             return 3
         self._remove_stale_status_temps()
+        self._state_dir_id = _identity(self.settings.state_dir)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
@@ -191,7 +197,9 @@ class Daemon:
 
     def _outdated(self) -> str:
         """Why this engine should exit on its own, or "" (checked on each heartbeat)."""
-        if not self.settings.state_dir.is_dir():
+        # Gone, or (when its inode differs) deleted and made again by a writer that raced
+        # the deletion: either way not the folder whose lock and index this engine holds.
+        if _identity(self.settings.state_dir) != self._state_dir_id:
             return "the state dir is gone"
         if protocol.code_digest() != self.code:
             return "memem's code changed on disk (updated or uninstalled)"
@@ -330,6 +338,8 @@ class Daemon:
                 log.warning("cannot remove a stale status file", extra={"path": str(tmp)})
 
     def _beat(self, state: str) -> None:
+        if not self.settings.state_dir.is_dir():
+            return  # deleted (memem uninstalled): never made again for a heartbeat
         if state == "running" and self.stopping.is_set():
             state = "stopping"
         data = {
@@ -348,6 +358,15 @@ class Daemon:
             write_atomic(path, json.dumps(data).encode("utf-8"))
         except OSError:
             log.exception("cannot write the daemon status file")
+
+
+def _identity(directory: Path) -> tuple[int, int] | None:
+    """(device, inode) of a directory, or None when there is none."""
+    try:
+        st = directory.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
 
 
 def main(args: list[str]) -> int:
