@@ -200,3 +200,38 @@ def test_the_code_version_carries_the_newest_modification_time(tmp_path: Path) -
     assert protocol.code_time("no-time-here") == 0 and protocol.code_time("") == 0
     (package / "b.py").write_text("B = 3\n")  # same size, another time
     assert protocol.code_digest(str(package)) != code
+
+
+HOLDER = """
+import fcntl, json, os, sys
+fd = os.open(os.path.join(sys.argv[1], "daemon.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+with open(os.path.join(sys.argv[1], "daemon.json"), "w") as f:
+    json.dump({"state": sys.argv[2], "pid": os.getpid()}, f)
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.parametrize("state", ["stopping", "restarting"])
+def test_a_new_engine_takes_over_only_from_one_restarting_for_new_code(
+    env: dict[str, str], engines: Engines, state: str
+) -> None:
+    state_dir = Path(env["MEMEM_DIR"])
+    state_dir.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(state_dir), state],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        new = engines.spawn(env)
+        if state == "stopping":  # `daemon stop`: an engine a hook spawned meanwhile yields
+            _, err = new.communicate(timeout=60)
+            assert new.returncode == 3 and "already running" in err
+            return
+    finally:
+        holder.communicate("", timeout=30)  # the holder lets go of the lock
+    assert engines.ready(env, new.pid)["pid"] == new.pid  # it waited, then took over

@@ -53,7 +53,7 @@ SCAN_SECONDS: Final = 120.0
 ONCE_BUDGET_SECONDS: Final = 120.0
 # The main thread wakes at least this often, so that a SIGTERM is acted on promptly.
 SIGNAL_SECONDS: Final = 0.25
-# A new engine waits this long for one that is shutting down (new code) to let go of the lock.
+# A new engine waits this long for one that is restarting (new code) to let go of the lock.
 TAKEOVER_SECONDS: Final = 15.0
 
 
@@ -74,6 +74,9 @@ class Daemon:
     vault: VaultWatcher | None = None
     started: float = field(default_factory=time.time)
     _state_dir_id: tuple[int, int] | None = None
+    # Stopping to make way for newer code: a new engine waits for this one's lock. One that
+    # is only stopping (SIGTERM, `daemon stop`) is not taken over by an engine a hook spawned.
+    restarting: bool = False
     # How often the loop beats and checks `_outdated` (a test's engine beats faster).
     heartbeat: float = HEARTBEAT_SECONDS
 
@@ -134,7 +137,7 @@ class Daemon:
         return 0
 
     def _lock(self) -> int | None:
-        """The engine lock, or None when another engine holds it. One that is shutting down
+        """The engine lock, or None when another engine holds it. One that is restarting
         (it met newer code) is waited for, so the new engine takes over at once."""
         lock_fd = os.open(lock_path(self.settings), os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + TAKEOVER_SECONDS
@@ -143,7 +146,7 @@ class Daemon:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return lock_fd
             except OSError:
-                if self._holder_state() != "stopping" or time.monotonic() > deadline:
+                if self._holder_state() != "restarting" or time.monotonic() > deadline:
                     os.close(lock_fd)
                     return None
                 self.stopping.wait(0.05)
@@ -192,7 +195,8 @@ class Daemon:
             return
         if not self.stopping.is_set():
             log.info("newer code on disk: making way for a new engine")
-            self._beat("stopping")
+            self.restarting = True
+            self._beat("restarting")
             self.stop()
 
     def _outdated(self) -> str:
@@ -341,7 +345,7 @@ class Daemon:
         if not self.settings.state_dir.is_dir():
             return  # deleted (memem uninstalled): never made again for a heartbeat
         if state == "running" and self.stopping.is_set():
-            state = "stopping"
+            state = "restarting" if self.restarting else "stopping"
         data = {
             "state": state,
             "pid": os.getpid(),
