@@ -243,8 +243,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return demo.run(settings, os.environ)
         from memem.service.store import Store
 
-        with Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir) as store:
-            # No engine watches the vault: pick up edits made outside memem first.
+        try:
+            opened = Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir)
+        except OSError as exc:  # a state dir or vault that cannot be made or read
+            print(
+                f"memem: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr
+            )
+            return 1
+        with opened as store:
+            # A read command picks up edits made outside memem (no engine watches the vault).
             return run(store, args, settings, reconcile=args.command in client.CLI_COMMANDS)
     finally:
         if engine:
@@ -254,9 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(
     store: Store, args: argparse.Namespace, settings: Settings, *, reconcile: bool = False
 ) -> int:
-    """Run a parsed command against `store` (after reconciling the index with the vault):
-    its exit code, memem's errors as one line on stderr (1 for a memem error, 2 for bad
-    usage, 3 for an internal error)."""
+    """Run a parsed command against `store` (after reconciling the index with the vault when
+    `reconcile`): its exit code, memem's errors as one line on stderr (1 for a memem error, 2
+    for bad usage, 3 for an internal error; a damaged index is moved aside and rebuilt)."""
     from memem.storage import index
 
     try:

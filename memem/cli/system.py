@@ -193,8 +193,8 @@ def engine_status(mining: Mining) -> dict[str, Any]:
     from memem.engine import client
 
     status = mining.daemon_status()
-    status.setdefault("socket", None)
-    status.setdefault("version", None)
+    for key in ("pid", "socket", "version"):
+        status.setdefault(key, None)
     status["ready"] = False
     if status["running"]:
         try:
@@ -258,7 +258,13 @@ def engine_ready(*, wait: float) -> str:
             return ""
         except client.Unavailable as exc:
             reason = str(exc)
-        if time.monotonic() > grace and not lifecycle.is_running(settings):
+        running = lifecycle.read_status(settings)
+        # Running without a socket and with an error: it could not listen (without an error,
+        # it is a `daemon run --once`, busy mining).
+        listening = running.get("state") != "running" or running.get("socket")
+        if running["running"] and not listening and running.get("last_error"):
+            return f"it runs but cannot listen: {running['last_error']}"
+        if time.monotonic() > grace and not running["running"]:
             return f"it is not running ({last_words(settings)})"
         time.sleep(0.05)
     return f"{reason} within {wait:.0f} s"

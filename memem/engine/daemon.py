@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -50,7 +51,9 @@ log = logging.getLogger("memem.engine")
 HEARTBEAT_SECONDS: Final = 15.0
 SCAN_SECONDS: Final = 120.0
 ONCE_BUDGET_SECONDS: Final = 120.0
-# A new engine waits this long for one that is shutting down (new code) to let go of the lock.
+# The main thread wakes at least this often, so that a SIGTERM is acted on promptly.
+SIGNAL_SECONDS: Final = 0.25
+# A new engine waits this long for one that is restarting (new code) to let go of the lock.
 TAKEOVER_SECONDS: Final = 15.0
 
 
@@ -70,6 +73,15 @@ class Daemon:
     server: Server | None = None
     vault: VaultWatcher | None = None
     started: float = field(default_factory=time.time)
+    _state_dir_id: tuple[int, int] | None = None
+    # Stopping to make way for newer code: a new engine waits for this one's lock. One that
+    # is only stopping (SIGTERM, `daemon stop`) is not taken over by an engine a hook spawned.
+    restarting: bool = False
+    # How often the loop beats and checks `_outdated` (a test's engine beats faster).
+    heartbeat: float = HEARTBEAT_SECONDS
+
+    def __post_init__(self) -> None:
+        self._state_dir_id = _identity(self.settings.state_dir)
 
     @functools.cached_property
     def mining(self) -> Mining:
@@ -92,6 +104,7 @@ class Daemon:
         if lock_fd is None:
             return 3
         self._remove_stale_status_temps()
+        self._state_dir_id = _identity(self.settings.state_dir)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
@@ -104,6 +117,9 @@ class Daemon:
             try:
                 if not self.once:
                     self._serve(store)
+                    # Published at once: `daemon ensure` waits for the socket or, when
+                    # binding it failed, reports why (`last_error`) instead of waiting.
+                    self._beat("running")
                 self._loop(store)
             finally:
                 if self.vault is not None:
@@ -121,7 +137,7 @@ class Daemon:
         return 0
 
     def _lock(self) -> int | None:
-        """The engine lock, or None when another engine holds it. One that is shutting down
+        """The engine lock, or None when another engine holds it. One that is restarting
         (it met newer code) is waited for, so the new engine takes over at once."""
         lock_fd = os.open(lock_path(self.settings), os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + TAKEOVER_SECONDS
@@ -130,7 +146,7 @@ class Daemon:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return lock_fd
             except OSError:
-                if self._holder_state() != "stopping" or time.monotonic() > deadline:
+                if self._holder_state() != "restarting" or time.monotonic() > deadline:
                     os.close(lock_fd)
                     return None
                 self.stopping.wait(0.05)
@@ -168,17 +184,26 @@ class Daemon:
         self.vault = VaultWatcher(store, self.stopping, pause=server.yield_to_requests)
         self.vault.start()
 
-    def _make_way(self) -> None:
-        """A client runs other code (a plugin update): stop, so that the next request starts
-        an engine with the new code."""
+    def _make_way(self, client_code: str) -> None:
+        """A client runs other code. When it is newer than this engine's (a plugin update
+        in a new folder) or this engine's own code changed on disk, stop: the next request
+        starts an engine with the new code. A client of an older install only works
+        in-process: making way for it would restart the engine back and forth between two
+        installs sharing a state dir."""
+        newer = protocol.code_time(client_code) > protocol.code_time(self.code)
+        if not newer and protocol.code_digest() == self.code:
+            return
         if not self.stopping.is_set():
             log.info("newer code on disk: making way for a new engine")
-            self._beat("stopping")
+            self.restarting = True
+            self._beat("restarting")
             self.stop()
 
     def _outdated(self) -> str:
         """Why this engine should exit on its own, or "" (checked on each heartbeat)."""
-        if not self.settings.state_dir.is_dir():
+        # Gone, or (when its inode differs) deleted and made again by a writer that raced
+        # the deletion: either way not the folder whose lock and index this engine holds.
+        if _identity(self.settings.state_dir) != self._state_dir_id:
             return "the state dir is gone"
         if protocol.code_digest() != self.code:
             return "memem's code changed on disk (updated or uninstalled)"
@@ -261,7 +286,16 @@ class Daemon:
                 return
             self._watch_new()
             self._beat("running")
-            self.wake.wait(HEARTBEAT_SECONDS)
+            self._rest()
+
+    def _rest(self) -> None:
+        """Until the next heartbeat or a wake-up. In slices: a signal the kernel delivers to
+        another thread interrupts no wait of the main thread, and Python runs the SIGTERM
+        handler only when the main thread runs again (seen: a SIGTERM answered a whole
+        heartbeat late)."""
+        deadline = time.monotonic() + self.heartbeat
+        while not self.wake.is_set() and (left := deadline - time.monotonic()) > 0:
+            self.wake.wait(min(left, SIGNAL_SECONDS))
 
     def _watch(self) -> Any:
         """A watchdog observer on the session folders; events only wake the loop."""
@@ -312,8 +346,10 @@ class Daemon:
                 log.warning("cannot remove a stale status file", extra={"path": str(tmp)})
 
     def _beat(self, state: str) -> None:
+        if not self.settings.state_dir.is_dir():
+            return  # deleted (memem uninstalled): never made again for a heartbeat
         if state == "running" and self.stopping.is_set():
-            state = "stopping"
+            state = "restarting" if self.restarting else "stopping"
         data = {
             "state": state,
             "pid": os.getpid(),
@@ -330,6 +366,15 @@ class Daemon:
             write_atomic(path, json.dumps(data).encode("utf-8"))
         except OSError:
             log.exception("cannot write the daemon status file")
+
+
+def _identity(directory: Path) -> tuple[int, int] | None:
+    """(device, inode) of a directory, or None when there is none."""
+    try:
+        st = directory.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
 
 
 def main(args: list[str]) -> int:

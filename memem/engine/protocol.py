@@ -27,11 +27,12 @@ VERSION: Final = 1
 MAX_HEADER: Final = 64 * 1024
 MAX_BODY: Final = 8 * 1024 * 1024
 OK: Final = b'{"ok":true'
-# Error kinds: `version` (the engine runs other code and restarts: the client works
-# in-process this time), `settings` (the engine serves another vault), `busy` (shutting
-# down), `invalid` (a malformed request), `memem` (a memem error: its message is for the
-# user), `internal` (a bug: details in the engine's log).
-ERRORS: Final = ("version", "settings", "busy", "invalid", "memem", "internal")
+# Error kinds: `version` (the engine runs other code: the client works in-process this
+# time; an engine whose code changed on disk restarts), `settings` (the engine serves
+# another vault), `invalid` (a malformed request), `memem` (a memem error: its message is
+# for the user), `internal` (a bug: details in the engine's log). A request the engine
+# accepted is answered even when it is shutting down.
+ERRORS: Final = ("version", "settings", "invalid", "memem", "internal")
 # The environment a client passes on: what decides memem's settings and a hook's options.
 # Never credentials (ANTHROPIC_*): they stay in the processes that were given them.
 ENV_PREFIX: Final = "MEMEM_"
@@ -77,9 +78,12 @@ def safe_dir(directory: str) -> bool:
 
 
 def code_digest(package_dir: str = PACKAGE_DIR) -> str:
-    """A digest of the installed code: every module's path, size and modification time. A
-    plugin update (new files) changes it even when the version string stays the same."""
+    """A digest of the installed code: every module's path, size and modification time, then
+    "-" and the newest modification time (ns; `code_time`). A plugin update (new files)
+    changes it even when the version string stays the same; the newest time tells which of
+    two installs is the newer."""
     listing: list[str] = []
+    newest = 0
     stack = [package_dir]
     while stack:
         directory = stack.pop()
@@ -94,10 +98,20 @@ def code_digest(package_dir: str = PACKAGE_DIR) -> str:
                 except OSError:
                     continue
                 listing.append(f"{entry.path}\0{st.st_size}\0{st.st_mtime_ns}")
+                newest = max(newest, st.st_mtime_ns)
             elif entry.is_dir(follow_symlinks=False) and not entry.name.startswith((".", "__")):
                 stack.append(entry.path)
     listing.sort()
-    return _digest("\n".join(listing).encode("utf-8", "surrogateescape"))
+    data = "\n".join(listing).encode("utf-8", "surrogateescape")
+    return f"{_digest(data)}-{newest}"
+
+
+def code_time(code: str) -> int:
+    """The newest modification time in a `code_digest` (0 when it has none)."""
+    try:
+        return int(code.rpartition("-")[2])
+    except ValueError:
+        return 0
 
 
 # The largest prime below 2**64.

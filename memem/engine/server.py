@@ -47,7 +47,8 @@ class Refused(Exception):
 class Server:
     """Listens on `path`; `handle(op, args, env, body)` does the work (memem.engine.handlers)
     and returns the response body. `code` is this process's code digest: a client with other
-    code is answered `version`, and `on_stale` is called so that the engine makes way."""
+    code is answered `version`, and `on_stale(its code)` is called (the engine decides
+    whether to make way)."""
 
     def __init__(
         self,
@@ -55,7 +56,7 @@ class Server:
         handle: Callable[[str, dict[str, Any], dict[str, str], bytes], bytes],
         *,
         code: str,
-        on_stale: Callable[[], None],
+        on_stale: Callable[[str], None],
     ) -> None:
         self.path = path
         self.code = code
@@ -202,10 +203,8 @@ class Server:
             if not isinstance(request, dict) or request.get("v") != protocol.VERSION:
                 raise Refused("version", f"protocol {protocol.VERSION} expected")
             if request.get("code") != self.code:
-                self._on_stale()
-                raise Refused("version", "the engine runs other code and is restarting")
-            if self._closing.is_set():
-                raise Refused("busy", "the engine is shutting down")
+                self._on_stale(str(request.get("code")))
+                raise Refused("version", "the engine runs other code")
             op, args, env = request.get("op"), request.get("args"), request.get("env")
             if not isinstance(op, str) or not isinstance(args, dict) or not isinstance(env, dict):
                 raise Refused("invalid", "a request needs op, args and env")

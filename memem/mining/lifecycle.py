@@ -72,7 +72,9 @@ def ensure(settings: Settings, env: Mapping[str, str]) -> str:
         return "skipped (inside memem's own claude session)"
     if environ.get("MEMEM_ENGINE", "").lower() in ("off", "0", "false", "no"):
         return "not started (MEMEM_ENGINE=off: mine with `memem mine` or `memem daemon run`)"
-    if is_running(settings):
+    if is_running(settings) and read_status(settings).get("state") != "restarting":
+        # One that is restarting (it met newer code) is not waited for: the new engine waits
+        # for its lock (memem.engine.daemon.TAKEOVER_SECONDS).
         return "running"
     settings.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     # The engine runs this very code: its package's folder first on the path, and `-P` so

@@ -42,7 +42,6 @@ def test_status_and_memem_report_the_real_counts(claude: Claude) -> None:
     assert "shop: L0 1 · L1 1 · L2 1 · L3 0" in shown
     assert "blog: L0 0 · L1 0 · L2 1 · L3 0" in shown
     assert "mining: none; backend anthropic" in shown
-    assert "daemon not running" in shown
 
     shown = command_output(claude, "memem:memem")
     assert "WELCOME (new memem user)" not in shown  # a returning user gets the status

@@ -9,7 +9,7 @@ from pathlib import Path
 from memem.core.transcript import project_slug
 from tests.waiting import wait_until
 
-from .conftest import Claude, is_miner, set_default_reply, slices, texts
+from .conftest import Claude, is_miner, set_default_reply, slices, stop_engines, texts
 
 ANCHOR = "The shop project is a Django web store"
 USER_WORDS = "We always run make migrate before make test in this repo"
@@ -45,7 +45,10 @@ def test_daemon_mines_the_cli_transcript_and_a_later_prompt_recalls_it(claude: C
     assert transcript.stem == session
 
     env = dict(claude.env, MEMEM_MINER_SETTLE_SECONDS="0", MEMEM_MINER_BACKEND="anthropic")
-    opted = claude.memem("mine", "--opt-in", "history", "--yes", env=env)
+    # `daemon run --once` below does the mining: the engine the hooks started makes way, and
+    # none starts until then.
+    stop_engines(claude.state)
+    opted = claude.memem("mine", "--opt-in", "history", "--yes", env={**env, "MEMEM_ENGINE": "off"})
     assert opted.returncode == 0, opted.stderr
     assert "1 past sessions found" in opted.stdout, opted.stdout
 
@@ -99,10 +102,10 @@ def test_session_start_starts_the_daemon_which_mines_the_session_by_itself(
     """Opted in to new sessions: the SessionStart hook starts the daemon (Claude Code has no
     install hook) with the user's environment, and the daemon mines the session once it has
     settled, with nothing else driving it."""
-    opted = claude.memem("mine", "--opt-in", "new")
+    # Opted in without starting the engine: the session's hook starts it, with `env`.
+    opted = claude.memem("mine", "--opt-in", "new", env={**claude.env, "MEMEM_ENGINE": "off"})
     assert opted.returncode == 0, opted.stderr
-    env = {k: v for k, v in claude.env.items() if k != "MEMEM_ENGINE"}
-    env.update(MEMEM_MINER_SETTLE_SECONDS="0", MEMEM_MINER_BACKEND="anthropic")
+    env = dict(claude.env, MEMEM_MINER_SETTLE_SECONDS="0", MEMEM_MINER_BACKEND="anthropic")
     (claude.home / ".claude" / "projects").mkdir(parents=True, exist_ok=True)
     # One reply for everything: the model's answer in the session and the miner's reply are
     # both this JSON (whichever asks first gets the same), so nothing depends on the order.
@@ -145,7 +148,8 @@ def test_the_claude_cli_miner_asks_the_real_cli_without_tools_or_mcp(claude: Cla
     user_request = claude.api.message_requests[0].body
     assert user_request.get("tools"), "the CLI normally offers tools: the check below means it"
     env = dict(claude.env, MEMEM_MINER_SETTLE_SECONDS="0", MEMEM_MINER_BACKEND="claude-cli")
-    opted = claude.memem("mine", "--opt-in", "history", "--yes", env=env)
+    stop_engines(claude.state)  # `daemon run --once` below does the mining
+    opted = claude.memem("mine", "--opt-in", "history", "--yes", env={**env, "MEMEM_ENGINE": "off"})
     assert opted.returncode == 0, opted.stderr
     lesson = {"title": "Run make migrate", "content": LESSON, "type": "convention", "importance": 4}
     claude.api.reply_json({"memories": [lesson]})
