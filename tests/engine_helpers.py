@@ -5,6 +5,7 @@ in <state>/daemon.json)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -172,3 +173,40 @@ class Engines:
             except AssertionError:
                 os.kill(pid, signal.SIGKILL)
                 raise
+
+
+def engine_pids(state: Path) -> set[int]:
+    """The engines of the state dir `state` (`memem daemon run` processes whose MEMEM_DIR is
+    it): the pid in its daemon.json, and any started too recently to have written it."""
+    pids: set[int] = set()
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        pids.add(int(json.loads((state / "daemon.json").read_text())["pid"]))
+    wanted = f"MEMEM_DIR={state}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if (
+                b"daemon" in argv
+                and b"run" in argv
+                and wanted in (proc / "environ").read_bytes().split(b"\0")
+            ):
+                pids.add(int(proc.name))
+    return {pid for pid in pids if alive(pid)}
+
+
+def stop_engines(state: Path) -> list[int]:
+    """SIGTERM every engine of `state` and wait until they are gone (SIGKILL after 30 s)."""
+    pids = engine_pids(state)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    for pid in pids:
+        try:
+            wait_until(lambda pid=pid: not alive(pid), timeout=30, what=f"engine {pid} gone")
+        except AssertionError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            raise
+    return sorted(pids)

@@ -19,6 +19,7 @@ from memem.mining import lifecycle
 from memem.mining.service import Mining
 from memem.settings import MINER_CHILD, Settings
 from tests.conftest import ROOT
+from tests.engine_helpers import stop_engines
 from tests.test_daemon import wait_until
 
 # Holds the daemon's lock like a daemon does, records its pid in daemon.json, and exits on
@@ -249,5 +250,7 @@ def test_inside_memem_own_claude_run_hooks_inject_nothing_and_start_no_daemon(
         assert "Fly.io" in run_hook("SessionStart", start, environment())
         wait_until(lambda: lifecycle.is_running(settings))
     finally:
+        # Both hooks may have started an engine: one runs, one may still be starting.
         wait_until(lambda: lifecycle.read_status(settings).get("pid") is not None)
         assert lifecycle.stop(settings) == "stopped"
+        stop_engines(settings.state_dir)

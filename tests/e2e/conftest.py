@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -37,8 +36,8 @@ from typing import Any, Final
 
 import pytest
 
+from tests.engine_helpers import stop_engines
 from tests.fake_anthropic import FakeAnthropic, Recorded
-from tests.waiting import wait_until
 
 HERE: Final = Path(__file__).resolve().parent
 REPO: Final = Path(os.environ.get("MEMEM_E2E_REPO") or HERE.parent.parent).resolve()
@@ -191,51 +190,6 @@ def hermetic_env(
 
 
 # -- the engines the hooks start ------------------------------------------------------------
-
-
-def engine_pids(state: Path) -> set[int]:
-    """The engines of the state dir `state` (`memem daemon run` processes whose MEMEM_DIR is
-    it): the pid in its daemon.json, and any started too recently to have written it."""
-    pids: set[int] = set()
-    with contextlib.suppress(OSError, ValueError, TypeError):
-        pids.add(int(json.loads((state / "daemon.json").read_text())["pid"]))
-    wanted = f"MEMEM_DIR={state}".encode()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-            if (
-                b"daemon" in argv
-                and b"run" in argv
-                and wanted in (proc / "environ").read_bytes().split(b"\0")
-            ):
-                pids.add(int(proc.name))
-    return {pid for pid in pids if _alive(pid)}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
-    except OSError:
-        return False
-
-
-def stop_engines(state: Path) -> list[int]:
-    """SIGTERM every engine of `state` and wait until they are gone (SIGKILL after 30 s)."""
-    pids = engine_pids(state)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    for pid in pids:
-        try:
-            wait_until(lambda pid=pid: not _alive(pid), timeout=30, what=f"engine {pid} gone")
-        except AssertionError:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            raise
-    return sorted(pids)
 
 
 # -- requests the fake received ----------------------------------------------------------------

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 from memem.core.transcript import project_slug
+from tests.engine_helpers import stop_engines
 from tests.waiting import wait_until
 
-from .conftest import Claude, is_miner, set_default_reply, slices, stop_engines, texts
+from .conftest import Claude, is_miner, set_default_reply, slices, texts
 
 ANCHOR = "The shop project is a Django web store"
 USER_WORDS = "We always run make migrate before make test in this repo"
