@@ -9,12 +9,16 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
 
 from memem.service.store import Store
 from tests.fake_anthropic import FakeAnthropic
+
+if TYPE_CHECKING:
+    from tests.engine_helpers import Engines
 
 # The property tests run the same examples on every run by default, so that a red CI can be
 # reproduced and a green one means the same thing twice; `HYPOTHESIS_PROFILE=explore` searches
@@ -41,6 +45,16 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # the engine start their own and stop it (tests/test_engine*.py).
     monkeypatch.setenv("MEMEM_ENGINE", "off")
     yield tmp_path
+
+
+@pytest.fixture
+def engines() -> Iterator[Engines]:
+    """Engines a test starts (or watches: one a hook started), stopped by pid afterwards."""
+    from tests.engine_helpers import Engines  # it imports this module
+
+    running = Engines()
+    yield running
+    running.stop_all()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import pytest
 
 from memem import Store
 from tests.conftest import ROOT, run_cli
+from tests.engine_helpers import alive
 from tests.fake_anthropic import FakeAnthropic, lesson
 from tests.test_miner import record
 from tests.waiting import wait_until
@@ -43,7 +44,7 @@ def env(isolated: Path, api: FakeAnthropic) -> Iterator[dict[str, str]]:
     status = Path(os.environ["MEMEM_DIR"]) / "daemon.json"
     if status.exists():
         pid = int(json.loads(status.read_text()).get("pid") or 0)
-        if pid and _alive(pid):
+        if pid and alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -346,7 +347,7 @@ def test_the_daemon_watches_stops_on_request_and_leaves_no_process(
     status = json.loads(run_cli_env(env, "daemon", "status", "--json"))
     pid = int(status["pid"])
     assert "stopped" in run_cli_env(env, "daemon", "stop")
-    wait_until(lambda: not _alive(pid), timeout=30, what="the daemon gone after stop")
+    wait_until(lambda: not alive(pid), timeout=30, what="the daemon gone after stop")
 
 
 def test_daemon_stop_drains_within_its_timeout_when_the_api_hangs(
@@ -362,22 +363,9 @@ def test_daemon_stop_drains_within_its_timeout_when_the_api_hangs(
     api.wait_for(1, timeout=60)
     pid = int(json.loads(run_cli_env(env, "daemon", "status", "--json"))["pid"])
     assert "stopped" in run_cli_env(env, "daemon", "stop")  # lifecycle.stop, default timeout
-    wait_until(lambda: not _alive(pid), timeout=10, what="the daemon gone after stop")
+    wait_until(lambda: not alive(pid), timeout=10, what="the daemon gone after stop")
     status = json.loads(run_cli_env(env, "status", "--json"))["miner"]
     assert status["sessions"].get("pending") == 1  # not failed, not dead: mined next time
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie of ours counts as gone: it has exited and holds nothing
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().split()[2] != "Z"
-    except OSError:
-        return False
 
 
 def test_an_explicit_mine_ignores_the_breaker(
@@ -440,4 +428,4 @@ def test_the_engine_reports_its_own_time_per_kind_of_request(
     assert status["reconciles"] == 0  # nothing was edited behind memem's back
     pid = int(status["pid"])
     assert "stopped" in run_cli_env(env, "daemon", "stop")
-    wait_until(lambda: not _alive(pid), timeout=30, what="the engine gone after stop")
+    wait_until(lambda: not alive(pid), timeout=30, what="the engine gone after stop")

@@ -29,13 +29,6 @@ OTHER_PYTHON = "/usr/bin/python3"  # the venv's interpreter lives under /root, c
 
 
 @pytest.fixture
-def engines() -> Iterator[Engines]:
-    running = Engines()
-    yield running
-    running.stop_all()
-
-
-@pytest.fixture
 def env(isolated: Path) -> dict[str, str]:
     return engine_env()
 

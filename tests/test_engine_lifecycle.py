@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,13 +23,6 @@ from tests.engine_helpers import Engines, answers, engine_env, heartbeat
 from tests.waiting import wait_until
 
 NOBODY = 65534
-
-
-@pytest.fixture
-def engines() -> Iterator[Engines]:
-    running = Engines()
-    yield running
-    running.stop_all()
 
 
 @pytest.fixture
