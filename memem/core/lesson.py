@@ -5,7 +5,7 @@ heuristic), with the limits and memory types of the reply contract. Pure.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias, get_args
 
 if TYPE_CHECKING:
     from memem.core.memory import Layer
@@ -23,18 +23,7 @@ MemoryType: TypeAlias = Literal[
     "domain",
 ]
 
-MEMORY_TYPES: Final[tuple[MemoryType, ...]] = (
-    "decision",
-    "convention",
-    "bugfix",
-    "preference",
-    "workaround",
-    "environment",
-    "invariant",
-    "failure",
-    "quirk",
-    "domain",
-)
+MEMORY_TYPES: Final[tuple[MemoryType, ...]] = get_args(MemoryType)
 MAX_MEMORIES: Final = 50
 MAX_TITLE_CHARS: Final = 200
 MAX_CONTENT_CHARS: Final = 4_000
