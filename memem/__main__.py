@@ -22,13 +22,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return hook.main(args[1])
     if args == ["mcp"]:
-        from memem import logs, mcp_server
+        from memem import mcp_server
         from memem.settings import Settings
         from memem.storage import permissions
 
         settings = Settings.from_env(os.environ)
         permissions.tighten(settings.state_dir, settings.vault_dir)
-        logs.setup(settings.log_dir, name="mcp")
+        # The server sets up its log once it reads stdin: logging and structlog cost ~0.1 s
+        # that Claude Code would wait for before its first answer.
         early = os.environ.get("MEMEM_MCP_EARLY_INIT") != "0"
         return mcp_server.serve(settings, os.environ, early=early)
     if len(args) >= 2 and args[:2] == ["daemon", "run"] and set(args[2:]) <= {"--once"}:

@@ -199,11 +199,16 @@ def serve(settings: "Settings", env: Mapping[str, str], *, early: bool = True) -
     threading.Thread(
         target=_read, args=(wire_in, wire, inbox), name="memem-stdin", daemon=True
     ).start()
-    # The import holds the GIL for most of a second; the stdin thread, woken by a request
-    # while it runs, waits a switch interval (5 ms by default) for it each time.
+    # The imports hold the GIL for most of a second; the stdin thread, woken by a request
+    # while they run, waits a switch interval (5 ms by default) for it each time.
     switch = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_WHILE_LOADING)
     try:
+        from memem import logs
+
+        # The log after the reader has started: its imports (logging, structlog: ~0.1 s)
+        # would otherwise come before the first answer.
+        logs.setup(settings.log_dir, name="mcp")
         _load_sdk()
     finally:
         sys.setswitchinterval(switch)
