@@ -51,6 +51,12 @@ def vault_dir(env: Mapping[str, str]) -> str:
     )
 
 
+def engine_off(env: Mapping[str, str]) -> bool:
+    """`MEMEM_ENGINE=off` (or 0, false, no): no engine is started or asked; everything runs
+    in-process."""
+    return env.get("MEMEM_ENGINE", "").lower() in ("off", "0", "false", "no")
+
+
 def topic_shift(env: Mapping[str, str], default: float) -> float:
     """`MEMEM_TOPIC_SHIFT_THRESHOLD`, a share in [0, 1]; anything else (a typo, `nan`) is the
     default: a bad value must not turn off the prompt hook."""

@@ -307,13 +307,15 @@ def run(
         return 3
 
 
-def run_captured(store: Store, argv: Sequence[str], *, cwd: str) -> tuple[int, str, str]:
+def run_captured(store: Store, argv: Sequence[str]) -> tuple[int, str, str]:
     """A read command run in the engine for a client: (exit code, stdout, stderr), as the
     client's own process would have printed them."""
     from memem.cli.output import captured
     from memem.engine.client import CLI_COMMANDS
     from memem.errors import InvalidInput
 
+    if undecodable(argv) is not None:  # the client's own process says which argument
+        raise InvalidInput("an argument is not valid UTF-8")
     try:
         args = build_parser().parse_args(list(argv))
     except SystemExit:  # a usage error or --help: the client's own process prints it

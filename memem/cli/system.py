@@ -153,7 +153,7 @@ def cmd_daemon(store: Store, args: argparse.Namespace) -> int:
     mining = service()
     if args.action == "ensure":
         started = mining.daemon_ensure()
-        problem = engine_ready(wait=ENSURE_SECONDS) if "not started" not in started else ""
+        problem = engine_ready(mining, wait=ENSURE_SECONDS) if "not started" not in started else ""
         if problem:
             print(f"memem: the engine did not start: {problem}", file=sys.stderr)
             return 1
@@ -240,21 +240,20 @@ def engine_line(engine: dict[str, Any]) -> str:
     return f"{off}; {line}" if off else line
 
 
-def engine_ready(*, wait: float) -> str:
+def engine_ready(mining: Mining, *, wait: float) -> str:
     """ "" once the engine answers on its socket; else why not (after `wait` seconds)."""
     import time
 
     from memem.engine import client
     from memem.mining import lifecycle
-    from memem.settings import Settings
 
-    settings = Settings.from_env(os.environ)
+    settings = mining.settings
     deadline = time.monotonic() + wait
     grace = time.monotonic() + 3.0  # a process just spawned needs a moment to take its lock
     reason = "it did not answer"
     while time.monotonic() < deadline:
         try:
-            client.call(os.environ, str(settings.state_dir), "status", timeout=2.0)
+            client.call(mining.env, str(settings.state_dir), "status", timeout=2.0)
             return ""
         except client.Unavailable as exc:
             reason = str(exc)

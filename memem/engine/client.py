@@ -38,11 +38,9 @@ class Unavailable(Exception):
 def enabled(env: Mapping[str, str]) -> bool:
     """False when the user turned the engine off (`MEMEM_ENGINE=off`) or this process is
     memem's own headless `claude -p` (its hooks must stay out of the way)."""
-    from memem.settings import MINER_CHILD
+    from memem.settings import MINER_CHILD, engine_off
 
-    return env.get("MEMEM_ENGINE", "").lower() not in ("off", "0", "false", "no") and (
-        env.get(MINER_CHILD) != "1"
-    )
+    return not engine_off(env) and env.get(MINER_CHILD) != "1"
 
 
 def exchange(path: str, data: bytes, deadline: float) -> tuple[bytes, bytes]:
@@ -146,26 +144,18 @@ def cli(argv: list[str], env: Mapping[str, str]) -> int | None:
 
     if not argv or argv[0] not in CLI_COMMANDS or "-h" in argv or "--help" in argv:
         return None
-    if not enabled(env) or any(_undecodable(a) for a in argv):
+    if not enabled(env):
         return None
     from memem import settings
     from memem.errors import MememError
 
     try:
-        answer = call(env, settings.state_dir(env), "cli", {"argv": argv, "cwd": os.getcwd()})
+        answer = call(env, settings.state_dir(env), "cli", {"argv": argv})
     except (Unavailable, MememError):
         return None
     sys.stdout.write(answer["stdout"])
     sys.stderr.write(answer["stderr"])
     return int(answer["code"])
-
-
-def _undecodable(arg: str) -> bool:
-    try:
-        arg.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def start(env: Mapping[str, str]) -> str:

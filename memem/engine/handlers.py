@@ -7,7 +7,7 @@ worker thread, kept open).
     save     {content, title?, project?, tags?, layer?, importance?} -> {outcome, memory, ...}
     slice    {query, scope?, session_id?, cwd?, task_mode?, briefing?} -> {markdown, reason}
     status   {} -> the engine's state (as `memem daemon status --json`)
-    cli      {argv, cwd} -> {code, stdout, stderr}: a read command of the CLI, run here
+    cli      {argv} -> {code, stdout, stderr}: a read command of the CLI, run here
     tool     {name, arguments, import_roots} -> {text}: an MCP tool call
 
 A request whose environment names another state dir or vault than the engine's is refused
@@ -21,9 +21,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from memem import settings
 from memem.engine.server import Refused
 from memem.errors import InvalidInput
-from memem.settings import Settings
 
 if TYPE_CHECKING:
     from memem.mining.service import Mining
@@ -40,12 +40,12 @@ class Handlers:
         self.store = store
         self.mining = mining
         self.status = status
-        self.settings = store.settings
+        # What a client's environment must name (as `settings.state_dir`/`vault_dir` spell it).
+        self.serves = (str(store.settings.state_dir), str(store.settings.vault_dir))
 
     def __call__(self, op: str, args: dict[str, Any], env: dict[str, str], body: bytes) -> bytes:
-        mine = Settings.from_env(env)
-        if (mine.state_dir, mine.vault_dir) != (self.settings.state_dir, self.settings.vault_dir):
-            raise Refused("settings", f"this engine serves {self.settings.vault_dir}")
+        if (settings.state_dir(env), settings.vault_dir(env)) != self.serves:
+            raise Refused("settings", f"this engine serves {self.serves[1]}")
         handler = getattr(self, f"op_{op}", None)
         if handler is None:
             raise Refused("invalid", f"unknown op {op!r}")
@@ -112,7 +112,7 @@ class Handlers:
         argv = args.get("argv")
         if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
             raise InvalidInput("cli needs argv, a list of strings")
-        code, out, err = cli.run_captured(self.store, argv, cwd=str(args.get("cwd") or ""))
+        code, out, err = cli.run_captured(self.store, argv)
         return {"code": code, "stdout": out, "stderr": err}
 
     def op_tool(self, args: dict[str, Any], env: dict[str, str], body: bytes) -> Any:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from memem.settings import MINER_CHILD, Settings
+from memem.settings import MINER_CHILD, Settings, engine_off
 
 
 def lock_path(settings: Settings) -> Path:
@@ -70,7 +70,7 @@ def ensure(settings: Settings, env: Mapping[str, str]) -> str:
     environ = dict(env)
     if environ.get(MINER_CHILD) == "1":
         return "skipped (inside memem's own claude session)"
-    if environ.get("MEMEM_ENGINE", "").lower() in ("off", "0", "false", "no"):
+    if engine_off(environ):
         return "not started (MEMEM_ENGINE=off: mine with `memem mine` or `memem daemon run`)"
     if is_running(settings) and read_status(settings).get("state") != "restarting":
         # One that is restarting (it met newer code) is not waited for: the new engine waits
