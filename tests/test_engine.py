@@ -380,3 +380,30 @@ def test_a_memory_written_into_the_vault_reaches_the_next_hook_and_search_withou
     )
     assert cli.returncode == 0 and "zanzibar payment service" in cli.stdout
     assert engines.ready(env)["requests"] == before + 2  # the search ran in the engine
+
+
+def test_a_malformed_or_oversized_request_is_answered_invalid_and_the_engine_serves_on(
+    env: dict[str, str], engines: Engines
+) -> None:
+    engines.start(env)
+    path = protocol.socket_path(env["MEMEM_DIR"])
+
+    def raw(data: bytes) -> bytes:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(30)
+            sock.connect(path)
+            try:
+                sock.sendall(data)
+                sock.shutdown(socket.SHUT_WR)
+            except BrokenPipeError:  # the engine stopped reading an oversized request
+                pass
+            head = b""
+            while b"\n" not in head and (chunk := sock.recv(65536)):
+                head += chunk
+        return head.partition(b"\n")[0]
+
+    assert raw(b"no header line").startswith(b'{"ok":false,"error":"invalid"')
+    oversized = b"x" * (protocol.MAX_HEADER + protocol.MAX_BODY + 1)
+    assert raw(oversized).startswith(b'{"ok":false,"error":"invalid"')
+    assert raw(b"\xff\xfe\n").startswith(b'{"ok":false,"error":"invalid"')
+    assert answers(env) is not None  # and it still answers a well-formed one

@@ -161,7 +161,11 @@ class Server:
                     log.warning("refused a connection from another user")
                     return
                 started, cpu = time.perf_counter(), time.thread_time()
-                head, body = read_request(conn)
+                try:
+                    head, body = read_request(conn)
+                except ValueError as exc:  # no header line, or over the limits: say so
+                    conn.sendall(_error("invalid", f"malformed request: {exc}"))
+                    return
                 answer, kind = self._answer(head, body)
                 conn.sendall(answer)
                 self._time(kind, time.perf_counter() - started, time.thread_time() - cpu)
