@@ -138,6 +138,12 @@ def normalize_project(name: str | None) -> str:
     return cleaned[:100] or GLOBAL_PROJECT
 
 
+def embedding_text(memory: Memory) -> str:
+    """What the embedding model reads of a memory: its title, then its content (the model
+    reads the first 256 word pieces, so what says most comes first)."""
+    return f"{memory.title}\n{memory.content}"
+
+
 def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
     """Obsidian-friendly tags: no '#', no spaces, lowercase, de-duplicated in order; a secret in
     a tag is redacted like one in the content."""
