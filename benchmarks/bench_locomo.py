@@ -94,9 +94,10 @@ def _runners(
 ) -> dict[str, Callable[[str], list[str]]]:
     """question -> ranked ids (memory ids for memem, dia_ids for the baselines), per system."""
     conn = store.index.connection()
+    semantic = store.semantic
 
     def floor_on(q: str) -> list[str]:
-        return [m.memory.id for m in recall.searched(conn, q, [project])]
+        return [m.memory.id for m in recall.searched(conn, q, [project], semantic=semantic)[0]]
 
     def public(q: str) -> list[str]:
         return [h.id for h in store.search(q, project=project)]

@@ -59,10 +59,15 @@ def parse(raw: bytes) -> dict[str, Any]:
 
 
 def respond(
-    event: str, payload: Mapping[str, Any], env: Mapping[str, str], conn: Any = None
+    event: str,
+    payload: Mapping[str, Any],
+    env: Mapping[str, str],
+    conn: Any = None,
+    semantic: Any = None,
 ) -> str:
     """The hook's stdout for one event (may be empty). `conn`: an open index connection
-    (the engine's); by default the index is opened for this call."""
+    (the engine's); by default the index is opened for this call. `semantic`: the engine's
+    embedding model and vectors (`memem.service.semantic`); without it recall is lexical."""
     from memem import settings
     from memem.service import recall
     from memem.storage.index import Index
@@ -84,6 +89,7 @@ def respond(
         "session_id": session_id,
         "transcript": transcript if isinstance(transcript, str) else None,
         "topic_shift": shift,
+        "semantic": semantic,
     }
     idx = None if conn is not None else Index(index_path, busy_timeout_ms=BUSY_TIMEOUT_MS)
     try:

@@ -54,7 +54,11 @@ def vault_dir(env: Mapping[str, str]) -> str:
 def engine_off(env: Mapping[str, str]) -> bool:
     """`MEMEM_ENGINE=off` (or 0, false, no): no engine is started or asked; everything runs
     in-process."""
-    return env.get("MEMEM_ENGINE", "").lower() in ("off", "0", "false", "no")
+    return _off(env.get("MEMEM_ENGINE", ""))
+
+
+def _off(value: str) -> bool:
+    return value.strip().lower() in ("off", "0", "false", "no")
 
 
 def topic_shift(env: Mapping[str, str], default: float) -> float:
@@ -75,6 +79,7 @@ class Settings(Value):
         "import_roots",
         "miner_backend",
         "miner_model",
+        "semantic",
         "session_dirs",
         "settle_seconds",
         "state_dir",
@@ -91,6 +96,7 @@ class Settings(Value):
     anthropic_base_url: Final[str]
     claude_executable: Final[str]
     import_roots: Final[tuple[Path, ...]]
+    semantic: Final[bool]
 
     def __init__(
         self,
@@ -104,6 +110,7 @@ class Settings(Value):
         anthropic_base_url: str = "",
         claude_executable: str = "claude",
         import_roots: tuple[Path, ...] = (),
+        semantic: bool = True,
     ) -> None:
         self.state_dir = state_dir
         self.vault_dir = vault_dir
@@ -115,6 +122,7 @@ class Settings(Value):
         self.anthropic_base_url = anthropic_base_url
         self.claude_executable = claude_executable
         self.import_roots = import_roots
+        self.semantic = semantic
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -124,7 +132,8 @@ class Settings(Value):
         `MEMEM_EXTRA_SESSION_DIRS` (colon-separated, watched besides `~/.claude/projects`),
         `MEMEM_MINER_SETTLE_SECONDS` (300), `MEMEM_MINER_BACKEND` (auto | anthropic |
         claude-cli | heuristic), `MEMEM_MINER_MODEL`, `ANTHROPIC_API_KEY`,
-        `ANTHROPIC_BASE_URL`, `MEMEM_CLAUDE` (the claude executable), `CLAUDE_PROJECT_DIR`
+        `ANTHROPIC_BASE_URL`, `MEMEM_CLAUDE` (the claude executable), `MEMEM_SEMANTIC`
+        (`off`: lexical recall only, no embedding model), `CLAUDE_PROJECT_DIR`
         and `MEMEM_IMPORT_PATHS` (colon-separated): where MCP `memory_import` may read,
         besides the server's working directory."""
         from pathlib import Path  # not at module level: the hook imports this module
@@ -158,11 +167,16 @@ class Settings(Value):
                 ]
                 if p.strip()
             ),
+            semantic=not _off(env.get("MEMEM_SEMANTIC", "")),
         )
 
     @property
     def index_path(self) -> Path:
         return self.state_dir / INDEX_FILE
+
+    @property
+    def vectors_path(self) -> Path:
+        return self.state_dir / "vectors.sqlite3"
 
     @property
     def events_path(self) -> Path:

@@ -62,7 +62,7 @@ def shop(store: Store) -> dict[str, str]:
 def test_searched_finds_the_project_and_global_memories_only(
     store: Store, shop: dict[str, str]
 ) -> None:
-    found = recall.searched(
+    found, _ = recall.searched(
         store.index.connection(), "do deploys go from the main branch", ["shop"]
     )
     assert [s.memory.id for s in found][:1] == [shop["deploy"]]
@@ -76,15 +76,19 @@ def test_searched_leaves_archival_memories_to_an_explicit_search(store: Store) -
         "Old notes: the 2019 shop ran on Magento with a MySQL replica.", project="shop", layer=3
     )
     conn = store.index.connection()
-    assert recall.searched(conn, "magento mysql replica", ["shop"]) == []
-    wide = recall.searched(conn, "magento mysql replica", ["shop"], max_layer=3)
+    assert recall.searched(conn, "magento mysql replica", ["shop"])[0] == []
+    wide, _ = recall.searched(conn, "magento mysql replica", ["shop"], max_layer=3)
     assert [s.memory.id for s in wide] == [archived.id]
     assert [h.id for h in store.search("magento mysql replica")] == [archived.id]
 
 
 def test_the_slice_and_the_public_search_rank_alike(store: Store, shop: dict[str, str]) -> None:
     query = "verify stripe webhooks with the signing secret"
-    slice_ids = [s.memory.id for s in recall.searched(store.index.connection(), query, None)]
+    found, ranking = recall.searched(
+        store.index.connection(), query, None, max_layer=3, limit=10, semantic=store.semantic
+    )
+    slice_ids = [s.memory.id for s in found]
+    assert ranking == "hybrid"
     assert [h.id for h in store.search(query)] == slice_ids
     assert slice_ids[0] == shop["stripe"]
 
@@ -141,7 +145,7 @@ def test_strong_graph_neighbours_of_a_hit_come_along_in_scope(
     store: Store, shop: dict[str, str]
 ) -> None:
     conn = store.index.connection()
-    hits = recall.searched(conn, "stripe webhooks signing secret", ["shop", "global"])
+    hits, _ = recall.searched(conn, "stripe webhooks signing secret", ["shop", "global"])
     assert hits and hits[0].memory.id == shop["stripe"]
     from memem.storage import index
 

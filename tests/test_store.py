@@ -54,7 +54,7 @@ def test_the_slice_needs_more_than_one_shared_word_of_a_short_prompt(store: Stor
     conn = store.index.connection()
 
     def found(prompt: str) -> list[str]:
-        return [m.memory.id for m in recall.searched(conn, prompt, ["shop", "global"])]
+        return [m.memory.id for m in recall.searched(conn, prompt, ["shop", "global"])[0]]
 
     assert found("how do we deploy?") == [deploy.id]  # a one-word prompt needs its word
     assert found("deploy from main") == [deploy.id]
@@ -419,7 +419,7 @@ def _slice_search(store: Store, prompt: str, project: str = "chat") -> list[str]
         for text in FILLER:
             store.save(text, project=project)
     conn = store.index.connection()
-    return [m.memory.content for m in recall.searched(conn, prompt, [project, "global"])]
+    return [m.memory.content for m in recall.searched(conn, prompt, [project, "global"])[0]]
 
 
 def test_a_reply_is_found_through_the_memory_saved_before_it(store: Store) -> None:

@@ -158,7 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", nargs="?", help="memory id (for release), full or a unique prefix")
     p.add_argument("--json", action="store_true", help="with list: [{id, file, reason}]")
 
-    add("rebuild-index", cmd_rebuild_index, "Recreate the whole index from the vault.")
+    p = add(
+        "rebuild-index",
+        cmd_rebuild_index,
+        "Recreate the whole index from the vault, and the vectors that are missing.",
+    )
+    p.add_argument(
+        "--vectors",
+        action="store_true",
+        help="also make every memory's vector again (the embedding model reads them all)",
+    )
     add("reconcile", cmd_reconcile, "Index vault files added or edited outside memem now.")
 
     p = add("status", cmd_status, "Counts per project and layer, index size, broken files.")
@@ -244,7 +253,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from memem.service.store import Store
 
         try:
-            opened = Store.open(state_dir=settings.state_dir, vault_dir=settings.vault_dir)
+            # The model is loaded by the engine; a command run here is lexical, but for
+            # `rebuild-index`, which makes the vectors.
+            opened = Store.open(
+                state_dir=settings.state_dir,
+                vault_dir=settings.vault_dir,
+                semantic="sync" if args.command == "rebuild-index" else "off",
+            )
         except OSError as exc:  # a state dir or vault that cannot be made or read
             print(
                 f"memem: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr

@@ -172,6 +172,7 @@ def check(store: Store, mining: Mining) -> Report:
                 )
             )
     checks.append(_engine_check(mining))
+    checks.append(_embedder_check(store, mining))
     checks += _miner_checks(mining)
     return Report(tuple(checks))
 
@@ -226,6 +227,26 @@ def _engine_check(mining: Mining) -> Check:
         "not running: hooks and commands work in-process (slower)",
         "`memem daemon ensure` (the next hook also starts it)",
     )
+
+
+def _embedder_check(store: Store, mining: Mining) -> Check:
+    """Whether recall is hybrid: the model stack installed and loaded by the engine. Without
+    it recall is lexical: DEGRADED, never FAILING."""
+    from memem.cli.system import embedder_line, embedder_summary
+
+    embedder = embedder_summary(store, mining)
+    line = embedder_line(embedder)
+    if embedder["state"] == "missing":
+        fix = (
+            "unset MEMEM_SEMANTIC"
+            if not store.settings.semantic
+            else "run `sh bootstrap.sh setup` to install the model stack (see its log: "
+            "model-failure.txt in the plugin's data folder)"
+        )
+        return Check("embedder", WARN, line, fix)
+    if embedder["state"] == "loading":
+        return Check("embedder", WARN, line, "wait a few seconds; `memem status` shows it")
+    return Check("embedder", OK, line)
 
 
 def _died(status: dict[str, Any], output: Path) -> bool:

@@ -244,6 +244,20 @@ def cmd_rebuild_index(store: Store, args: argparse.Namespace) -> int:
         f"index rebuilt: {report.added} memories, {report.broken} broken files skipped, "
         f"{report.quarantined} quarantined"
     )
+    shown = progress(sys.stderr)
+    try:
+        made = store.embed(shown, everything=args.vectors)
+    finally:
+        if shown:
+            shown.end()
+    semantic = store.semantic
+    if semantic.ready:
+        status = semantic.status()
+        print(
+            f"vectors: {made} made, {status['vectors']} of {status['memories']} memories have one"
+        )
+    else:
+        print(f"vectors: none made: {semantic.reason}; recall is lexical")
     return 0
 
 

@@ -32,8 +32,9 @@ def cmd_status(store: Store, args: argparse.Namespace) -> int:
     mining_service = service()
     mining = mining_service.status()
     engine = engine_summary(mining_service)
+    embedder = embedder_summary(store, mining_service)
     if args.json:
-        print_json({**status.to_dict(), "miner": mining, "engine": engine})
+        print_json({**status.to_dict(), "miner": mining, "engine": engine, "embedder": embedder})
         return 0
     print(f"vault  {status.vault_dir}")
     print(f"state  {status.state_dir}")
@@ -62,6 +63,7 @@ def cmd_status(store: Store, args: argparse.Namespace) -> int:
     for e in mining["errors"]:
         print(f"  {e['status']}: {e['session']}: {e['error']}")
     print(f"engine: {engine_line(engine)}")
+    print(f"embedder: {embedder_line(embedder)}")
     return 0
 
 
@@ -224,6 +226,44 @@ def engine_summary(mining: Mining) -> dict[str, Any]:
         "requests": status.get("requests") if ready else None,
         "watching_vault": bool(status.get("watching_vault")) if ready else False,
     }
+
+
+def embedder_summary(store: Store, mining: Mining) -> dict[str, Any]:
+    """`memem status`'s "embedder": the engine's when it answers (it holds the model);
+    else whether the model could be used here. `state` is `ready`, `loading` or `missing`,
+    `reason` says why when it is not ready, `vectors` counts the memories with a vector."""
+    from memem.storage import embedder
+
+    local = store.semantic.status(store.index.connection())
+    live = engine_status(mining).get("embedder")
+    if isinstance(live, dict) and live.get("mode") == "background":
+        state, reason = str(live.get("state")), live.get("reason")
+        local["vectors"], local["pending"] = live.get("vectors"), live.get("pending")
+        where = "engine"
+    elif not store.settings.semantic:
+        state, reason, where = "missing", "semantic recall is off (MEMEM_SEMANTIC=off)", ""
+    else:
+        reason = embedder.probe() or None
+        state = "missing" if reason else "ready"
+        where = ""
+    if state == "off":
+        state = "missing"
+    return {**local, "state": state, "reason": reason, "engine": where == "engine"}
+
+
+def embedder_line(embedder: dict[str, Any]) -> str:
+    """The embedding model's state in one line (`memem status`)."""
+    counts = f"{embedder['vectors']} of {embedder['memories']} memories have a vector"
+    if embedder["state"] == "missing":
+        return f"missing: {embedder['reason']}; recall is lexical (words only)"
+    if embedder["state"] == "loading":
+        return f"loading in the engine; {counts}; recall is lexical until it is ready"
+    if not embedder["engine"]:
+        return (
+            f"installed; {counts}; the engine is not running: hooks and commands recall "
+            "lexically until it starts (`memem daemon ensure`)"
+        )
+    return f"ready (hybrid recall: words and meaning); {counts}"
 
 
 def engine_line(engine: dict[str, Any]) -> str:

@@ -138,10 +138,10 @@ def normalize_project(name: str | None) -> str:
     return cleaned[:100] or GLOBAL_PROJECT
 
 
-def embedding_text(memory: Memory) -> str:
+def embedding_text(title: str, content: str) -> str:
     """What the embedding model reads of a memory: its title, then its content (the model
     reads the first 256 word pieces, so what says most comes first)."""
-    return f"{memory.title}\n{memory.content}"
+    return f"{title}\n{content}"
 
 
 def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:

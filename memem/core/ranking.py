@@ -68,6 +68,28 @@ SESSION_PEERS: Final = 3
 # that the first results are not all one session.
 SESSION_SPREAD: Final = 0.7
 
+# The hybrid ranking (the dense signal: cosines of the query's and the memories' vectors,
+# `memem.service.semantic`). Fused by score, not rank (rank fusion pulls the result toward the
+# weaker signal: embeddings.md). A cosine at or below COS_NOISE says nothing, from COS_FULL
+# up it says everything; the dense share weighs DENSE_WEIGHT, the lexical score the rest, and
+# a lexical score that did not pass the lexical floor counts LEXICAL_WEAK as much.
+DENSE_WEIGHT: Final = 0.7
+COS_NOISE: Final = 0.15
+COS_FULL: Final = 0.55
+LEXICAL_WEAK: Final = 0.5
+# The relevance floor on meaning: a query the lexical floor refuses is still answered when its
+# closest memory is this close, plus COS_FLOOR_PER_DECADE for each tenfold of memories past ten
+# (the more memories, the closer the best chance match of a prompt about nothing) ...
+COS_FLOOR: Final = 0.27
+COS_FLOOR_PER_DECADE: Final = 0.05
+# ... when it has at least this many distinct words (the vector of a word or two says little:
+# "ledgerdb" sits close to any note about a database) ...
+DENSE_MIN_WORDS: Final = 2
+# ... and past either floor a memory is shown on its vector alone when it is this close and
+# within COS_GAP of the closest (a two-part prompt's second memory).
+COS_KEEP: Final = 0.22
+COS_GAP: Final = 0.2
+
 
 class Scored(Value):
     """A memory with a score: a search result, or something that may enter the slice.
@@ -205,6 +227,26 @@ def spread(
     return out
 
 
+def dense_share(cosine: float, noise: float = COS_NOISE, full: float = COS_FULL) -> float:
+    """The dense signal of one memory in [0, 1]: nothing at or below `noise` (what any two
+    texts share), all of it from `full` up."""
+    return min(1.0, max(0.0, (cosine - noise) / (full - noise)))
+
+
+def passes_dense_floor(
+    best: float,
+    memories: int,
+    distinct: int,
+    floor: float = COS_FLOOR,
+    per_decade: float = COS_FLOOR_PER_DECADE,
+) -> bool:
+    """True when the closest of `memories` memories is close enough (cosine `best`) to answer
+    a query of `distinct` words on meaning alone."""
+    if distinct < DENSE_MIN_WORDS:
+        return False
+    return best >= floor + per_decade * math.log10(max(1.0, memories / 10))
+
+
 def rank(
     candidates: Sequence[Candidate],
     bm25: Mapping[str, float],
@@ -213,11 +255,19 @@ def rank(
     before: Mapping[str, frozenset[str]] | None = None,
     limit: int = 10,
     min_coverage: float = 0.0,
+    dense: Mapping[str, float] | None = None,
+    lexical_floor: bool = True,
 ) -> list[Scored]:
     """Score candidates (BM25 ranks by memory id: FTS5's, lower is better) by BM25 x
     coverage**COVERAGE_POWER. With `before` (the terms of the memory saved just before each,
     by id, in its source session) the ranking is by session: context, peers and spread.
-    Memories covering less than `min_coverage` are dropped; the best `limit` are returned."""
+
+    With `dense` (cosines by memory id) the ranking is hybrid: a memory's score is
+    DENSE_WEIGHT x its dense share plus the rest x its lexical score relative to the best
+    (counted LEXICAL_WEAK as much when the lexical floor was not passed: `lexical_floor`),
+    and a memory stays when it covers `min_coverage` of the query or its cosine is within
+    COS_GAP of the best and at least COS_KEEP. Memories without either are dropped; the best
+    `limit` are returned."""
     shares = {c.memory.id: coverage(weights, c.terms) for c in candidates}
     by_id = {c.memory.id: c for c in candidates}
     context = shares
@@ -228,12 +278,37 @@ def rank(
             if i in by_id
         }
         context = with_context(shares, joint)
-    scores = {i: -float(bm25[i]) * share**COVERAGE_POWER for i, share in context.items()}
+    scores = {
+        i: -float(bm25[i]) * share**COVERAGE_POWER if i in bm25 else 0.0
+        for i, share in context.items()
+    }
+    keep = {i for i, share in shares.items() if share >= min_coverage and i in bm25}
+    if dense is not None:
+        scores, kept = _fused(scores, dense, lexical_floor)
+        keep = (keep if lexical_floor else set()) | kept
     sessions = {i: c.memory.source_session for i, c in by_id.items()}
     if before is not None:
         scores = with_peers(scores, sessions)
     ranked = sorted(((scores[i], i) for i in by_id), key=lambda item: item[0], reverse=True)
-    ranked = [(s, i) for s, i in ranked if shares[i] >= min_coverage]
+    ranked = [(s, i) for s, i in ranked if i in keep]
     if before is not None:
         ranked = spread(ranked, sessions)
     return [Scored(by_id[i].memory, score, "search", shares[i]) for score, i in ranked[:limit]]
+
+
+def _fused(
+    lexical: Mapping[str, float], dense: Mapping[str, float], lexical_floor: bool
+) -> tuple[dict[str, float], set[str]]:
+    """Hybrid scores by id, and the ids the dense signal alone keeps. Both signals are taken
+    relative to the best candidate's: a cosine's share runs from COS_NOISE (nothing) to the
+    best cosine (all), a lexical score's from 0 to the best lexical score."""
+    top = max(lexical.values(), default=0.0)
+    weak = 1.0 if lexical_floor else LEXICAL_WEAK
+    best = max(dense.values(), default=0.0)
+    fused = {
+        i: DENSE_WEIGHT * dense_share(dense.get(i, 0.0), COS_NOISE, max(best, COS_NOISE + 0.01))
+        + (1.0 - DENSE_WEIGHT) * weak * (score / top if top > 0 else 0.0)
+        for i, score in lexical.items()
+    }
+    kept = {i for i, c in dense.items() if c >= COS_KEEP and c >= best - COS_GAP}
+    return fused, kept

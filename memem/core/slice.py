@@ -197,7 +197,16 @@ class Environment(Value):
 class Slice(Value):
     """The slice for one prompt: its markdown (empty when it abstained) and what is in it."""
 
-    __slots__ = ("abstained", "applied", "deltas", "items", "markdown", "project", "reason")
+    __slots__ = (
+        "abstained",
+        "applied",
+        "deltas",
+        "items",
+        "markdown",
+        "project",
+        "ranking",
+        "reason",
+    )
 
     markdown: Final[str]
     abstained: Final[bool]
@@ -206,6 +215,7 @@ class Slice(Value):
     reason: Final[str]
     project: Final[str]
     applied: Final[tuple[str, ...]]
+    ranking: Final[str]
 
     def __init__(
         self,
@@ -216,7 +226,9 @@ class Slice(Value):
         reason: str = "",
         project: str = "",
         applied: tuple[str, ...] = (),
+        ranking: str = "lexical",
     ) -> None:
+        """`ranking`: "hybrid" (words and meaning) or "lexical" (words only: no model here)."""
         self.markdown = markdown
         self.abstained = abstained
         self.items = items
@@ -224,6 +236,7 @@ class Slice(Value):
         self.reason = reason
         self.project = project
         self.applied = applied
+        self.ranking = ranking
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -234,6 +247,7 @@ class Slice(Value):
             "items": [i.to_dict() for i in self.items],
             "deltas": [d.to_dict() for d in self.deltas],
             "applied": list(self.applied),
+            "ranking": self.ranking,
         }
 
 

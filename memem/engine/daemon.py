@@ -44,6 +44,7 @@ from memem.storage.files import write_atomic
 if TYPE_CHECKING:
     from memem.engine.server import Server
     from memem.engine.watch import VaultWatcher
+    from memem.service.semantic import Semantic
     from memem.service.store import Store
 
 log = logging.getLogger("memem.engine")
@@ -72,6 +73,7 @@ class Daemon:
     code: str = field(default_factory=protocol.code_digest)
     server: Server | None = None
     vault: VaultWatcher | None = None
+    embedder: Semantic | None = None
     started: float = field(default_factory=time.time)
     _state_dir_id: tuple[int, int] | None = None
     # Stopping to make way for newer code: a new engine waits for this one's lock. One that
@@ -113,7 +115,11 @@ class Daemon:
         observer = None if self.once else self._watch()
         try:
             self._beat("starting")
-            store = Store.open(state_dir=self.settings.state_dir, vault_dir=self.settings.vault_dir)
+            store = Store.open(
+                state_dir=self.settings.state_dir,
+                vault_dir=self.settings.vault_dir,
+                semantic="background",
+            )
             try:
                 if not self.once:
                     self._serve(store)
@@ -183,6 +189,14 @@ class Daemon:
 
         self.vault = VaultWatcher(store, self.stopping, pause=server.yield_to_requests)
         self.vault.start()
+        # The model loads and the vectors are made on their own thread, behind requests.
+        threading.Thread(
+            target=store.semantic.run,
+            args=(self.stopping, server.yield_to_requests),
+            name="memem-embed",
+            daemon=True,
+        ).start()
+        self.embedder = store.semantic
 
     def _make_way(self, client_code: str) -> None:
         """A client runs other code. When it is newer than this engine's (a plugin update
@@ -224,6 +238,7 @@ class Daemon:
             "watching_vault": self.vault is not None and self.vault.watching,
             "reconciles": self.vault.reconciles if self.vault is not None else 0,
             "request_ms": self.server.request_ms() if self.server is not None else {},
+            "embedder": self.embedder.status() if self.embedder is not None else None,
             "counts": self.counts,
             "last_error": self.last_error,
         }

@@ -57,7 +57,8 @@ class Handlers:
 
         event = str(args.get("event"))
         payload = hook.parse(body)
-        return hook.respond(event, payload, env, conn=self.store.index.connection()).encode()
+        conn = self.store.index.connection()
+        return hook.respond(event, payload, env, conn=conn, semantic=self.store.semantic).encode()
 
     def op_search(self, args: dict[str, Any], env: dict[str, str], body: bytes) -> Any:
         hits = self.store.search(

@@ -150,8 +150,11 @@ class _Local:
                 from memem.mining.service import Mining
                 from memem.service.store import Store
 
+                # Without the engine, tools recall lexically (the model is the engine's).
                 store = Store.open(
-                    state_dir=self._settings.state_dir, vault_dir=self._settings.vault_dir
+                    state_dir=self._settings.state_dir,
+                    vault_dir=self._settings.vault_dir,
+                    semantic="off",
                 )
                 self._opened = store, Mining(self._settings)
                 threading.Thread(

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from os import PathLike
     from typing import Final
 
+    from memem.service.semantic import Semantic
     from memem.storage.index import Connection, Row
 
 # Memories the slice's search brings at most (the slice's item cap is 12, anchors and
@@ -129,20 +130,34 @@ def searched(
     max_layer: int = 2,
     include_deprecated: bool = False,
     limit: int = SEARCH_LIMIT,
-) -> list[Scored]:
-    """THE search, for the slice and for an explicit search alike: ranked with the memories'
-    source sessions, nothing at all unless the best of them clears the relevance floor
-    (`memem.core.ranking`). Only the scope differs: the slice asks for this project and
-    global memories, active, L0-L2 (the defaults); `Store.search` for any project or one,
-    L0-L3, deprecated ones on request."""
-    return retrieval.search(
+    semantic: Semantic | None = None,
+) -> tuple[list[Scored], str]:
+    """THE search, for the slice and for an explicit search alike: (the memories, best first,
+    and the ranking that ran: "hybrid" or "lexical"). Ranked with the memories' source
+    sessions and, when `semantic` has the model at hand, their closeness in meaning; nothing
+    at all unless the best of them clears the relevance floor (`memem.core.ranking`). Only the
+    scope differs: the slice asks for this project and global memories, active, L0-L2 (the
+    defaults); `Store.search` for any project or one, L0-L3, deprecated ones on request."""
+    dense = None
+    if semantic is not None and query.strip():
+        dense = semantic.nearest(
+            conn,
+            query,
+            projects=projects,
+            max_layer=max_layer,
+            include_deprecated=include_deprecated,
+        )
+    found = retrieval.search(
         conn,
         query_terms(query),
         projects=projects,
         max_layer=max_layer,
         include_deprecated=include_deprecated,
         limit=limit,
+        dense=dense,
+        population=semantic.population if semantic is not None else 0,
     )
+    return found, "lexical" if dense is None else "hybrid"
 
 
 def anchors(conn: Connection, project: str) -> list[Scored]:
@@ -281,6 +296,7 @@ def build(
     deltas: bool = False,
     topic_shift: float = TOPIC_SHIFT,
     task_mode: str | None = None,
+    semantic: Semantic | None = None,
 ) -> Slice:
     """The slice for `query`. `event` is "prompt", "start" (session start: anchors and the
     playbook), "compact" (after compaction: anchors and what the session kept) or "file"
@@ -297,9 +313,10 @@ def build(
         seen.clear()  # a new topic: what was injected earlier is worth repeating
     groups: list[list[Scored]] = []
     hits: list[Scored] = []
+    ranking = "lexical"
     if terms:
         projects = sorted({scope, "global"})
-        matches = searched(conn, query, projects)
+        matches, ranking = searched(conn, query, projects, semantic=semantic)
         top = max((m.score for m in matches), default=1.0) or 1.0
         hits = [m.evolve(score=m.score / top) for m in matches]
         groups.append(hits)
@@ -328,7 +345,7 @@ def build(
     if not hits and (event in ("prompt", "file") or not any(groups)):
         session.terms = terms or session.terms
         session.save(path)
-        return Slice("", True, reason="nothing relevant in memory", project=scope)
+        return Slice("", True, reason="nothing relevant in memory", project=scope, ranking=ranking)
     files = touched_files(transcript) if hits else []
     if files:
         touched = note(
@@ -343,7 +360,13 @@ def build(
     if not [i for i in items if i.source != "artifact"]:
         session.terms = terms or session.terms
         session.save(path)
-        return Slice("", True, reason="everything relevant was already injected", project=scope)
+        return Slice(
+            "",
+            True,
+            reason="everything relevant was already injected",
+            project=scope,
+            ranking=ranking,
+        )
     # The header names the slice's scope; the branch only when that is the cwd's project.
     where = Environment(project=scope, branch=env.branch if scope == env.project else "")
     text = render(items, where)
@@ -362,6 +385,7 @@ def build(
         tuple(items),
         tuple(propose(query, items)) if deltas else (),
         project=scope,
+        ranking=ranking,
     )
 
 

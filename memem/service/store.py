@@ -43,6 +43,7 @@ from memem.service.importer import ImportReport
 from memem.service.linking import Progress
 from memem.service.reconcile import Reconciler, ReconcileReport
 from memem.service.saving import Saved, Saver
+from memem.service.semantic import Semantic
 from memem.service.status import Status, index_status
 from memem.settings import Settings, absolute
 from memem.storage import index
@@ -69,6 +70,7 @@ class Hit:
     snippet: str
     status: str = "active"
     created: str = ""
+    ranking: str = "lexical"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +80,7 @@ class Hit:
             "layer": self.layer,
             "score": self.score,
             "snippet": self.snippet,
+            "ranking": self.ranking,
         }
 
 
@@ -121,10 +124,22 @@ def _snippet(content: str, query_words: Sequence[str]) -> str:
 class Store:
     """The memory store: a vault of markdown files plus the SQLite index derived from it."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        semantic: str = "sync",
+    ) -> None:
+        """`semantic` is how the embedding model is used (`memem.service.semantic`): "sync"
+        (loaded at the first search), "background" (the engine) or "off" (lexical recall;
+        also whenever `settings.semantic` is off)."""
         self.settings = settings
         self.vault = Vault(settings.vault_dir)
         self.index = Index(settings.index_path)
+        self.semantic = Semantic(
+            self.index, settings.vectors_path, mode=semantic if settings.semantic else "off"
+        )
         self._keeper = Reconciler(self.vault, self.index, settings)
         self._saver = Saver(self._keeper, clock or (lambda: datetime.now(UTC)))
 
@@ -135,16 +150,19 @@ class Store:
         state_dir: str | Path | None = None,
         vault_dir: str | Path | None = None,
         env: Mapping[str, str] | None = None,
+        semantic: str = "sync",
     ) -> Store:
         """Open (creating if needed) the store. Paths default from `env` (by default the
-        process environment, read by `memem.settings`)."""
+        process environment, read by `memem.settings`); so does `MEMEM_SEMANTIC=off`.
+        `semantic`: see `Store`."""
         defaults = Settings.from_env(env)
         settings = Settings(
             state_dir=Path(absolute(state_dir)) if state_dir else defaults.state_dir,
             vault_dir=Path(absolute(vault_dir)) if vault_dir else defaults.vault_dir,
+            semantic=defaults.semantic,
         )
         settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        store = cls(settings)
+        store = cls(settings, semantic=semantic)
         store.vault.ensure()
         for name in store.vault.remove_orphan_temps():
             log.info("removed a temp file left by a crashed write", extra={"file": name})
@@ -157,6 +175,7 @@ class Store:
         return self._keeper.recover(reason)
 
     def close(self) -> None:
+        self.semantic.close()
         self.index.close()
 
     def __enter__(self) -> Store:
@@ -249,26 +268,30 @@ class Store:
             raise InvalidInput(f"limit must be 1-{MAX_LIMIT}, got {limit!r}")
         # The slice's search and floor; only the scope is wider (L3, any project, deprecated).
         projects = [normalize_project(project)] if project else None
-        matches = recall.searched(
+        matches, ranking = recall.searched(
             self.index.connection(),
             query,
             projects,
             max_layer=3,
             include_deprecated=include_deprecated,
             limit=limit,
+            semantic=self.semantic,
         )
         terms = query_terms(query)
         top = max((m.score for m in matches), default=1.0) or 1.0
+        # Lexically a hit's score is also scaled by its coverage of the query; a hybrid score
+        # already holds both signals.
         return [
             Hit(
                 id=m.memory.id,
                 title=m.memory.title,
                 project=m.memory.project,
                 layer=m.memory.layer,
-                score=round(m.score / top * m.coverage, 4),
+                score=round(m.score / top * (1.0 if ranking == "hybrid" else m.coverage), 4),
                 snippet=_snippet(m.memory.content, terms),
                 status=m.memory.status,
                 created=m.memory.created.date().isoformat(),
+                ranking=ranking,
             )
             for m in matches
         ]
@@ -386,6 +409,7 @@ class Store:
             task_mode=task_mode,
             deltas=writeback_preview or auto_commit_safe,
             event="start" if briefing else "prompt",
+            semantic=self.semantic,
         )
         if not auto_commit_safe:
             return built
@@ -409,6 +433,21 @@ class Store:
         moved aside first (`Index.verify`). `progress(phase, done, total)` follows the work
         ("reading", "indexing", "linking")."""
         return self._keeper.rebuild_index(progress)
+
+    def embed(self, progress: Progress | None = None, *, everything: bool = False) -> int:
+        """Make the vectors the index's memories lack (`everything`: drop them all and make
+        them again), drop the ones no memory uses; returns how many were made. 0 when the
+        model is not at hand (`self.semantic.state`, `.reason` say why)."""
+        conn = self.index.connection()
+        if not self.semantic.load():
+            return 0
+        if everything:
+            made = self.semantic.reembed(conn, progress)
+        else:
+            self.semantic.refresh(conn)
+            made = self.semantic.embed(progress=progress)
+        self.semantic.prune()
+        return made
 
     def graph_rebuild(self) -> dict[str, int]:
         """Recompute every edge from the index (no vault reads)."""

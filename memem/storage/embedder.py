@@ -91,6 +91,16 @@ class Embedder:
             raise Missing(f"the model does not load: {exc}") from None
         return cls(session, tokenizer, count)
 
+    @classmethod
+    def shared(cls) -> Embedder:
+        """The process's one model (loaded at the first call; a failure is not remembered:
+        `Missing` again)."""
+        global _shared
+        with _shared_lock:
+            if _shared is None:
+                _shared = cls.load()
+            return _shared
+
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Unit vectors (float32, one row per text), in the order given."""
         import numpy as np
@@ -121,6 +131,10 @@ class Embedder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         result: Vectors = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return result
+
+
+_shared: Embedder | None = None
+_shared_lock = threading.Lock()
 
 
 def _model_file() -> Path:
@@ -154,3 +168,19 @@ def _check(path: Path, sha256: str, what: str) -> None:
     if digest.hexdigest() != sha256:
         raise Missing(f"{what} is not the one memem was built with ({path}: sha256 mismatch)")
     _checked[key] = True
+
+
+def probe() -> str:
+    """Why the model could not be loaded here ("" when it can), without loading it: the
+    packages are looked up, not imported, and the files' hashes are checked."""
+    import importlib.util
+
+    for module in ("numpy", "onnxruntime", "tokenizers"):
+        if importlib.util.find_spec(module) is None:
+            return f"the model stack is not installed ({module})"
+    try:
+        _check(_model_file(), MODEL_SHA256, "the model file")
+        _check(TOKENIZER, TOKENIZER_SHA256, "the tokenizer")
+    except Missing as exc:
+        return str(exc)
+    return ""

@@ -14,7 +14,7 @@ from memem.storage import index, terms
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from typing import Any, Final
 
     from memem.core.memory import Memory
@@ -41,11 +41,16 @@ def search(
     floor_coverage: float = ranking.FLOOR_COVERAGE,
     floor_terms: float = ranking.FLOOR_TERMS,
     unknown_weight: float = ranking.UNKNOWN_WEIGHT,
+    dense: Mapping[str, float] | None = None,
+    population: int = 0,
 ) -> list[Scored]:
     """Memories for a bag of query words, best first, ranked with their source sessions
     (`memem.core.ranking.rank`); nothing at all unless the best candidate clears the relevance
-    floor (`floor_coverage`, `floor_terms`). The scope: `projects` (None: every one), the
-    layers up to `max_layer`, deprecated memories with `include_deprecated`."""
+    floor (`floor_coverage`, `floor_terms`), or, with `dense` (the cosines of the memories
+    closest in meaning, by id, all in scope, among `population` memories with a vector), the
+    floor on meaning. The scope: `projects`
+    (None: every one), the layers up to `max_layer`, deprecated memories with
+    `include_deprecated`."""
     found = _candidates(
         conn,
         words,
@@ -55,14 +60,37 @@ def search(
         candidates=max(ranking.CANDIDATES, limit),
         unknown_weight=unknown_weight,
     )
-    if found is None:
+    weights, rows, bm25 = found or ({}, [], {})
+    best = max((ranking.coverage(weights, r.terms) for r in rows), default=0.0)
+    lexical = bool(rows) and ranking.passes_floor(best, len(weights), floor_coverage, floor_terms)
+    if dense is not None:
+        best_cosine = max(dense.values(), default=0.0)
+        if not (lexical or ranking.passes_dense_floor(best_cosine, population, len(set(words)))):
+            return []
+        have = {r.memory.id for r in rows}
+        more = index.get_many(conn, [i for i in dense if i not in have])
+        rows = rows + [
+            r
+            for r in more.values()
+            if r.memory.layer <= max_layer
+            and (include_deprecated or r.memory.active)
+            and (projects is None or r.memory.project in projects)
+        ]
+    elif not lexical:
         return []
-    weights, rows, bm25 = found
-    best = max(ranking.coverage(weights, r.terms) for r in rows)
-    if not ranking.passes_floor(best, len(weights), floor_coverage, floor_terms):
+    if not rows:
         return []
     before = index.before_in_session(conn, [r.memory.id for r in rows if r.memory.source_session])
-    return ranking.rank(rows, bm25, weights, before=before, limit=limit, min_coverage=min_coverage)
+    return ranking.rank(
+        rows,
+        bm25,
+        weights,
+        before=before,
+        limit=limit,
+        min_coverage=min_coverage,
+        dense=dense,
+        lexical_floor=lexical,
+    )
 
 
 def similar(

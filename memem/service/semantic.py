@@ -1,0 +1,279 @@
+"""The dense half of recall: the embedding model and the vectors of the index's memories.
+
+    nearest(conn, query, scope) -> {memory id: cosine} for the closest memories in scope,
+                                   or None when the model is not at hand (recall is lexical)
+
+Vectors are derived data (`memem.storage.vectors`): made from each memory's title and
+content (`memem.core.memory.embedding_text`), keyed by that text's hash and the model's id,
+reused across index rebuilds, and made again only for what changed.
+
+Three modes, by who holds the store:
+- `sync`, a Python caller (`Store.open()`): the model is loaded at the first search, and a
+  search first embeds the memories that have no vector yet, so a memory saved a moment ago
+  is found with the full ranking.
+- `background`, the engine: the model loads and the vectors are made on the engine's own
+  thread (`run`), in small batches that make way for requests; a search uses the vectors
+  there are (a memory without one yet is still found lexically) and never waits.
+- `off`: no model (`MEMEM_SEMANTIC=off`, a CLI command or an MCP server without the engine).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from memem.core.memory import embedding_text
+from memem.storage import embedder as model
+from memem.storage import vectors
+from memem.storage.vectors import Cache, Table
+
+if TYPE_CHECKING:
+    import os
+
+    import numpy as np
+    import numpy.typing as npt
+
+    from memem.storage.embedder import Embedder
+    from memem.storage.index import Connection, Index
+
+log = logging.getLogger("memem.service.semantic")
+
+MODES: Final = ("sync", "background", "off")
+# Dense candidates per search, besides the lexical ones.
+CANDIDATES: Final = 40
+# Query vectors remembered (the slice and a search often embed the same prompt).
+QUERIES: Final = 64
+# The engine looks for index changes this often (an O(1) check) when it has nothing to embed.
+POLL_SECONDS: Final = 1.0
+# Texts per batch in the engine: a request waits at most for one batch (~0.15 s on 2 cores).
+BACKGROUND_BATCH: Final = model.BATCH
+
+Progress = Callable[[str, int, int], None]
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+class Semantic:
+    def __init__(
+        self,
+        index: Index,
+        cache_path: str | os.PathLike[str],
+        *,
+        mode: str = "sync",
+        load: Callable[[], Embedder] = model.Embedder.shared,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = mode
+        self._index = index
+        self._cache = Cache(cache_path)
+        self._load = load
+        self._embedder: Embedder | None = None
+        self._state = "off" if mode == "off" else "loading"
+        self._reason = "semantic recall is off (MEMEM_SEMANTIC=off)" if mode == "off" else ""
+        self._table: Table | None = None
+        self._texts: dict[str, str] = {}  # hash -> text, for the rows still without a vector
+        self._marks: dict[int, tuple[int, int]] = {}  # connection -> its change mark at refresh
+        self._lock = threading.RLock()  # one refresh or embedding at a time; queries never wait
+        self._queries: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """`ready`, `loading`, `missing` (the model stack cannot be used here) or `off`."""
+        return self._state
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    @property
+    def ready(self) -> bool:
+        return self._state == "ready"
+
+    def load(self) -> bool:
+        """Load the model once (a failure is remembered: `missing`, with the reason)."""
+        if self._embedder is not None or self._state in ("missing", "off"):
+            return self._embedder is not None
+        with self._lock:
+            if self._embedder is None and self._state == "loading":
+                try:
+                    self._embedder = self._load()
+                    self._state, self._reason = "ready", ""
+                except model.Missing as exc:
+                    self._state, self._reason = "missing", str(exc)
+                    log.warning("semantic recall unavailable", extra={"reason": str(exc)})
+        return self._embedder is not None
+
+    def status(self, conn: Connection | None = None) -> dict[str, Any]:
+        """For `memem status`: state, reason, how many memories have a vector, how many wait
+        (as of the last look at the index, or now with `conn`)."""
+        if conn is not None:
+            self.refresh(conn)
+        table = self._table
+        have = table.vectors if table is not None else 0
+        total = len(table.ids) if table is not None else 0
+        return {
+            "state": self._state,
+            "reason": self._reason or None,
+            "vectors": have,
+            "memories": total,
+            "pending": total - have,
+            "model": model.MODEL_ID,
+            "mode": self.mode,
+        }
+
+    # -- keeping the vectors in line with the index --------------------------------------------
+
+    def refresh(self, conn: Connection) -> bool:
+        """Re-read the index's memories when it changed since this connection last looked:
+        vectors are taken from the current table and the cache; the rest wait for `embed`."""
+        mark = vectors.change_mark(conn)
+        if self._table is not None and self._marks.get(id(conn)) == mark:
+            return False
+        with self._lock:
+            mark = vectors.change_mark(conn)
+            rows = vectors.sources(conn)
+            texts = [embedding_text(r["title"], r["content"]) for r in rows]
+            hashes = [text_hash(t) for t in texts]
+            table = Table(
+                [r["id"] for r in rows],
+                hashes,
+                [r["project"] for r in rows],
+                [r["layer"] for r in rows],
+                [r["status"] == "active" for r in rows],
+                model.DIMENSIONS,
+            )
+            old = self._table
+            if old is not None:
+                table.fill({h: old.matrix[i[0]] for h, i in old.position.items() if old.has[i[0]]})
+            wanted = table.missing()
+            if wanted:
+                table.fill(self._cache.get(model.MODEL_ID, wanted))
+            by_hash = dict(zip(hashes, texts, strict=True))
+            self._texts = {h: by_hash[h] for h in table.missing()}
+            self._table = table
+            # The mark read before the rows: a commit between the two is seen at the next look.
+            self._marks[id(conn)] = mark
+            return True
+
+    @property
+    def population(self) -> int:
+        """How many memories have a vector (the dense floor rises with it)."""
+        table = self._table
+        return table.vectors if table is not None else 0
+
+    def pending(self) -> int:
+        return len(self._texts)
+
+    def embed(self, limit: int | None = None, progress: Progress | None = None) -> int:
+        """Make the vectors still missing (at most `limit`), in batches; returns how many."""
+        if not self.load():
+            return 0
+        assert self._embedder is not None
+        done = 0
+        with self._lock:
+            table = self._table
+            if table is None:
+                return 0
+            todo = list(self._texts.items())[:limit]
+            for start in range(0, len(todo), model.BATCH):
+                batch = todo[start : start + model.BATCH]
+                made = self._embedder.encode([text for _, text in batch])
+                pairs = [(h, made[n]) for n, (h, _) in enumerate(batch)]
+                self._cache.put(model.MODEL_ID, [(h, v.tobytes()) for h, v in pairs])
+                table.fill(dict(pairs))
+                for h, _ in batch:
+                    self._texts.pop(h, None)
+                done += len(batch)
+                if progress:
+                    progress("embedding", done, len(todo))
+        return done
+
+    def reembed(self, conn: Connection, progress: Progress | None = None) -> int:
+        """Drop every vector and make them all again (`memem rebuild-index --vectors`)."""
+        with self._lock:
+            self._cache.clear()
+            self._table = None
+            self.refresh(conn)
+            return self.embed(progress=progress)
+
+    def prune(self) -> int:
+        """Drop the cached vectors no memory uses any more (after a rebuild)."""
+        table = self._table
+        if table is None:
+            return 0
+        return self._cache.prune(model.MODEL_ID, table.hashes)
+
+    # -- searching -----------------------------------------------------------------------------
+
+    def nearest(
+        self,
+        conn: Connection,
+        query: str,
+        *,
+        projects: Sequence[str] | None,
+        max_layer: int,
+        include_deprecated: bool,
+        k: int = CANDIDATES,
+    ) -> dict[str, float] | None:
+        """{memory id: cosine} of the `k` closest memories in scope; None when the model is
+        not at hand (then recall is lexical)."""
+        if self.mode == "off":
+            return None
+        if self.mode == "sync":
+            if not self.load():
+                return None
+            self.refresh(conn)
+            if self._texts:
+                self.embed()
+        table = self._table
+        if self._embedder is None or table is None:
+            return None
+        vector = self._query_vector(query)
+        return table.nearest(
+            vector,
+            projects=projects,
+            max_layer=max_layer,
+            include_deprecated=include_deprecated,
+            k=k,
+        )
+
+    def _query_vector(self, query: str) -> npt.NDArray[np.float32]:
+        cached = self._queries.get(query)
+        if cached is not None:
+            return cached
+        assert self._embedder is not None
+        vector: npt.NDArray[np.float32] = self._embedder.encode([query])[0]
+        self._queries[query] = vector
+        while len(self._queries) > QUERIES:
+            self._queries.popitem(last=False)
+        return vector
+
+    # -- the engine's thread -------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, pause: Callable[[], None]) -> None:
+        """Load the model, then keep the vectors current until `stop` is set: look for index
+        changes every POLL_SECONDS and embed what is new, BACKGROUND_BATCH texts at a time,
+        calling `pause()` between batches (the engine waits there while it answers a request)."""
+        self.refresh(self._index.connection())  # the vectors there are, before the model
+        self.load()
+        while not stop.is_set() and self._embedder is not None:
+            try:
+                self.refresh(self._index.connection())
+                while self._texts and not stop.is_set():
+                    pause()
+                    self.embed(BACKGROUND_BATCH)
+            except Exception:  # the engine's edge: log and carry on
+                log.exception("embedding in the background failed")
+            stop.wait(POLL_SECONDS)
+
+    def close(self) -> None:
+        self._cache.close()
