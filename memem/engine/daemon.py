@@ -74,6 +74,7 @@ class Daemon:
     server: Server | None = None
     vault: VaultWatcher | None = None
     embedder: Semantic | None = None
+    embedding: threading.Thread | None = None
     started: float = field(default_factory=time.time)
     _state_dir_id: tuple[int, int] | None = None
     # Stopping to make way for newer code: a new engine waits for this one's lock. One that
@@ -132,6 +133,11 @@ class Daemon:
                     self.vault.stop()
                 if self.server is not None:
                     self.server.close()  # requests in flight are answered first
+                if self.embedding is not None:
+                    # The model must not be running while the interpreter exits (onnxruntime
+                    # aborts the process): the thread ends after its batch.
+                    self.stopping.set()
+                    self.embedding.join(timeout=30)
                 store.close()
         finally:
             if observer is not None:
@@ -190,12 +196,13 @@ class Daemon:
         self.vault = VaultWatcher(store, self.stopping, pause=server.yield_to_requests)
         self.vault.start()
         # The model loads and the vectors are made on their own thread, behind requests.
-        threading.Thread(
+        self.embedding = threading.Thread(
             target=store.semantic.run,
             args=(self.stopping, server.yield_to_requests),
             name="memem-embed",
             daemon=True,
-        ).start()
+        )
+        self.embedding.start()
         self.embedder = store.semantic
 
     def _make_way(self, client_code: str) -> None:
