@@ -222,7 +222,7 @@ def alive(pid: int) -> bool:
 def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
     """A file's memory after the checks an edit made outside memem must pass: refused text
     raises Quarantined (unless the user `released` this very content); secrets (in the title,
-    content, project or tags) are kept out of the index (the file is the user's and is not
+    content, project, tags or situations) are kept out of the index (the file is the user's and is not
     rewritten behind their back)."""
     from memem.core import security
 
@@ -234,13 +234,22 @@ def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
         upper = _scan_name(tag.upper())
         if upper.redactions and not scans[n].redactions:
             scans[n] = upper
+    scans += [security.scan(text) for text in memory.situations]
     for scanned in scans:
         if scanned.refused and not released:
             raise Quarantined(file, scanned.reason(), memory.id)
     extra = _scrub_extra(memory.extra)
     if any(scanned.redactions for scanned in scans) or extra != memory.extra:
-        title, content, project, *tags = (scanned.text for scanned in scans)
-        return memory.evolve(title=title, content=content, project=project, tags=tags, extra=extra)
+        title, content, project, *rest = (scanned.text for scanned in scans)
+        tags, situations = rest[: len(memory.tags)], rest[len(memory.tags) :]
+        return memory.evolve(
+            title=title,
+            content=content,
+            project=project,
+            tags=tags,
+            situations=situations,
+            extra=extra,
+        )
     return memory
 
 
