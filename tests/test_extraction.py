@@ -149,7 +149,10 @@ def test_parse_reply_reads_the_situations_a_memory_matters_in() -> None:
         (42, ()),
         ({"q": "Which package manager?"}, ()),
         ("Which package manager?", ("Which package manager?",)),
-        (["  Which\npackage manager? ", 7, None, ["x"], "", "Which package manager?"], ("Which package manager?",)),
+        (
+            ["  Which\npackage manager? ", 7, None, ["x"], "", "Which package manager?"],
+            ("Which package manager?",),
+        ),
         ([f"question {n}?" for n in range(9)], tuple(f"question {n}?" for n in range(5))),
         (["why " * 100], ("why " * 49 + "why…",)),
     ],

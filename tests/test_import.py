@@ -343,9 +343,7 @@ def test_an_imported_memem_file_keeps_its_situations(store: Store, tmp_path: Pat
     assert store.get(created).situations == ("How do I rotate the TLS certificate?",)
 
 
-def test_an_injection_in_an_imported_situation_is_quarantined(
-    store: Store, tmp_path: Path
-) -> None:
+def test_an_injection_in_an_imported_situation_is_quarantined(store: Store, tmp_path: Path) -> None:
     doc = tmp_path / "evil.md"
     doc.write_text(
         "---\nid: evil-note\ntitle: Signing key\nlayer: 2\n"

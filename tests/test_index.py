@@ -117,7 +117,9 @@ def test_an_index_built_before_situations_is_migrated_and_still_searches(tmp_pat
     assert index.files(conn)["b" * 32 + ".md"] == (-1, 2)
     assert index.file_record(conn, "b" * 32 + ".md") == ("b" * 32, "")
     assert index.file_record(conn, "a" * 32 + ".md") == ("a" * 32, "h")
-    put(conn, memory("c" * 32, "The signing key lives in Vault").evolve(situations=["rotate certs"]))
+    put(
+        conn, memory("c" * 32, "The signing key lives in Vault").evolve(situations=["rotate certs"])
+    )
     assert [s.memory.id for s in retrieval.search(conn, ["rotate", "certs"])] == ["c" * 32]
     assert db.verify() is None
     db.close()

@@ -135,9 +135,15 @@ def test_situations_are_a_yaml_list_in_the_frontmatter_and_absent_when_empty() -
     ("value", "read"),
     [
         # Obsidian writes a list property as a block list.
-        ("\n  - How do we deploy?\n  - Where are the logs?", ("How do we deploy?", "Where are the logs?")),
+        (
+            "\n  - How do we deploy?\n  - Where are the logs?",
+            ("How do we deploy?", "Where are the logs?"),
+        ),
         ("How do we deploy, and where?", ("How do we deploy, and where?",)),
-        ("[How do we deploy?, 42, null, [nested], {a: b}, '  ', How do we deploy?]", ("How do we deploy?", "42")),
+        (
+            "[How do we deploy?, 42, null, [nested], {a: b}, '  ', How do we deploy?]",
+            ("How do we deploy?", "42"),
+        ),
         ("", ()),
         ("\n  - " + "why " * 100, ("why " * 49 + "why…",)),
     ],

@@ -541,10 +541,11 @@ def test_situations_are_clipped_and_capped_when_read_from_a_hand_edited_file() -
     assert all(len(s) <= MAX_SITUATION_CHARS and s.endswith("…") for s in m.situations)
 
 
-def test_a_secret_in_a_situation_is_redacted() -> None:
+def test_a_situation_cut_short_is_redacted_first_so_no_half_secret_is_left() -> None:
     key = "sk-ant-api03-" + "a1B2c3D4e5F6g7H8i9J0" * 3
-    (situation,) = memory(situations=[f"What does {key} unlock?"]).situations
-    assert key not in situation and "[REDACTED:" in situation
+    # The key straddles the cut: cut first, its first half would no longer read as a key.
+    (situation,) = memory(situations=["w " * 90 + f"{key} unlocks what?"]).situations
+    assert "sk-ant" not in situation and "[REDACTED:" in situation
 
 
 def test_the_embedding_model_reads_the_title_then_the_situations_then_the_content() -> None:

@@ -476,7 +476,9 @@ def test_a_memory_saved_with_situations_is_found_by_them(store: Store) -> None:
     m = saved.memory
     assert m.situations == ("How do I rotate the TLS certificate?", "renewing certs before expiry")
     text = store.file_of(m.id).read_text()
-    assert 'situations: ["How do I rotate the TLS certificate?", renewing certs before expiry]' in text
+    assert (
+        'situations: ["How do I rotate the TLS certificate?", renewing certs before expiry]' in text
+    )
     assert store.get(m.id) == m
     assert [h.id for h in store.search("rotate the certificate")] == [m.id]
 

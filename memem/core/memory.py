@@ -155,15 +155,19 @@ def normalize_situation(text: str) -> str:
 
 def normalize_situations(situations: Iterable[str]) -> tuple[str, ...]:
     """Distinct one-line situations in order, at most MAX_SITUATIONS of at most
-    MAX_SITUATION_CHARS each (clipped: a hand-edited file is read, never refused for them); a
-    secret in one is redacted like one in the content."""
+    MAX_SITUATION_CHARS each (clipped: a hand-edited file is read, never refused for them).
+    Their secrets are the scan's, as the content's are (`memem.core.plan` on a save,
+    `memem.storage.vault.vet` on a file), except that a situation is redacted before it is
+    cut: the cut could leave half a secret that the scan no longer recognises."""
     seen: dict[str, None] = {}
     for raw in situations:
         text = normalize_situation(str(raw))
-        if text:
+        if len(text) > MAX_SITUATION_CHARS:
             from memem.core.security import redact  # see normalize_project
 
-            seen.setdefault(clip(redact(text), MAX_SITUATION_CHARS), None)
+            text = clip(redact(text), MAX_SITUATION_CHARS)
+        if text:
+            seen.setdefault(text, None)
     return tuple(seen)[:MAX_SITUATIONS]
 
 

@@ -189,7 +189,7 @@ def _scrubbed(
         content=content,
         project=normalize_project(project),
         tags=tags,
-        situations=[scrub(line, found) for line in situations],
+        situations=_scrubbed_lines(situations, found),
         layer=layer if layer is not None else 2,
         importance=importance or 3,
         created=created,
@@ -204,6 +204,15 @@ def _scrubbed(
             )
         )
     return Draft(memory, tuple(found), explicit_layer=layer is not None)
+
+
+def _scrubbed_lines(lines: tuple[str, ...], found: list[str]) -> list[str]:
+    """Situations scrubbed as one text, one a line (a scan costs mostly its fixed part); none
+    when a redaction joined lines."""
+    if not lines:
+        return []
+    scrubbed = scrub("\n".join(lines), found).split("\n")
+    return scrubbed if len(scrubbed) == len(lines) else []
 
 
 @dataclass(frozen=True, slots=True)
