@@ -50,8 +50,9 @@ QUARANTINED = "quarantined"
 
 def scrub(text: str, found: list[str] | None = None) -> str:
     """`text` with its secrets redacted: the one gate every field bound for a file, the index
-    or the event log passes (content, title and so the file name, project, tags, a forget
-    reason, situations). Raises SecurityError when the scan refuses it; appends redacted kinds to `found`."""
+    or the event log passes (content, title and so the file name, project, tags, situations,
+    a forget reason). Raises SecurityError when the scan refuses it; appends redacted kinds to
+    `found`."""
     from memem.core import security  # only writes pay for compiling its patterns
 
     scanned = security.scan(text)

@@ -20,8 +20,7 @@ from memem.core.lesson import (
     MEMORY_TYPES,
     Lesson,
 )
-from memem.core.memory import MAX_SITUATION_CHARS, MAX_SITUATIONS, is_layer
-from memem.core.text import clip
+from memem.core.memory import is_layer, normalize_situations
 from memem.errors import MalformedReply
 
 if TYPE_CHECKING:
@@ -171,19 +170,14 @@ def _tags(value: object, where: str) -> tuple[str, ...]:
 
 def _situations(value: object) -> tuple[str, ...]:
     """The situations a model gave, as far as they make sense: a lone string is one situation,
-    entries that are not text are dropped, each is clipped and the first MAX_SITUATIONS kept.
-    A lesson is never refused for them: they only help find it."""
+    entries that are not text are dropped, the rest normalised as a memory's are (one line,
+    clipped, at most MAX_SITUATIONS). A lesson is never refused for them: they only help find
+    it."""
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
         return ()
-    found: dict[str, None] = {}
-    for item in value:
-        if isinstance(item, str):
-            text = clip(_SURROGATE.sub("\ufffd", item), MAX_SITUATION_CHARS)
-            if text:
-                found.setdefault(text, None)
-    return tuple(found)[:MAX_SITUATIONS]
+    return normalize_situations(_SURROGATE.sub("\ufffd", v) for v in value if isinstance(v, str))
 
 
 def _kind(value: object) -> str:

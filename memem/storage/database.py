@@ -6,9 +6,9 @@ threads), the schema and its numbered migrations in `PRAGMA user_version`, verif
 transaction), `begin`/`commit`/`rollback` for a save that spans file writes.
 
 Tables: `memories` (every field of every memory file plus its analysed terms), an FTS5 table
-over title, content, tags, project and situations (porter stemming, diacritics folded), `terms` (document
-frequency per stemmed term, for IDF), `edges` (the graph side index), `broken` (vault files
-that could not be parsed), `quarantine`. The rows are read and written by
+over title, content, tags, project and situations (porter stemming, diacritics folded),
+`terms` (document frequency per stemmed term, for IDF), `edges` (the graph side index),
+`broken` (vault files that could not be parsed), `quarantine`. The rows are read and written by
 `memem.storage.index`, the search by `memem.storage.retrieval`.
 
 Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
@@ -230,7 +230,7 @@ class Index:
         try:
             conn = self._connect()
         except sqlite3.OperationalError as exc:
-            if "already exists" not in str(exc) and "no such" not in str(exc):
+            if not any(sign in str(exc) for sign in _FOREIGN_SIGNS):
                 raise
             # A migration met a table of the same name with another shape, or missed one
             # every memem index has: someone else's db.
@@ -329,6 +329,8 @@ def in_chunks(values: Sequence[str]) -> Iterator[tuple[list[str], str]]:
 SQLiteError: Final = sqlite3.Error
 
 _UNUSABLE_CODES: Final = frozenset({11, 26})
+# What a migration run on another application's database fails with.
+_FOREIGN_SIGNS: Final = ("already exists", "no such table", "no such trigger", "no such column")
 _SCHEMA_TABLES: Final = ("memories", "memories_fts", "scope", "terms", "edges", "broken", "counts")
 
 
