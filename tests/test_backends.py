@@ -41,6 +41,7 @@ MEMORY = {
     "type": "convention",
     "tags": ["pnpm"],
     "importance": 4,
+    "situations": ["How do I install the dependencies?"],
 }
 LESSON = Lesson(
     title="pnpm, never npm",
@@ -49,6 +50,7 @@ LESSON = Lesson(
     tags=("pnpm",),
     importance=4,
     layer=None,
+    situations=("How do I install the dependencies?",),
 )
 
 

@@ -62,6 +62,28 @@ def test_save_prints_the_id_last_and_search_json_returns_it() -> None:
         assert field in got[0]
 
 
+def test_save_takes_repeated_situations_and_get_shows_them() -> None:
+    saved = run_cli(
+        "save",
+        "The signing key lives in Vault under pki/shop.",
+        "--situation",
+        "How do I rotate the TLS certificate?",
+        "--situation",
+        "renewing certs before expiry",
+    )
+    assert saved.returncode == 0, saved.stderr
+    memory_id = saved.stdout.split()[-1]
+    got = json.loads(run_cli("get", memory_id, "--json").stdout)
+    assert got[0]["situations"] == [
+        "How do I rotate the TLS certificate?",
+        "renewing certs before expiry",
+    ]
+    assert "when: How do I rotate the TLS certificate?" in run_cli("get", memory_id).stdout
+    assert json.loads(run_cli("search", "rotate the certificate", "--json").stdout)[0]["id"] == (
+        memory_id
+    )
+
+
 def test_search_json_with_no_hits_prints_an_empty_list() -> None:
     result = run_cli("search", "zebra quantum lasagna", "--json")
     assert result.returncode == 0 and json.loads(result.stdout) == []

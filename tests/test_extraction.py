@@ -134,6 +134,42 @@ def test_parse_reply_defaults_missing_tags_and_layer() -> None:
     assert lesson.layer is None
 
 
+def test_parse_reply_reads_the_situations_a_memory_matters_in() -> None:
+    asked = ["How do I install dependencies?", "adding a package to the repo"]
+    (lesson,) = parse_reply(reply(memory(situations=asked)))
+    assert lesson.situations == tuple(asked)
+    (lesson,) = parse_reply(reply(memory()))
+    assert lesson.situations == ()
+
+
+@pytest.mark.parametrize(
+    ("situations", "read"),
+    [
+        (None, ()),
+        (42, ()),
+        ({"q": "Which package manager?"}, ()),
+        ("Which package manager?", ("Which package manager?",)),
+        (
+            ["  Which\npackage manager? ", 7, None, ["x"], "", "Which package manager?"],
+            ("Which package manager?",),
+        ),
+        ([f"question {n}?" for n in range(9)], tuple(f"question {n}?" for n in range(5))),
+        (["why " * 100], ("why " * 49 + "why…",)),
+    ],
+    ids=["null", "number", "object", "one-string", "junk-entries", "too-many", "too-long"],
+)
+def test_parse_reply_never_refuses_a_memory_for_its_situations(
+    situations: object, read: tuple[str, ...]
+) -> None:
+    (lesson,) = parse_reply(reply(memory(situations=situations)))
+    assert lesson.situations == read
+
+
+def test_the_prompt_asks_for_situations_as_later_questions_or_tasks() -> None:
+    assert '"situations": ["..."]' in SYSTEM_PROMPT
+    assert "question a developer would later ask" in SYSTEM_PROMPT
+
+
 def test_parse_reply_normalises_type_case_whitespace_and_duplicate_tags() -> None:
     item = memory(
         type=" Decision ", title="  t  ", content=" c \n", tags=["a", " a ", "", "b"], layer=None

@@ -80,9 +80,48 @@ def test_an_old_index_is_migrated_forward_and_keeps_its_rows(tmp_path: Path) -> 
     db = Index(path)
     conn = db.connection()
     put(conn, memory("a" * 32, "Deploys go through Fly.io"))
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(database.MIGRATIONS)
     index.set_quarantined(conn, "x.md", "x", "injection", "h", 1, 2)
     assert index.quarantined_files(conn) == {"x.md": ("x", "injection", "h", 1, 2)}
+    db.close()
+
+
+def test_an_index_built_before_situations_is_migrated_and_still_searches(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite3"
+    old = sqlite3.connect(path, isolation_level=None)
+    for script in database.MIGRATIONS[:2]:
+        for statement in database._statements(script):
+            old.execute(statement)
+    old.execute("PRAGMA user_version = 2")
+    columns = database.MEMORY_COLUMNS.removesuffix(", situations")
+    plain = memory("a" * 32, "Deploys go through Fly.io from main")
+    # An older build kept a newer file's situations among its unknown keys.
+    kept = memory("b" * 32, "Invoices are numbered per year").evolve(
+        extra={"situations": ["How are invoices numbered?"]}
+    )
+    for m in (plain, kept):
+        found = terms.memory_terms(old, m)
+        values = index._values(
+            m, file=f"{m.id}.md", hash="h", mtime_ns=1, size=2, fingerprint=m.id, terms=found
+        )[:-1]
+        marks = ",".join("?" * len(values))
+        old.execute(f"INSERT INTO memories({columns}) VALUES ({marks})", values)
+        terms.adjust_terms(old, found, +1)
+    old.close()
+    db = Index(path)
+    conn = db.connection()
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(database.MIGRATIONS)
+    assert [s.memory.id for s in retrieval.search(conn, ["deploys", "fly.io"])] == ["a" * 32]
+    assert index.get(conn, "a" * 32).memory.situations == ()  # type: ignore[union-attr]
+    # Read again at the next reconcile: neither its stat nor its hash match the file's.
+    assert index.files(conn)["b" * 32 + ".md"] == (-1, 2)
+    assert index.file_record(conn, "b" * 32 + ".md") == ("b" * 32, "")
+    assert index.file_record(conn, "a" * 32 + ".md") == ("a" * 32, "h")
+    put(
+        conn, memory("c" * 32, "The signing key lives in Vault").evolve(situations=["rotate certs"])
+    )
+    assert [s.memory.id for s in retrieval.search(conn, ["rotate", "certs"])] == ["c" * 32]
+    assert db.verify() is None
     db.close()
 
 
@@ -210,6 +249,25 @@ def test_load_replaces_every_row_in_one_pass(db: Index) -> None:
     assert "cach" in index.get(conn, "a" * 32).terms  # type: ignore[union-attr]
     assert terms.document_frequencies(conn, ["cach"]) == {"cach": 3}
     assert index.doc_count(conn) == 3
+
+
+def test_a_memory_is_found_by_a_word_only_in_its_situations(db: Index) -> None:
+    conn = db.connection()
+    asked = memory("a" * 32, "The signing key lives in Vault under pki/shop").evolve(
+        situations=["How do I rotate the TLS certificate?"]
+    )
+    put(conn, asked, *(memory(f"{n:032d}", f"filler note {n} about layout") for n in range(5)))
+    assert [s.memory.id for s in retrieval.search(conn, ["rotate", "certificate"])] == ["a" * 32]
+    row = index.get(conn, "a" * 32)
+    assert row is not None and row.memory == asked and {"rotat", "certif"} <= row.terms
+    put(conn, asked.evolve(situations=["Where is the signing key?"]))
+    assert retrieval.search(conn, ["rotate", "certificate"]) == []
+    assert terms.document_frequencies(conn, ["rotat"]) == {"rotat": 0}
+    # A rebuild reads the same terms back from the FTS index.
+    entries = [(asked, "a.md", "h", 1, 1, "f")]
+    index.load(conn, entries)
+    assert {"rotat", "certif"} <= index.get(conn, "a" * 32).terms  # type: ignore[union-attr]
+    assert [s.memory.id for s in retrieval.search(conn, ["rotate", "certificate"])] == ["a" * 32]
 
 
 def test_get_many_and_prefixes_and_fingerprints(db: Index) -> None:

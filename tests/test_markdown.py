@@ -50,6 +50,7 @@ def memories(draw: st.DrawFn) -> Memory:
         content=content,
         project=draw(plain),
         tags=tuple(draw(st.lists(plain, max_size=4))),
+        situations=tuple(draw(st.lists(texts, max_size=6))),
         layer=draw(st.integers(0, 3)),
         importance=draw(st.integers(1, 5)),
         status=draw(st.sampled_from(["active", "deprecated"])),
@@ -121,9 +122,48 @@ def test_hand_typed_values_are_coerced() -> None:
     assert (m.layer, m.importance, m.tags, m.related) == (1, 4, ("db", "postgres"), ("c" * 32,))
 
 
+def test_situations_are_a_yaml_list_in_the_frontmatter_and_absent_when_empty() -> None:
+    asked = ("How do we deploy?", 'What does "fly deploy" need?')
+    m = Memory(id=new_id(), title="T", content="body", created=T0, updated=T0, situations=asked)
+    text = markdown.render(m)
+    assert 'situations: ["How do we deploy?", "What does \\"fly deploy\\" need?"]\n' in text
+    assert markdown.parse(text, **FALLBACK).situations == asked
+    assert "situations" not in markdown.render(m.evolve(situations=()))
+
+
+@pytest.mark.parametrize(
+    ("value", "read"),
+    [
+        # Obsidian writes a list property as a block list.
+        (
+            "\n  - How do we deploy?\n  - Where are the logs?",
+            ("How do we deploy?", "Where are the logs?"),
+        ),
+        ("How do we deploy, and where?", ("How do we deploy, and where?",)),
+        (
+            "[How do we deploy?, 42, null, [nested], {a: b}, '  ', How do we deploy?]",
+            ("How do we deploy?", "42"),
+        ),
+        ("", ()),
+        ("\n  - " + "why " * 100, ("why " * 49 + "why…",)),
+    ],
+)
+def test_hand_edited_situations_are_read_as_far_as_they_make_sense(
+    value: str, read: tuple[str, ...]
+) -> None:
+    m = markdown.parse(f"---\ntitle: T\nsituations: {value}\n---\nx\n", **FALLBACK)
+    assert m.situations == read
+
+
+def test_a_file_from_an_older_build_has_no_situations() -> None:
+    m = markdown.parse("---\nid: " + "a" * 32 + "\ntitle: Old\n---\nBody\n", **FALLBACK)
+    assert m.situations == () and "situations" not in m.extra
+
+
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
+        ("---\ntitle: x\nsituations: {a: b}\n---\nx", "situations must be a list"),
         ("---\ntitle: [unclosed\n---\nx", "invalid YAML"),
         ("---\ntitle: x\nno closing fence", "never closed"),
         ("---\n- a list\n- not a mapping\n---\nx", "not a mapping"),

@@ -421,7 +421,11 @@ def test_tools_list_payload_fits_its_budget(shared: Server) -> None:
 @pytest.mark.parametrize(
     ("tool", "required", "optional"),
     [
-        ("memory_save", {"content"}, {"title", "project", "tags", "layer", "importance"}),
+        (
+            "memory_save",
+            {"content"},
+            {"title", "project", "tags", "layer", "importance", "situations"},
+        ),
         ("memory_search", {"query"}, {"project", "limit"}),
         ("memory_get", {"ids"}, {"offset"}),
     ],

@@ -108,3 +108,23 @@ def test_without_forward_a_call_runs_here_on_the_store(store: Store) -> None:
 def test_a_server_needs_a_store_or_a_forward() -> None:
     with pytest.raises(ValueError, match="store or a forward"):
         build()
+
+
+def test_memory_save_takes_the_situations_a_memory_answers(store: Store) -> None:
+    asked = ["How do I rotate the TLS certificate?"]
+    app = build(store)
+    arguments = {"content": "The signing key lives in Vault.", "situations": asked}
+    result = asyncio.run(app.call_tool("memory_save", arguments))
+    assert "".join(getattr(part, "text", "") for part in getattr(result, "content", [])).startswith(
+        "saved: "
+    )
+    (hit,) = store.search("rotate the certificate")
+    assert store.get(hit.id).situations == tuple(asked)
+
+
+def test_memory_save_refuses_more_situations_than_the_limit_before_forwarding() -> None:
+    forward = Recorder()
+    arguments = {"content": "A fact.", "situations": [f"question {n}?" for n in range(6)]}
+    with pytest.raises(ToolError):
+        call(forward, "memory_save", arguments)
+    assert forward.calls == []

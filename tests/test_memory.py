@@ -13,6 +13,8 @@ from memem.core.memory import (
     LAYERS,
     MAX_CONTENT_CHARS,
     MAX_ID_CHARS,
+    MAX_SITUATION_CHARS,
+    MAX_SITUATIONS,
     MAX_TAG_CHARS,
     MAX_TAGS,
     MAX_TITLE_CHARS,
@@ -21,6 +23,7 @@ from memem.core.memory import (
     Memory,
     check_id,
     check_limits,
+    embedding_text,
     format_datetime,
     is_layer,
     is_source,
@@ -505,7 +508,7 @@ def test_equal_fields_make_equal_memories() -> None:
 
 
 def test_trusted_rebuilds_the_same_memory_without_normalising() -> None:
-    m = memory(tags=["a", "b"], layer=1)
+    m = memory(tags=["a", "b"], layer=1, situations=["Which package manager?"])
     assert Memory.trusted(**m.fields()) == m
 
 
@@ -521,3 +524,37 @@ def test_to_dict_is_json_ready() -> None:
     assert d["tags"] == [] and d["related"] == []
     assert d["extra"] == {"when": "2026-01-02", "n": 3}
     assert d["content"] == m.content
+
+
+# -- situations --------------------------------------------------------------------------------
+
+
+def test_situations_are_one_line_each_distinct_and_without_empties() -> None:
+    m = memory(situations=["  How do we\n install   deps? ", "", "How do we install deps?", " "])
+    assert m.situations == ("How do we install deps?",)
+    assert m.to_dict()["situations"] == ["How do we install deps?"]
+
+
+def test_situations_are_clipped_and_capped_when_read_from_a_hand_edited_file() -> None:
+    m = memory(situations=[f"question {n} " + "why " * 80 for n in range(MAX_SITUATIONS + 3)])
+    assert len(m.situations) == MAX_SITUATIONS
+    assert all(len(s) <= MAX_SITUATION_CHARS and s.endswith("…") for s in m.situations)
+
+
+def test_a_situation_cut_short_is_redacted_first_so_no_half_secret_is_left() -> None:
+    key = "sk-ant-api03-" + "a1B2c3D4e5F6g7H8i9J0" * 3
+    # The key straddles the cut: cut first, its first half would no longer read as a key.
+    (situation,) = memory(situations=["w " * 90 + f"{key} unlocks what?"]).situations
+    assert "sk-ant" not in situation and "[REDACTED:" in situation
+
+
+def test_the_embedding_model_reads_the_title_then_the_situations_then_the_content() -> None:
+    m = memory(situations=["Which package manager?", "Why does npm break the lockfile?"])
+    assert embedding_text(m.title, m.content, m.situations) == (
+        "Use pnpm\nWhich package manager?\nWhy does npm break the lockfile?\n"
+        "The repo uses pnpm; npm breaks the lockfile."
+    )
+    plain = memory()
+    assert embedding_text(plain.title, plain.content, plain.situations) == (
+        "Use pnpm\nThe repo uses pnpm; npm breaks the lockfile."
+    )

@@ -18,6 +18,7 @@ from memem.core.transcript import MINER_MARKER, Message
 from memem.errors import MalformedReply, PermanentError, TransientError
 from memem.mining.miner import MAX_FAILURES, RETRIES_IN_PLACE, Miner, session_files
 from memem.storage.miner_state import BREAKER_FAILURES, MinerState
+from tests.fake_anthropic import FakeAnthropic
 
 T = "2026-11-20T10:00:00.000Z"
 
@@ -304,6 +305,37 @@ def test_html_then_cut_off_json_then_a_good_reply_mines_the_chunk(
         assert (outcome.status, outcome.memories) == ("mined", 1)
         assert len(api.message_requests) == 3
     assert store.search("staging database port")
+
+
+def test_mined_memories_are_saved_with_the_situations_the_model_gave(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path, api: FakeAnthropic
+) -> None:
+    from memem.mining.backends import AnthropicBackend
+
+    path = write_session(
+        sessions_dir(tmp_path) / "s11.jsonl",
+        [("user", "The staging database listens on port 5433"), ("assistant", "Noted.")],
+        str(workdir),
+    )
+    asked = ["Why can't I connect to the staging database?", "configuring psql for staging"]
+    api.reply_json(
+        {
+            "memories": [
+                {
+                    "title": "Staging database port",
+                    "content": "The staging database listens on port 5433.",
+                    "type": "environment",
+                    "importance": 3,
+                    "situations": [*asked, {"not": "text"}],
+                }
+            ]
+        }
+    )
+    backend = AnthropicBackend(api_key="sk-ant-test", model="m", base_url=api.url, timeout=10)
+    assert Miner(store, state, backend, retry_pause=0).mine(str(path)).memories == 1
+    (hit,) = store.search("connect to staging psql")
+    assert store.get(hit.id).situations == tuple(asked)
+    assert "situations" in api.message_requests[0].body["system"]
 
 
 def test_html_replies_across_runs_fail_then_mine_without_dead_lettering(

@@ -513,6 +513,19 @@ def test_vet_redacts_a_secret_in_any_text_field(field: str) -> None:
     assert vetted.id == m.id
 
 
+def test_vet_redacts_a_secret_in_a_situation_and_keeps_the_others() -> None:
+    m = memory(situations=["How do we deploy?", f"Is {GITHUB_TOKEN} still valid?", "CI setup"])
+    vetted = vet(m, "a.md")
+    assert GITHUB_TOKEN not in repr(vetted)
+    assert vetted.situations[0] == "How do we deploy?" and vetted.situations[2] == "CI setup"
+    assert "[REDACTED:" in vetted.situations[1]
+
+
+def test_vet_quarantines_an_injection_in_a_situation() -> None:
+    with pytest.raises(Quarantined, match="prompt injection"):
+        vet(memory(situations=["How do we deploy?", INJECTION]), "a.md")
+
+
 def test_vet_redacts_an_upper_case_key_hidden_by_lowercased_tags() -> None:
     """A tag read back from a file as it is (the index stores tags lowercased)."""
     m = Memory.trusted(**{**memory().fields(), "tags": ("aws", AWS_ID.lower())})

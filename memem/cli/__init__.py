@@ -92,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", help="project name (default: global)")
     p.add_argument("--tags", help="comma-separated tags, e.g. db,postgres")
     p.add_argument(
+        "--situation",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="a question or task the memory answers (repeatable), e.g. 'Which database?'",
+    )
+    p.add_argument(
         "--layer",
         type=int,
         choices=range(4),

@@ -26,6 +26,7 @@ def cmd_save(store: Store, args: argparse.Namespace) -> int:
         tags=tags,
         layer=args.layer,
         importance=args.importance,
+        situations=args.situation,
     )
     for kind in saved.redacted:
         print(f"redacted a secret ({kind})")

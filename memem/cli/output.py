@@ -68,6 +68,8 @@ def show(memory: Memory) -> None:
     )
     if memory.tags:
         print("tags " + ", ".join(memory.tags))
+    for situation in memory.situations:
+        print(f"when: {situation}")
     if memory.valid_to:
         print(f"valid to {memory.valid_to:%Y-%m-%d %H:%M}")
     print()

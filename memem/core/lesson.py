@@ -33,7 +33,8 @@ MAX_TAGS: Final = 20
 @dataclass(frozen=True, slots=True)
 class Lesson:
     """One candidate memory, as a backend extracted it. Not yet scanned, deduplicated or saved.
-    `layer` is None when the backend left the layer to memem's classifier."""
+    `layer` is None when the backend left the layer to memem's classifier. `situations` are
+    the questions or tasks it answers, as the model wrote them (the heuristic has none)."""
 
     title: str
     content: str
@@ -41,3 +42,4 @@ class Lesson:
     tags: tuple[str, ...]
     importance: int
     layer: Layer | None
+    situations: tuple[str, ...] = ()

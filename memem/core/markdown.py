@@ -34,6 +34,7 @@ FIELDS: Final = (
     "title",
     "project",
     "tags",
+    "situations",
     "layer",
     "importance",
     "status",
@@ -53,6 +54,9 @@ _YAML_WORDS: Final = frozenset(
 _NEEDS_ESCAPE: Final = re.compile(
     "[^\x09\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 )
+# Fields written only when they hold something: a file without them is what older builds
+# wrote, and reads the same.
+_OPTIONAL: Final = frozenset(["situations"])
 _FENCE: Final = re.compile(r"\A---[ \t]*\n")
 _RELATED_BLOCK: Final = re.compile(r"(?:\A|\n)## Related\n(?:- \[\[[^\[\]\n]*\]\]\n|\n)*\Z")
 
@@ -94,6 +98,8 @@ def render(memory: Memory, links: Mapping[str, str] | None = None) -> str:
     """The file text for `memory`. `links` maps related ids to file stems for the wikilinks."""
     lines = ["---"]
     for name in FIELDS:
+        if name in _OPTIONAL and not getattr(memory, name):
+            continue
         lines.append(f"{name}: {_value(getattr(memory, name))}")
     head = "\n".join(lines) + "\n"
     if memory.extra:
@@ -257,6 +263,19 @@ def _strings(meta: Mapping[str, Any], name: str) -> tuple[str, ...]:
     raise InvalidInput(f"{name} must be a list, got {type(value).__name__}")
 
 
+def _lines(meta: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    """A list of sentences (`situations`): one string is one sentence (never split at commas
+    like tags); entries that are not text (a nested list, a mapping, null) are left out."""
+    value = meta.get(name)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value if isinstance(v, str | int | float | date))
+    raise InvalidInput(f"{name} must be a list, got {type(value).__name__}")
+
+
 def _when(meta: Mapping[str, Any], name: str, default: datetime | None) -> datetime | None:
     value = meta.get(name)
     if value is None or value == "":
@@ -292,6 +311,7 @@ def parse(text: str, *, fallback_id: str, fallback_time: datetime, fallback_titl
         content=content,
         project=_text(meta, "project", "global"),
         tags=_strings(meta, "tags"),
+        situations=_lines(meta, "situations"),
         layer=_int(meta, "layer", 2),
         importance=_int(meta, "importance", 3),
         status=_text(meta, "status", "active").strip().lower(),

@@ -42,6 +42,10 @@ MAX_CONTENT_CHARS: Final = 100_000
 MAX_TAGS: Final = 20
 MAX_TAG_CHARS: Final = 64
 MAX_ID_CHARS: Final = 128
+# Situations: the questions or tasks a memory answers ("How do I run the migrations?"), a few
+# short lines that the index and the embedding model read beside the title.
+MAX_SITUATIONS: Final = 5
+MAX_SITUATION_CHARS: Final = 200
 # A title made from the first line of untitled content: a line, not a paragraph.
 TITLE_FROM_CONTENT_CHARS: Final = 81
 
@@ -138,10 +142,33 @@ def normalize_project(name: str | None) -> str:
     return cleaned[:100] or GLOBAL_PROJECT
 
 
-def embedding_text(title: str, content: str) -> str:
-    """What the embedding model reads of a memory: its title, then its content (the model
-    reads the first 256 word pieces, so what says most comes first)."""
-    return f"{title}\n{content}"
+def embedding_text(title: str, content: str, situations: Iterable[str] = ()) -> str:
+    """What the embedding model reads of a memory: its title, its situations one a line, then
+    its content (the model reads the first 256 word pieces, so what says most comes first)."""
+    return "\n".join((title, *situations, content))
+
+
+def normalize_situation(text: str) -> str:
+    """One situation as stored: one line (whitespace collapsed), NULs dropped."""
+    return _SPACES.sub(" ", text.replace("\x00", "")).strip()
+
+
+def normalize_situations(situations: Iterable[str]) -> tuple[str, ...]:
+    """Distinct one-line situations in order, at most MAX_SITUATIONS of at most
+    MAX_SITUATION_CHARS each (clipped: a hand-edited file is read, never refused for them).
+    Their secrets are the scan's, as the content's are (`memem.core.plan` on a save,
+    `memem.storage.vault.vet` on a file), except that a situation is redacted before it is
+    cut: the cut could leave half a secret that the scan no longer recognises."""
+    seen: dict[str, None] = {}
+    for raw in situations:
+        text = normalize_situation(str(raw))
+        if len(text) > MAX_SITUATION_CHARS:
+            from memem.core.security import redact  # see normalize_project
+
+            text = clip(redact(text), MAX_SITUATION_CHARS)
+        if text:
+            seen.setdefault(text, None)
+    return tuple(seen)[:MAX_SITUATIONS]
 
 
 def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
@@ -233,6 +260,7 @@ class Memory(Value):
         "project",
         "related",
         "schema_version",
+        "situations",
         "source_session",
         "source_type",
         "status",
@@ -249,6 +277,7 @@ class Memory(Value):
     updated: Final[datetime]
     project: Final[str]
     tags: Final[tuple[str, ...]]
+    situations: Final[tuple[str, ...]]
     layer: Final[Layer]
     importance: Final[int]
     status: Final[Status]
@@ -279,6 +308,7 @@ class Memory(Value):
         contradicts: Iterable[str] = (),
         schema_version: int = SCHEMA_VERSION,
         extra: Mapping[str, Any] | None = None,
+        situations: Iterable[str] = (),
     ) -> None:
         """Normalises every field, so a Memory is canonical; InvalidInput for bad values. The
         layer, status and source type are taken as any int or str and checked here: this is
@@ -297,6 +327,7 @@ class Memory(Value):
         self.updated = to_datetime(updated)
         self.project = normalize_project(project)
         self.tags = normalize_tags(tags)
+        self.situations = normalize_situations(situations)
         self.importance = importance
         self.source_session = (str(source_session).strip() or None) if source_session else None
         self.valid_to = to_datetime(valid_to) if valid_to is not None else None
@@ -350,6 +381,7 @@ class Memory(Value):
             "title": self.title,
             "project": self.project,
             "tags": list(self.tags),
+            "situations": list(self.situations),
             "layer": self.layer,
             "importance": self.importance,
             "status": self.status,

@@ -23,16 +23,19 @@ from memem.core import conflict, graph, layers
 from memem.core.graph import Edge
 from memem.core.memory import (
     LAYERS,
+    MAX_SITUATION_CHARS,
+    MAX_SITUATIONS,
     Memory,
     check_limits,
     normalize_content,
     normalize_project,
+    normalize_situation,
     normalize_tags,
     normalize_title,
     title_from_content,
     to_datetime,
 )
-from memem.errors import InvalidInput, SecurityError
+from memem.errors import InvalidInput, SecurityError, TooLarge
 
 # Related ids a memory's file lists (its strongest edges first).
 RELATED_IN_FILE = 8
@@ -47,8 +50,9 @@ QUARANTINED = "quarantined"
 
 def scrub(text: str, found: list[str] | None = None) -> str:
     """`text` with its secrets redacted: the one gate every field bound for a file, the index
-    or the event log passes (content, title and so the file name, project, tags, a forget
-    reason). Raises SecurityError when the scan refuses it; appends redacted kinds to `found`."""
+    or the event log passes (content, title and so the file name, project, tags, situations,
+    a forget reason). Raises SecurityError when the scan refuses it; appends redacted kinds to
+    `found`."""
     from memem.core import security  # only writes pay for compiling its patterns
 
     scanned = security.scan(text)
@@ -89,6 +93,7 @@ def draft(
     source_type: str = "user",
     source_session: str | None = None,
     quarantine: bool = False,
+    situations: Iterable[str] = (),
 ) -> Draft:
     """The draft of a save. Raises TooLarge or InvalidInput for bad fields, SecurityError when
     the scan refuses one, unless `quarantine` (an import: the document is the user's, not a
@@ -99,6 +104,7 @@ def draft(
         tags = [t for t in tags.split(",")]
     tags = tuple(str(t) for t in tags)
     check_limits(None, content, tags, tag_lengths=False)  # sizes first: they bound the scan
+    lines = _situations(situations)
     content = normalize_content(content)
     if not content:
         raise InvalidInput("content is empty")
@@ -110,7 +116,7 @@ def draft(
     try:
         return _scrubbed(
             content, memory_id, now, when, title, project, tags, layer, importance, source_type,
-            source_session,
+            source_session, lines,
         )  # fmt: skip
     except SecurityError as exc:
         if not quarantine:
@@ -125,6 +131,7 @@ def draft(
         content=text,
         project=normalize_project(project),
         tags=tags,
+        situations=[security.scan(line).text for line in lines],
         layer=layer if layer is not None else 2,
         importance=importance or 3,
         created=when,
@@ -132,6 +139,23 @@ def draft(
         source_type=source_type,
     )
     return Draft(memory, refused=reason)
+
+
+def _situations(situations: Iterable[str]) -> tuple[str, ...]:
+    """The caller's situations, one line each, empty ones left out; TooLarge over the limits
+    (a situation is never cut short: the cut could fall inside a secret)."""
+    if isinstance(situations, str):
+        situations = [situations]
+    lines = tuple(line for line in (normalize_situation(str(s)) for s in situations) if line)
+    if len(lines) > MAX_SITUATIONS:
+        raise TooLarge(f"{len(lines):,} situations; the limit is {MAX_SITUATIONS}")
+    for n, line in enumerate(lines, start=1):
+        # The message leaves the text out: it may be a secret the scrub has not seen yet.
+        if len(line) > MAX_SITUATION_CHARS:
+            raise TooLarge(
+                f"situation {n} is {len(line):,} characters; the limit is {MAX_SITUATION_CHARS}"
+            )
+    return lines
 
 
 def _scrubbed(
@@ -146,6 +170,7 @@ def _scrubbed(
     importance: int | None,
     source_type: str,
     source_session: str | None,
+    situations: tuple[str, ...],
 ) -> Draft:
     found: list[str] = []
     content = scrub(content, found)
@@ -165,6 +190,7 @@ def _scrubbed(
         content=content,
         project=normalize_project(project),
         tags=tags,
+        situations=_scrubbed_lines(situations, found),
         layer=layer if layer is not None else 2,
         importance=importance or 3,
         created=created,
@@ -179,6 +205,15 @@ def _scrubbed(
             )
         )
     return Draft(memory, tuple(found), explicit_layer=layer is not None)
+
+
+def _scrubbed_lines(lines: tuple[str, ...], found: list[str]) -> list[str]:
+    """Situations scrubbed as one text, one a line (a scan costs mostly its fixed part); none
+    when a redaction joined lines."""
+    if not lines:
+        return []
+    scrubbed = scrub("\n".join(lines), found).split("\n")
+    return scrubbed if len(scrubbed) == len(lines) else []
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from memem.core.lesson import (
     MEMORY_TYPES,
     Lesson,
 )
-from memem.core.memory import is_layer
+from memem.core.memory import is_layer, normalize_situations
 from memem.errors import MalformedReply
 
 if TYPE_CHECKING:
@@ -37,8 +37,9 @@ _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 def parse_reply(text: str) -> list[Lesson]:
     """Read a model's reply: `{"memories": [{"title", "content", "type", "tags", "importance",
-    "layer"}]}`, bare or in a fenced ```json block with text around it. `tags` may be missing
-    (-> ()), `layer` may be missing or null (-> None); unknown keys are ignored. Anything else
+    "layer", "situations"}]}`, bare or in a fenced ```json block with text around it. `tags`
+    may be missing (-> ()), `layer` may be missing or null (-> None); `situations` is never a
+    reason to refuse (`_situations`); unknown keys are ignored. Anything else
     raises `MalformedReply` naming the first problem found. Lone surrogates, raw or escaped,
     become U+FFFD."""
     document = _document(_SURROGATE.sub("\ufffd", text))
@@ -130,6 +131,7 @@ def _parse_memory(index: int, item: object) -> Lesson:
         tags=_tags(item.get("tags"), where),
         importance=importance,
         layer=layer,
+        situations=_situations(item.get("situations")),
     )
 
 
@@ -164,6 +166,18 @@ def _tags(value: object, where: str) -> tuple[str, ...]:
         if tag:
             tags.setdefault(tag, None)
     return tuple(tags)
+
+
+def _situations(value: object) -> tuple[str, ...]:
+    """The situations a model gave, as far as they make sense: a lone string is one situation,
+    entries that are not text are dropped, the rest normalised as a memory's are (one line,
+    clipped, at most MAX_SITUATIONS). A lesson is never refused for them: they only help find
+    it."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return ()
+    return normalize_situations(_SURROGATE.sub("\ufffd", v) for v in value if isinstance(v, str))
 
 
 def _kind(value: object) -> str:

@@ -262,6 +262,7 @@ def note(
         content=content,
         project=project,
         tags=tags,
+        situations=(),
         layer=layer,
         importance=3,
         status="active",

@@ -83,6 +83,7 @@ class Handlers:
             tags=list(args.get("tags") or ()),
             layer=args.get("layer"),
             importance=args.get("importance"),
+            situations=list(args.get("situations") or ()),
         )
         return {
             "outcome": saved.outcome,

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from memem.core.memory import (
     MAX_CONTENT_CHARS,
     MAX_ID_CHARS,
+    MAX_SITUATION_CHARS,
+    MAX_SITUATIONS,
     MAX_TAG_CHARS,
     MAX_TAGS,
     MAX_TITLE_CHARS,
@@ -95,11 +97,17 @@ def build(
         ] = None,
         layer: Annotated[int | None, Field(ge=0, le=3)] = None,
         importance: Annotated[int | None, Field(ge=1, le=5)] = None,
+        situations: Annotated[
+            list[Annotated[str, Field(max_length=MAX_SITUATION_CHARS)]] | None,
+            Field(max_length=MAX_SITUATIONS),
+        ] = None,
     ) -> str:
         """Save a durable lesson (a decision and its reason, a convention, a fix, a
         preference): one self-contained fact. A duplicate returns the existing memory; a
         contradicting fact supersedes the older one. layer: 0 project identity, 1 convention,
-        2 domain (default), 3 archival. Example: content="The API uses Postgres 16, not MySQL"."""
+        2 domain (default), 3 archival. situations: 1-3 questions or tasks it answers.
+        Example: content="The API uses Postgres 16, not MySQL",
+        situations=["Which database does the API use?"]."""
         return call(
             "memory_save",
             content=content,
@@ -108,6 +116,7 @@ def build(
             tags=tags,
             layer=layer,
             importance=importance,
+            situations=situations,
         )
 
     @tool

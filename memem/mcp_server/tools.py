@@ -128,6 +128,7 @@ def memory_save(
     tags: list[str] | None = None,
     layer: int | None = None,
     importance: int | None = None,
+    situations: list[str] | None = None,
 ) -> str:
     saved = c.store.add(
         content,
@@ -136,6 +137,7 @@ def memory_save(
         tags=tags or (),
         layer=layer,
         importance=importance,
+        situations=situations or (),
     )
     m = saved.memory
     lines = [

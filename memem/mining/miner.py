@@ -265,6 +265,7 @@ class Miner:
                         importance=lesson.importance,
                         source_type="mined",
                         source_session=session,
+                        situations=lesson.situations,
                     )
                 except SecurityError:
                     refused += 1

@@ -93,6 +93,7 @@ def _import_file(saver: Saver, file: Path, data: bytes, project: str | None) -> 
             title=m.title,
             project=project or m.project,
             tags=m.tags,
+            situations=m.situations,
             layer=m.layer,
             importance=m.importance,
             created=m.created,

@@ -75,6 +75,7 @@ class Saver:
         source_type: str = "user",
         source_session: str | None = None,
         quarantine: bool = False,
+        situations: Iterable[str] = (),
     ) -> Saved:
         """Save one memory (`Store.add`). With `quarantine` (an import), content the scan
         refuses is written as it came (secrets redacted) and quarantined, not refused."""
@@ -92,6 +93,7 @@ class Saver:
             source_type=source_type,
             source_session=source_session,
             quarantine=quarantine,
+            situations=situations,
         )
         if draft.refused is not None:
             return self._quarantine(draft)

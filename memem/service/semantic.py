@@ -3,8 +3,8 @@
     nearest(conn, query, scope) -> {memory id: cosine} for the closest memories in scope,
                                    or None when the model is not at hand (recall is lexical)
 
-Vectors are derived data (`memem.storage.vectors`): made from each memory's title and
-content (`memem.core.memory.embedding_text`), keyed by that text's hash and the model's id,
+Vectors are derived data (`memem.storage.vectors`): made from each memory's title,
+situations and content (`memem.core.memory.embedding_text`), keyed by that text's hash and the model's id,
 reused across index rebuilds, and made again only for what changed.
 
 Three modes, by who holds the store:
@@ -141,7 +141,10 @@ class Semantic:
         with self._lock:
             mark = vectors.change_mark(conn)
             rows = vectors.sources(conn)
-            texts = [embedding_text(r["title"], r["content"]) for r in rows]
+            texts = [
+                embedding_text(r["title"], r["content"], filter(None, r["situations"].split("\n")))
+                for r in rows
+            ]
             hashes = [text_hash(t) for t in texts]
             table = Table(
                 [r["id"] for r in rows],

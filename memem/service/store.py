@@ -223,6 +223,7 @@ class Store:
         created: datetime | date | str | None = None,
         source_type: str = "user",
         source_session: str | None = None,
+        situations: Iterable[str] = (),
     ) -> Saved:
         """`save` with the details: created or duplicate, what it superseded, what was redacted."""
         return self._saver.add(
@@ -235,6 +236,7 @@ class Store:
             created=created,
             source_type=source_type,
             source_session=source_session,
+            situations=situations,
         )
 
     def forget(self, memory_id: str, *, reason: str | None = None) -> Memory:

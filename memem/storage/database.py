@@ -6,9 +6,9 @@ threads), the schema and its numbered migrations in `PRAGMA user_version`, verif
 transaction), `begin`/`commit`/`rollback` for a save that spans file writes.
 
 Tables: `memories` (every field of every memory file plus its analysed terms), an FTS5 table
-over title, content, tags and project (porter stemming, diacritics folded), `terms` (document
-frequency per stemmed term, for IDF), `edges` (the graph side index), `broken` (vault files
-that could not be parsed), `quarantine`. The rows are read and written by
+over title, content, tags, project and situations (porter stemming, diacritics folded),
+`terms` (document frequency per stemmed term, for IDF), `edges` (the graph side index),
+`broken` (vault files that could not be parsed), `quarantine`. The rows are read and written by
 `memem.storage.index`, the search by `memem.storage.retrieval`.
 
 Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
@@ -142,12 +142,52 @@ MIGRATIONS: Final[Sequence[str]] = (
     );
     CREATE INDEX quarantine_id ON quarantine(id);
     """,
+    # 3: situations (the questions a memory answers, one a line), searched like the title.
+    # An FTS5 table takes no new column: it is made again with one and rebuilt from the rows.
+    f"""
+    ALTER TABLE memories ADD COLUMN situations TEXT NOT NULL DEFAULT '';
+    DROP TRIGGER memories_ai;
+    DROP TRIGGER memories_ad;
+    DROP TRIGGER memories_au;
+    DROP TABLE memories_vocab;
+    DROP TABLE memories_fts;
+    CREATE VIRTUAL TABLE memories_fts USING fts5(
+        title, content, tags, project, situations,
+        content='memories', content_rowid='rowid', tokenize='{TOKENIZER}'
+    );
+    CREATE VIRTUAL TABLE memories_vocab USING fts5vocab(memories_fts, 'row');
+    CREATE TRIGGER memories_ai AFTER INSERT ON memories
+    WHEN (SELECT bulk FROM counts) = 0 BEGIN
+        INSERT INTO memories_fts(rowid, title, content, tags, project, situations)
+        VALUES (new.rowid, new.title, new.content, new.tags, new.project, new.situations);
+        UPDATE counts SET docs = docs + 1;
+    END;
+    CREATE TRIGGER memories_ad AFTER DELETE ON memories
+    WHEN (SELECT bulk FROM counts) = 0 BEGIN
+        INSERT INTO memories_fts(memories_fts, rowid, title, content, tags, project, situations)
+        VALUES ('delete', old.rowid, old.title, old.content, old.tags, old.project,
+            old.situations);
+        UPDATE counts SET docs = docs - 1;
+    END;
+    CREATE TRIGGER memories_au AFTER UPDATE OF title, content, tags, project, situations
+    ON memories WHEN (SELECT bulk FROM counts) = 0 BEGIN
+        INSERT INTO memories_fts(memories_fts, rowid, title, content, tags, project, situations)
+        VALUES ('delete', old.rowid, old.title, old.content, old.tags, old.project,
+            old.situations);
+        INSERT INTO memories_fts(rowid, title, content, tags, project, situations)
+        VALUES (new.rowid, new.title, new.content, new.tags, new.project, new.situations);
+    END;
+    INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');
+    -- A file an older build indexed kept `situations` among its unknown keys: its row is
+    -- indexed again at the next reconcile (neither stat nor hash match), with them in place.
+    UPDATE memories SET mtime_ns = -1, hash = '' WHERE extra LIKE '%"situations"%';
+    """,
 )
 
 MEMORY_COLUMNS: Final = (
     "id, file, hash, mtime_ns, size, title, content, tags, project, layer, importance, status, "
     "source_type, source_session, created, updated, valid_to, related, contradicts, "
-    "schema_version, extra, fingerprint, terms"
+    "schema_version, extra, fingerprint, terms, situations"
 )
 
 
@@ -190,9 +230,10 @@ class Index:
         try:
             conn = self._connect()
         except sqlite3.OperationalError as exc:
-            if "already exists" not in str(exc):
+            if not any(sign in str(exc) for sign in _FOREIGN_SIGNS):
                 raise
-            # A migration met a table of the same name with another shape: someone else's db.
+            # A migration met a table of the same name with another shape, or missed one
+            # every memem index has: someone else's db.
             raise _ForeignSchema(f"not a memem index: {exc}") from None
         try:
             _probe(conn)
@@ -288,6 +329,8 @@ def in_chunks(values: Sequence[str]) -> Iterator[tuple[list[str], str]]:
 SQLiteError: Final = sqlite3.Error
 
 _UNUSABLE_CODES: Final = frozenset({11, 26})
+# What a migration run on another application's database fails with.
+_FOREIGN_SIGNS: Final = ("already exists", "no such table", "no such trigger", "no such column")
 _SCHEMA_TABLES: Final = ("memories", "memories_fts", "scope", "terms", "edges", "broken", "counts")
 
 

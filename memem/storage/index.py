@@ -161,6 +161,7 @@ def row_to_memory(r: sqlite3.Row) -> Memory:
         content=r["content"],
         project=r["project"],
         tags=tuple(r["tags"].split()),
+        situations=tuple(r["situations"].split("\n")) if r["situations"] else (),
         layer=r["layer"],
         importance=r["importance"],
         status=r["status"],
@@ -225,6 +226,8 @@ def _values(
         json.dumps(dict(memory.extra), default=_json_default, ensure_ascii=False),
         fingerprint,
         " ".join(sorted(terms)),
+        # One a line: a situation is one line (memem.core.memory.normalize_situation).
+        "\n".join(memory.situations),
     )
 
 

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from memem.core.ranking import Scored
     from memem.storage.index import Row
 
-# bm25 column weights: title, content, tags, project.
-WEIGHTS: Final = (4.0, 1.0, 2.0, 0.5)
+# bm25 column weights: title, content, tags, project, situations (the questions a memory
+# answers: nearly as telling as its title).
+WEIGHTS: Final = (4.0, 1.0, 2.0, 0.5, 3.0)
 BM25_ARGS: Final = ", ".join(map(str, WEIGHTS))
 # A long text as a query (`similar`): only its rarest words go into MATCH, which bounds the
 # postings scored; a dozen rare words find a memory's near-duplicates.

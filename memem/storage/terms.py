@@ -40,7 +40,10 @@ def analyze(conn: sqlite3.Connection, text: str) -> list[str]:
 
 
 def memory_terms(conn: sqlite3.Connection, memory: Memory) -> set[str]:
-    text = "\n".join((memory.title, memory.content, " ".join(memory.tags), memory.project))
+    """The memory's terms: those of every column of the FTS5 table, as `load` reads them back."""
+    text = "\n".join(
+        (memory.title, memory.content, " ".join(memory.tags), memory.project, *memory.situations)
+    )
     return set(analyze(conn, text))
 
 

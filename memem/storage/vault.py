@@ -222,8 +222,8 @@ def alive(pid: int) -> bool:
 def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
     """A file's memory after the checks an edit made outside memem must pass: refused text
     raises Quarantined (unless the user `released` this very content); secrets (in the title,
-    content, project or tags) are kept out of the index (the file is the user's and is not
-    rewritten behind their back)."""
+    content, project, tags or situations) are kept out of the index (the file is the user's and
+    is not rewritten behind their back)."""
     from memem.core import security
 
     scans = [security.scan(memory.title), security.scan(memory.content)]
@@ -234,14 +234,30 @@ def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
         upper = _scan_name(tag.upper())
         if upper.redactions and not scans[n].redactions:
             scans[n] = upper
-    for scanned in scans:
+    # The situations are scanned as one text, one a line: a scan costs mostly its fixed part.
+    told = [security.scan("\n".join(memory.situations))] if memory.situations else []
+    for scanned in (*scans, *told):
         if scanned.refused and not released:
             raise Quarantined(file, scanned.reason(), memory.id)
     extra = _scrub_extra(memory.extra)
-    if any(scanned.redactions for scanned in scans) or extra != memory.extra:
+    if any(scanned.redactions for scanned in (*scans, *told)) or extra != memory.extra:
         title, content, project, *tags = (scanned.text for scanned in scans)
-        return memory.evolve(title=title, content=content, project=project, tags=tags, extra=extra)
+        return memory.evolve(
+            title=title,
+            content=content,
+            project=project,
+            tags=tags,
+            situations=_lines(told[0].text, len(memory.situations)) if told else (),
+            extra=extra,
+        )
     return memory
+
+
+def _lines(text: str, count: int) -> list[str]:
+    """Situations back from their scanned text, or none when a redaction joined lines (then a
+    line no longer says which situation it was)."""
+    lines = text.split("\n")
+    return lines if len(lines) == count else []
 
 
 @functools.lru_cache(maxsize=4096)

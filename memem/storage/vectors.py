@@ -211,10 +211,10 @@ class Table:
 
 
 def sources(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    """id, project, layer, status, title and content of every memory of the index, in its
-    order: what the vectors are made from."""
+    """id, project, layer, status, title, content and situations (one a line) of every memory
+    of the index, in its order: what the vectors are made from."""
     return conn.execute(
-        "SELECT id, project, layer, status, title, content FROM memories ORDER BY rowid"
+        "SELECT id, project, layer, status, title, content, situations FROM memories ORDER BY rowid"
     ).fetchall()
 
 
