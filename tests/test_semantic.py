@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from memem.core.prompts import parts
 from memem.engine import client
 from memem.service.semantic import Semantic
 from memem.service.store import Store
@@ -238,6 +239,13 @@ def test_the_engine_loads_the_model_and_the_hook_the_cli_and_mcp_recall_by_meani
         ).stdout
     )
     assert hits[0]["id"] == notes[wanted] and hits[0]["ranking"] == "hybrid"
+    tool = client.call(
+        env,
+        env["MEMEM_DIR"],
+        "tool",
+        {"name": "memory_search", "arguments": {"query": question}, "import_roots": []},
+    )
+    assert tool["text"].startswith(notes[wanted])  # as the MCP server's memory_search
     words = run_cli("status").stdout
     assert "embedder: ready (hybrid recall: words and meaning)" in words
 
@@ -265,3 +273,39 @@ def test_a_memory_saved_while_the_engine_runs_is_embedded_in_the_background(
         )
 
     wait_until(found, timeout=60, what="the new memory's vector in the engine")
+
+
+# -- a prompt that asks two things at once ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        (
+            "what's our deploy command, and who do I ping if checkout breaks?",
+            ["what's our deploy command", "who do I ping if checkout breaks"],
+        ),
+        (
+            "Which state library does the web app use? How do we format money?",
+            ["Which state library does the web app use", "How do we format money"],
+        ),
+        ("why is the checkout test flaky with Stripe?", []),
+        ("before I push, what is the test command?", []),  # one ask with a comma
+        ("thanks, and good night", []),  # chat: no part has two words that mean something
+    ],
+)
+def test_a_prompt_is_divided_into_its_asks_only_when_it_has_several(
+    prompt: str, expected: list[str]
+) -> None:
+    assert parts(prompt) == expected
+
+
+def test_a_two_part_prompt_gets_both_memories_though_one_half_is_much_closer(
+    store: Store, notes: dict[str, str]
+) -> None:
+    built = store.slice(
+        "who gets paged when search breaks at night, and what line length does our formatter use?",
+        scope="shop",
+    )
+    got = [i.id for i in built.items]
+    assert notes["oncall"] in got and notes["lint"] in got

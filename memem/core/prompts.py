@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from memem.core.text import STOPWORDS, words
+from memem.core.text import STOPWORDS, query_terms, words
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -207,3 +207,20 @@ def topic_shifted(previous: Iterable[str], current: Iterable[str], threshold: fl
     if not a or not b:
         return bool(b)
     return len(a & b) / len(a | b) < threshold
+
+
+# Where a prompt that asks two or three things at once divides: a question mark, a semicolon,
+# a line break, a sentence end, or ", and" / ", also" / ", plus" / "and also".
+_PARTS = re.compile(r"[?;!\n]+|\.\s+|,\s*(?:and|also|plus)\s+|\s+and\s+also\s+", re.IGNORECASE)
+# A part counts when it has at least this many words that carry meaning ("and quickly" is not
+# a question of its own); at most MAX_PARTS are kept.
+PART_WORDS = 2
+MAX_PARTS = 3
+
+
+def parts(prompt: str) -> list[str]:
+    """The separate asks of a prompt that asks several things ("what's the deploy command,
+    and who do I ping if checkout breaks?"), or [] when it asks one."""
+    found = [p.strip() for p in _PARTS.split(prompt)]
+    asks = [p for p in found if len(query_terms(p)) >= PART_WORDS]
+    return asks[:MAX_PARTS] if len(asks) > 1 else []

@@ -26,7 +26,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from memem.core import ranking
 from memem.core.memory import embedding_text
+from memem.core.prompts import parts
+from memem.core.text import query_terms
 from memem.storage import embedder as model
 from memem.storage import vectors
 from memem.storage.vectors import Cache, Table
@@ -240,25 +243,45 @@ class Semantic:
         table = self._table
         if self._embedder is None or table is None:
             return None
-        vector = self._query_vector(query)
-        return table.nearest(
-            vector,
-            projects=projects,
-            max_layer=max_layer,
-            include_deprecated=include_deprecated,
-            k=k,
-        )
+        # A prompt that asks several things at once is also asked part by part: each part's
+        # closest memories are lifted to the whole prompt's best, when the part's own best
+        # clears the floor on meaning, so that the second ask is not drowned by the first.
+        asks = [query, *parts(query)]
+        found: dict[str, float] = {}
+        best = 0.0
+        for n, (ask, vector) in enumerate(zip(asks, self._query_vectors(asks), strict=True)):
+            got = table.nearest(
+                vector,
+                projects=projects,
+                max_layer=max_layer,
+                include_deprecated=include_deprecated,
+                k=k,
+            )
+            if not got:
+                continue
+            top = max(got.values())
+            if n == 0:
+                best = top
+            elif not ranking.passes_dense_floor(top, table.vectors, len(query_terms(ask))):
+                continue
+            lift = max(0.0, best - top)
+            for i, cosine in got.items():
+                found[i] = max(found.get(i, -1.0), cosine + lift)
+        return found
 
-    def _query_vector(self, query: str) -> npt.NDArray[np.float32]:
-        cached = self._queries.get(query)
-        if cached is not None:
-            return cached
+    def _query_vectors(self, texts: Sequence[str]) -> list[npt.NDArray[np.float32]]:
+        """The texts' vectors, embedded in one run (remembered: the slice and a search often
+        embed the same prompt)."""
         assert self._embedder is not None
-        vector: npt.NDArray[np.float32] = self._embedder.encode([query])[0]
-        self._queries[query] = vector
-        while len(self._queries) > QUERIES:
-            self._queries.popitem(last=False)
-        return vector
+        known = {t: v for t in texts if (v := self._queries.get(t)) is not None}
+        todo = [t for t in dict.fromkeys(texts) if t not in known]
+        if todo:
+            known.update(zip(todo, self._embedder.encode(todo), strict=True))
+            for text in todo:
+                self._queries[text] = known[text]
+            while len(self._queries) > QUERIES:
+                self._queries.popitem(last=False)
+        return [known[t] for t in texts]
 
     # -- the engine's thread -------------------------------------------------------------------
 
