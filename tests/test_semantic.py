@@ -304,7 +304,8 @@ def test_a_two_part_prompt_gets_both_memories_though_one_half_is_much_closer(
     store: Store, notes: dict[str, str]
 ) -> None:
     built = store.slice(
-        "who gets paged when search breaks at night, and what line length does our formatter use?",
+        "what line length does ruff format our python code to, and who gets paged when search "
+        "breaks?",
         scope="shop",
     )
     got = [i.id for i in built.items]
