@@ -79,9 +79,14 @@ COS_FULL: Final = 0.55
 LEXICAL_WEAK: Final = 0.5
 # The relevance floor on meaning: a query the lexical floor refuses is still answered when its
 # closest memory is this close, plus COS_FLOOR_PER_DECADE for each tenfold of memories past ten
-# (the more memories, the closer the best chance match of a prompt about nothing) ...
-COS_FLOOR: Final = 0.27
-COS_FLOOR_PER_DECADE: Final = 0.05
+# (the more memories, the closer the best chance match of a prompt about nothing), plus
+# COS_FLOOR_BACKGROUND x the vault's background past COS_BACKGROUND_USUAL (the mean cosine
+# between its memories: notes on distinct topics ~0.1; chat about one's life ~0.3-0.45, where
+# any prompt about life lands close to some memory) ...
+COS_FLOOR: Final = 0.22
+COS_FLOOR_PER_DECADE: Final = 0.03
+COS_FLOOR_BACKGROUND: Final = 1.2
+COS_BACKGROUND_USUAL: Final = 0.1
 # ... when it has at least this many distinct words (the vector of a word or two says little:
 # "ledgerdb" sits close to any note about a database) ...
 DENSE_MIN_WORDS: Final = 2
@@ -233,18 +238,20 @@ def dense_share(cosine: float, noise: float = COS_NOISE, full: float = COS_FULL)
     return min(1.0, max(0.0, (cosine - noise) / (full - noise)))
 
 
-def passes_dense_floor(
-    best: float,
-    memories: int,
-    distinct: int,
-    floor: float = COS_FLOOR,
-    per_decade: float = COS_FLOOR_PER_DECADE,
-) -> bool:
-    """True when the closest of `memories` memories is close enough (cosine `best`) to answer
-    a query of `distinct` words on meaning alone."""
-    if distinct < DENSE_MIN_WORDS:
-        return False
-    return best >= floor + per_decade * math.log10(max(1.0, memories / 10))
+def dense_floor(memories: int, background: float) -> float:
+    """The cosine a query's closest memory needs to answer it on meaning alone, in a vault of
+    `memories` memories (with a vector) whose memories are `background` alike on average."""
+    return (
+        COS_FLOOR
+        + COS_FLOOR_PER_DECADE * math.log10(max(1.0, memories / 10))
+        + COS_FLOOR_BACKGROUND * max(0.0, background - COS_BACKGROUND_USUAL)
+    )
+
+
+def passes_dense_floor(best: float, floor: float, distinct: int) -> bool:
+    """True when a query of `distinct` words has a memory close enough (cosine `best`) to
+    answer on meaning alone (`floor`: `dense_floor`)."""
+    return distinct >= DENSE_MIN_WORDS and best >= floor
 
 
 def rank(

@@ -155,7 +155,7 @@ def searched(
         include_deprecated=include_deprecated,
         limit=limit,
         dense=dense,
-        population=semantic.population if semantic is not None else 0,
+        dense_floor=semantic.floor if semantic is not None else 1.0,
     )
     return found, "lexical" if dense is None else "hybrid"
 

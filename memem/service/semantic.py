@@ -86,6 +86,7 @@ class Semantic:
         self._lock = threading.RLock()  # one refresh or embedding at a time; queries never wait
         self._queries: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self._numpy: bool | None = None
+        self._background: tuple[int, float] = (-1, 0.0)  # (vectors, mean cosine) last measured
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -192,10 +193,16 @@ class Semantic:
             return True
 
     @property
-    def population(self) -> int:
-        """How many memories have a vector (the dense floor rises with it)."""
+    def floor(self) -> float:
+        """The floor on meaning for this vault (`memem.core.ranking.dense_floor`): it rises
+        with the number of memories and with how alike they are (the background)."""
         table = self._table
-        return table.vectors if table is not None else 0
+        if table is None:
+            return 1.0
+        count = table.vectors
+        if self._background[0] != count:
+            self._background = (count, table.background())
+        return ranking.dense_floor(count, self._background[1])
 
     def pending(self) -> int:
         return len(self._texts)
@@ -283,7 +290,7 @@ class Semantic:
             top = max(got.values())
             if n == 0:
                 best = top
-            elif not ranking.passes_dense_floor(top, table.vectors, len(query_terms(ask))):
+            elif not ranking.passes_dense_floor(top, self.floor, len(query_terms(ask))):
                 continue
             lift = max(0.0, best - top)
             for i, cosine in got.items():

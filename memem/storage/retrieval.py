@@ -43,13 +43,13 @@ def search(
     floor_terms: float = ranking.FLOOR_TERMS,
     unknown_weight: float = ranking.UNKNOWN_WEIGHT,
     dense: Mapping[str, float] | None = None,
-    population: int = 0,
+    dense_floor: float = 1.0,
 ) -> list[Scored]:
     """Memories for a bag of query words, best first, ranked with their source sessions
     (`memem.core.ranking.rank`); nothing at all unless the best candidate clears the relevance
     floor (`floor_coverage`, `floor_terms`), or, with `dense` (the cosines of the memories
-    closest in meaning, by id, all in scope, among `population` memories with a vector), the
-    floor on meaning. The scope: `projects`
+    closest in meaning, by id, all in scope), the floor on meaning: `dense_floor`
+    (`memem.core.ranking.dense_floor`). The scope: `projects`
     (None: every one), the layers up to `max_layer`, deprecated memories with
     `include_deprecated`."""
     found = _candidates(
@@ -66,7 +66,7 @@ def search(
     lexical = bool(rows) and ranking.passes_floor(best, len(weights), floor_coverage, floor_terms)
     if dense is not None:
         best_cosine = max(dense.values(), default=0.0)
-        if not (lexical or ranking.passes_dense_floor(best_cosine, population, len(set(words)))):
+        if not (lexical or ranking.passes_dense_floor(best_cosine, dense_floor, len(set(words)))):
             return []
         have = {r.memory.id for r in rows}
         more = index.get_many(conn, [i for i in dense if i not in have])

@@ -27,6 +27,8 @@ SCHEMA: Final = (
     "vector BLOB NOT NULL, PRIMARY KEY (model, hash)) WITHOUT ROWID"
 )
 CHUNK: Final = 500
+# Memories sampled to measure how alike a vault's memories are (against four times as many).
+BACKGROUND_SAMPLE: Final = 128
 
 
 class Cache:
@@ -204,6 +206,20 @@ class Table:
         scores = (self.matrix @ query)[candidates]
         top = np.argpartition(-scores, k - 1)[:k] if len(scores) > k else np.arange(len(scores))
         return {self.ids[candidates[i]]: float(scores[i]) for i in top}
+
+    def background(self, sample: int = BACKGROUND_SAMPLE) -> float:
+        """The mean cosine between memories: `sample` evenly spaced rows with a vector against
+        as many others (0.0 with fewer than two vectors)."""
+        import numpy as np
+
+        rows = self.has.nonzero()[0]
+        if len(rows) < 2:
+            return 0.0
+        picked = rows[np.linspace(0, len(rows) - 1, min(sample, len(rows))).astype(int)]
+        others = rows[np.linspace(0, len(rows) - 1, min(4 * sample, len(rows))).astype(int)]
+        scores = self.matrix[picked] @ self.matrix[others].T
+        same = picked[:, None] == others[None, :]
+        return float(scores[~same].mean()) if (~same).any() else 0.0
 
     @property
     def vectors(self) -> int:
