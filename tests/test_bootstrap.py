@@ -49,7 +49,9 @@ def plugin(tmp_path: Path) -> Path:
     return root
 
 
-def core_venv(tmp_path: Path, plugin: Path, *, model: bool, lock: str = "requirements.lock") -> Path:
+def core_venv(
+    tmp_path: Path, plugin: Path, *, model: bool, lock: str = "requirements.lock"
+) -> Path:
     """A venv holding the core (`model`: and the model stack) whose stamp says `lock` is
     installed. Its packages are links into the test venv: only new packages are installed
     into it, never over one of them."""
@@ -58,9 +60,7 @@ def core_venv(tmp_path: Path, plugin: Path, *, model: bool, lock: str = "require
         [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60
     )
     mine = Path(sysconfig.get_paths()["purelib"])
-    theirs = Path(
-        sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"]
-    )
+    theirs = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"])
     for entry in mine.iterdir():
         if model or not entry.name.lower().startswith(MODEL_STACK):
             (theirs / entry.name).symlink_to(entry)
@@ -131,7 +131,12 @@ def test_a_model_stack_that_cannot_install_leaves_a_working_core_and_says_why(
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     saved = bootstrap(
-        plugin, venv, "save", "Deploys go through Fly.io from main.", "--project", "shop",
+        plugin,
+        venv,
+        "save",
+        "Deploys go through Fly.io from main.",
+        "--project",
+        "shop",
         wheels=wheels,
     )
     assert saved.returncode == 0, saved.stderr  # the entry point ran anyway
@@ -156,7 +161,12 @@ def test_a_model_stack_that_cannot_install_leaves_a_working_core_and_says_why(
     payload = {"session_id": "s-1", "cwd": str(project), "hook_event_name": "UserPromptSubmit"}
     payload["prompt"] = "how do we deploy the shop?"
     hook = bootstrap(
-        plugin, venv, "hook", "UserPromptSubmit", wheels=wheels, cwd=project,
+        plugin,
+        venv,
+        "hook",
+        "UserPromptSubmit",
+        wheels=wheels,
+        cwd=project,
         stdin=json.dumps(payload),
     )
     assert hook.returncode == 0 and hook.stderr == ""
