@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.waiting import wait_until
 
 UNINSTALLABLE = (
     "memem-test-model==1.0 \\\n    --hash=sha256:" + "0" * 64 + "\n"
@@ -250,6 +251,34 @@ def test_a_command_does_not_wait_for_a_setup_that_installs_the_model_stack(
     run = bootstrap(plugin, venv, "--help", wheels=wheels)
     assert run.returncode == 0 and run.stderr == ""
     assert not (venv / ".memem-model-stamp").exists()  # left to the setup holding the lock
+
+
+def test_the_mcp_server_start_has_a_new_model_lock_installed_in_the_background(
+    tmp_path: Path, plugin: Path
+) -> None:
+    """A plugin update that changes only the model lock (or a venv from before the model
+    stack): no hook or command would install it, so the MCP server's start does, detached."""
+    venv = core_venv(tmp_path, plugin, model=False)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    state = tmp_path / "state"
+    server = bootstrap(plugin, venv, "mcp", wheels=wheels)  # no client: it ends at EOF
+    assert server.returncode == 0, server.stderr
+
+    def capabilities() -> dict[str, str]:
+        try:
+            return dict(json.loads((state / "capabilities.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    wait_until(lambda: "embedder" in capabilities(), timeout=60, what="the background setup")
+    assert capabilities()["embedder"].startswith("install failed: ")
+    assert model_stamp(venv).endswith(" failed")
+    wait_until(lambda: not Path(f"{venv}.lock").exists(), timeout=30, what="the setup's end")
+
+    (state / "bootstrap.log").unlink()
+    assert bootstrap(plugin, venv, "mcp", wheels=wheels).returncode == 0
+    assert not (state / "bootstrap.log").exists()  # tried for this lock: no setup again
 
 
 def test_the_tests_do_not_run_without_the_model_stack(tmp_path: Path, plugin: Path) -> None:
