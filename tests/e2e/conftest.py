@@ -133,15 +133,18 @@ def install_cli(cache: Path = CACHE) -> Path:
 
 def bootstrap_venv(tmp_root: Path) -> Path:
     """A venv for MEMEM_VENV that bootstrap.sh takes as ready: the one running the tests when
-    its stamp says it holds REPO's dev lock (what `bootstrap.sh test` makes), else a mirror of
-    it (same interpreter and packages, the expected stamp) so that bootstrap.sh never installs
-    into the venv running the tests."""
-    lock = REPO / "requirements-dev.lock"
-    want = f"requirements-dev.lock {hashlib.sha256(lock.read_bytes()).hexdigest()}"
+    its stamps say it holds REPO's dev lock and model lock (what `bootstrap.sh test` makes),
+    else a mirror of it (same interpreter and packages, the expected stamps) so that
+    bootstrap.sh never installs into the venv running the tests."""
+    stamps = {
+        ".memem-stamp": f"requirements-dev.lock {_sha256(REPO / 'requirements-dev.lock')}",
+        ".memem-model-stamp": (
+            f"requirements-model.lock {_sha256(REPO / 'requirements-model.lock')} installed"
+        ),
+    }
     prefix = Path(sys.prefix)
-    stamp = prefix / ".memem-stamp"
     with contextlib.suppress(OSError):
-        if stamp.read_text().strip() == want:
+        if all((prefix / name).read_text().strip() == want for name, want in stamps.items()):
             return prefix
     mirror = tmp_root / "venv-mirror"
     (mirror / "bin").mkdir(parents=True)
@@ -150,8 +153,13 @@ def bootstrap_venv(tmp_root: Path) -> Path:
     for lib in ("lib", "lib64"):
         if (prefix / lib).exists():
             (mirror / lib).symlink_to(prefix / lib)
-    (mirror / ".memem-stamp").write_text(want + "\n")
+    for name, want in stamps.items():
+        (mirror / name).write_text(want + "\n")
     return mirror
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def hermetic_env(
