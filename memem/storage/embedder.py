@@ -82,6 +82,10 @@ class Embedder:
         count = threads or min(2, os.cpu_count() or 1)
         options.intra_op_num_threads = count
         options.inter_op_num_threads = 1
+        # Idle pool threads sleep instead of spinning: a spinning pool burns a core for a while
+        # after every run, which on a machine with 2 busy cores slows the prompt's own work
+        # (and every other process) more than waking the threads costs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # warnings from ORT would land on a hook's stderr
         try:
             session = onnxruntime.InferenceSession(
