@@ -228,60 +228,66 @@ def engine(args: argparse.Namespace) -> list[list[Any]]:
 def nearest(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from memem.storage.vectors import Table
-
     rng = np.random.default_rng(args.seed)
-    rows = []
+    rows: list[list[Any]] = []
     for n in parse_sizes(args.nearest_sizes):
-        projects = [f"p{i % 15}" for i in range(n)]
-        table_ = Table(
-            [f"{i:032x}" for i in range(n)],
-            [f"h{i}" for i in range(n)],
-            projects,
-            [int(x) for x in rng.integers(0, 4, n)],
-            [bool(x) for x in rng.random(n) > 0.05],
-            384,
-        )
-        made = rng.standard_normal((n, 384)).astype(np.float32)
-        table_.fill({f"h{i}": made[i] / np.linalg.norm(made[i]) for i in range(n)})
-        queries = rng.standard_normal((args.prompts, 384)).astype(np.float32)
-        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-        variants: list[tuple[str, Callable[[Any], Any]]] = [
-            ("`matrix @ query` (baseline)", lambda q: table_.matrix @ q),
-            (
-                "`nearest`, one project, layer <= 2, k=40",
-                lambda q: table_.nearest(
-                    q, projects=["p3"], max_layer=2, include_deprecated=False, k=40
-                ),
-            ),
-            (
-                "`nearest`, every project, k=40",
-                lambda q: table_.nearest(
-                    q, projects=None, max_layer=3, include_deprecated=False, k=40
-                ),
-            ),
-        ]
-        walls: list[list[float]] = [[] for _ in variants]
-        for q in queries:
-            for i, (_, run) in enumerate(variants):
-                t0 = time.perf_counter()
-                run(q)
-                walls[i].append((time.perf_counter() - t0) * 1000)
-        for (label, _), times in zip(variants, walls, strict=True):
-            rows.append(
-                [
-                    label,
-                    f"{n:,}",
-                    len(times),
-                    f"{statistics.median(times):.2f}",
-                    f"{percentile(times, 95):.2f}",
-                ]
-            )
+        rows += _nearest_rows(n, rng, args.prompts)
     table(
         "`Table.nearest` (numpy brute force, random unit vectors)",
         ["what", "memories", "runs", "median ms", "p95 ms"],
         rows,
     )
+
+
+def _nearest_rows(n: int, rng: Any, prompts: int) -> list[list[Any]]:
+    import numpy as np
+
+    from memem.storage.vectors import Table
+
+    vectors = Table(
+        [f"{i:032x}" for i in range(n)],
+        [f"h{i}" for i in range(n)],
+        [f"p{i % 15}" for i in range(n)],
+        [int(x) for x in rng.integers(0, 4, n)],
+        [bool(x) for x in rng.random(n) > 0.05],
+        384,
+    )
+    made = rng.standard_normal((n, 384)).astype(np.float32)
+    vectors.fill({f"h{i}": made[i] / np.linalg.norm(made[i]) for i in range(n)})
+    queries = rng.standard_normal((prompts, 384)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    scoped = {"max_layer": 2, "include_deprecated": False, "k": 40}
+    variants: list[tuple[str, Callable[[Any], Any]]] = [
+        (
+            "the product alone, `einsum` (baseline)",
+            lambda q: np.einsum("ij,j->i", vectors.matrix, q),
+        ),
+        ("the product alone, `matrix @ query` (BLAS)", lambda q: vectors.matrix @ q),
+        (
+            "`nearest`, one project, layer <= 2, k=40",
+            lambda q: vectors.nearest(q, projects=["p3"], **scoped),
+        ),
+        (
+            "`nearest`, every project, layer <= 2, k=40",
+            lambda q: vectors.nearest(q, projects=None, **scoped),
+        ),
+    ]
+    walls: list[list[float]] = [[] for _ in variants]
+    for q in queries:
+        for i, (_, run) in enumerate(variants):
+            t0 = time.perf_counter()
+            run(q)
+            walls[i].append((time.perf_counter() - t0) * 1000)
+    return [
+        [
+            label,
+            f"{n:,}",
+            len(times),
+            f"{statistics.median(times):.2f}",
+            f"{percentile(times, 95):.2f}",
+        ]
+        for (label, _), times in zip(variants, walls, strict=True)
+    ]
 
 
 def rss(args: argparse.Namespace) -> list[list[Any]]:

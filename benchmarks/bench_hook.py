@@ -1,7 +1,8 @@
 """Hook latency: the UserPromptSubmit hook as a whole process, exactly as Claude Code runs it.
 
     PYTHONPATH=. python -m benchmarks.bench_hook [--sizes 1k,10k,100k] [--runs 50]
-                                                 [--phases idle,busy] [--repo DIR] [--venv DIR]
+                                                 [--phases idle,busy,embedding] [--fill-random]
+                                                 [--repo DIR] [--venv DIR]
                                                  [--no-session-start]
 
 For each vault size (the synthetic vault of `synth`, index built once and cached), the
@@ -13,16 +14,22 @@ scratch dirs. Prompts are `synth.queries`; each run is a fresh session, opened f
 untimed SessionStart hook as Claude Code does (so the L0 anchors went in at start and the
 prompt's slice holds what its search found).
 
-Each size runs in phases, each with its own live engine (`memem daemon run`, stopped at the
-end of the phase): `idle`, and `busy`, where a memory file is rewritten every 50 ms so that
-the engine's vault watcher reconciles the whole vault back to back. In each phase, per
-prompt in turn: the hook answered by the engine, the hook with MEMEM_ENGINE=off (the
-in-process fallback), `sh -c true` and `python -S -c pass`; then the engine's own time per
-prompt (its `status` op's `request_ms`). Baselines before the sizes: `sh -c true`, `python
--S -c pass`, `python -c pass` with the venv's interpreter. After the idle phase, the
-engine's resident memory and CPU time over `--idle-seconds` of idleness (from /proc). Then
-the import time of the hook path with an engine (the client) and without (`python -S -X importtime`). Prints markdown
-tables on stdout, progress on stderr. See benchmarks/README.md.
+Each size runs in phases, each with two live engines (`memem daemon run`, stopped at the end
+of the phase): the engine with semantic recall (the default: it embeds the prompt and
+searches the vectors) and a lexical engine (MEMEM_SEMANTIC=off, its own state dir on the same
+vault), the baseline. `idle`: the model loaded and every vector made (the vectors cached by
+`stores.synth_vectors`; with `--fill-random`, random unit vectors for the memories without
+one, so no phase waits for a vault to be embedded); `busy`: a memory file rewritten every
+0.3 s so that the vault watchers reconcile the whole vault back to back (and the engine
+embeds the new text); `embedding`: the engine starts with no vectors at all and embeds the
+whole vault in the background while the prompts run. In each phase, per prompt in turn: the
+hook answered by the engine, by the lexical engine, in-process (MEMEM_ENGINE=off: the
+fallback), `sh -c true` and `python -S -c pass`; then each engine's own time per prompt (its
+`status` op's `request_ms`). Baselines before the sizes: `sh -c true`, `python -S -c pass`,
+`python -c pass` with the venv's interpreter. After the idle phase, the engines' resident
+memory (and peak) and CPU time over `--idle-seconds` of idleness (from /proc). Then the
+import time of the hook path with an engine (the client) and without (`python -S -X
+importtime`). Prints markdown tables on stdout, progress on stderr. See benchmarks/README.md.
 """
 
 from __future__ import annotations
