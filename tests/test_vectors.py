@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import cast
 
 import numpy as np
+import pytest
 
 from memem.service.semantic import Semantic
 from memem.service.store import Store
@@ -13,7 +14,10 @@ from memem.storage.vectors import Table
 from tests.waiting import wait_until
 
 
-def test_nearest_gives_the_k_highest_cosines_among_the_memories_in_scope() -> None:
+# "alpha" holds most rows in scope (one product over the whole matrix), "beta" few (its rows
+# are copied first): both give the same answer as a plain computation.
+@pytest.mark.parametrize("project", ["alpha", "beta"])
+def test_nearest_gives_the_k_highest_cosines_among_the_memories_in_scope(project: str) -> None:
     rng = np.random.default_rng(3)
     n = 300
     made = rng.standard_normal((n, 8)).astype(np.float32)
@@ -27,10 +31,10 @@ def test_nearest_gives_the_k_highest_cosines_among_the_memories_in_scope() -> No
     table.fill({f"h{i}": made[i] for i in range(n) if i % 11})  # some still without a vector
     query = made[5]
 
-    found = table.nearest(query, projects=["alpha"], max_layer=2, include_deprecated=False, k=10)
+    found = table.nearest(query, projects=[project], max_layer=2, include_deprecated=False, k=10)
 
     in_scope = [
-        i for i in range(n) if i % 11 and projects[i] == "alpha" and layers[i] <= 2 and active[i]
+        i for i in range(n) if i % 11 and projects[i] == project and layers[i] <= 2 and active[i]
     ]
     expected = sorted(in_scope, key=lambda i: -float(made[i] @ query))[:10]
     assert set(found) == {f"m{i}" for i in expected}

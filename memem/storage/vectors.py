@@ -27,6 +27,8 @@ SCHEMA: Final = (
     "vector BLOB NOT NULL, PRIMARY KEY (model, hash)) WITHOUT ROWID"
 )
 CHUNK: Final = 500
+# `Table.nearest` copies the rows in scope when they are fewer than 1 in SCOPED_COPY.
+SCOPED_COPY: Final = 3
 
 
 class Cache:
@@ -200,10 +202,13 @@ class Table:
         candidates = mask.nonzero()[0]
         if not len(candidates):
             return {}
-        # One product over the whole matrix (no copy of the rows in scope), then the scope.
         # einsum, not `@`: numpy's BLAS runs a matrix-vector product on a pool of threads that
         # then spin, which costs a loaded 2-core machine more CPU than the product itself.
-        scores = np.einsum("ij,j->i", self.matrix, query)[candidates]
+        if len(candidates) * SCOPED_COPY < len(self.ids):
+            # Few rows in scope (a project's): copying them costs less than the whole product.
+            scores = np.einsum("ij,j->i", self.matrix[candidates], query)
+        else:  # one product over the whole matrix, then the scope
+            scores = np.einsum("ij,j->i", self.matrix, query)[candidates]
         top = np.argpartition(-scores, k - 1)[:k] if len(scores) > k else np.arange(len(scores))
         return {self.ids[candidates[i]]: float(scores[i]) for i in top}
 
