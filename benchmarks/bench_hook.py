@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python -m benchmarks.bench_hook [--sizes 1k,10k,100k] [--runs 50]
                                                  [--phases idle,busy,embedding] [--fill-random]
+                                                 [--embed-seconds S]
                                                  [--repo DIR] [--venv DIR]
                                                  [--no-session-start]
 
@@ -239,6 +240,8 @@ def hook_size(
     baselines, plus each engine's own time per hook request. Appends the engines' idle RSS
     and CPU, and what the embedder did, to `notes`."""
     state_src, vault_src, _ = stores.synth_index(n, args.seed)
+    if args.embed_seconds > 0:
+        stores.synth_vectors(n, args.seed, seconds=args.embed_seconds)
     work = Path(tempfile.mkdtemp(prefix=f"bench-hook-n{n}-"))
     rows: list[Row] = []
     try:
@@ -486,6 +489,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="give the memories without a cached vector random unit vectors (a full matrix "
         "without embedding the vault first; speed only)",
+    )
+    parser.add_argument(
+        "--embed-seconds",
+        type=float,
+        default=0.0,
+        help="first embed the vault's cached vectors for up to this long (kept for later runs)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch dirs")
     args = parser.parse_args(argv)
