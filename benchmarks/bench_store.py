@@ -65,10 +65,12 @@ class Result:
 
 
 def source_digest() -> str:
-    """A short hash of the memem sources measured: the code changes under a benchmark."""
+    """A short hash of the memem sources measured (every module, recursively): the code
+    changes under a benchmark."""
     digest = hashlib.sha256()
-    for path in sorted((REPO / "memem").glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted((REPO / "memem").rglob("*.py")):
+        name = path.relative_to(REPO).as_posix()
+        digest.update(name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
 

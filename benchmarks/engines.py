@@ -5,6 +5,8 @@
         with engines.busy(vault):                     # the vault watcher reconciles non-stop
             ...
     engines.idle_usage(pid, seconds)                 # (RSS MB, CPU seconds over `seconds`)
+    engines.memory(pid)                              # (VmRSS MB, VmHWM MB) now
+    engine.wait_embedded()                           # the model loaded, every vector made
     engines.wait_started(state_dir)                  # one that hooks started is running
     engines.stop_all(state_dir)                      # the engine that hooks started, if any
 
@@ -30,6 +32,8 @@ from typing import Any, Final
 from memem.engine import client
 
 READY_SECONDS: Final = 120.0
+# How long `wait_embedded` waits by default (loading the model takes a few seconds).
+EMBED_SECONDS: Final = 300.0
 STOP_SECONDS: Final = 30.0
 # How often `busy` rewrites its file: just slower than the watcher lets a burst settle
 # (watch.SETTLE_SECONDS, 0.2 s; a file written more often is never reconciled), so the
@@ -80,6 +84,29 @@ class Engine:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+
+    def embedder(self) -> dict[str, Any]:
+        """The `embedder` object of its `status` (state, vectors, memories, pending, ...)."""
+        found = self.status().get("embedder")
+        return found if isinstance(found, dict) else {}
+
+    def wait_embedded(
+        self, timeout: float = EMBED_SECONDS, *, pending_ok: bool = False
+    ) -> dict[str, Any]:
+        """Wait until the model is loaded and the vectors were read (with `pending_ok`: even
+        if some are still to make; else until none is), and return the embedder's status.
+        Raises TimeoutError with the last status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.embedder()
+            loaded = found.get("state") == "ready" and found.get("memories", 0) > 0
+            if loaded and (pending_ok or found.get("pending") == 0):
+                return found
+            if found.get("state") in ("missing", "off"):
+                raise RuntimeError(f"the engine has no model: {found}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the engine did not finish embedding: {found}")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -203,3 +230,13 @@ def idle_usage(pid: int, seconds: float) -> tuple[float, float]:
         if line.startswith("VmRSS:"):
             rss_kb = int(line.split()[1])
     return rss_kb / 1024, used
+
+
+def memory(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of process `pid` in MB: resident now, and its peak (Linux /proc)."""
+    found = {"VmRSS:": 0, "VmHWM:": 0}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key = line.split(maxsplit=1)[0] if line else ""
+        if key in found:
+            found[key] = int(line.split()[1])
+    return found["VmRSS:"] / 1024, found["VmHWM:"] / 1024
