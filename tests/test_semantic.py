@@ -361,3 +361,16 @@ def test_without_the_model_stack_memem_works_lexically_and_says_so(
     assert rebuilt.returncode == 0 and "vectors: none made" in rebuilt.stdout
     with Store.open(semantic="sync") as here:  # this interpreter has the model
         assert here.search(PARAPHRASE[0])[0].id == notes[PARAPHRASE[1]]
+
+
+def test_a_search_does_not_make_the_vectors_be_read_again_but_a_save_elsewhere_does(
+    store: Store, notes: dict[str, str], tmp_path: Path
+) -> None:
+    conn = store.index.connection()
+    store.search("anything about deploys")
+    assert not store.semantic.refresh(conn)  # a search writes only temporary tables
+    store.search("who gets paged at night?")
+    assert not store.semantic.refresh(conn)
+    with Store.open(state_dir=tmp_path / "state", vault_dir=tmp_path / "vault") as other:
+        other.save("Invoices are emailed as PDF on the first of the month.", project="shop")
+    assert store.semantic.refresh(conn)  # another connection's commit is seen

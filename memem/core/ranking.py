@@ -74,6 +74,11 @@ SESSION_SPREAD: Final = 0.7
 # up it says everything; the dense share weighs DENSE_WEIGHT, the lexical score the rest, and
 # a lexical score that did not pass the lexical floor counts LEXICAL_WEAK as much.
 DENSE_WEIGHT: Final = 0.7
+# ... less in a vault whose memories are all alike (the background: see COS_FLOOR_BACKGROUND),
+# none from BACKGROUND_SPAN past the usual background: there closeness in meaning says little
+# (chat turns about one's life all sit close), and LoCoMo's recall fell from 0.66 to 0.48 with
+# the full weight.
+BACKGROUND_SPAN: Final = 0.2
 COS_NOISE: Final = 0.15
 COS_FULL: Final = 0.55
 LEXICAL_WEAK: Final = 0.5
@@ -248,6 +253,12 @@ def dense_floor(memories: int, background: float) -> float:
     )
 
 
+def dense_weight(background: float) -> float:
+    """The dense signal's weight in the hybrid score, for a vault with this background."""
+    excess = max(0.0, background - COS_BACKGROUND_USUAL)
+    return DENSE_WEIGHT * max(0.0, 1.0 - excess / BACKGROUND_SPAN)
+
+
 def passes_dense_floor(best: float, floor: float, distinct: int) -> bool:
     """True when a query of `distinct` words has a memory close enough (cosine `best`) to
     answer on meaning alone (`floor`: `dense_floor`)."""
@@ -264,13 +275,15 @@ def rank(
     min_coverage: float = 0.0,
     dense: Mapping[str, float] | None = None,
     lexical_floor: bool = True,
+    weight: float = DENSE_WEIGHT,
 ) -> list[Scored]:
     """Score candidates (BM25 ranks by memory id: FTS5's, lower is better) by BM25 x
     coverage**COVERAGE_POWER. With `before` (the terms of the memory saved just before each,
     by id, in its source session) the ranking is by session: context, peers and spread.
 
     With `dense` (cosines by memory id) the ranking is hybrid: a memory's score is
-    DENSE_WEIGHT x its dense share plus the rest x its lexical score relative to the best
+    `weight` (`dense_weight`) x its dense share plus the rest x its lexical score relative to
+    the best
     (counted LEXICAL_WEAK as much when the lexical floor was not passed: `lexical_floor`),
     and a memory stays when it covers `min_coverage` of the query or its cosine is within
     COS_GAP of the best and at least COS_KEEP. Memories without either are dropped; the best
@@ -291,7 +304,7 @@ def rank(
     }
     keep = {i for i, share in shares.items() if share >= min_coverage and i in bm25}
     if dense is not None:
-        scores, kept = _fused(scores, dense, lexical_floor)
+        scores, kept = _fused(scores, dense, lexical_floor, weight)
         keep = (keep if lexical_floor else set()) | kept
     sessions = {i: c.memory.source_session for i, c in by_id.items()}
     if before is not None:
@@ -304,7 +317,7 @@ def rank(
 
 
 def _fused(
-    lexical: Mapping[str, float], dense: Mapping[str, float], lexical_floor: bool
+    lexical: Mapping[str, float], dense: Mapping[str, float], lexical_floor: bool, weight: float
 ) -> tuple[dict[str, float], set[str]]:
     """Hybrid scores by id, and the ids the dense signal alone keeps. Both signals are taken
     relative to the best candidate's: a cosine's share runs from COS_NOISE (nothing) to the
@@ -313,8 +326,8 @@ def _fused(
     weak = 1.0 if lexical_floor else LEXICAL_WEAK
     best = max(dense.values(), default=0.0)
     fused = {
-        i: DENSE_WEIGHT * dense_share(dense.get(i, 0.0), COS_NOISE, max(best, COS_NOISE + 0.01))
-        + (1.0 - DENSE_WEIGHT) * weak * (score / top if top > 0 else 0.0)
+        i: weight * dense_share(dense.get(i, 0.0), COS_NOISE, max(best, COS_NOISE + 0.01))
+        + (1.0 - weight) * weak * (score / top if top > 0 else 0.0)
         for i, score in lexical.items()
     }
     kept = {i for i, c in dense.items() if c >= COS_KEEP and c >= best - COS_GAP}

@@ -156,6 +156,7 @@ def searched(
         limit=limit,
         dense=dense,
         dense_floor=semantic.floor if semantic is not None else 1.0,
+        dense_weight=semantic.weight if semantic is not None else 0.0,
     )
     return found, "lexical" if dense is None else "hybrid"
 

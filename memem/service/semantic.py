@@ -83,7 +83,8 @@ class Semantic:
         self._reason = "semantic recall is off (MEMEM_SEMANTIC=off)" if mode == "off" else ""
         self._table: Table | None = None
         self._texts: dict[str, str] = {}  # hash -> text, for the rows still without a vector
-        self._marks: dict[int, tuple[int, int]] = {}  # connection -> its change mark at refresh
+        self._changes = vectors.Changes(index.path)
+        self._mark: tuple[int, int] | None = None  # the index's change mark at the last refresh
         self._lock = threading.RLock()  # one refresh or embedding at a time; queries never wait
         self._queries: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self._numpy: bool | None = None
@@ -157,15 +158,15 @@ class Semantic:
     # -- keeping the vectors in line with the index --------------------------------------------
 
     def refresh(self, conn: Connection) -> bool:
-        """Re-read the index's memories when it changed since this connection last looked:
+        """Re-read the index's memories when anyone changed it since the last look:
         vectors are taken from the current table and the cache; the rest wait for `embed`."""
-        mark = vectors.change_mark(conn)
-        if self._table is not None and self._marks.get(id(conn)) == mark:
+        mark = self._changes.mark()
+        if self._table is not None and self._mark == mark:
             return False
         if not self._arrays():
             return False
         with self._lock:
-            mark = vectors.change_mark(conn)
+            mark = self._changes.mark()
             rows = vectors.sources(conn)
             texts = [
                 embedding_text(r["title"], r["content"], filter(None, r["situations"].split("\n")))
@@ -193,7 +194,7 @@ class Semantic:
             self._texts = {h: by_hash[h] for h in missing}
             self._table = table
             # The mark read before the rows: a commit between the two is seen at the next look.
-            self._marks[id(conn)] = mark
+            self._mark = mark
             return True
 
     @property
@@ -203,10 +204,24 @@ class Semantic:
         table = self._table
         if table is None:
             return 1.0
+        return ranking.dense_floor(table.vectors, self.background)
+
+    @property
+    def weight(self) -> float:
+        """The dense signal's weight in this vault (`memem.core.ranking.dense_weight`)."""
+        return ranking.dense_weight(self.background)
+
+    @property
+    def background(self) -> float:
+        """The mean cosine between the vault's memories, measured again when the number of
+        vectors changed."""
+        table = self._table
+        if table is None:
+            return 0.0
         count = table.vectors
         if self._background[0] != count:
             self._background = (count, table.background())
-        return ranking.dense_floor(count, self._background[1])
+        return self._background[1]
 
     def pending(self) -> int:
         return len(self._texts)
@@ -341,4 +356,5 @@ class Semantic:
             stop.wait(POLL_SECONDS)
 
     def close(self) -> None:
+        self._changes.close()
         self._cache.close()

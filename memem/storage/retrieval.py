@@ -44,12 +44,13 @@ def search(
     unknown_weight: float = ranking.UNKNOWN_WEIGHT,
     dense: Mapping[str, float] | None = None,
     dense_floor: float = 1.0,
+    dense_weight: float = ranking.DENSE_WEIGHT,
 ) -> list[Scored]:
     """Memories for a bag of query words, best first, ranked with their source sessions
     (`memem.core.ranking.rank`); nothing at all unless the best candidate clears the relevance
     floor (`floor_coverage`, `floor_terms`), or, with `dense` (the cosines of the memories
     closest in meaning, by id, all in scope), the floor on meaning: `dense_floor`
-    (`memem.core.ranking.dense_floor`). The scope: `projects`
+    (`memem.core.ranking.dense_floor`), weighed `dense_weight` in the hybrid score. The scope: `projects`
     (None: every one), the layers up to `max_layer`, deprecated memories with
     `include_deprecated`."""
     found = _candidates(
@@ -91,6 +92,7 @@ def search(
         min_coverage=min_coverage,
         dense=dense,
         lexical_floor=lexical,
+        weight=dense_weight,
     )
 
 

@@ -245,7 +245,35 @@ def memory_count(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM memories").fetchone()[0])
 
 
-def change_mark(conn: sqlite3.Connection) -> tuple[int, int]:
-    """Changes when anyone commits to the index (another connection: `data_version`; this
-    one: `total_changes`): an O(1) way to know whether what was read from it is current."""
-    return int(conn.execute("PRAGMA data_version").fetchone()[0]), conn.total_changes
+class Changes:
+    """Whether anyone committed to the index since the last look, in O(1): `data_version` of a
+    connection of its own that never writes (it moves with every commit of every other
+    connection, this process's too, and not with their temporary tables). Reopened when the
+    file is replaced (an index moved aside and made again)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._inode = -1
+
+    def mark(self) -> tuple[int, int]:
+        """(file identity, version): different after any commit to the index."""
+        with self._lock:
+            try:
+                inode = os.stat(self.path).st_ino
+            except OSError:
+                return (-1, -1)
+            if self._conn is None or inode != self._inode:
+                if self._conn is not None:
+                    self._conn.close()
+                # Not `mode=ro`: a read-only connection cannot always open a WAL database.
+                self._conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+                self._inode = inode
+            return inode, int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
