@@ -249,3 +249,15 @@ def test_the_status_line_counts_the_project_and_everything(
     assert recall.status_line(store.index.connection(), "shop") == (
         "memem: 4 memories for shop, 6 in all"
     )
+
+
+def test_a_new_topic_does_not_repeat_the_anchors_the_session_already_has(store: Store) -> None:
+    anchor = store.save("The shop project is a Django web store", project="shop", layer=0)
+    other = store.save("Django templates live in shop/templates, one per page.", project="shop")
+    start = store.slice("", scope="shop", session_id="s-anchors", briefing=True)
+    assert anchor.id in [i.id for i in start.items]
+    built = store.slice(
+        "where do the django templates of the store live?", scope="shop", session_id="s-anchors"
+    )
+    ids = [i.id for i in built.items]
+    assert other.id in ids and anchor.id not in ids

@@ -311,7 +311,9 @@ def build(
     if event == "prompt" and is_trivial(query):
         return Slice("", True, reason="trivial prompt", project=scope)
     if event == "prompt" and topic_shifted(session.terms, terms, topic_shift):
-        seen.clear()  # a new topic: what was injected earlier is worth repeating
+        # A new topic: what was injected earlier is worth repeating, but for the project's L0
+        # anchors, which session start and compaction keep in context.
+        seen &= {r.memory.id for r in index.anchors(conn, scope, ANCHORS)}
     groups: list[list[Scored]] = []
     hits: list[Scored] = []
     ranking = "lexical"
