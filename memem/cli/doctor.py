@@ -171,22 +171,24 @@ def check(store: Store, mining: Mining) -> Report:
                     "run `sh bootstrap.sh setup` to reinstall the locked dependencies",
                 )
             )
-    checks.append(_engine_check(mining))
-    checks.append(_embedder_check(store, mining))
+    from memem.cli.system import engine_status
+
+    engine = engine_status(mining)
+    checks.append(_engine_check(mining, engine))
+    checks.append(_embedder_check(store, engine))
     checks += _miner_checks(mining)
     return Report(tuple(checks))
 
 
-def _engine_check(mining: Mining) -> Check:
+def _engine_check(mining: Mining, status: dict[str, Any]) -> Check:
     """Whether the engine runs, answers on its socket and runs the installed code; when it
     does not run, why it stopped (its status file, the tail of its output) and how to start
     it. Not running is DEGRADED, not FAILING: hooks and commands work in-process."""
-    from memem.cli.system import engine_status, last_words
+    from memem.cli.system import last_words
     from memem.engine import client, protocol
 
     if not client.enabled(mining.env):
         return Check("engine", OK, "off (MEMEM_ENGINE=off): hooks and commands work in-process")
-    status = engine_status(mining)
     installed, pid = protocol.code_digest(), status.get("pid")
     restart = "`memem daemon stop`, then `memem daemon ensure`"
     if status["running"] and status.get("version") not in (None, installed):
@@ -229,12 +231,12 @@ def _engine_check(mining: Mining) -> Check:
     )
 
 
-def _embedder_check(store: Store, mining: Mining) -> Check:
+def _embedder_check(store: Store, engine: dict[str, Any]) -> Check:
     """Whether recall is hybrid: the model stack installed and loaded by the engine. Without
     it recall is lexical: DEGRADED, never FAILING."""
     from memem.cli.system import embedder_line, embedder_summary
 
-    embedder = embedder_summary(store, mining)
+    embedder = embedder_summary(store, engine)
     line = embedder_line(embedder)
     if embedder["state"] == "missing":
         fix = (

@@ -31,8 +31,9 @@ def cmd_status(store: Store, args: argparse.Namespace) -> int:
     status = store.status()
     mining_service = service()
     mining = mining_service.status()
-    engine = engine_summary(mining_service)
-    embedder = embedder_summary(store, mining_service)
+    live = engine_status(mining_service)
+    engine = engine_summary(mining_service, live)
+    embedder = embedder_summary(store, live)
     if args.json:
         print_json({**status.to_dict(), "miner": mining, "engine": engine, "embedder": embedder})
         return 0
@@ -208,13 +209,13 @@ def engine_status(mining: Mining) -> dict[str, Any]:
     return status
 
 
-def engine_summary(mining: Mining) -> dict[str, Any]:
-    """`memem status`'s "engine": whether it is `enabled` (not MEMEM_ENGINE=off), `running`
-    and `ready` (answering on its socket); its `pid`, `socket` and code `version` while it
-    runs; the `requests` it served and whether it is `watching_vault` while it answers."""
+def engine_summary(mining: Mining, status: dict[str, Any]) -> dict[str, Any]:
+    """`memem status`'s "engine" from its `engine_status`: whether it is `enabled` (not
+    MEMEM_ENGINE=off), `running` and `ready` (answering on its socket); its `pid`, `socket` and
+    code `version` while it runs; the `requests` it served and whether it is `watching_vault`
+    while it answers."""
     from memem.engine import client
 
-    status = engine_status(mining)
     running, ready = bool(status["running"]), bool(status["ready"])
     return {
         "enabled": client.enabled(mining.env),
@@ -228,20 +229,22 @@ def engine_summary(mining: Mining) -> dict[str, Any]:
     }
 
 
-def embedder_summary(store: Store, mining: Mining) -> dict[str, Any]:
-    """`memem status`'s "embedder": the engine's when it answers (it holds the model);
-    else whether the model could be used here. `state` is `ready`, `loading` or `missing`,
-    `reason` says why when it is not ready, `vectors` counts the memories with a vector."""
+def embedder_summary(store: Store, engine: dict[str, Any]) -> dict[str, Any]:
+    """`memem status`'s "embedder": the engine's (from its `engine_status`) when it answers
+    (it holds the model); else whether the model could be used here. `state` is `ready`,
+    `loading` or `missing`, `reason` says why when it is not ready, `vectors` counts the
+    memories with a vector."""
     from memem.storage import embedder
 
     local = store.semantic.status(store.index.connection())
-    live = engine_status(mining).get("embedder")
+    live = engine.get("embedder")
     if isinstance(live, dict) and live.get("mode") == "background":
         state, reason = str(live.get("state")), live.get("reason")
         local["vectors"], local["pending"] = live.get("vectors"), live.get("pending")
         where = "engine"
     elif not store.settings.semantic:
-        state, reason, where = "missing", "semantic recall is off (MEMEM_SEMANTIC=off)", ""
+        # This store is off (a command runs lexically here); its reason names the setting.
+        state, reason, where = "missing", local["reason"], ""
     else:
         reason = embedder.probe() or None
         state = "missing" if reason else "ready"

@@ -19,7 +19,6 @@ Three modes, by who holds the store:
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import threading
@@ -33,6 +32,7 @@ from memem.core.prompts import parts
 from memem.core.text import query_terms
 from memem.storage import embedder as model
 from memem.storage import vectors
+from memem.storage.vault import content_hash
 from memem.storage.vectors import Cache, Table
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ Progress = Callable[[str, int, int], None]
 
 
 def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return content_hash(text.encode("utf-8", "surrogatepass"))[:32]
 
 
 class Semantic:
@@ -223,9 +223,6 @@ class Semantic:
             self._background = (count, table.background())
         return self._background[1]
 
-    def pending(self) -> int:
-        return len(self._texts)
-
     def embed(self, limit: int | None = None, progress: Progress | None = None) -> int:
         """Make the vectors still missing (at most `limit`), in batches; returns how many."""
         if not self.load():
@@ -294,6 +291,7 @@ class Semantic:
         # closest memories are lifted to the whole prompt's best, when the part's own best
         # clears the floor on meaning, so that the second ask is not drowned by the first.
         asks = [query, *parts(query)]
+        floor = self.floor
         found: dict[str, float] = {}
         best = 0.0
         for n, (ask, vector) in enumerate(zip(asks, self._query_vectors(asks), strict=True)):
@@ -309,7 +307,7 @@ class Semantic:
             top = max(got.values())
             if n == 0:
                 best = top
-            elif not ranking.passes_dense_floor(top, self.floor, len(query_terms(ask))):
+            elif not ranking.passes_dense_floor(top, floor, len(query_terms(ask))):
                 continue
             lift = max(0.0, best - top)
             for i, cosine in got.items():
