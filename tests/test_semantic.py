@@ -374,3 +374,17 @@ def test_a_search_does_not_make_the_vectors_be_read_again_but_a_save_elsewhere_d
     with Store.open(state_dir=tmp_path / "state", vault_dir=tmp_path / "vault") as other:
         other.save("Invoices are emailed as PDF on the first of the month.", project="shop")
     assert store.semantic.refresh(conn)  # another connection's commit is seen
+
+
+def test_a_lone_surrogate_or_a_pasted_megabyte_is_embedded_and_changes_nothing_read() -> None:
+    model = Embedder.shared()
+    (odd,) = model.encode(["the build \udc80 is slow"])
+    assert np.isfinite(odd).all() and abs(float(np.linalg.norm(odd)) - 1.0) < 1e-5
+    head = "the build is slow because the cache is cold " * 60
+    long, short = model.encode([head + "x" * 1_000_000, head])
+    assert np.allclose(long, short, atol=1e-6)  # only the first 256 word pieces are read
+
+
+def test_a_query_with_a_lone_surrogate_is_answered(store: Store, notes: dict[str, str]) -> None:
+    hits = store.search("who gets paged \udc80 when search breaks at night?")
+    assert hits and hits[0].id == notes["oncall"]
