@@ -143,6 +143,8 @@ def cmd_sync(store: Store, args: argparse.Namespace) -> int:
             print("\n".join(status_lines(status)))
         return 0
     if args.action == "off":
+        if PERSONAL not in {c.name for c in sync.channels()}:
+            raise NotFound(NOT_CONNECTED)
         channel = sync.disconnect(PERSONAL)
         print(
             f"disconnected your memories from {channel.remote}: the vault keeps every memory, "
