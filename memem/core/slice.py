@@ -275,6 +275,8 @@ def note(
         contradicts=(),
         schema_version=SCHEMA_VERSION,
         extra={},
+        branch=None,
+        private=False,
     )
 
 
