@@ -42,13 +42,6 @@ class Local:
     stale: bool = False
 
 
-def is_private(memory: Memory) -> bool:
-    value = getattr(memory, "private", None)
-    if value is None:
-        value = memory.extra.get("private")
-    return value is True
-
-
 def scan_text(text: str) -> str:
     """Why `text` may not leave this machine ("" when it may): a secret, a refused text."""
     scanned = security.scan(text)
@@ -150,7 +143,7 @@ class Snapshot:
             self._memories[memory.id] = memory
         problem = scan_text(data.decode("utf-8"))
         blob = merge.blob_sha(data)
-        return [mtime_ns, size, memory.id, memory.project, is_private(memory), blob, problem]
+        return [mtime_ns, size, memory.id, memory.project, memory.private, blob, problem]
 
     def memory(self, memory_id: str) -> Memory:
         if memory_id not in self._memories:
