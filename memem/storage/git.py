@@ -37,7 +37,6 @@ log = logging.getLogger("memem.storage.git")
 BRANCH: Final = "memem"
 REMOTE_REF: Final = "refs/remotes/origin/memem"
 NETWORK_TIMEOUT: Final = 120.0
-LOCAL_TIMEOUT: Final = 120.0
 NICENESS: Final = 10
 FALLBACK_NAME: Final = "memem"
 FALLBACK_EMAIL: Final = "memem@localhost"
@@ -103,11 +102,25 @@ class Git:
         *args: str,
         input: bytes | None = None,
         env: Mapping[str, str] | None = None,
-        timeout: float | None = None,
         config: Sequence[str] = (),
         unreachable: bool = False,
     ) -> bytes:
-        """git's stdout; GitError (one line) when it fails or outlives `timeout`."""
+        """git's stdout; GitError (one line) when it fails or outlives the timeout."""
+        code, out, err = self.spawn(*args, input=input, env=env, config=config)
+        if code != 0:
+            reason = _one_line(err, f"git {args[0]} exited with {code}")
+            raise GitError(reason, unreachable=unreachable)
+        return out
+
+    def spawn(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        config: Sequence[str] = (),
+    ) -> tuple[int, bytes, bytes]:
+        """Run git: its exit code, stdout and stderr; GitError when it cannot be started or
+        outlives the timeout (it is killed with its children then)."""
         cmd = ["nice", "-n", str(NICENESS), "env", *_ENV]
         cmd += [f"{k}={v}" for k, v in (env or {}).items()]
         cmd += ["git", f"--git-dir={self.git_dir}"]
@@ -125,24 +138,20 @@ class Git:
         except OSError as exc:
             raise GitError(f"cannot run git: {exc.strerror or exc}") from None
         try:
-            out, err = proc.communicate(input, timeout=timeout or self.timeout)
+            out, err = proc.communicate(input, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(OSError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
             raise GitError(
-                f"git {args[0]} timed out after {timeout or self.timeout:.0f} s",
-                unreachable=unreachable,
+                f"git {args[0]} timed out after {self.timeout:.0f} s", unreachable=True
             ) from None
         except BaseException:
             with contextlib.suppress(OSError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise
-        if proc.returncode != 0:
-            reason = _one_line(err, f"git {args[0]} exited with {proc.returncode}")
-            raise GitError(reason, unreachable=unreachable)
-        return out
+        return proc.returncode, out, err
 
     def _network_config(self) -> list[str]:
         if Git._ssh_command is None:
@@ -271,21 +280,18 @@ class Git:
     def push(self, url: str, commit: str) -> bool:
         """Push `commit` to the remote's `memem` branch; False when it was rejected because
         the remote moved on (fetch, merge, push again)."""
-        try:
-            self.run(
-                "push",
-                "--quiet",
-                "--porcelain",
-                url,
-                f"{commit}:refs/heads/{BRANCH}",
-                config=self._network_config(),
-                unreachable=True,
-            )
-        except GitError as exc:
-            text = str(exc)
-            if any(w in text for w in ("rejected", "fetch first", "non-fast-forward", "stale")):
+        code, out, err = self.spawn(
+            "push",
+            "--porcelain",
+            url,
+            f"{commit}:refs/heads/{BRANCH}",
+            config=self._network_config(),
+        )
+        if code != 0:
+            # Porcelain: one line per ref, flag "!" when the remote refused the update.
+            if any(line.startswith(b"!") for line in out.splitlines()):
                 return False
-            raise
+            raise GitError(_one_line(err, f"git push exited with {code}"), unreachable=True)
         self.run("update-ref", REMOTE_REF, commit)
         return True
 
