@@ -391,3 +391,17 @@ def test_a_vault_inside_the_users_git_repository_is_left_alone(
     ok(a.sync.connect(str(remote)))
     assert git("-C", str(vault), "for-each-ref").decode() == before
     assert "remote" not in (vault / ".git" / "config").read_text()
+
+
+def test_a_team_channel_carries_the_memories_of_an_old_name_of_its_project(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    from memem.storage import projects
+
+    remote = bare(tmp_path / "team.git")
+    a = devices["a"]
+    memory = a.store.save("The shop's search uses Meilisearch", project="shop")
+    projects.record(a.state_dir, "shop", "acme-shop")
+    ok(a.sync.connect(str(remote), name="acme", project="shop"))
+    assert a.sync.channels()[0].project == "acme-shop"
+    assert set(remote_files(remote)) == {f"memories/{memory.id}.md"}

@@ -262,7 +262,9 @@ class Replica:
         if memory.id != memory_id:
             self.bad_incoming.append(Held(memory_id, path, f"its id is {memory.id!r}"))
             return None
-        if self.config.project is not None and memory.project != self.config.project:
+        if self.config.project is not None and (
+            self.store.canonical(memory.project) != self.config.project
+        ):
             return None  # a team channel carries its project's memories only
         return memory
 

@@ -112,6 +112,8 @@ class Snapshot:
         snap = cls(store.vault)
         stats = sorted(store.vault.scan(), key=lambda st: st.name)
         misses = 0
+        # Compared by the index's name for a project (an old folder name is an alias).
+        names: dict[str, str] = {}
         for n, st in enumerate(stats):
             if pause and n % PAUSE_EVERY == 0:
                 pause()
@@ -127,7 +129,10 @@ class Snapshot:
             fresh[st.name] = entry
             _, _, memory_id, project, private, blob, problem = entry
             if memory_id and memory_id not in snap.by_id:
-                snap.by_id[memory_id] = Local(st.name, memory_id, project, private, blob, problem)
+                if project not in names:
+                    names[project] = store.canonical(project)
+                shown = names[project]
+                snap.by_id[memory_id] = Local(st.name, memory_id, shown, private, blob, problem)
         if read and (misses or len(fresh) != len(cache)):
             syncstate.save_files(state_dir, fresh)
         return snap
