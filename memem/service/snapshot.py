@@ -22,7 +22,7 @@ from memem.service.recall import PLAYBOOK_HASHES
 from memem.service.store import Store
 from memem.storage import syncstate
 from memem.storage.syncstate import ChannelConfig, FileEntry
-from memem.storage.vault import Vault
+from memem.storage.vault import FileStat, Vault
 
 PAUSE_EVERY = 256
 PROGRESS_EVERY = 500
@@ -89,8 +89,10 @@ def playbooks(vault: Vault, state_dir: Path, config: ChannelConfig) -> dict[str,
 class Snapshot:
     """The vault's memories by id (`take`), with the remote forms read during the take."""
 
-    def __init__(self, vault: Vault) -> None:
+    def __init__(self, vault: Vault, state_dir: Path) -> None:
         self.vault = vault
+        self.state_dir = state_dir
+        self.entries: dict[str, FileEntry] = {}
         self.by_id: dict[str, Local] = {}
         self._data: dict[str, bytes] = {}
         self._memories: dict[str, Memory] = {}
@@ -108,8 +110,8 @@ class Snapshot:
         `read` False, count them as stale instead: `Sync.status`)."""
         state_dir = store.settings.state_dir
         cache = syncstate.load_files(state_dir)
-        fresh: dict[str, FileEntry] = {}
-        snap = cls(store.vault)
+        snap = cls(store.vault, state_dir)
+        fresh = snap.entries
         stats = sorted(store.vault.scan(), key=lambda st: st.name)
         misses = 0
         # Compared by the index's name for a project (an old folder name is an alias).
@@ -134,8 +136,25 @@ class Snapshot:
                 shown = names[project]
                 snap.by_id[memory_id] = Local(st.name, memory_id, shown, private, blob, problem)
         if read and (misses or len(fresh) != len(cache)):
-            syncstate.save_files(state_dir, fresh)
+            snap.save()
         return snap
+
+    def save(self) -> None:
+        syncstate.save_files(self.state_dir, self.entries)
+
+    def record(self, stat: FileStat, memory: Memory) -> None:
+        """Remember a file sync just wrote from a remote (so that it is not read again). It
+        is not scanned for secrets: what it holds is in that remote already."""
+        blob = merge.blob_sha(merge.remote_form(memory))
+        self.entries[stat.name] = [
+            stat.mtime_ns,
+            stat.size,
+            memory.id,
+            memory.project,
+            memory.private,
+            blob,
+            "",
+        ]
 
     def _read(self, name: str, mtime_ns: int, size: int) -> FileEntry:
         try:
