@@ -90,8 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("save", cmd_save, "Save a memory (prints its id as the last word).")
     p.add_argument("text", help="the memory's content ('-' reads standard input)")
     p.add_argument("--title", help="a short title (default: the first line)")
-    p.add_argument("--project", help="project name (default: global)")
+    p.add_argument(
+        "--project",
+        help="project name (default: inside a git repository, its project, named after its "
+        "remote, else its folder; elsewhere global)",
+    )
     p.add_argument("--tags", help="comma-separated tags, e.g. db,postgres")
+    p.add_argument(
+        "--private",
+        action="store_true",
+        help="never leaves this machine: sync does not push it (frontmatter private: true)",
+    )
     p.add_argument(
         "--situation",
         action="append",

@@ -22,6 +22,7 @@ from memem.core.ranking import Scored
 from memem.core.slice import Environment, Slice, merge, note, propose, render, select
 from memem.core.text import query_terms
 from memem.storage import index, retrieval
+from memem.storage import projects as aliases
 from memem.storage.files import write_atomic
 from memem.storage.workspace import environment, read_regular
 
@@ -303,7 +304,14 @@ def build(
     playbook), "compact" (after compaction: anchors and what the session kept) or "file"
     (about to touch a file: memories that mention it)."""
     env = environment(cwd) if cwd else Environment()
-    scope = normalize_project(project) if project else env.project or "global"
+    if project:
+        scope = aliases.canonical(aliases.aliases(state_dir), normalize_project(project))
+    else:
+        scope = env.project or "global"
+        # Memories saved under the folder's name before the project was named after its
+        # remote are this project's (recorded once; a busy index tries at the next prompt).
+        with contextlib.suppress(OSError, index.SQLiteError):
+            aliases.adopt(conn, state_dir, env.folder, env.project)
     path = session_path(state_dir, session_id)
     session = Session.load(path)
     terms = query_terms(query)
