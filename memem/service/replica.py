@@ -40,6 +40,8 @@ PUSH_ATTEMPTS: Final = 4
 # the end), and builds the index anew in one pass instead of file by file.
 BULK: Final = 64
 REBUILD_AT: Final = 1000
+# Pushing more files than this packs the loose objects they were written as.
+PACK_AT: Final = 1000
 
 
 def _no_pause() -> None:
@@ -130,6 +132,8 @@ class Replica:
                         self.state.base[path] = sha
                 self.state.head = commit
                 self.pushed += len(tree)
+                if len(shas) >= PACK_AT:
+                    self.git.pack()
                 if progress:
                     progress("pushing", len(tree), len(tree))
                 return snapshot
