@@ -246,14 +246,15 @@ class Replica:
                 old = merge.superseded(loser, loser_sha, winner)
                 self.conflicts.append(Conflict(memory_id, side, old.id, format_datetime(self.now)))
                 if old.id not in snapshot.by_id:
-                    self._write(old, None, snapshot)
-                    out[merge.memory_path(old.id)] = merge.remote_form(old)
+                    data = merge.remote_form(old)
+                    self._write(old, None, snapshot, merge.blob_sha(data))
+                    out[merge.memory_path(old.id)] = data
                 if side == "local":
                     continue
             author = authors.get(path, "")
             if author:
                 theirs = theirs.evolve(extra={**theirs.extra, "author": author})
-            self._write(theirs, local.file if local else None, snapshot)
+            self._write(theirs, local.file if local else None, snapshot, sha)
             self.state.base[path] = sha
             self.incoming.add(memory_id)
             self.pulled += 1
@@ -283,13 +284,14 @@ class Replica:
             return None  # a team channel carries its project's memories only
         return memory
 
-    def _write(self, memory: Memory, file: str | None, snapshot: Snapshot) -> None:
+    def _write(self, memory: Memory, file: str | None, snapshot: Snapshot, blob: str) -> None:
+        """Write `memory` (whose remote form is the blob `blob`) into the vault."""
         vault = self.store.vault
         name = file or vault.free_name(memory)
         conn = self.store.index.connection()
         links = {i: f.removesuffix(".md") for i, f in index.files_of(conn, memory.related).items()}
         stat, _ = vault.write(memory, name, links, durable=self.durable)
-        snapshot.record(stat, memory)
+        snapshot.record(stat, memory, blob)
         self.written += 1
 
     def _playbooks(
