@@ -468,3 +468,19 @@ def test_outcomes_and_statuses_are_json_ready(tmp_path: Path, devices: dict[str,
         "next_try",
         "blocked",
     }
+
+
+def test_a_team_channel_takes_in_no_memory_of_another_project(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "team.git")
+    a, b = devices["a"], devices["b"]
+    a.store.save("The shop uses Postgres 16", project="shop")
+    ok(a.sync.connect(str(remote), name="shop", project="shop"))
+    stray = "0123456789abcdef0123456789abcdef"
+    text = f"---\nid: {stray}\ntitle: Stray\nproject: blog\n---\n\nBlog posts are in content/\n"
+    hostile_commit(remote, {f"memories/{stray}.md": text})
+
+    assert ok(b.sync.connect(str(remote), name="shop", project="shop")).pulled == 1
+    assert stray not in b.file_ids()
+    assert ok(b.sync.run()).pulled == 0

@@ -234,6 +234,11 @@ class Replica:
             theirs = self._parse(memory_id, blobs[sha])
             if theirs is None:
                 continue
+            if self.config.project is not None and (
+                self.store.canonical(theirs.project) != self.config.project
+            ):
+                self.state.base[path] = sha  # a team channel carries its project's only
+                continue
             local = snapshot.by_id.get(memory_id)
             if local is not None and local.blob != self.state.base.get(path):
                 # Both sides changed it: the newer wins, the other is kept, superseded.
@@ -262,8 +267,7 @@ class Replica:
             self.store.vault.flush()
 
     def _parse(self, memory_id: str, data: bytes) -> Memory | None:
-        """The memory in a remote blob; None (listed as quarantined) when it is not one, or
-        not one this channel carries."""
+        """The memory in a remote blob; None (listed as quarantined) when it is not one."""
         path = merge.memory_path(memory_id)
         try:
             memory = markdown.parse(
@@ -278,10 +282,6 @@ class Replica:
         if memory.id != memory_id:
             self.bad_incoming.append(Held(memory_id, path, f"its id is {memory.id!r}"))
             return None
-        if self.config.project is not None and (
-            self.store.canonical(memory.project) != self.config.project
-        ):
-            return None  # a team channel carries its project's memories only
         return memory
 
     def _write(self, memory: Memory, file: str | None, snapshot: Snapshot, blob: str) -> None:
