@@ -405,3 +405,82 @@ def test_a_team_channel_carries_the_memories_of_an_old_name_of_its_project(
     ok(a.sync.connect(str(remote), name="acme", project="shop"))
     assert a.sync.channels()[0].project == "acme-shop"
     assert set(remote_files(remote)) == {f"memories/{memory.id}.md"}
+
+
+def test_a_quarantined_incoming_memory_can_be_purged_and_the_purge_is_shared(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "team.git")
+    a, b = devices["a"], devices["b"]
+    a.store.save("Run the shop's tests with make test", project="shop")
+    ok(a.sync.connect(str(remote), name="shop", project="shop"))
+    bad_id = "feedfacefeedfacefeedfacefeedface"
+    hostile_commit(remote, {f"memories/{bad_id}.md": INJECTION.format(id=bad_id)})
+    ok(b.sync.connect(str(remote), name="shop", project="shop"))
+
+    b.store.purge(bad_id, reason="planted injection")
+    assert bad_id not in b.file_ids()
+    assert ok(b.sync.run()).quarantined == ()
+    assert f"memories/{bad_id}.md" not in remote_files(remote)
+    ok(a.sync.run())
+    assert bad_id not in a.file_ids()
+
+
+def test_the_engine_skips_a_run_while_another_sync_holds_the_lock(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    from memem.storage import syncstate
+
+    a = devices["a"]
+    ok(a.sync.connect(str(bare(tmp_path / "r.git"))))
+    with syncstate.locked(a.state_dir, wait=0) as got:
+        assert got
+        assert a.sync.run(due_only=True) == []
+    assert ok(a.sync.run(due_only=True))
+
+
+def test_outcomes_and_statuses_are_json_ready(tmp_path: Path, devices: dict[str, Device]) -> None:
+    a = devices["a"]
+    a.store.save("Dashboards are in Grafana", project="ops")
+    outcome = ok(a.sync.connect(str(bare(tmp_path / "r.git"))))
+    assert json.loads(json.dumps(outcome.to_dict())) == {
+        "channel": "personal",
+        "ok": True,
+        "pulled": 0,
+        "pushed": 1,
+        "conflicts": [],
+        "held": [],
+        "quarantined": [],
+        "error": "",
+    }
+    shown = json.loads(json.dumps(a.sync.status()[0].to_dict()))
+    assert set(shown) == {
+        "name",
+        "remote",
+        "project",
+        "ahead",
+        "behind",
+        "held",
+        "quarantined",
+        "conflicts",
+        "last_sync",
+        "last_error",
+        "next_try",
+        "blocked",
+    }
+
+
+def test_a_team_channel_takes_in_no_memory_of_another_project(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "team.git")
+    a, b = devices["a"], devices["b"]
+    a.store.save("The shop uses Postgres 16", project="shop")
+    ok(a.sync.connect(str(remote), name="shop", project="shop"))
+    stray = "0123456789abcdef0123456789abcdef"
+    text = f"---\nid: {stray}\ntitle: Stray\nproject: blog\n---\n\nBlog posts are in content/\n"
+    hostile_commit(remote, {f"memories/{stray}.md": text})
+
+    assert ok(b.sync.connect(str(remote), name="shop", project="shop")).pulled == 1
+    assert stray not in b.file_ids()
+    assert ok(b.sync.run()).pulled == 0

@@ -40,6 +40,8 @@ PUSH_ATTEMPTS: Final = 4
 # the end), and builds the index anew in one pass instead of file by file.
 BULK: Final = 64
 REBUILD_AT: Final = 1000
+# Pushing more files than this packs the loose objects they were written as.
+PACK_AT: Final = 1000
 
 
 def _no_pause() -> None:
@@ -130,6 +132,8 @@ class Replica:
                         self.state.base[path] = sha
                 self.state.head = commit
                 self.pushed += len(tree)
+                if len(shas) >= PACK_AT:
+                    self.git.pack()
                 if progress:
                     progress("pushing", len(tree), len(tree))
                 return snapshot
@@ -230,6 +234,11 @@ class Replica:
             theirs = self._parse(memory_id, blobs[sha])
             if theirs is None:
                 continue
+            if self.config.project is not None and (
+                self.store.canonical(theirs.project) != self.config.project
+            ):
+                self.state.base[path] = sha  # a team channel carries its project's only
+                continue
             local = snapshot.by_id.get(memory_id)
             if local is not None and local.blob != self.state.base.get(path):
                 # Both sides changed it: the newer wins, the other is kept, superseded.
@@ -242,14 +251,15 @@ class Replica:
                 old = merge.superseded(loser, loser_sha, winner)
                 self.conflicts.append(Conflict(memory_id, side, old.id, format_datetime(self.now)))
                 if old.id not in snapshot.by_id:
-                    self._write(old, None, snapshot)
-                    out[merge.memory_path(old.id)] = merge.remote_form(old)
+                    data = merge.remote_form(old)
+                    self._write(old, None, snapshot, merge.blob_sha(data))
+                    out[merge.memory_path(old.id)] = data
                 if side == "local":
                     continue
             author = authors.get(path, "")
             if author:
                 theirs = theirs.evolve(extra={**theirs.extra, "author": author})
-            self._write(theirs, local.file if local else None, snapshot)
+            self._write(theirs, local.file if local else None, snapshot, sha)
             self.state.base[path] = sha
             self.incoming.add(memory_id)
             self.pulled += 1
@@ -257,8 +267,7 @@ class Replica:
             self.store.vault.flush()
 
     def _parse(self, memory_id: str, data: bytes) -> Memory | None:
-        """The memory in a remote blob; None (listed as quarantined) when it is not one, or
-        not one this channel carries."""
+        """The memory in a remote blob; None (listed as quarantined) when it is not one."""
         path = merge.memory_path(memory_id)
         try:
             memory = markdown.parse(
@@ -273,19 +282,16 @@ class Replica:
         if memory.id != memory_id:
             self.bad_incoming.append(Held(memory_id, path, f"its id is {memory.id!r}"))
             return None
-        if self.config.project is not None and (
-            self.store.canonical(memory.project) != self.config.project
-        ):
-            return None  # a team channel carries its project's memories only
         return memory
 
-    def _write(self, memory: Memory, file: str | None, snapshot: Snapshot) -> None:
+    def _write(self, memory: Memory, file: str | None, snapshot: Snapshot, blob: str) -> None:
+        """Write `memory` (whose remote form is the blob `blob`) into the vault."""
         vault = self.store.vault
         name = file or vault.free_name(memory)
         conn = self.store.index.connection()
         links = {i: f.removesuffix(".md") for i, f in index.files_of(conn, memory.related).items()}
         stat, _ = vault.write(memory, name, links, durable=self.durable)
-        snapshot.record(stat, memory)
+        snapshot.record(stat, memory, blob)
         self.written += 1
 
     def _playbooks(

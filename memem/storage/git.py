@@ -169,7 +169,9 @@ class Git:
     def init(self) -> None:
         self.git_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.run("init", "--quiet", "--bare", str(self.git_dir))
-        self.run("config", "gc.autoDetach", "false")
+        # No automatic gc: it would block a sync for seconds at a time; `pack` does it when
+        # many objects were written.
+        self.run("config", "gc.auto", "0")
 
     def healthy(self) -> str:
         """Why the repository cannot be used ("" when it can): missing pieces, a ref that
@@ -252,6 +254,7 @@ class Git:
             "fetch",
             "--quiet",
             "--no-tags",
+            "--no-auto-gc",
             "--no-write-fetch-head",
             url,
             f"+refs/heads/{BRANCH}:{REMOTE_REF}",
@@ -294,6 +297,10 @@ class Git:
             raise GitError(_one_line(err, f"git push exited with {code}"), unreachable=True)
         self.run("update-ref", REMOTE_REF, commit)
         return True
+
+    def pack(self) -> None:
+        """Pack the loose objects (a first push writes one per memory)."""
+        self.run("repack", "-d", "-q")
 
     # -- objects -------------------------------------------------------------------------------
 
