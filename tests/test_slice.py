@@ -142,7 +142,7 @@ def test_memories_of_another_branch_rank_lower_and_the_rest_as_they_were() -> No
     other = on("feature-y", "Totals are rounded per invoice over there", 0.75)
     ranked = prefer_branch([mine, shared, other], "feature-x")
     assert [c.score for c in ranked] == [0.7, 0.6, 0.75 * OTHER_BRANCH]
-    assert [i.text for i in select(ranked)][0] == mine.memory.content
+    assert select(ranked)[0].text == mine.memory.content
 
 
 def test_a_strong_match_of_another_branch_still_shows_marked_with_its_branch() -> None:
