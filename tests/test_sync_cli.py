@@ -352,3 +352,14 @@ def test_json_output_is_one_document(remote: Path, laptop: Device) -> None:
     laptop.ok("sync", "init", str(remote))
     json.loads(laptop.ok("sync", "status", "--json"))
     json.loads(laptop.ok("team", "list", "--json"))
+
+
+def test_a_private_memory_never_leaves_the_machine(remote: Path, laptop: Device) -> None:
+    shared = laptop.save("The office wifi is guest-net.", "--project", "office")
+    private = laptop.save("My locker code is in my notebook.", "--project", "office", "--private")
+    laptop.ok("sync", "init", str(remote))
+    laptop.ok("sync")
+    assert remote_files(remote) == [f"{shared}.md"]
+    assert laptop.ids() == {shared, private}
+    (status,) = laptop.json("sync", "status")
+    assert status["ahead"] == 0 and status["held"] == []  # not waiting, not held: private
