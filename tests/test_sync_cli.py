@@ -137,6 +137,7 @@ def test_a_failing_channel_exits_1_with_the_reason_and_is_shown_blocked(
     done = laptop.run("sync")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "memem: sync of personal failed: " in done.stderr
+    assert done.stdout.startswith("personal: failed, pulled 0, pushed 0")
     (status,) = laptop.json("sync", "status")
     assert status["blocked"] is True and status["last_error"] and status["next_try"]
     assert status["ahead"] == 1  # the change waits

@@ -252,6 +252,8 @@ class Daemon:
             try:
                 outcomes = sync.run(due_only=True, pause=pause)
                 errors = [f"{o.channel}: {o.error}" for o in outcomes if not o.ok]
+                for error in errors:
+                    log.warning("a sync channel failed", extra={"error": redact(error)})
                 self.sync["last_error"] = redact("; ".join(errors))
             except Exception as exc:  # the crash guard: recall and mining carry on
                 log.exception("sync failed")
