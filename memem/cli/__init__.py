@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("demo", None, "Seed a temporary vault with sample memories and search it.")
     p = add("slice", cmd_slice, "The Active Memory Slice a hook would inject for QUERY.")
     p.add_argument("query")
-    p.add_argument("--scope", help="project (default: from --cwd: its git root's name)")
+    p.add_argument("--scope", help="project (default: from --cwd: its git repository's)")
     p.add_argument("--session-id", help="continue this session (no repeats)")
     p.add_argument("--cwd", help="working directory (default: the current one)")
     p.add_argument("--task-mode", choices=("debug", "implement", "review", "plan"))

@@ -265,6 +265,7 @@ class Miner:
                         source_type="mined",
                         source_session=session,
                         situations=lesson.situations,
+                        branch=transcript.learned_on(chunk),
                     )
                 except SecurityError:
                     refused += 1

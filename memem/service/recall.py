@@ -19,7 +19,16 @@ from memem.core.fence import label
 from memem.core.memory import normalize_project
 from memem.core.prompts import is_trivial, topic_shifted
 from memem.core.ranking import Scored
-from memem.core.slice import Environment, Slice, merge, note, propose, render, select
+from memem.core.slice import (
+    Environment,
+    Slice,
+    merge,
+    note,
+    prefer_branch,
+    propose,
+    render,
+    select,
+)
 from memem.core.text import query_terms
 from memem.storage import index, retrieval
 from memem.storage import projects as aliases
@@ -367,7 +376,13 @@ def build(
             project=scope,
         )
         groups.append([Scored(touched, 0.0, "artifact")])
-    items = select(merge(*groups), seen=seen if event != "compact" else set(), task_mode=task_mode)
+    # The cwd's branch, when the slice is for the cwd's project.
+    branch = env.branch if scope == env.project else ""
+    items = select(
+        prefer_branch(merge(*groups), branch),
+        seen=seen if event != "compact" else set(),
+        task_mode=task_mode,
+    )
     if not [i for i in items if i.source != "artifact"]:
         session.terms = terms or session.terms
         session.save(path)
@@ -378,8 +393,8 @@ def build(
             project=scope,
             ranking=ranking,
         )
-    # The header names the slice's scope; the branch only when that is the cwd's project.
-    where = Environment(project=scope, branch=env.branch if scope == env.project else "")
+    # The header names the slice's scope, and the branch; render marks the items of others.
+    where = Environment(project=scope, branch=branch)
     text = render(items, where)
     session.injected += [i.id for i in items if i.id not in session.injected]
     session.terms = terms or session.terms

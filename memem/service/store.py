@@ -401,8 +401,8 @@ class Store:
         briefing: bool = False,
     ) -> Slice:
         """The Active Memory Slice for `query`: what a hook would inject, as markdown plus its
-        items (id, role, layer, score). `scope` is the project (default: from `cwd`, the
-        git root's name). With `writeback_preview` the slice lists the writes it proposes;
+        items (id, role, layer, score). `scope` is the project (default: from `cwd`, its
+        repository's: `project_of`). With `writeback_preview` the slice lists the writes it proposes;
         with `auto_commit_safe` the safe ones (an explicit "remember that ...") are saved.
         A `briefing` also carries the project's L0 anchors and playbook, as at session start."""
         from memem.service import recall
