@@ -511,3 +511,18 @@ def test_hostile_remote_files_are_refused_without_stopping_the_sync(
     assert b.file_ids() == set()  # the tombstone purged the one memory, without its reason
     stones = (b.state_dir / "tombstones.jsonl").read_text()
     assert kept.id in stones and "evil" not in stones
+
+
+def test_progress_follows_reading_pulling_and_pushing(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "memories.git")
+    a, b = devices["a"], devices["b"]
+    for n in range(3):
+        a.store.save(f"Service {n} is deployed by the {n}th pipeline", project="ops")
+    seen: list[tuple[str, int, int]] = []
+    ok(a.sync.connect(str(remote), progress=lambda *step: seen.append(step)))
+    assert ("reading", 3, 3) in seen and ("pushing", 3, 3) in seen
+    seen.clear()
+    ok(b.sync.connect(str(remote), progress=lambda *step: seen.append(step)))
+    assert ("pulling", 3, 3) in seen

@@ -42,6 +42,7 @@ BULK: Final = 64
 REBUILD_AT: Final = 1000
 # Pushing more files than this packs the loose objects they were written as.
 PACK_AT: Final = 1000
+PROGRESS_EVERY: Final = 500
 
 
 def _no_pause() -> None:
@@ -67,9 +68,11 @@ class Replica:
         self.bad_incoming: list[Held] = []
         self.written = 0
         self.durable = True
+        self.progress: Progress | None = None
 
     def run(self, pause: Callable[[], None] | None, progress: Progress | None) -> Outcome:
         pause = pause or _no_pause
+        self.progress = progress
         problem = self.git.healthy()
         if problem:
             self._repair(problem)
@@ -239,8 +242,10 @@ class Replica:
         self.durable = len(pulls) < BULK
         blobs = self.git.read_blobs(pulls.values())
         authors = self.git.authors(self.state.head, head, [merge.MEMORIES.rstrip("/")])
-        for memory_id, sha in sorted(pulls.items()):
+        for n, (memory_id, sha) in enumerate(sorted(pulls.items()), start=1):
             pause()
+            if self.progress and (n % PROGRESS_EVERY == 0 or n == len(pulls)):
+                self.progress("pulling", n, len(pulls))
             path = merge.memory_path(memory_id)
             if sha not in blobs:
                 self.bad_incoming.append(Held(memory_id, path, "larger than a memory file may be"))
