@@ -5,7 +5,11 @@ local disk, each device or teammate a separate home (tests/devices.py); their ou
 from __future__ import annotations
 
 import json
+import os
+import pty
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -364,3 +368,37 @@ def test_a_private_memory_never_leaves_the_machine(remote: Path, laptop: Device)
     assert laptop.ids() == {shared, private}
     (status,) = laptop.json("sync", "status")
     assert status["ahead"] == 0 and status["held"] == []  # not waiting, not held: private
+
+
+def test_a_first_sync_shows_its_progress_on_a_terminal(
+    remote: Path, laptop: Device, desktop: Device
+) -> None:
+    for n in range(3):
+        laptop.save(f"Fact number {n} about the {('red', 'blue', 'green')[n]} build.")
+    laptop.ok("sync", "init", str(remote))
+    primary, secondary = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "memem", "sync", "init", str(remote)],
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            env=desktop.env,
+            cwd=desktop.home,
+            timeout=120,
+        )
+        os.close(secondary)
+        shown = b""
+        while chunk := _read_pty(primary):
+            shown += chunk
+    finally:
+        os.close(primary)
+    assert done.returncode == 0
+    assert b"pulling 3/3 memories..." in shown and shown.endswith(b"\r\x1b[K")
+    assert b"\x1b" not in done.stdout  # only the terminal gets the progress line
+
+
+def _read_pty(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: the other end is closed and everything was read
+        return b""
