@@ -129,3 +129,14 @@ def test_a_sync_by_hand_and_the_engines_never_fight(tmp_path: Path, engines: Eng
     assert sync_state(env)["last_error"] == ""
     laptop.ok("sync")
     assert saved <= laptop.ids()
+
+
+def test_an_engine_without_sync_connected_makes_nothing_for_it(
+    tmp_path: Path, engines: Engines
+) -> None:
+    desktop = Device(tmp_path, "Ada-desktop")
+    env = with_engine(desktop, MEMEM_SYNC_INTERVAL="0.1")
+    engines.start(env)
+    desktop.save("Nothing here is shared.", "--project", "ops")
+    wait_until(lambda: answers(env) is not None, timeout=60, what="the engine answering")
+    assert sync_state(env)["runs"] == 0 and not (desktop.state / "sync").exists()
