@@ -98,10 +98,7 @@ def test_kill_9_during_a_sync_then_the_next_sync_finishes_cleanly(
 ) -> None:
     remote = bare(tmp_path / "memories.git")
     a = devices["a"]
-    saved = {
-        a.store.save(f"Service {n} listens on port {9000 + n}", project="ops").id
-        for n in range(400)
-    }
+    saved = a.write_memories(400)
     ok(a.sync.connect(str(remote)))
     b_root = tmp_path / "devices" / "b"
     vault = b_root / "vault" / "memem" / "memories"
