@@ -199,3 +199,16 @@ def test_a_remote_rewritten_by_force_loses_nothing(
     ok(a.sync.run())
     assert a.ids() == b.ids() == {first.id, second.id}
     assert {f"memories/{first.id}.md", f"memories/{second.id}.md"} == set(remote_files(remote))
+
+
+def test_connecting_again_over_a_broken_local_repository_repairs_it(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "memories.git")
+    a = devices["a"]
+    memory = a.store.save("Feature branches are rebased, never merged", project="web")
+    ok(a.sync.connect(str(remote)))
+    (a.state_dir / "sync" / "personal.git" / "HEAD").write_bytes(b"\x00garbage")
+    assert ok(a.sync.connect(str(remote))).pushed == 0
+    assert f"memories/{memory.id}.md" in remote_files(remote)
+    assert not list((a.state_dir / "sync").glob("*.probe.git"))
