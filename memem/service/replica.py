@@ -25,7 +25,7 @@ from memem.core.memory import Memory, check_id, format_datetime, normalize_proje
 from memem.errors import InvalidInput
 from memem.service import purging, recall
 from memem.service.linking import Progress
-from memem.service.snapshot import Snapshot, eligible, playbooks, scan_text
+from memem.service.snapshot import Local, Snapshot, eligible, playbooks, scan_text
 from memem.service.store import Store
 from memem.service.sync import Conflict, Held, Outcome
 from memem.storage import index, syncstate, tombstones
@@ -193,6 +193,9 @@ class Replica:
             stone = Tombstone.from_json(read.get(remote[path], b""))
             if stone is None or stone.id != memory_id or not _is_id(memory_id):
                 continue
+            found = snapshot.by_id.get(memory_id)
+            if found is not None and not self._shared(found, memory_id):
+                continue  # a remote purges only what it was given: not a private memory
             local[memory_id] = self._purge(stone, snapshot)
         for memory_id, stone in local.items():
             path = merge.memory_path(memory_id)
@@ -205,6 +208,14 @@ class Replica:
                 out[path] = None
             self.state.base.pop(path, None)
         return set(local) | set(theirs)
+
+    def _shared(self, local: Local, memory_id: str) -> bool:
+        """Whether the local memory `local` was agreed with this channel's remote and may
+        still go there: only then may the remote's tombstone purge it (a teammate cannot
+        purge a private memory, one of another project, or one never shared with them)."""
+        if local.private or (self.config.project not in (None, local.project)):
+            return False
+        return merge.memory_path(memory_id) in self.state.base
 
     def _purge(self, stone: Tombstone, snapshot: Snapshot) -> Tombstone:
         """Purge what an incoming tombstone names (its reason left out if the scan refuses

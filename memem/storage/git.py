@@ -45,7 +45,15 @@ EMPTY_SHA: Final = "0" * 40
 MAX_BLOB_BYTES: Final = 1024 * 1024
 _URL_USERINFO: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 _SCP_USERINFO: Final = re.compile(r"^[^/@:\s]+@(?=[^/:\s]+:)")
-_ENV: Final = ("GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "LANGUAGE=C", "GIT_PAGER=cat")
+# GIT_ALLOW_PROTOCOL: the transports memem talks over, whatever the user's `protocol.allow`
+# says; a remote such as `ext::sh -c ...` (a command) or `fd::` is refused by git itself.
+_ENV: Final = (
+    "GIT_TERMINAL_PROMPT=0",
+    "LC_ALL=C",
+    "LANGUAGE=C",
+    "GIT_PAGER=cat",
+    "GIT_ALLOW_PROTOCOL=file:git:http:https:ssh",
+)
 # What a git hook or an editor's git integration may have set for its own repository: memem
 # runs in one (a Claude Code session started from a hook, say) and must work on its own.
 _UNSET: Final = (
@@ -248,6 +256,7 @@ class Git:
         out = self.run(
             "ls-remote",
             "--heads",
+            "--",  # a remote that begins with `-` is a remote, not `--upload-pack=...`
             url,
             f"refs/heads/{BRANCH}",
             config=self._network_config(),
@@ -272,6 +281,7 @@ class Git:
             "--no-tags",
             "--no-auto-gc",
             "--no-write-fetch-head",
+            "--",
             url,
             f"+refs/heads/{BRANCH}:{REMOTE_REF}",
             config=self._network_config(),
@@ -302,6 +312,7 @@ class Git:
         code, out, err = self.spawn(
             "push",
             "--porcelain",
+            "--",
             url,
             f"{commit}:refs/heads/{BRANCH}",
             config=self._network_config(),
