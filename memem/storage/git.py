@@ -41,6 +41,8 @@ NICENESS: Final = 10
 FALLBACK_NAME: Final = "memem"
 FALLBACK_EMAIL: Final = "memem@localhost"
 EMPTY_SHA: Final = "0" * 40
+_FILE_MODES: Final = (b"100644", b"100755")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # The largest file taken from a remote (a memory file's own limit, `vault.MAX_FILE_BYTES`).
 MAX_BLOB_BYTES: Final = 1024 * 1024
 _URL_USERINFO: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
@@ -342,7 +344,8 @@ class Git:
                 continue
             meta, _, path = entry.partition(b"\t")
             parts = meta.split()
-            if len(parts) == 3 and parts[1] == b"blob":
+            # Regular files only: a symlink's blob is its target's path, not a memory.
+            if len(parts) == 3 and parts[0] in _FILE_MODES and parts[1] == b"blob":
                 found[path.decode("utf-8", "replace")] = parts[2].decode()
         return found
 
@@ -446,9 +449,11 @@ class Git:
         )
         found: dict[str, str] = {}
         author = ""
-        for line in out.decode("utf-8", "replace").splitlines():
+        # Lines end at "\n" only: a name may hold "\r" or U+2028 (a hostile commit object)
+        # and must not read as a file name; its control characters are dropped.
+        for line in out.decode("utf-8", "replace").split("\n"):
             if line.startswith("\x01"):
-                author = line[1:].strip()
+                author = " ".join(_CONTROL.sub(" ", line[1:]).split())
             elif line and line not in found:
                 found[line] = author
         return found
