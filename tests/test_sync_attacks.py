@@ -287,3 +287,50 @@ def test_a_private_memory_leaves_no_trace_in_commits_or_tombstones(
     assert secret.id.encode() not in everything
     assert b"Private plans" not in everything
     assert all(secret.id not in p for p in remote_files(remote))
+
+
+def test_a_url_with_a_token_in_a_remote_helpers_form_is_refused_and_never_stored(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    device = devices["a"]
+    token = "tok3n" + "Zq7Lm2Xv9Rt4Kp8Wn3"
+    for remote in (
+        f"https::https://user:{token}@127.0.0.1:9/acme/shop.git",
+        f"https://{token}x@127.0.0.1:9/acme/shop.git",
+    ):
+        with pytest.raises(SyncError) as caught:
+            device.sync.connect(remote)
+        assert token not in str(caught.value)
+    assert device.sync.channels() == []
+    for path in device.state_dir.rglob("*"):
+        assert not path.is_file() or token.encode() not in path.read_bytes()
+
+
+def test_a_channel_name_cannot_leave_the_state_dir(devices: dict[str, Device]) -> None:
+    device = devices["a"]
+    for name in ("../x", "/", "a/b", "x" * 200, "-x", ".git", "a\nb"):
+        with pytest.raises(InvalidInput):
+            device.sync.connect("/nowhere", name=name, project="shop")
+
+
+# -- identity -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https::https://x-access-token:ghp_T0kenT0kenT0ken@github.com/acme/shop.git",
+        "x-access-token:ghp_T0kenT0kenT0ken@github.com:acme/shop.git",
+        "https://github.com/acme/shop.git?private_token=ghp_T0kenT0kenT0ken",
+    ],
+)
+def test_a_token_in_the_repositorys_remote_never_reaches_the_project_name(
+    tmp_path: Path, url: str
+) -> None:
+    from memem.storage.workspace import project_of
+
+    root = tmp_path / "checkout"
+    git("init", "-q", str(root))
+    with (root / ".git" / "config").open("a") as config:
+        config.write(f'[include]\n\tpath = /dev/zero\n[remote "origin"]\n\turl = {url}\n')
+    assert project_of(root) == "acme-shop"

@@ -86,8 +86,10 @@ def credentials_in(url: str) -> str:
     """Why `url` cannot be stored ("" when it can): it carries a password or a token."""
     if "://" not in url:
         return ""
+    # `https::https://user:token@host/...` (a remote helper's form): the address is checked.
+    address = url.rpartition("::")[2] if "::" in url.partition("://")[0] else url
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(address)
     except ValueError:
         return "not a URL git can use"
     if parts.password is not None:
