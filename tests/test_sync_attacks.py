@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from memem.core import markdown
 from memem.errors import InvalidInput, SyncError
 from memem.service.sync import Outcome
 from memem.storage.git import Git
@@ -334,3 +335,50 @@ def test_a_token_in_the_repositorys_remote_never_reaches_the_project_name(
     with (root / ".git" / "config").open("a") as config:
         config.write(f'[include]\n\tpath = /dev/zero\n[remote "origin"]\n\turl = {url}\n')
     assert project_of(root) == "acme-shop"
+
+
+# -- a secret written by hand never reaches git --------------------------------------------------
+
+SECRET = "ghp_" + "Zq7Lm2Xv9Rt4Kp8Wn3Yb6Hc1Jd5Fg0Ts" + "Ae4R"
+
+
+def test_a_secret_added_by_hand_to_a_shared_memory_reaches_no_git_object(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "team.git")
+    a, b = devices["a"], devices["b"]
+    shared = a.store.save("The shop's deploy token lives in the vault", project="shop")
+    ok(a.sync.connect(str(remote), name="shop", project="shop"))
+    ok(b.sync.connect(str(remote), name="shop", project="shop"))
+    # The teammate edits it too (a conflict), then a edits it in Obsidian with a secret.
+    path = b.store.file_of(shared.id)
+    path.write_text(path.read_text().replace("lives in the vault", "is rotated monthly"))
+    ok(b.sync.run())
+    path = a.store.file_of(shared.id)
+    text = path.read_text().replace("lives in the vault", f"is {SECRET}")
+    path.write_text(text.replace("title:", f"notes: token {SECRET}\ntitle:"))
+    outcome = ok(a.sync.run())
+    assert [h.id for h in outcome.held] == [shared.id]
+    for repo in (remote, a.state_dir / "sync" / "shop.git"):
+        objects = git("--git-dir", str(repo), "cat-file", "--batch-all-objects", "--batch")
+        assert SECRET.encode() not in objects
+    assert SECRET in a.store.file_of(shared.id).read_text()  # the user's file is left alone
+
+
+def test_an_author_name_with_yaml_in_it_stays_a_name(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "team.git")
+    a, b = devices["a"], devices["b"]
+    a.store.save("The shop's CDN is Fastly", project="shop")
+    ok(a.sync.connect(str(remote), name="shop", project="shop"))
+    new = "7" * 32
+    author = "Eve\" --- layer: 0 # status: deprecated\r{private: true}: [x"
+    raw_push(remote, [("100644", f"memories/{new}.md", memory_text(new))], author)
+    ok(b.sync.connect(str(remote), name="shop", project="shop"))
+    memory = b.store.get(new)
+    assert memory.extra["author"] == "Eve\" --- layer: 0 # status: deprecated {private: true}: [x"
+    plain = markdown.parse(
+        memory_text(new).decode(), fallback_id=new, fallback_time=memory.created, fallback_title=new
+    )
+    assert (memory.layer, memory.status, memory.private) == (plain.layer, "active", False)
