@@ -158,8 +158,9 @@ class Replica:
         stones = self._tombstones(remote, snapshot, out)
         pulls: dict[str, str] = {}  # memory id -> remote blob
         ids = {merge.id_of(p, merge.MEMORIES, ".md") for p in (*remote, *base)}
-        ids |= set(snapshot.by_id)
-        ids.discard("")
+        # A remote path that names no id is no memory memem wrote (nor listed: its name is
+        # a teammate's text, and sync's status is shown to the model by /memem-status).
+        ids = {i for i in ids if _is_id(i)} | set(snapshot.by_id)
         for memory_id in sorted(ids - stones):
             path = merge.memory_path(memory_id)
             local = snapshot.by_id.get(memory_id)
@@ -311,11 +312,12 @@ class Replica:
                 fallback_time=self.now,
                 fallback_title=memory_id,
             )
-        except (UnicodeDecodeError, InvalidInput) as exc:
-            self.bad_incoming.append(Held(memory_id, path, f"not a memory file: {exc}"))
+        except (UnicodeDecodeError, InvalidInput):
+            # memem's own words: the parser's would quote the teammate's text.
+            self.bad_incoming.append(Held(memory_id, path, "not a memory file memem can read"))
             return None
         if memory.id != memory_id:
-            self.bad_incoming.append(Held(memory_id, path, f"its id is {memory.id!r}"))
+            self.bad_incoming.append(Held(memory_id, path, "its id is not its file's name"))
             return None
         return memory
 
