@@ -90,6 +90,8 @@ def memory_text(memory_id: str, project: str = "shop", body: str = "Harmless not
         "--receive-pack=touch PWNED;:",
         "ext::sh -c touch% PWNED",
         "fd::0",
+        "evil::touch PWNED",
+        "-oProxyCommand=touch PWNED:x",
     ],
 )
 def test_a_remote_that_is_an_option_or_a_command_runs_nothing(
@@ -325,6 +327,7 @@ def test_a_channel_name_cannot_leave_the_state_dir(devices: dict[str, Device]) -
         "https::https://x-access-token:ghp_T0kenT0kenT0ken@github.com/acme/shop.git",
         "x-access-token:ghp_T0kenT0kenT0ken@github.com:acme/shop.git",
         "https://github.com/acme/shop.git?private_token=ghp_T0kenT0kenT0ken",
+        "ssh://git@github.com/\u0430cme/sh\u03bfp.git",  # Cyrillic a, Greek o: one project
     ],
 )
 def test_a_token_in_the_repositorys_remote_never_reaches_the_project_name(
