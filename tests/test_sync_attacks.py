@@ -409,3 +409,41 @@ def test_what_a_remote_names_or_writes_reaches_the_sync_status_only_as_memems_ow
     assert {h.id for h in outcome.quarantined} == {"8" * 32, "9" * 32}
     shown = json.dumps([s.to_dict() for s in b.sync.status()]) + json.dumps(outcome.to_dict())
     assert "ignore" not in shown and "curl" not in shown
+
+
+def test_many_incoming_files_are_read_a_bounded_number_at_a_time(
+    tmp_path: Path, devices: dict[str, Device], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memem.service import replica
+
+    monkeypatch.setattr(replica, "READ_AT_ONCE", 3)
+    read = Git.read_blobs
+    batches: list[int] = []
+
+    def counted(self: Git, shas: object, limit: int = 1 << 20) -> dict[str, bytes]:
+        found = read(self, shas, limit)  # type: ignore[arg-type]
+        batches.append(len(found))
+        return found
+
+    remote = bare(tmp_path / "memories.git")
+    a, b = devices["a"], devices["b"]
+    ids = a.write_memories(10)
+    ok(a.sync.connect(str(remote)))
+    monkeypatch.setattr(Git, "read_blobs", counted)
+    assert ok(b.sync.connect(str(remote))).pulled == 10
+    assert b.ids() == ids
+    assert max(batches) <= 3
+
+
+def test_a_tombstone_larger_than_one_is_not_read(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "memories.git")
+    a, b = devices["a"], devices["b"]
+    kept = a.store.save("The shop's CDN is Fastly", project="shop")
+    ok(a.sync.connect(str(remote)))
+    ok(b.sync.connect(str(remote)))
+    stone = {"id": kept.id, "at": "2030-01-01T00:00:00Z", "reason": "x", "pad": "x" * 900_000}
+    raw_push(remote, [("100644", f"tombstones/{kept.id}.json", json.dumps(stone).encode())])
+    ok(b.sync.run())
+    assert kept.id in b.ids()

@@ -43,6 +43,11 @@ REBUILD_AT: Final = 1000
 # Pushing more files than this packs the loose objects they were written as.
 PACK_AT: Final = 1000
 PROGRESS_EVERY: Final = 500
+# Incoming files are read this many at a time: a remote may hold any number of files up to
+# 1 MB each, and all of them at once would not fit in memory.
+READ_AT_ONCE: Final = 256
+# A tombstone is a line of JSON; a larger file in tombstones/ is not one.
+TOMBSTONE_BYTES: Final = 4096
 
 
 def _no_pause() -> None:
@@ -187,7 +192,9 @@ class Replica:
         local = tombstones.read(self.store.settings.state_dir)
         theirs = {merge.id_of(p, merge.TOMBSTONES, ".json"): p for p in remote}
         theirs.pop("", None)
-        read = self.git.read_blobs(remote[p] for i, p in theirs.items() if i not in local)
+        read = self.git.read_blobs(
+            (remote[p] for i, p in theirs.items() if i not in local), TOMBSTONE_BYTES
+        )
         for memory_id, path in theirs.items():
             if memory_id in local:
                 continue
@@ -252,9 +259,12 @@ class Replica:
         the loser as a superseded version (written here, and pushed)."""
         assert head is not None
         self.durable = len(pulls) < BULK
-        blobs = self.git.read_blobs(pulls.values())
         authors = self.git.authors(self.state.head, head, [merge.MEMORIES.rstrip("/")])
-        for n, (memory_id, sha) in enumerate(sorted(pulls.items()), start=1):
+        order = sorted(pulls.items())
+        blobs: dict[str, bytes] = {}
+        for n, (memory_id, sha) in enumerate(order, start=1):
+            if (n - 1) % READ_AT_ONCE == 0:
+                blobs = self.git.read_blobs(s for _, s in order[n - 1 : n - 1 + READ_AT_ONCE])
             pause()
             if self.progress and (n % PROGRESS_EVERY == 0 or n == len(pulls)):
                 self.progress("pulling", n, len(pulls))
