@@ -260,6 +260,10 @@ def test_an_author_name_cannot_claim_other_files_or_carry_control_characters(
     found = Git(remote).authors(None, "memem", ["memories"])
     assert found[f"memories/{new}.md"] == f"Eve memories/{kept.id}.md x [2J"
     assert found[f"memories/{kept.id}.md"] == "memem"  # the fallback identity of device a
+    raw_push(remote, [("100644", f"memories/{new}.md", memory_text(new, body="v2"))], "E" * 9999)
+    assert Git(remote).authors(None, "memem", ["memories"])[f"memories/{new}.md"] == (
+        "E" * 99 + "…"
+    )
 
 
 def test_a_symlink_in_the_remote_is_not_read_as_a_memory(

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
+from memem.core.text import clip
 from memem.errors import SyncError
 
 log = logging.getLogger("memem.storage.git")
@@ -41,6 +42,8 @@ NICENESS: Final = 10
 FALLBACK_NAME: Final = "memem"
 FALLBACK_EMAIL: Final = "memem@localhost"
 EMPTY_SHA: Final = "0" * 40
+# The longest author name written into a pulled memory (a raw commit's may be any length).
+AUTHOR_CHARS: Final = 100
 _FILE_MODES: Final = (b"100644", b"100755")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # The largest file taken from a remote (a memory file's own limit, `vault.MAX_FILE_BYTES`).
@@ -455,7 +458,7 @@ class Git:
         # and must not read as a file name; its control characters are dropped.
         for line in out.decode("utf-8", "replace").split("\n"):
             if line.startswith("\x01"):
-                author = " ".join(_CONTROL.sub(" ", line[1:]).split())
+                author = clip(_CONTROL.sub(" ", line[1:]), AUTHOR_CHARS)
             elif line and line not in found:
                 found[line] = author
         return found
