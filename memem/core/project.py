@@ -25,6 +25,8 @@ PREFERRED_REMOTES: Final = ("upstream", "origin")
 
 # `[remote "name"]`: git's subsection names are quoted, with \" and \\ escaped.
 _REMOTE_SECTION: Final = re.compile(r'\[\s*remote\s+"((?:[^"\\]|\\.)*)"\s*\]', re.IGNORECASE)
+# `<transport>::<address>` (a remote helper): the address is what names the repository.
+_HELPER: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")
 _URL_SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://(.*)", re.DOTALL)
 # scp-like `[user@]host:path` (git reads it so when the colon comes before any slash).
 _SCP: Final = re.compile(r"(?:[^@/]*@)?[^:/]+:(.*)", re.DOTALL)
@@ -83,6 +85,9 @@ def name_from_remote(url: str) -> str | None:
     """The project name a remote url gives (see the module docstring), before
     `normalize_project`; None when the url names nothing."""
     text = url.strip()
+    helper = _HELPER.match(text)
+    if helper:
+        text = text[helper.end() :]
     scheme = _URL_SCHEME.fullmatch(text)
     if scheme and scheme.group(1).lower() != "file":
         # The path after the authority (credentials, host and port), without query or fragment.

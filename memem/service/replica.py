@@ -25,7 +25,7 @@ from memem.core.memory import Memory, check_id, format_datetime, normalize_proje
 from memem.errors import InvalidInput
 from memem.service import purging, recall
 from memem.service.linking import Progress
-from memem.service.snapshot import Snapshot, eligible, playbooks, scan_text
+from memem.service.snapshot import Local, Snapshot, eligible, playbooks, scan_text
 from memem.service.store import Store
 from memem.service.sync import Conflict, Held, Outcome
 from memem.storage import index, syncstate, tombstones
@@ -43,6 +43,11 @@ REBUILD_AT: Final = 1000
 # Pushing more files than this packs the loose objects they were written as.
 PACK_AT: Final = 1000
 PROGRESS_EVERY: Final = 500
+# Incoming files are read this many at a time: a remote may hold any number of files up to
+# 1 MB each, and all of them at once would not fit in memory.
+READ_AT_ONCE: Final = 256
+# A tombstone is a line of JSON; a larger file in tombstones/ is not one.
+TOMBSTONE_BYTES: Final = 4096
 
 
 def _no_pause() -> None:
@@ -158,8 +163,9 @@ class Replica:
         stones = self._tombstones(remote, snapshot, out)
         pulls: dict[str, str] = {}  # memory id -> remote blob
         ids = {merge.id_of(p, merge.MEMORIES, ".md") for p in (*remote, *base)}
-        ids |= set(snapshot.by_id)
-        ids.discard("")
+        # A remote path that names no id is no memory memem wrote (nor listed: its name is
+        # a teammate's text, and sync's status is shown to the model by /memem-status).
+        ids = {i for i in ids if _is_id(i)} | set(snapshot.by_id)
         for memory_id in sorted(ids - stones):
             path = merge.memory_path(memory_id)
             local = snapshot.by_id.get(memory_id)
@@ -186,13 +192,18 @@ class Replica:
         local = tombstones.read(self.store.settings.state_dir)
         theirs = {merge.id_of(p, merge.TOMBSTONES, ".json"): p for p in remote}
         theirs.pop("", None)
-        read = self.git.read_blobs(remote[p] for i, p in theirs.items() if i not in local)
+        read = self.git.read_blobs(
+            (remote[p] for i, p in theirs.items() if i not in local), TOMBSTONE_BYTES
+        )
         for memory_id, path in theirs.items():
             if memory_id in local:
                 continue
             stone = Tombstone.from_json(read.get(remote[path], b""))
             if stone is None or stone.id != memory_id or not _is_id(memory_id):
                 continue
+            found = snapshot.by_id.get(memory_id)
+            if found is not None and not self._shared(found, memory_id):
+                continue  # a remote purges only what it was given: not a private memory
             local[memory_id] = self._purge(stone, snapshot)
         for memory_id, stone in local.items():
             path = merge.memory_path(memory_id)
@@ -205,6 +216,14 @@ class Replica:
                 out[path] = None
             self.state.base.pop(path, None)
         return set(local) | set(theirs)
+
+    def _shared(self, local: Local, memory_id: str) -> bool:
+        """Whether the local memory `local` was agreed with this channel's remote and may
+        still go there: only then may the remote's tombstone purge it (a teammate cannot
+        purge a private memory, one of another project, or one never shared with them)."""
+        if local.private or (self.config.project not in (None, local.project)):
+            return False
+        return merge.memory_path(memory_id) in self.state.base
 
     def _purge(self, stone: Tombstone, snapshot: Snapshot) -> Tombstone:
         """Purge what an incoming tombstone names (its reason left out if the scan refuses
@@ -240,9 +259,12 @@ class Replica:
         the loser as a superseded version (written here, and pushed)."""
         assert head is not None
         self.durable = len(pulls) < BULK
-        blobs = self.git.read_blobs(pulls.values())
         authors = self.git.authors(self.state.head, head, [merge.MEMORIES.rstrip("/")])
-        for n, (memory_id, sha) in enumerate(sorted(pulls.items()), start=1):
+        order = sorted(pulls.items())
+        blobs: dict[str, bytes] = {}
+        for n, (memory_id, sha) in enumerate(order, start=1):
+            if (n - 1) % READ_AT_ONCE == 0:
+                blobs = self.git.read_blobs(s for _, s in order[n - 1 : n - 1 + READ_AT_ONCE])
             pause()
             if self.progress and (n % PROGRESS_EVERY == 0 or n == len(pulls)):
                 self.progress("pulling", n, len(pulls))
@@ -300,11 +322,12 @@ class Replica:
                 fallback_time=self.now,
                 fallback_title=memory_id,
             )
-        except (UnicodeDecodeError, InvalidInput) as exc:
-            self.bad_incoming.append(Held(memory_id, path, f"not a memory file: {exc}"))
+        except (UnicodeDecodeError, InvalidInput):
+            # memem's own words: the parser's would quote the teammate's text.
+            self.bad_incoming.append(Held(memory_id, path, "not a memory file memem can read"))
             return None
         if memory.id != memory_id:
-            self.bad_incoming.append(Held(memory_id, path, f"its id is {memory.id!r}"))
+            self.bad_incoming.append(Held(memory_id, path, "its id is not its file's name"))
             return None
         return memory
 

@@ -167,6 +167,8 @@ def _remote_location(remote: str) -> str:
     text = remote.strip()
     if not text:
         raise InvalidInput("a remote is needed: a git URL or the path of a repository")
+    if text.startswith("-"):
+        raise InvalidInput(f"not a remote: {text!r} (it reads as an option of git)")
     scp_like = re.match(r"^[^/]+:", text) is not None and "://" not in text
     if "://" in text or (scp_like and not os.path.exists(text)):
         return text

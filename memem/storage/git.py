@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
+from memem.core.text import clip
 from memem.errors import SyncError
 
 log = logging.getLogger("memem.storage.git")
@@ -41,11 +42,23 @@ NICENESS: Final = 10
 FALLBACK_NAME: Final = "memem"
 FALLBACK_EMAIL: Final = "memem@localhost"
 EMPTY_SHA: Final = "0" * 40
+# The longest author name written into a pulled memory (a raw commit's may be any length).
+AUTHOR_CHARS: Final = 100
+_FILE_MODES: Final = (b"100644", b"100755")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # The largest file taken from a remote (a memory file's own limit, `vault.MAX_FILE_BYTES`).
 MAX_BLOB_BYTES: Final = 1024 * 1024
 _URL_USERINFO: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 _SCP_USERINFO: Final = re.compile(r"^[^/@:\s]+@(?=[^/:\s]+:)")
-_ENV: Final = ("GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "LANGUAGE=C", "GIT_PAGER=cat")
+# GIT_ALLOW_PROTOCOL: the transports memem talks over, whatever the user's `protocol.allow`
+# says; a remote such as `ext::sh -c ...` (a command) or `fd::` is refused by git itself.
+_ENV: Final = (
+    "GIT_TERMINAL_PROMPT=0",
+    "LC_ALL=C",
+    "LANGUAGE=C",
+    "GIT_PAGER=cat",
+    "GIT_ALLOW_PROTOCOL=file:git:http:https:ssh",
+)
 # What a git hook or an editor's git integration may have set for its own repository: memem
 # runs in one (a Claude Code session started from a hook, say) and must work on its own.
 _UNSET: Final = (
@@ -76,8 +89,10 @@ def credentials_in(url: str) -> str:
     """Why `url` cannot be stored ("" when it can): it carries a password or a token."""
     if "://" not in url:
         return ""
+    # `https::https://user:token@host/...` (a remote helper's form): the address is checked.
+    address = url.rpartition("::")[2] if "::" in url.partition("://")[0] else url
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(address)
     except ValueError:
         return "not a URL git can use"
     if parts.password is not None:
@@ -248,6 +263,7 @@ class Git:
         out = self.run(
             "ls-remote",
             "--heads",
+            "--",  # a remote that begins with `-` is a remote, not `--upload-pack=...`
             url,
             f"refs/heads/{BRANCH}",
             config=self._network_config(),
@@ -272,6 +288,7 @@ class Git:
             "--no-tags",
             "--no-auto-gc",
             "--no-write-fetch-head",
+            "--",
             url,
             f"+refs/heads/{BRANCH}:{REMOTE_REF}",
             config=self._network_config(),
@@ -302,6 +319,7 @@ class Git:
         code, out, err = self.spawn(
             "push",
             "--porcelain",
+            "--",
             url,
             f"{commit}:refs/heads/{BRANCH}",
             config=self._network_config(),
@@ -331,7 +349,8 @@ class Git:
                 continue
             meta, _, path = entry.partition(b"\t")
             parts = meta.split()
-            if len(parts) == 3 and parts[1] == b"blob":
+            # Regular files only: a symlink's blob is its target's path, not a memory.
+            if len(parts) == 3 and parts[0] in _FILE_MODES and parts[1] == b"blob":
                 found[path.decode("utf-8", "replace")] = parts[2].decode()
         return found
 
@@ -435,9 +454,11 @@ class Git:
         )
         found: dict[str, str] = {}
         author = ""
-        for line in out.decode("utf-8", "replace").splitlines():
+        # Lines end at "\n" only: a name may hold "\r" or U+2028 (a hostile commit object)
+        # and must not read as a file name; its control characters are dropped.
+        for line in out.decode("utf-8", "replace").split("\n"):
             if line.startswith("\x01"):
-                author = line[1:].strip()
+                author = clip(_CONTROL.sub(" ", line[1:]), AUTHOR_CHARS)
             elif line and line not in found:
                 found[line] = author
         return found

@@ -233,9 +233,10 @@ def alive(pid: int) -> bool:
 
 def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
     """A file's memory after the checks an edit made outside memem must pass: refused text
-    raises Quarantined (unless the user `released` this very content); secrets (in the title,
-    content, project, tags, situations or branch) are kept out of the index (the file is the user's and
-    is not rewritten behind their back)."""
+    (in any field or unknown key) raises Quarantined (unless the user `released` this very
+    content); secrets (in the title, content, project, tags, situations, branch or unknown
+    keys) are kept out of the index (the file is the user's and is not rewritten behind
+    their back)."""
     from memem.core import security
 
     scans = [security.scan(memory.title), security.scan(memory.content)]
@@ -249,7 +250,10 @@ def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
     # The situations are scanned as one text, one a line: a scan costs mostly its fixed part.
     told = [security.scan("\n".join(memory.situations))] if memory.situations else []
     branch = [_scan_name(memory.branch)] if memory.branch else []
-    for scanned in (*scans, *told, *branch):
+    # Unknown keys (`author` from a teammate's commit among them) reach the model through
+    # memory_get: their text is refused like the rest, scanned as one text.
+    keys = [security.scan("\n".join(_texts(memory.extra)))] if memory.extra else []
+    for scanned in (*scans, *told, *branch, *keys):
         if scanned.refused and not released:
             raise Quarantined(file, scanned.reason(), memory.id)
     extra = _scrub_extra(memory.extra)
@@ -281,6 +285,15 @@ def _scan_name(text: str) -> Scan:
     from memem.core import security
 
     return security.scan(text)
+
+
+def _texts(value: Any) -> list[str]:
+    """Every string in a frontmatter value (mappings, lists), keys included."""
+    if isinstance(value, Mapping):
+        return [t for k, v in value.items() for t in (str(k), *_texts(v))]
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in _texts(v)]
+    return [value] if isinstance(value, str) else []
 
 
 def _scrub_extra(value: Any, key: str = "") -> Any:
