@@ -5,8 +5,8 @@
                                                  [--no-hook] [--lexical] [--keep]
 
 For each size, the shared repository is a bare git repository on local disk whose `memem`
-branch holds `memories/<id>.md` for every memory of the synthetic vault of `synth` (one
-commit made with `git fast-import`; cached under /tmp/bench-memem-cache/sync-remote-*). A
+branch holds `memories/<id>.md` for every memory of the synthetic vault of `synth`, as memem
+pushes it (`memem.core.merge.remote_form`; one commit made with `git fast-import`; cached under /tmp/bench-memem-cache/sync-remote-*). A
 scratch copy of it (objects hard-linked) is the remote of the run. Every memem command is a
 whole process (`python -m memem ...`, MEMEM_ENGINE=off but for the hook part) with HOME,
 MEMEM_DIR, MEMEM_OBSIDIAN_VAULT and a git config of its own in a scratch dir.
@@ -31,6 +31,7 @@ Prints a markdown table on stdout, progress on stderr. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -51,7 +52,6 @@ from benchmarks.bench_hook import hook_command, routed_queries
 from benchmarks.bench_store import (
     CACHE_ROOT,
     REPO,
-    cached_vault,
     heartbeat,
     log,
     parse_sizes,
@@ -69,7 +69,6 @@ TARGETS_S: Final = (
     ("`memem sync status --json`", 10_000, 1.0),
 )
 HOOK_SLOWDOWN: Final = 0.10  # the hook's median during a sync: within 10% of without
-_ID: Final = re.compile(r'^id: *"?([^"\s]+)"?\s*$', re.MULTILINE)
 _UPDATED: Final = re.compile(r"^updated: .*$", re.MULTILINE)
 
 
@@ -149,24 +148,33 @@ def git_env(home: Path) -> dict[str, str]:
     }
 
 
+def remote_digest() -> str:
+    """A short hash of the code that decides what a remote holds of a memory."""
+    digest = hashlib.sha256()
+    for name in ("core/merge.py", "core/markdown.py", "core/memory.py"):
+        digest.update((REPO / "memem" / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def shared_remote(n: int, seed: int) -> Path:
-    """The cached bare repository holding the `n` memories of the synthetic vault."""
-    root = CACHE_ROOT / f"sync-remote-n{n}-s{seed}-g{synth.GENERATOR_VERSION}"
+    """The cached bare repository holding the `n` memories of the synthetic vault, each as
+    memem pushes it (`merge.remote_form`)."""
+    from memem.core.merge import remote_form
+
+    name = f"sync-remote-n{n}-s{seed}-g{synth.GENERATOR_VERSION}-{remote_digest()}"
+    root = CACHE_ROOT / name
     if (root / "ready").exists():
         return root / "remote.git"
-    vault, _ = cached_vault(n, seed)
-    shutil.rmtree(root, ignore_errors=True)
+    for stale in CACHE_ROOT.glob(f"sync-remote-n{n}-s{seed}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     root.mkdir(parents=True)
     env = git_env(root)
     remote = root / "remote.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], env=env, check=True)
 
     def files() -> Iterator[tuple[str, bytes]]:
-        for path in sorted((vault / "memem" / "memories").glob("*.md")):
-            data = path.read_bytes()
-            found = _ID.search(data.decode("utf-8"))
-            assert found, path
-            yield f"memories/{found.group(1)}.md", data
+        for memory in synth.generate(n, seed):
+            yield f"memories/{memory.id}.md", remote_form(memory)
 
     log(f"n={n}: writing the shared repository ({remote})")
     start = time.perf_counter()

@@ -139,6 +139,16 @@ class Member:
     def json(self, *args: str, cwd: Path | None = None) -> Any:
         return json.loads(self.memem(*args, cwd=cwd).stdout)
 
+    def channels(self) -> list[dict[str, Any]]:
+        """`memem sync status --json`: one object per channel."""
+        found = self.json("sync", "status", "--json")
+        assert isinstance(found, list), found
+        return found
+
+    def channel(self, name: str) -> dict[str, Any]:
+        (found,) = [c for c in self.channels() if c["name"] == name]
+        return found
+
     def clone(self, remote: Path | str, folder: str) -> Path:
         """A checkout of `remote` in this member's work dir, named `folder`."""
         target = self.work / folder

@@ -12,10 +12,7 @@ PRIVATE_WORDS = "my bank's support line answers at night"
 
 
 def personal(member: Member) -> dict[str, Any]:
-    status = member.json("sync", "status", "--json")
-    found = status["channels"] if isinstance(status, dict) else status
-    (channel,) = [c for c in found if c["name"] == "personal"]
-    return channel
+    return member.channel("personal")
 
 
 def remote_paths(remote: Path, env: dict[str, str]) -> set[str]:
@@ -71,8 +68,7 @@ def test_memories_follow_the_user_between_two_devices(tmp_path: Path) -> None:
     # `sync off` disconnects and keeps every memory.
     before = desktop.memories()
     desktop.memem("sync", "off")
-    status = desktop.json("sync", "status", "--json")
-    assert not (status["channels"] if isinstance(status, dict) else status)
+    assert desktop.channels() == []
     assert desktop.memories() == before
 
 

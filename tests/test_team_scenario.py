@@ -66,20 +66,12 @@ def origin_repository(root: Path) -> Path:
     return origin
 
 
-def channels(status: Any) -> list[dict[str, Any]]:
-    """The channels of `memem sync status --json` (a list, or an object with "channels")."""
-    found = status["channels"] if isinstance(status, dict) else status
-    assert isinstance(found, list), status
-    return found
-
-
 def ids_of(entries: Iterable[Any]) -> set[str]:
     return {e["id"] if isinstance(e, dict) else str(e) for e in entries}
 
 
 def team_status(member: Member) -> dict[str, Any]:
-    (found,) = [c for c in channels(member.json("sync", "status", "--json")) if c["name"] == "acme"]
-    return found
+    return member.channel("acme")
 
 
 def sync(member: Member) -> None:
