@@ -8,6 +8,8 @@
     ├── NotFound                no memory with that id (or an ambiguous short id)
     ├── BrokenFile              a vault file that cannot be parsed; it is skipped, never rewritten
     │   └── Quarantined         a vault file whose content the security scan refuses
+    ├── SyncError               a sync channel cannot be set up or git failed (one-line reason,
+    │                           URLs without credentials)
     └── ExtractionError         a mining backend failed on one chunk of a transcript
         ├── TransientError      worth retrying later: 429, 500, 529, a timeout, a reset
         │   └── MalformedReply  a reply outside the contract (HTML, cut-off or wrong JSON)
@@ -61,6 +63,11 @@ class Quarantined(BrokenFile):
     def __init__(self, path: str, reason: str, memory_id: str) -> None:
         super().__init__(path, reason)
         self.memory_id = memory_id
+
+
+class SyncError(MememError):
+    """Sync over git failed or cannot start: the remote does not answer, a URL carries a
+    password, git is missing. The message is one line and never holds credentials."""
 
 
 class ExtractionError(MememError):

@@ -93,7 +93,7 @@ def test_an_index_built_before_situations_is_migrated_and_still_searches(tmp_pat
         for statement in database._statements(script):
             old.execute(statement)
     old.execute("PRAGMA user_version = 2")
-    columns = database.MEMORY_COLUMNS.removesuffix(", situations")
+    columns = database.MEMORY_COLUMNS.removesuffix(", situations, branch, private")
     plain = memory("a" * 32, "Deploys go through Fly.io from main")
     # An older build kept a newer file's situations among its unknown keys.
     kept = memory("b" * 32, "Invoices are numbered per year").evolve(
@@ -103,7 +103,7 @@ def test_an_index_built_before_situations_is_migrated_and_still_searches(tmp_pat
         found = terms.memory_terms(old, m)
         values = index._values(
             m, file=f"{m.id}.md", hash="h", mtime_ns=1, size=2, fingerprint=m.id, terms=found
-        )[:-1]
+        )[:-3]
         marks = ",".join("?" * len(values))
         old.execute(f"INSERT INTO memories({columns}) VALUES ({marks})", values)
         terms.adjust_terms(old, found, +1)
@@ -123,6 +123,49 @@ def test_an_index_built_before_situations_is_migrated_and_still_searches(tmp_pat
     assert [s.memory.id for s in retrieval.search(conn, ["rotate", "certs"])] == ["c" * 32]
     assert db.verify() is None
     db.close()
+
+
+def test_an_index_built_before_branches_is_migrated_and_rereads_files_that_kept_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "index.sqlite3"
+    old = sqlite3.connect(path, isolation_level=None)
+    for script in database.MIGRATIONS[:3]:
+        for statement in database._statements(script):
+            old.execute(statement)
+    old.execute("PRAGMA user_version = 3")
+    columns = database.MEMORY_COLUMNS.removesuffix(", branch, private")
+    plain = memory("a" * 32, "Deploys go through Fly.io from main")
+    # An older build kept a newer file's branch and private flag among its unknown keys.
+    kept = memory("b" * 32, "Invoices are numbered per year").evolve(
+        extra={"branch": "feature-x", "private": True}
+    )
+    for m in (plain, kept):
+        values = index._values(
+            m, file=f"{m.id}.md", hash="h", mtime_ns=1, size=2, fingerprint=m.id, terms=()
+        )[:-2]
+        old.execute(
+            f"INSERT INTO memories({columns}) VALUES ({','.join('?' * len(values))})", values
+        )
+    old.close()
+    db = Index(path)
+    conn = db.connection()
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(database.MIGRATIONS)
+    got = index.get(conn, "a" * 32)
+    assert got is not None and (got.memory.branch, got.memory.private) == (None, False)
+    assert index.file_record(conn, "b" * 32 + ".md") == ("b" * 32, "")
+    assert index.file_record(conn, "a" * 32 + ".md") == ("a" * 32, "h")
+    db.close()
+
+
+def test_a_row_keeps_the_branch_and_the_private_flag(db: Index) -> None:
+    conn = db.connection()
+    marked = memory("a" * 32, "Checkout uses the new tax API").evolve(
+        branch="feature/tax", private=True
+    )
+    put(conn, marked, memory("b" * 32, "Plain"))
+    assert index.get(conn, "a" * 32).memory == marked  # type: ignore[union-attr]
+    assert index.get(conn, "b" * 32).memory.private is False  # type: ignore[union-attr]
 
 
 def test_each_thread_gets_its_own_connection(db: Index) -> None:

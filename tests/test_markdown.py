@@ -62,6 +62,8 @@ def memories(draw: st.DrawFn) -> Memory:
         related=tuple(draw(st.lists(ids, max_size=3))),
         contradicts=tuple(draw(st.lists(ids, max_size=2))),
         extra=draw(extras),
+        branch=draw(st.one_of(st.none(), plain, texts)),
+        private=draw(st.booleans()),
     )
 
 
@@ -158,6 +160,38 @@ def test_hand_edited_situations_are_read_as_far_as_they_make_sense(
 def test_a_file_from_an_older_build_has_no_situations() -> None:
     m = markdown.parse("---\nid: " + "a" * 32 + "\ntitle: Old\n---\nBody\n", **FALLBACK)
     assert m.situations == () and "situations" not in m.extra
+
+
+def test_branch_and_private_are_written_only_when_set_so_old_files_render_the_same() -> None:
+    old = "---\nid: " + "a" * 32 + "\ntitle: Old\n---\nBody\n"
+    m = markdown.parse(old, **FALLBACK)
+    assert (m.branch, m.private) == (None, False)
+    assert "branch" not in markdown.render(m) and "private" not in markdown.render(m)
+    marked = m.evolve(branch="feature/checkout", private=True)
+    text = markdown.render(marked)
+    assert "\nbranch: feature/checkout\nprivate: true\n" in text
+    assert markdown.parse(text, **FALLBACK) == marked
+    assert marked.to_dict()["branch"] == "feature/checkout" and marked.to_dict()["private"]
+
+
+@pytest.mark.parametrize(
+    ("value", "private"),
+    [
+        ("true", True),
+        ("yes", True),
+        ('"true"', True),
+        ("1", True),
+        # A typo keeps the memory private: it must not reach a shared remote by mistake.
+        ("ture", True),
+        ("false", False),
+        ("no", False),
+        ("0", False),
+        ("", False),
+    ],
+)
+def test_a_hand_edited_private_flag_errs_on_the_side_of_private(value: str, private: bool) -> None:
+    m = markdown.parse(f"---\ntitle: T\nprivate: {value}\n---\nx\n", **FALLBACK)
+    assert m.private is private and "private" not in m.extra
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 
 from memem.core.slice import Environment
 from memem.storage.workspace import (
+    CONFIG_LIMIT,
     GIT_FILE_LIMIT,
     environment,
     git_root,
@@ -197,7 +198,7 @@ def test_environment_of_a_repository_on_a_branch(tmp_path: Path) -> None:
     cwd = root / "src"
     cwd.mkdir()
     assert environment(cwd) == Environment(
-        cwd=str(cwd), repository=str(root), branch="feature/checkout", project="shop"
+        cwd=str(cwd), repository=str(root), branch="feature/checkout", project="shop", folder="shop"
     )
 
 
@@ -209,7 +210,9 @@ def test_environment_of_a_detached_head_shows_the_short_commit(tmp_path: Path) -
 def test_environment_outside_any_repository(tmp_path: Path) -> None:
     cwd = tmp_path / "notes"
     cwd.mkdir()
-    assert environment(cwd) == Environment(cwd=str(cwd), repository="", branch="", project="notes")
+    assert environment(cwd) == Environment(
+        cwd=str(cwd), repository="", branch="", project="notes", folder="notes"
+    )
 
 
 def test_environment_of_a_worktree_follows_its_gitdir_pointer(tmp_path: Path) -> None:
@@ -294,3 +297,133 @@ def test_the_environment_cwd_is_absolute_and_normalised(
     (tmp_path / "a" / "b").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
     assert environment("a/b/../b").cwd == str(tmp_path / "a" / "b")
+
+
+# -- the project named after the repository's remote (real git) -------------------------------
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Real git with a home of its own: the user's ~/.gitconfig is never read or written."""
+    home = cwd.parent / "git-home"
+    home.mkdir(exist_ok=True)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def git_repo(path: Path, remote: str | None = None) -> Path:
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "commit", "-q", "--allow-empty", "-m", "start")
+    if remote is not None:
+        git(path, "remote", "add", "origin", remote)
+    return path
+
+
+@pytest.mark.parametrize(
+    "remote",
+    [
+        "git@github.com:Acme/Shop.git",
+        "https://user:tok3n@github.com/acme/shop",
+        "ssh://git@github.com:22/acme/shop.git",
+        "github.com:acme/shop",
+    ],
+)
+def test_a_repository_is_named_after_its_remote_not_its_folder(tmp_path: Path, remote: str) -> None:
+    root = git_repo(tmp_path / "my-checkout", remote)
+    (root / "src").mkdir()
+    assert project_of(root / "src") == "acme-shop"
+    env = environment(root / "src")
+    assert (env.project, env.folder, env.branch) == ("acme-shop", "my-checkout", "main")
+
+
+@pytest.mark.parametrize("form", ["path", "file-url", "relative"])
+def test_a_path_remote_names_the_project_after_its_last_segment(tmp_path: Path, form: str) -> None:
+    bare = tmp_path / "srv" / "shop.git"
+    bare.mkdir(parents=True)
+    git(bare, "init", "-q", "--bare")
+    remote = {"path": str(bare), "file-url": f"file://{bare}", "relative": "../srv/shop.git"}[form]
+    assert project_of(git_repo(tmp_path / "work", remote)) == "shop"
+
+
+def test_two_clones_and_a_worktree_of_one_repository_agree(tmp_path: Path) -> None:
+    bare = tmp_path / "remote" / "Shop.git"
+    bare.mkdir(parents=True)
+    git(bare, "init", "-q", "--bare", "-b", "main")
+    seed = git_repo(tmp_path / "seed", str(bare))
+    git(seed, "push", "-q", "origin", "main")
+    laptop, desktop = tmp_path / "laptop-shop", tmp_path / "desktop" / "shop-2"
+    desktop.parent.mkdir()
+    git(tmp_path, "clone", "-q", str(bare), str(laptop))
+    git(tmp_path, "clone", "-q", str(bare), str(desktop))
+    git(laptop, "worktree", "add", "-q", "-b", "hotfix", str(tmp_path / "hotfix-tree"))
+    dirs = [laptop, desktop, tmp_path / "hotfix-tree", seed]
+    assert {project_of(d) for d in dirs} == {"shop"}
+    wt = environment(tmp_path / "hotfix-tree")
+    assert (wt.project, wt.branch, wt.folder) == ("shop", "hotfix", "hotfix-tree")
+
+
+def test_a_repository_without_a_remote_keeps_its_folder_name(tmp_path: Path) -> None:
+    root = git_repo(tmp_path / "Scratch Pad")
+    assert project_of(root) == "Scratch-Pad"
+    assert environment(root).project == environment(root).folder == "Scratch-Pad"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        b"\xff\xfe\x00 not utf-8",
+        b'[remote "origin"]\n\turl = ' + b"x/" * (CONFIG_LIMIT // 2) + b"shop.git\n",
+        b'[remote "origin"]\n\turl = \n',
+        b'[remote "origin"]\n\turl = https://h/\x00\n',
+    ],
+    ids=["binary", "huge", "empty-url", "nul"],
+)
+def test_a_hostile_config_falls_back_to_the_folder_name(tmp_path: Path, config: bytes) -> None:
+    root = tmp_path / "shop"
+    (root / ".git").mkdir(parents=True)
+    (root / ".git" / "HEAD").write_text("ref: refs/heads/main\n", encoding="utf-8")
+    (root / ".git" / "config").write_bytes(config)
+    assert project_of(root) == "shop"
+
+
+def test_a_fifo_as_the_config_falls_back_to_the_folder_without_blocking(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    (root / ".git").mkdir(parents=True)
+    os.mkfifo(root / ".git" / "config")
+    script = (
+        "import sys\n"
+        "from memem.storage.workspace import project_of\n"
+        "print(project_of(sys.argv[1]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    assert done.stdout.strip() == "shop", done.stderr
+
+
+def test_a_worktree_whose_commondir_points_nowhere_keeps_its_folder_name(tmp_path: Path) -> None:
+    own = tmp_path / "gitdirs" / "wt"
+    own.mkdir(parents=True)
+    (own / "HEAD").write_text("ref: refs/heads/x\n", encoding="utf-8")
+    (own / "commondir").write_text("../../nowhere\n", encoding="utf-8")
+    wt = tmp_path / "wt-folder"
+    wt.mkdir()
+    (wt / ".git").write_text(f"gitdir: {own}\n", encoding="utf-8")
+    assert project_of(wt) == "wt-folder"
+    assert environment(wt).branch == "x"

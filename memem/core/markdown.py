@@ -33,6 +33,8 @@ FIELDS: Final = (
     "schema_version",
     "title",
     "project",
+    "branch",
+    "private",
     "tags",
     "situations",
     "layer",
@@ -56,7 +58,7 @@ _NEEDS_ESCAPE: Final = re.compile(
 )
 # Fields written only when they hold something: a file without them is what older builds
 # wrote, and reads the same.
-_OPTIONAL: Final = frozenset(["situations"])
+_OPTIONAL: Final = frozenset(["situations", "branch", "private"])
 _FENCE: Final = re.compile(r"\A---[ \t]*\n")
 _RELATED_BLOCK: Final = re.compile(r"(?:\A|\n)## Related\n(?:- \[\[[^\[\]\n]*\]\]\n|\n)*\Z")
 
@@ -147,6 +149,8 @@ _NO_VALUE: Final = object()
 def _fast_scalar(text: str) -> object:
     if text == "null":
         return None
+    if text in ("true", "false"):
+        return text == "true"
     if _INT.fullmatch(text):
         return int(text)
     if _STAMP.fullmatch(text):
@@ -276,6 +280,18 @@ def _lines(meta: Mapping[str, Any], name: str) -> tuple[str, ...]:
     raise InvalidInput(f"{name} must be a list, got {type(value).__name__}")
 
 
+# What a hand-edited `private:` may say to mean "not private"; any other value keeps the memory
+# private: a typo must not send it to a shared remote.
+_NOT_PRIVATE: Final = frozenset(["", "false", "no", "off", "0", "n"])
+
+
+def _private(meta: Mapping[str, Any]) -> bool:
+    value = meta.get("private")
+    if value is None or value is False:
+        return False
+    return str(value).strip().lower() not in _NOT_PRIVATE
+
+
 def _when(meta: Mapping[str, Any], name: str, default: datetime | None) -> datetime | None:
     value = meta.get(name)
     if value is None or value == "":
@@ -323,5 +339,7 @@ def parse(text: str, *, fallback_id: str, fallback_time: datetime, fallback_titl
         related=_strings(meta, "related"),
         contradicts=_strings(meta, "contradicts"),
         schema_version=_int(meta, "schema_version", 1),
+        branch=_text(meta, "branch", "") or None,
+        private=_private(meta),
         extra={k: v for k, v in meta.items() if k not in FIELDS},
     )

@@ -46,6 +46,9 @@ MAX_ID_CHARS: Final = 128
 # short lines that the index and the embedding model read beside the title.
 MAX_SITUATIONS: Final = 5
 MAX_SITUATION_CHARS: Final = 200
+# A branch name as git allows it is short; a longer one is cut (a hand-edited file is read, never
+# refused for it).
+MAX_BRANCH_CHARS: Final = 200
 # A title made from the first line of untitled content: a line, not a paragraph.
 TITLE_FROM_CONTENT_CHARS: Final = 81
 
@@ -171,6 +174,14 @@ def normalize_situations(situations: Iterable[str]) -> tuple[str, ...]:
     return tuple(seen)[:MAX_SITUATIONS]
 
 
+def normalize_branch(name: str | None) -> str | None:
+    """The git branch a memory was learned on as stored: one line, None when empty."""
+    if name is None:
+        return None
+    text = _SPACES.sub(" ", str(name).replace("\x00", "")).strip()
+    return text[:MAX_BRANCH_CHARS] or None
+
+
 def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
     """Obsidian-friendly tags: no '#', no spaces, lowercase, de-duplicated in order; a secret in
     a tag is redacted like one in the content."""
@@ -250,6 +261,7 @@ class Memory(Value):
     """One memory. Fields mirror the frontmatter; `extra` keeps unknown frontmatter keys."""
 
     __slots__ = (
+        "branch",
         "content",
         "contradicts",
         "created",
@@ -257,6 +269,7 @@ class Memory(Value):
         "id",
         "importance",
         "layer",
+        "private",
         "project",
         "related",
         "schema_version",
@@ -288,6 +301,10 @@ class Memory(Value):
     contradicts: Final[tuple[str, ...]]
     schema_version: Final[int]
     extra: Final[Mapping[str, Any]]
+    # The git branch the memory was learned on (None: no branch, true on every branch).
+    branch: Final[str | None]
+    # Never leaves this machine (sync pushes no private memory).
+    private: Final[bool]
 
     def __init__(
         self,
@@ -309,6 +326,8 @@ class Memory(Value):
         schema_version: int = SCHEMA_VERSION,
         extra: Mapping[str, Any] | None = None,
         situations: Iterable[str] = (),
+        branch: str | None = None,
+        private: bool = False,
     ) -> None:
         """Normalises every field, so a Memory is canonical; InvalidInput for bad values. The
         layer, status and source type are taken as any int or str and checked here: this is
@@ -335,6 +354,10 @@ class Memory(Value):
         self.contradicts = tuple(i for i in _ids(contradicts) if i != self.id)
         self.schema_version = schema_version
         self.extra = dict(extra or {})
+        self.branch = normalize_branch(branch)
+        if not isinstance(private, bool):
+            raise InvalidInput(f"private must be true or false, got {private!r}")
+        self.private = private
         if not is_layer(layer):
             raise InvalidInput(f"layer must be 0-3, got {layer!r}")
         if not 1 <= importance <= 5:
@@ -380,6 +403,8 @@ class Memory(Value):
             "schema_version": self.schema_version,
             "title": self.title,
             "project": self.project,
+            "branch": self.branch,
+            "private": self.private,
             "tags": list(self.tags),
             "situations": list(self.situations),
             "layer": self.layer,

@@ -176,22 +176,31 @@ class Delta(Value):
 
 
 class Environment(Value):
-    """Where the prompt was typed: directory, git repository and branch, project."""
+    """Where the prompt was typed: directory, git repository and branch, project. `folder` is
+    the project the folder's name gives, which `project` (named after the repository's
+    remote) replaces: memories saved under it are the same project's."""
 
-    __slots__ = ("branch", "cwd", "project", "repository")
+    __slots__ = ("branch", "cwd", "folder", "project", "repository")
 
     cwd: Final[str]
     repository: Final[str]
     branch: Final[str]
     project: Final[str]
+    folder: Final[str]
 
     def __init__(
-        self, cwd: str = "", repository: str = "", branch: str = "", project: str = ""
+        self,
+        cwd: str = "",
+        repository: str = "",
+        branch: str = "",
+        project: str = "",
+        folder: str = "",
     ) -> None:
         self.cwd = cwd
         self.repository = repository
         self.branch = branch
         self.project = project
+        self.folder = folder
 
 
 class Slice(Value):
@@ -275,6 +284,8 @@ def note(
         contradicts=(),
         schema_version=SCHEMA_VERSION,
         extra={},
+        branch=None,
+        private=False,
     )
 
 

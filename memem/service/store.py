@@ -38,7 +38,7 @@ from memem.core.memory import LAYERS, Memory, check_id, normalize_project
 from memem.core.slice import Slice
 from memem.core.text import query_terms
 from memem.errors import InvalidInput, NotFound, TooLarge
-from memem.service import importer, review
+from memem.service import importer, purging, review
 from memem.service.importer import ImportReport
 from memem.service.linking import Progress
 from memem.service.reconcile import Reconciler, ReconcileReport
@@ -49,6 +49,7 @@ from memem.settings import Settings, absolute
 from memem.storage import index
 from memem.storage.index import Index
 from memem.storage.quarantine import QuarantinedMemory
+from memem.storage.tombstones import Tombstone
 from memem.storage.vault import Vault
 
 log = logging.getLogger("memem.service.store")
@@ -243,6 +244,15 @@ class Store:
         """Deprecate a memory: it keeps its file (`status: deprecated`, `valid_to`) and leaves
         recall. Idempotent."""
         return self._saver.forget(self.resolve(memory_id), reason)
+
+    def purge(self, memory_id: str, *, reason: str = "") -> Tombstone:
+        """Delete a memory for good (file and index rows) and record its tombstone, which
+        sync pushes so that no remote brings it back (`memem.service.purging`)."""
+        held = purging.file_of(self.index, memory_id.strip().lower())  # quarantined too
+        full = memory_id.strip().lower() if held else self.resolve(memory_id)
+        return purging.purge(
+            self.vault, self.index, self.settings, full, reason, self._saver.clock()
+        )
 
     def import_path(self, path: str | Path, *, project: str | None = None) -> ImportReport:
         """Import a markdown or text file, a directory of them, or a CLAUDE.md (one memory per

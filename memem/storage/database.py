@@ -182,12 +182,20 @@ MIGRATIONS: Final[Sequence[str]] = (
     -- indexed again at the next reconcile (neither stat nor hash match), with them in place.
     UPDATE memories SET mtime_ns = -1, hash = '' WHERE extra LIKE '%"situations"%';
     """,
+    # 4: the git branch a memory was learned on, and whether it is private (never synced).
+    """
+    ALTER TABLE memories ADD COLUMN branch TEXT;
+    ALTER TABLE memories ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
+    -- As in 3: a file an older build indexed kept them among its unknown keys.
+    UPDATE memories SET mtime_ns = -1, hash = ''
+    WHERE extra LIKE '%"branch"%' OR extra LIKE '%"private"%';
+    """,
 )
 
 MEMORY_COLUMNS: Final = (
     "id, file, hash, mtime_ns, size, title, content, tags, project, layer, importance, status, "
     "source_type, source_session, created, updated, valid_to, related, contradicts, "
-    "schema_version, extra, fingerprint, terms, situations"
+    "schema_version, extra, fingerprint, terms, situations, branch, private"
 )
 
 

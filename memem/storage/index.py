@@ -174,6 +174,8 @@ def row_to_memory(r: sqlite3.Row) -> Memory:
         contradicts=ids_of(r["contradicts"]),
         schema_version=r["schema_version"],
         extra=json.loads(r["extra"]) if r["extra"] != "{}" else {},
+        branch=r["branch"],
+        private=bool(r["private"]),
     )
 
 
@@ -228,6 +230,8 @@ def _values(
         " ".join(sorted(terms)),
         # One a line: a situation is one line (memem.core.memory.normalize_situation).
         "\n".join(memory.situations),
+        memory.branch,
+        int(memory.private),
     )
 
 

@@ -1,8 +1,11 @@
 """Where the user is working: the project name of a directory, its git repository and branch.
 
-The hooks, the store and the miner all name projects this way: the git root's directory
-name, else the directory's own name. Reads `.git` directly (no subprocess: hooks are on the
-prompt's critical path).
+Every front-end names a project from a directory this way (the hooks, the CLI, the MCP server,
+the miner, the slice): a repository's project is named after its git remote
+(`memem.core.project`), so that two clones, a worktree and a teammate's checkout agree; a
+repository without a remote, or a directory outside any, by its folder name. Reads `.git`
+directly (no subprocess: hooks are on the prompt's critical path), a bounded amount of each
+file, and only regular files.
 
 Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
@@ -12,12 +15,15 @@ from __future__ import annotations
 import os
 import stat
 
-from memem.core.memory import normalize_project
+from memem.core.memory import GLOBAL_PROJECT, normalize_project
+from memem.core.project import name_from_remote, remote_url
 from memem.core.slice import Environment
 from memem.settings import absolute
 
 # More than any .git pointer or HEAD holds.
 GIT_FILE_LIMIT = 4096
+# More than the config of any repository a person set up; past it, remotes are not looked for.
+CONFIG_LIMIT = 64 * 1024
 
 
 def read_regular(path: str, limit: int, *, tail: bool = False) -> bytes | None:
@@ -62,35 +68,78 @@ def git_root(directory: str) -> str | None:
 
 
 def project_of(cwd: str | os.PathLike[str]) -> str:
-    """The project a directory belongs to: its git root's name, else its own name."""
+    """The project a directory belongs to: its repository's remote, else the git root's
+    folder name, else the directory's own name."""
     path = absolute(cwd)
-    return normalize_project(os.path.basename(git_root(path) or path) or "global")
+    root = git_root(path)
+    return (identity(root) if root else None) or folder_project(root or path)
+
+
+def folder_project(directory: str) -> str:
+    """The project a folder's name gives (what memem named every project before remotes)."""
+    return normalize_project(os.path.basename(directory) or "global")
+
+
+def identity(root: str) -> str | None:
+    """The project named after the remote of the repository at `root`; None without one."""
+    git = _git_dir(root)
+    if git is None:
+        return None
+    # A worktree's own git dir names the repository's shared one in `commondir`.
+    common = _read_text(os.path.join(git, "commondir"))
+    if common:
+        git = os.path.realpath(os.path.join(git, common.strip()))
+    config = _read_text(os.path.join(git, "config"), CONFIG_LIMIT, whole_lines=True)
+    url = remote_url(config) if config else None
+    name = normalize_project(name_from_remote(url) if url else None)
+    # "global" is every project's shared scope, never one repository's name.
+    return None if name == GLOBAL_PROJECT else name
+
+
+def _read_text(path: str, limit: int = GIT_FILE_LIMIT, *, whole_lines: bool = False) -> str | None:
+    """A small text file's text, None when unreadable or not UTF-8. `whole_lines`: a file cut
+    at `limit` loses its cut last line (half a url would name another project)."""
+    data = read_regular(path, limit)
+    if whole_lines and data is not None and len(data) == limit:
+        data = data[: data.rfind(b"\n") + 1]
+    try:
+        return data.decode("utf-8") if data is not None else None
+    except UnicodeDecodeError:
+        return None
+
+
+def _git_dir(root: str) -> str | None:
+    """The git dir of the repository at `root`: `.git`, or where a `.git` file points (a
+    worktree or a submodule: "gitdir: <path>")."""
+    git = os.path.join(root, ".git")
+    if os.path.isdir(git):
+        return git
+    pointer = _read_text(git)
+    if pointer is None or not pointer.startswith("gitdir:"):
+        return None
+    try:
+        return os.path.realpath(os.path.join(root, pointer.removeprefix("gitdir:").strip()))
+    except ValueError:  # a NUL in the pointer
+        return None
 
 
 def _branch(root: str) -> str:
-    git = os.path.join(root, ".git")
-    try:
-        if not os.path.isdir(git):  # a worktree or submodule: "gitdir: <path>"
-            data = read_regular(git, GIT_FILE_LIMIT)
-            if data is None:
-                return ""
-            pointer = data.decode("utf-8").strip().removeprefix("gitdir:").strip()
-            git = os.path.realpath(os.path.join(root, pointer))
-        data = read_regular(os.path.join(git, "HEAD"), GIT_FILE_LIMIT)
-        if data is None:
-            return ""
-        head = data.decode("utf-8").strip()
-    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+    git = _git_dir(root)
+    head = _read_text(os.path.join(git, "HEAD")) if git else None
+    if head is None:
         return ""
+    head = head.strip()
     return head.removeprefix("ref: refs/heads/") if head.startswith("ref:") else head[:12]
 
 
 def environment(cwd: str | os.PathLike[str]) -> Environment:
     path = absolute(cwd)
     root = git_root(path)
+    folder = folder_project(root or path)
     return Environment(
         cwd=path,
         repository=root or "",
         branch=_branch(root) if root else "",
-        project=normalize_project(os.path.basename(root or path) or "global"),
+        project=(identity(root) if root else None) or folder,
+        folder=folder,
     )
