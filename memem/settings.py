@@ -61,6 +61,25 @@ def _off(value: str) -> bool:
     return value.strip().lower() in ("off", "0", "false", "no")
 
 
+SYNC_INTERVAL = 300.0
+
+
+def sync_interval(value: str | None) -> float:
+    """`MEMEM_SYNC_INTERVAL`: seconds between the engine's syncs; `0` or `off` is 0.0 (no
+    schedule: `memem sync` by hand). Anything else that is not a finite number of seconds
+    (a typo, `-5`, `nan`) is the default: a bad value must not stop syncing."""
+    text = (value or "").strip()
+    if _off(text):
+        return 0.0
+    try:
+        seconds = float(text or SYNC_INTERVAL)
+    except ValueError:
+        return SYNC_INTERVAL
+    if seconds == 0.0:
+        return 0.0
+    return seconds if 0.0 < seconds < float("inf") else SYNC_INTERVAL
+
+
 def topic_shift(env: Mapping[str, str], default: float) -> float:
     """`MEMEM_TOPIC_SHIFT_THRESHOLD`, a share in [0, 1]; anything else (a typo, `nan`) is the
     default: a bad value must not turn off the prompt hook."""
@@ -83,6 +102,7 @@ class Settings(Value):
         "session_dirs",
         "settle_seconds",
         "state_dir",
+        "sync_interval",
         "vault_dir",
     )
 
@@ -97,6 +117,7 @@ class Settings(Value):
     claude_executable: Final[str]
     import_roots: Final[tuple[Path, ...]]
     semantic: Final[bool]
+    sync_interval: Final[float]
 
     def __init__(
         self,
@@ -111,6 +132,7 @@ class Settings(Value):
         claude_executable: str = "claude",
         import_roots: tuple[Path, ...] = (),
         semantic: bool = True,
+        sync_interval: float = SYNC_INTERVAL,
     ) -> None:
         self.state_dir = state_dir
         self.vault_dir = vault_dir
@@ -123,6 +145,7 @@ class Settings(Value):
         self.claude_executable = claude_executable
         self.import_roots = import_roots
         self.semantic = semantic
+        self.sync_interval = sync_interval
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -133,7 +156,8 @@ class Settings(Value):
         `MEMEM_MINER_SETTLE_SECONDS` (300), `MEMEM_MINER_BACKEND` (auto | anthropic |
         claude-cli | heuristic), `MEMEM_MINER_MODEL`, `ANTHROPIC_API_KEY`,
         `ANTHROPIC_BASE_URL`, `MEMEM_CLAUDE` (the claude executable), `MEMEM_SEMANTIC`
-        (`off`: lexical recall only, no embedding model), `CLAUDE_PROJECT_DIR`
+        (`off`: lexical recall only, no embedding model), `MEMEM_SYNC_INTERVAL` (seconds
+        between the engine's syncs, 300; `0` or `off`: no schedule), `CLAUDE_PROJECT_DIR`
         and `MEMEM_IMPORT_PATHS` (colon-separated): where MCP `memory_import` may read,
         besides the server's working directory."""
         from pathlib import Path  # not at module level: the hook imports this module
@@ -168,6 +192,7 @@ class Settings(Value):
                 if p.strip()
             ),
             semantic=not _off(env.get("MEMEM_SEMANTIC", "")),
+            sync_interval=sync_interval(env.get("MEMEM_SYNC_INTERVAL")),
         )
 
     @property

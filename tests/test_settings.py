@@ -225,3 +225,28 @@ def test_the_topic_shift_threshold_is_a_share_or_the_default(value: str, expecte
     from memem.settings import topic_shift
 
     assert topic_shift({"MEMEM_TOPIC_SHIFT_THRESHOLD": value}, 0.2) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, 300.0),  # unset: every five minutes
+        ("", 300.0),
+        ("60", 60.0),
+        ("2.5", 2.5),
+        (" 120 ", 120.0),
+        ("0", 0.0),  # no schedule: `memem sync` by hand
+        ("0.0", 0.0),
+        ("off", 0.0),
+        ("OFF", 0.0),
+        ("abc", 300.0),  # a bad value is the default, never "off"
+        ("-5", 300.0),
+        ("nan", 300.0),
+        ("inf", 300.0),
+    ],
+)
+def test_the_sync_interval_is_seconds_off_or_the_default(
+    value: str | None, expected: float
+) -> None:
+    env = {} if value is None else {"MEMEM_SYNC_INTERVAL": value}
+    assert settings(**env).sync_interval == expected

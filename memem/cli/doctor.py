@@ -176,6 +176,7 @@ def check(store: Store, mining: Mining) -> Report:
     engine = engine_status(mining)
     checks.append(_engine_check(mining, engine))
     checks.append(_embedder_check(store, engine))
+    checks += _sync_checks(store)
     checks += _miner_checks(mining)
     return Report(tuple(checks))
 
@@ -249,6 +250,56 @@ def _embedder_check(store: Store, engine: dict[str, Any]) -> Check:
     if embedder["state"] == "loading":
         return Check("embedder", WARN, line, "wait a few seconds; `memem status` shows it")
     return Check("embedder", OK, line)
+
+
+def _sync_checks(store: Store) -> list[Check]:
+    """Whether sync works: OK when not connected or every channel is well; WARN, with the fix,
+    for a channel whose last run failed and for memories held back or quarantined."""
+    from memem.service.sync import Sync
+
+    channels = Sync(store).status()
+    if not channels:
+        return [Check("sync", OK, "not connected (`memem sync init REMOTE` to connect)")]
+    checks = []
+    for c in channels:
+        if c.blocked:
+            retry = f"; next try {c.next_try}" if c.next_try else ""
+            checks.append(
+                Check(
+                    "sync",
+                    WARN,
+                    f"{c.name}: the last sync with {c.remote} failed: {fence.line(c.last_error)}{retry}",
+                    "check that the remote answers (`git ls-remote REMOTE` with your credentials), "
+                    "then `memem sync`; recall works meanwhile",
+                )
+            )
+        if c.held:
+            ids = ", ".join(fence.line(h.id) for h in c.held)
+            checks.append(
+                Check(
+                    "sync",
+                    WARN,
+                    f"{c.name}: {len(c.held)} memories held back, never pushed (a secret in them): {ids}",
+                    "remove the secret from each file (`memem sync status` says where), then "
+                    "`memem sync`; or mark it `private: true` to keep it on this machine",
+                )
+            )
+        if c.quarantined:
+            ids = ", ".join(fence.line(q.id) for q in c.quarantined)
+            checks.append(
+                Check(
+                    "sync",
+                    WARN,
+                    f"{c.name}: {len(c.quarantined)} incoming memories quarantined, never recalled: {ids}",
+                    "review each file; `memem quarantine release ID` if it is safe, "
+                    "`memem purge ID` if it is not",
+                )
+            )
+        if not (c.blocked or c.held or c.quarantined):
+            checks.append(
+                Check("sync", OK, f"{c.name}: {c.remote}; last sync {c.last_sync or 'never'}")
+            )
+    return checks
 
 
 def _died(status: dict[str, Any], output: Path) -> bool:

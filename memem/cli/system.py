@@ -15,6 +15,7 @@ from memem.core import fence
 if TYPE_CHECKING:
     from memem.mining.service import Mining
     from memem.service.store import Store
+    from memem.service.sync import ChannelStatus
     from memem.settings import Settings
 
 
@@ -34,8 +35,19 @@ def cmd_status(store: Store, args: argparse.Namespace) -> int:
     live = engine_status(mining_service)
     engine = engine_summary(mining_service, live)
     embedder = embedder_summary(store, live)
+    from memem.service.sync import Sync
+
+    channels = Sync(store).status()
     if args.json:
-        print_json({**status.to_dict(), "miner": mining, "engine": engine, "embedder": embedder})
+        print_json(
+            {
+                **status.to_dict(),
+                "miner": mining,
+                "engine": engine,
+                "embedder": embedder,
+                "sync": [c.to_dict() for c in channels],
+            }
+        )
         return 0
     print(f"vault  {status.vault_dir}")
     print(f"state  {status.state_dir}")
@@ -65,7 +77,32 @@ def cmd_status(store: Store, args: argparse.Namespace) -> int:
         print(f"  {e['status']}: {e['session']}: {e['error']}")
     print(f"engine: {engine_line(engine)}")
     print(f"embedder: {embedder_line(embedder)}")
+    for line in sync_lines(store.settings, channels, live.get("sync")):
+        print(line)
     return 0
+
+
+def sync_lines(
+    settings: Settings, channels: list[ChannelStatus], engine: dict[str, Any] | None
+) -> list[str]:
+    """`memem status`'s sync lines: whether it is connected and scheduled, each channel's
+    state (memem.cli.sync), and a failure of the engine's last scheduled sync."""
+    from memem.cli.sync import status_lines
+
+    if not channels:
+        return ["sync: not connected (`memem sync init REMOTE`, `memem team add ...`)"]
+    every = settings.sync_interval
+    schedule = (
+        f"the engine syncs every {every:g} s and after mining"
+        if every
+        else "no schedule (MEMEM_SYNC_INTERVAL=off): `memem sync` by hand"
+    )
+    lines = [f"sync: {schedule}"]
+    lines += ["  " + line for c in channels for line in status_lines(c)]
+    failed = (engine or {}).get("last_error")
+    if failed and not any(c.blocked for c in channels):
+        lines.append(f"  the engine's last sync failed: {fence.line(str(failed))}")
+    return lines
 
 
 def cmd_welcome(store: Store, args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """The daemon: memem's warm engine, one per user. It serves this user's hooks, CLI and MCP
 server on a local socket (memem.engine), watches the vault so that edits made elsewhere
 reach recall within seconds, and, when the user opted in, mines Claude Code's settled
-sessions.
+sessions; it syncs the memories over git on a schedule when sync is connected (memem.service.sync).
 
     memem daemon run [--once]   the engine (--once: mine what is due, then exit; no socket)
     memem daemon ensure | stop | status   (memem.mining.lifecycle: start, stop, heartbeat)
@@ -56,6 +56,11 @@ ONCE_BUDGET_SECONDS: Final = 120.0
 SIGNAL_SECONDS: Final = 0.25
 # A new engine waits this long for one that is restarting (new code) to let go of the lock.
 TAKEOVER_SECONDS: Final = 15.0
+# The first sync comes this soon after the start (what other devices did meanwhile), and one
+# this soon after mining saved memories (a batch of sessions mined together pushes once).
+SYNC_SOON_SECONDS: Final = 10.0
+# How long the exit waits for a sync in flight (git runs with its own timeouts).
+SYNC_JOIN_SECONDS: Final = 60.0
 
 
 @dataclass
@@ -75,6 +80,10 @@ class Daemon:
     vault: VaultWatcher | None = None
     embedder: Semantic | None = None
     embedding: threading.Thread | None = None
+    syncing: threading.Thread | None = None
+    # Set by mining (memories saved) and by `stop`: the sync thread wakes.
+    sync_wake: threading.Event = field(default_factory=threading.Event)
+    sync: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
     _state_dir_id: tuple[int, int] | None = None
     # Stopping to make way for newer code: a new engine waits for this one's lock. One that
@@ -95,6 +104,7 @@ class Daemon:
         (miner.DRAIN_SECONDS), then is abandoned; its chunk is mined again next time."""
         self.stopping.set()
         self.wake.set()
+        self.sync_wake.set()
         if self.miner is not None:
             self.miner.stop()
 
@@ -127,8 +137,13 @@ class Daemon:
                     # Published at once: `daemon ensure` waits for the socket or, when
                     # binding it failed, reports why (`last_error`) instead of waiting.
                     self._beat("running")
+                    self._schedule_sync(store)
                 self._loop(store)
             finally:
+                if self.syncing is not None:
+                    self.stopping.set()
+                    self.sync_wake.set()
+                    self.syncing.join(timeout=SYNC_JOIN_SECONDS)
                 if self.vault is not None:
                     self.vault.stop()
                 if self.server is not None:
@@ -205,6 +220,46 @@ class Daemon:
         self.embedding.start()
         self.embedder = store.semantic
 
+    def _schedule_sync(self, store: Store) -> None:
+        """The `memem-sync` thread, unless MEMEM_SYNC_INTERVAL turned the schedule off."""
+        interval = self.settings.sync_interval
+        self.sync = {"interval": interval or None, "runs": 0, "last_run": None, "last_error": ""}
+        if interval <= 0:
+            return
+        self.syncing = threading.Thread(
+            target=self._sync_loop, args=(store,), name="memem-sync", daemon=True
+        )
+        self.syncing.start()
+
+    def _sync_loop(self, store: Store) -> None:
+        """Every channel whose next try has come (a failing remote backs off), every
+        `sync_interval` seconds and soon after mining saved memories; behind requests. A
+        failure is logged and shown in the status, never fatal."""
+        from memem.core.security import redact
+        from memem.service.sync import Sync
+
+        sync = Sync(store)
+        pause = self.server.yield_to_requests if self.server is not None else None
+        interval = self.settings.sync_interval
+        due = time.monotonic() + min(interval, SYNC_SOON_SECONDS)
+        while not self.stopping.is_set():
+            left = due - time.monotonic()
+            if left > 0:
+                if self.sync_wake.wait(left):
+                    self.sync_wake.clear()
+                    due = min(due, time.monotonic() + SYNC_SOON_SECONDS)
+                continue
+            try:
+                outcomes = sync.run(due_only=True, pause=pause)
+                errors = [f"{o.channel}: {o.error}" for o in outcomes if not o.ok]
+                self.sync["last_error"] = redact("; ".join(errors))
+            except Exception as exc:  # the crash guard: recall and mining carry on
+                log.exception("sync failed")
+                self.sync["last_error"] = redact(f"{type(exc).__name__}: {exc}")
+            self.sync["runs"] += 1
+            self.sync["last_run"] = time.time()
+            due = time.monotonic() + interval
+
     def _make_way(self, client_code: str) -> None:
         """A client runs other code. When it is newer than this engine's (a plugin update
         in a new folder) or this engine's own code changed on disk, stop: the next request
@@ -248,6 +303,7 @@ class Daemon:
             "embedder": self.embedder.status() if self.embedder is not None else None,
             "counts": self.counts,
             "last_error": self.last_error,
+            "sync": self.sync,
         }
 
     def _loop(self, store: Store) -> None:
@@ -297,6 +353,8 @@ class Daemon:
                         self.counts["memories"] = self.counts.get("memories", 0) + outcome.memories
                         if outcome.error:
                             self.last_error = redact(outcome.error)
+                        if outcome.memories:
+                            self.sync_wake.set()  # pushed soon, not at the next interval
                         self._beat("running")
                         if mining.breaker_open(time.time()):
                             break
