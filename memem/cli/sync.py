@@ -137,7 +137,8 @@ def cmd_sync(store: Store, args: argparse.Namespace) -> int:
         statuses = sync.status()
         if args.json:
             print_json([s.to_dict() for s in statuses])
-        elif not statuses:
+            return 0
+        if not statuses:
             print(NOT_CONNECTED)
         for status in statuses:
             print("\n".join(status_lines(status)))
@@ -169,7 +170,8 @@ def cmd_team(store: Store, args: argparse.Namespace) -> int:
     if args.action == "list":
         if args.json:
             print_json([{"name": c.name, "remote": c.remote, "project": c.project} for c in teams])
-        elif not teams:
+            return 0
+        if not teams:
             print("no team: `memem team add NAME REMOTE --project PROJECT` shares a project")
         for c in teams:
             print(f"{c.name}  {c.project}  {c.remote}")
