@@ -283,7 +283,11 @@ class Git:
             )
         except GitError as exc:
             text = str(exc)
-            if any(w in text for w in ("rejected", "fetch first", "non-fast-forward", "stale")):
+            # The one line kept is git's last `error:` one ("failed to push some refs"): a ref
+            # the remote refused (moved on, or locked by a teammate's push at that moment);
+            # a remote that did not answer says `fatal:`.
+            refused = ("rejected", "fetch first", "non-fast-forward", "stale", "failed to push")
+            if any(w in text for w in refused):
                 return False
             raise
         self.run("update-ref", REMOTE_REF, commit)
