@@ -1,7 +1,8 @@
 """Sync over git: a shared repository of 1k, 10k or 100k memories, as users run it.
 
     PYTHONPATH=. python -m benchmarks.bench_sync [--sizes 1k,10k,100k] [--runs 5]
-                                                 [--first-runs 1] [--hook-runs 40]
+                                                 [--first-runs 1] [--first-max 10000]
+                                                 [--hook-runs 40]
                                                  [--no-hook] [--lexical] [--keep]
 
 For each size, the shared repository is a bare git repository on local disk whose `memem`
@@ -15,7 +16,9 @@ Rows, per size:
 - first sync: `memem sync init REMOTE` on a device with an empty vault (clone, write every
   memory into the vault, index it), `--first-runs` fresh devices; baselines of the same run:
   `git clone --bare` of the remote (git's own floor) and `memem rebuild-index` of the vault
-  the sync made (memem's indexing floor);
+  the sync made, without vectors (memem's indexing floor). Sizes above `--first-max`
+  (default 10k) instead connect a device that has every memory already (the synthetic vault
+  and its cached index): `memem sync init` then reads and hashes every file and moves nothing;
 - incremental sync: `memem sync` after 10 memories changed in the remote (a teammate's commit,
   made with fast-import), after 10 memory files were edited in the vault (an Obsidian edit),
   and with nothing changed (the baseline), interleaved, `--runs` each;
