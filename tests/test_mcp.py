@@ -424,7 +424,7 @@ def test_tools_list_payload_fits_its_budget(shared: Server) -> None:
         (
             "memory_save",
             {"content"},
-            {"title", "project", "tags", "layer", "importance", "situations"},
+            {"title", "project", "tags", "layer", "importance", "situations", "private"},
         ),
         ("memory_search", {"query"}, {"project", "limit"}),
         ("memory_get", {"ids"}, {"offset"}),

@@ -128,3 +128,12 @@ def test_memory_save_refuses_more_situations_than_the_limit_before_forwarding() 
     with pytest.raises(ToolError):
         call(forward, "memory_save", arguments)
     assert forward.calls == []
+
+
+def test_memory_save_private_keeps_the_memory_marked_private(store: Store) -> None:
+    text = run(store, "memory_save", content="My staging login is in the team vault.", private=True)
+    assert "(private)" in text
+    (hit,) = store.search("staging login vault")
+    assert store.get(hit.id).private is True
+    with pytest.raises(InvalidInput, match="private"):
+        run(store, "memory_save", content="Another fact entirely.", private="yes")

@@ -783,3 +783,44 @@ def test_the_named_session_queries(state: MinerState, tmp_path: Path) -> None:
     assert last is not None and last.path == path("mined-late")
     assert state.counts() == {"mined": 2, "failed": 1, "dead": 1, "skipped": 1, "pending": 1}
     assert state.reset_failed() == 2 and state.failing() == [] and state.dead() == []
+
+
+@pytest.mark.parametrize(
+    ("branch", "stored"),
+    [
+        ("feature/checkout", "feature/checkout"),
+        ("main", None),
+        ("develop", None),
+        ("HEAD", None),
+        ("", None),
+    ],
+)
+def test_mined_memories_carry_the_sessions_branch_unless_it_is_a_default_one(
+    tmp_path: Path, store: Store, state: MinerState, workdir: Path, branch: str, stored: str | None
+) -> None:
+    path = sessions_dir(tmp_path) / "b1.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        record("user", "Checkout totals are rounded per line", str(workdir), "b1", gitBranch=branch)
+        + record("assistant", "Noted.", str(workdir), "b1", gitBranch=branch),
+        encoding="utf-8",
+    )
+    assert Miner(store, state, Recorder()).mine(str(path)).memories == 1
+    (hit,) = store.search("checkout totals rounded")
+    assert store.get(hit.id).branch == stored
+
+
+def test_the_miner_names_the_project_after_the_repositorys_remote_and_adopts_the_folder_name(
+    tmp_path: Path, store: Store, state: MinerState
+) -> None:
+    from tests.gitrepos import git_repo
+
+    old = store.save("Deploys go through Fly.io from main.", project="storefront")
+    repo = git_repo(tmp_path / "code" / "storefront", "https://github.com/acme/shop.git")
+    path = write_session(
+        sessions_dir(tmp_path) / "r1.jsonl", [("user", "Prices are stored in cents")], str(repo)
+    )
+    assert Miner(store, state, Recorder()).mine(str(path)).memories == 1
+    (hit,) = store.search("prices stored in cents")
+    assert store.get(hit.id).project == "acme-shop"
+    assert store.get(old.id).project == "acme-shop"

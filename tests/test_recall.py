@@ -261,3 +261,27 @@ def test_a_new_topic_does_not_repeat_the_anchors_the_session_already_has(store: 
     )
     ids = [i.id for i in built.items]
     assert other.id in ids and anchor.id not in ids
+
+
+def test_the_slice_prefers_the_checkouts_branch_and_marks_the_others(
+    store: Store, tmp_path: Path
+) -> None:
+    from tests.gitrepos import git, git_repo
+
+    repo = git_repo(tmp_path / "shop")
+    git(repo, "checkout", "-q", "-b", "feature/tax")
+    mine = store.add(
+        "Invoice tax is computed per line on this branch.", project="shop", branch="feature/tax"
+    )
+    other = store.add(
+        "Invoice tax is computed per invoice total.", project="shop", branch="spike/tax"
+    )
+    shared = store.add("Invoice tax rates come from the rates table.", project="shop")
+    built = store.slice("how is invoice tax computed?", cwd=str(repo))
+    order = [i.id for i in built.items]
+    assert set(order) == {mine.memory.id, other.memory.id, shared.memory.id}
+    assert order.index(mine.memory.id) < order.index(other.memory.id)
+    assert "· branch feature/tax)" in built.markdown  # the header names it
+    marked = [line for line in built.markdown.splitlines() if "(branch " in line]
+    assert len(marked) == 1 and "(branch spike/tax)" in marked[0]
+    assert other.memory.id[:8] in marked[0]

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from memem.core import transcript
 from memem.core.slice import CLOSE, LABEL, OPEN
 from memem.core.transcript import (
     MAX_LINE_BYTES,
@@ -235,9 +236,11 @@ def test_a_real_session_yields_only_the_prompts_and_the_prose() -> None:
     assert not transcript.headless
 
 
-def test_messages_keep_the_records_uuid_and_timestamp() -> None:
+def test_messages_keep_the_records_uuid_timestamp_and_branch() -> None:
     first = parse(SESSION).messages[0]
-    assert first == Message("user", "Why does CI fail on the migrations step?", STAMP, "u-1")
+    assert first == Message(
+        "user", "Why does CI fail on the migrations step?", STAMP, "u-1", "HEAD"
+    )
 
 
 def test_session_id_and_cwd_are_the_first_seen() -> None:
@@ -673,3 +676,40 @@ def test_chunks_never_lose_or_reorder_text_and_respect_the_size(
         for first in [run[0]]
     ]
     assert rebuilt == messages
+
+
+@pytest.mark.parametrize(
+    ("branches", "learned"),
+    [
+        (["feature/checkout"], "feature/checkout"),
+        (["feature/a", "", "fix-b"], "fix-b"),
+        (["fix-b", ""], "fix-b"),
+        (["main"], None),
+        (["master"], None),
+        (["trunk"], None),
+        (["develop"], None),
+        (["HEAD"], None),
+        (["0123abcd"], None),
+        ([""], None),
+        ([], None),
+    ],
+)
+def test_a_session_part_is_learned_on_its_last_named_branch_unless_a_default_one(
+    branches: list[str], learned: str | None
+) -> None:
+    messages = [Message("user", "text", "", f"u{n}", branch) for n, branch in enumerate(branches)]
+    assert transcript.learned_on(messages) == learned
+
+
+def test_the_git_branch_of_each_record_is_kept_on_its_message() -> None:
+    line = {
+        "type": "user",
+        "message": {"role": "user", "content": "hello there"},
+        "sessionId": "s",
+        "cwd": "/x",
+        "gitBranch": "feature/x",
+    }
+    parsed = transcript.parse((json.dumps(line) + "\n").encode())
+    assert [m.branch for m in parsed.messages] == ["feature/x"]
+    no_branch = transcript.parse((json.dumps({**line, "gitBranch": 7}) + "\n").encode())
+    assert [m.branch for m in no_branch.messages] == [""]

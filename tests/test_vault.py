@@ -504,7 +504,7 @@ def test_vet_lets_a_released_memory_through() -> None:
     assert vet(m, "a.md", released=True).content == INJECTION
 
 
-@pytest.mark.parametrize("field", ["title", "content", "project"])
+@pytest.mark.parametrize("field", ["title", "content", "project", "branch"])
 def test_vet_redacts_a_secret_in_any_text_field(field: str) -> None:
     m = memory(**{field: f"deploy with {GITHUB_TOKEN} today"})
     vetted = vet(m, "a.md")

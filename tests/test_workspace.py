@@ -20,6 +20,7 @@ from memem.storage.workspace import (
     read_regular,
 )
 from tests.conftest import ROOT
+from tests.gitrepos import git, git_repo
 
 
 def repo(path: Path, head: str = "ref: refs/heads/main\n") -> Path:
@@ -300,35 +301,6 @@ def test_the_environment_cwd_is_absolute_and_normalised(
 
 
 # -- the project named after the repository's remote (real git) -------------------------------
-
-
-def git(cwd: Path, *args: str) -> str:
-    """Real git with a home of its own: the user's ~/.gitconfig is never read or written."""
-    home = cwd.parent / "git-home"
-    home.mkdir(exist_ok=True)
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    }
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def git_repo(path: Path, remote: str | None = None) -> Path:
-    path.mkdir(parents=True)
-    git(path, "init", "-q", "-b", "main")
-    git(path, "commit", "-q", "--allow-empty", "-m", "start")
-    if remote is not None:
-        git(path, "remote", "add", "origin", remote)
-    return path
 
 
 @pytest.mark.parametrize(

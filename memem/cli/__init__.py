@@ -90,8 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("save", cmd_save, "Save a memory (prints its id as the last word).")
     p.add_argument("text", help="the memory's content ('-' reads standard input)")
     p.add_argument("--title", help="a short title (default: the first line)")
-    p.add_argument("--project", help="project name (default: global)")
+    p.add_argument(
+        "--project",
+        help="project name (default: inside a git repository, its project, named after its "
+        "remote, else its folder; elsewhere global)",
+    )
     p.add_argument("--tags", help="comma-separated tags, e.g. db,postgres")
+    p.add_argument(
+        "--private",
+        action="store_true",
+        help="never leaves this machine: sync does not push it (frontmatter private: true)",
+    )
     p.add_argument(
         "--situation",
         action="append",
@@ -192,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("demo", None, "Seed a temporary vault with sample memories and search it.")
     p = add("slice", cmd_slice, "The Active Memory Slice a hook would inject for QUERY.")
     p.add_argument("query")
-    p.add_argument("--scope", help="project (default: from --cwd: its git root's name)")
+    p.add_argument("--scope", help="project (default: from --cwd: its git repository's)")
     p.add_argument("--session-id", help="continue this session (no repeats)")
     p.add_argument("--cwd", help="working directory (default: the current one)")
     p.add_argument("--task-mode", choices=("debug", "implement", "review", "plan"))

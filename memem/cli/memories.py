@@ -19,14 +19,20 @@ if TYPE_CHECKING:
 def cmd_save(store: Store, args: argparse.Namespace) -> int:
     text = read_stdin() if args.text == "-" else args.text
     tags = [t for t in (args.tags or "").split(",") if t.strip()]
+    project = args.project
+    if project is None:
+        # Inside a git repository: its project (the one its hooks recall); elsewhere global.
+        where = store.project_of(os.getcwd())
+        project = where.project if where.repository else None
     saved = store.add(
         text,
         title=args.title,
-        project=args.project,
+        project=project,
         tags=tags,
         layer=args.layer,
         importance=args.importance,
         situations=args.situation,
+        private=args.private,
     )
     for kind in saved.redacted:
         print(f"redacted a secret ({kind})")
@@ -36,7 +42,7 @@ def cmd_save(store: Store, args: argparse.Namespace) -> int:
     if saved.outcome == "duplicate":
         print(f"already known (duplicate), L{m.layer} {m.project}: {m.id}")
     else:
-        print(f"saved L{m.layer} {m.project}: {m.id}")
+        print(f"saved L{m.layer} {m.project}{' (private)' if m.private else ''}: {m.id}")
         if not saved.indexed:
             print(
                 "the index could not be updated; it catches up at the next reconcile",
@@ -86,6 +92,7 @@ def cmd_list(store: Store, args: argparse.Namespace) -> int:
                     "active": p.active,
                     "deprecated": p.deprecated,
                     "layers": {f"L{k}": v for k, v in p.layers.items()},
+                    "aliases": list(p.aliases),
                     "recent": [
                         {
                             "id": m.id,
@@ -109,6 +116,8 @@ def cmd_list(store: Store, args: argparse.Namespace) -> int:
             f"{label(p.project)}: {p.active} active ({layer_line(p.layers)}),"
             f" {p.deprecated} deprecated"
         )
+        for alias in p.aliases:
+            print(f"  alias: {label(alias)} -> {label(p.project)}")
         for m in p.recent:
             print(f"  {short(m.id)}  L{m.layer}  {line(m.title)}")
     return 0

@@ -16,7 +16,7 @@ the save writes. No files, no SQL, no clock: the store passes what it read and t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from memem.core import conflict, graph, layers
@@ -94,10 +94,39 @@ def draft(
     source_session: str | None = None,
     quarantine: bool = False,
     situations: Iterable[str] = (),
+    branch: str | None = None,
+    private: bool = False,
 ) -> Draft:
     """The draft of a save. Raises TooLarge or InvalidInput for bad fields, SecurityError when
     the scan refuses one, unless `quarantine` (an import: the document is the user's, not a
-    model's), which returns the draft with `refused` set instead."""
+    model's), which returns the draft with `refused` set instead. `branch`: the git branch
+    the memory was learned on; `private`: it never leaves this machine."""
+    made = _draft(
+        content, memory_id, now, title, project, tags, layer, importance, created, source_type,
+        source_session, quarantine, situations,
+    )  # fmt: skip
+    if not branch and not private:
+        return made
+    found = list(made.redacted)
+    memory = made.memory.evolve(branch=scrub(branch, found) if branch else None, private=private)
+    return replace(made, memory=memory, redacted=tuple(found))
+
+
+def _draft(
+    content: str,
+    memory_id: str,
+    now: datetime,
+    title: str | None,
+    project: str | None,
+    tags: Iterable[str],
+    layer: int | None,
+    importance: int | None,
+    created: datetime | date | str | None,
+    source_type: str,
+    source_session: str | None,
+    quarantine: bool,
+    situations: Iterable[str],
+) -> Draft:
     if not isinstance(content, str):
         raise InvalidInput("content must be text")
     if isinstance(tags, str):

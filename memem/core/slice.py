@@ -75,6 +75,9 @@ OVERHEAD_CHARS: Final = 200
 ITEM_OVERHEAD: Final = 60
 # A text cut shorter than this to fit the budget says nothing: the item is left out instead.
 MIN_ITEM_CHARS: Final = 80
+# A memory learned on another git branch than the session's: its score is scaled by this
+# (the slice prefers the session's branch and memories of no branch; see `prefer_branch`).
+OTHER_BRANCH: Final = 0.8
 # Two items sharing more than this share of their words (Jaccard) say the same thing.
 REPEAT_OVERLAP: Final = 0.8
 # How much of a memory's start role_of reads for its cue words (a title and its first lines).
@@ -111,9 +114,10 @@ _GOAL: Final = re.compile(r"\b(?:goal|aim|todo|next step|plan to|we want|we need
 
 
 class Item(Value):
-    """A candidate that made it into the slice, with its role and the text shown."""
+    """A candidate that made it into the slice, with its role and the text shown. `branch`:
+    the git branch its memory was learned on ("" for none)."""
 
-    __slots__ = ("id", "layer", "role", "score", "source", "text", "title")
+    __slots__ = ("branch", "id", "layer", "role", "score", "source", "text", "title")
 
     id: Final[str]
     role: Final[str]
@@ -122,9 +126,18 @@ class Item(Value):
     title: Final[str]
     text: Final[str]
     source: Final[str]
+    branch: Final[str]
 
     def __init__(
-        self, id: str, role: str, layer: int, score: float, title: str, text: str, source: str
+        self,
+        id: str,
+        role: str,
+        layer: int,
+        score: float,
+        title: str,
+        text: str,
+        source: str,
+        branch: str = "",
     ) -> None:
         self.id = id
         self.role = role
@@ -133,6 +146,7 @@ class Item(Value):
         self.title = title
         self.text = text
         self.source = source
+        self.branch = branch
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +156,7 @@ class Item(Value):
             "score": round(self.score, 4),
             "title": self.title,
             "source": self.source,
+            "branch": self.branch or None,
         }
 
 
@@ -330,6 +345,16 @@ TASK_BOOST: Final = {
 }
 
 
+def prefer_branch(candidates: Iterable[Scored], branch: str) -> list[Scored]:
+    """The session's branch first: a memory learned on another branch than `branch` ranks
+    lower (its score times OTHER_BRANCH); one of this branch or of none ranks as it is. Lowered,
+    never dropped, so a strong match still shows (marked with its branch by `render`)."""
+    return [
+        c.evolve(score=c.score * OTHER_BRANCH) if c.memory.branch not in (None, branch) else c
+        for c in candidates
+    ]
+
+
 def select(
     candidates: Iterable[Scored],
     *,
@@ -358,14 +383,16 @@ def select(
         if any(_overlap(m.content, i.text) > REPEAT_OVERLAP for i in chosen):
             continue
         text = clip(m.content, ITEM_CHARS, one_line=False)
-        cost = len(m.title) + len(text) + ITEM_OVERHEAD
+        # The mark " (branch NAME)" that render may add.
+        overhead = ITEM_OVERHEAD + (len(m.branch) + 10 if m.branch else 0)
+        cost = len(m.title) + len(text) + overhead
         if used + cost > budget:
-            room = budget - used - len(m.title) - ITEM_OVERHEAD
+            room = budget - used - len(m.title) - overhead
             text = clip(m.content, max(0, room), one_line=False)
-            cost = len(m.title) + len(text) + ITEM_OVERHEAD
+            cost = len(m.title) + len(text) + overhead
             if len(text) < MIN_ITEM_CHARS:
                 continue
-        chosen.append(Item(m.id, role, m.layer, c.score, m.title, text, c.source))
+        chosen.append(Item(m.id, role, m.layer, c.score, m.title, text, c.source, m.branch or ""))
         skip.add(m.id)
         per_role[role] = per_role.get(role, 0) + 1
         used += cost
@@ -394,6 +421,8 @@ def render(items: Sequence[Item], env: Environment | None = None, *, budget: int
         for item in group:
             body = item.text.replace("\n", "\n  ")
             ref = f"[{item.id[:8]} L{item.layer}]"
+            if item.branch and item.branch != (env.branch if env else ""):
+                ref += f" (branch {label(item.branch)})"
             if item.text.startswith(item.title.rstrip("…")):  # a title cut from the content
                 lines.append(f"- {ref} {body}")
             else:

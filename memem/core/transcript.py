@@ -64,6 +64,10 @@ MINER_MARKER: Final = "memem-miner-session"
 MINER_PROMPT: Final = f"[{MINER_MARKER}] Extract the durable lessons of this session"
 # The claude-cli backend's working directory, under the state dir: see the module docstring.
 MINER_CWD: Final = "miner-cwd"
+# Branches whose lessons hold for the whole project: mined memories carry no branch there.
+DEFAULT_BRANCHES: Final = frozenset({"main", "master", "trunk", "develop"})
+# A detached HEAD some tools report as its commit.
+_COMMIT: Final = re.compile(r"[0-9a-f]{7,40}")
 _HEADLESS_ENTRYPOINT: Final = "sdk-cli"
 _SLUG_CHAR: Final = re.compile(r"[^A-Za-z0-9]")
 MAX_LINE_BYTES: Final = 2 * 1024 * 1024
@@ -115,6 +119,7 @@ class Message:
     text: str  # prose only, cleaned
     timestamp: str  # ISO-8601 as in the record ("" if absent)
     uuid: str
+    branch: str = ""  # the record's `gitBranch` ("HEAD" when detached or outside git)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +219,16 @@ def project_slug(cwd: str) -> str:
     """The name of the folder under ~/.claude/projects where Claude Code files the sessions
     run in `cwd`: every character that is not an ASCII letter or digit becomes "-"."""
     return _SLUG_CHAR.sub("-", cwd)
+
+
+def learned_on(messages: Sequence[Message]) -> str | None:
+    """The git branch a part of a session worked on (the last that its messages name), for
+    the memories mined from it; None on a default branch (DEFAULT_BRANCHES: what is learned
+    there holds for the project), a detached HEAD or outside git."""
+    branch = next((m.branch for m in reversed(messages) if m.branch), "")
+    if branch in DEFAULT_BRANCHES or branch == "HEAD" or _COMMIT.fullmatch(branch):
+        return None
+    return branch or None
 
 
 def clean(text: str) -> str:
@@ -329,6 +344,7 @@ def _message(record: Mapping[str, Any]) -> Message | None:
         text=text,
         timestamp=timestamp if isinstance(timestamp, str) else "",
         uuid=uuid if isinstance(uuid, str) else "",
+        branch=branch if isinstance(branch := record.get("gitBranch"), str) else "",
     )
 
 

@@ -101,11 +101,13 @@ def build(
             list[Annotated[str, Field(max_length=MAX_SITUATION_CHARS)]] | None,
             Field(max_length=MAX_SITUATIONS),
         ] = None,
+        private: bool = False,
     ) -> str:
         """Save a durable lesson (a decision and its reason, a convention, a fix, a
         preference): one self-contained fact. A duplicate returns the existing memory; a
         contradicting fact supersedes the older one. layer: 0 project identity, 1 convention,
         2 domain (default), 3 archival. situations: 1-3 questions or tasks it answers.
+        private: true keeps it on this machine (never synced to a team or another device).
         Example: content="The API uses Postgres 16, not MySQL",
         situations=["Which database does the API use?"]."""
         return call(
@@ -117,6 +119,7 @@ def build(
             layer=layer,
             importance=importance,
             situations=situations,
+            private=private,
         )
 
     @tool

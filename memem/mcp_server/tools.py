@@ -129,7 +129,10 @@ def memory_save(
     layer: int | None = None,
     importance: int | None = None,
     situations: list[str] | None = None,
+    private: bool = False,
 ) -> str:
+    if not isinstance(private, bool):
+        raise InvalidInput("private must be true or false")
     saved = c.store.add(
         content,
         title=title,
@@ -138,12 +141,13 @@ def memory_save(
         layer=layer,
         importance=importance,
         situations=situations or (),
+        private=private,
     )
     m = saved.memory
     lines = [
         f"already known (duplicate): {_header(m)}"
         if saved.outcome == "duplicate"
-        else f"saved: {_header(m)} · {m.title}"
+        else f"saved: {_header(m)} · {m.title}{' (private)' if m.private else ''}"
     ]
     lines += [
         f"superseded {old}: {why}" for old, why in zip(saved.superseded, saved.reasons, strict=True)

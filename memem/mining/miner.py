@@ -192,7 +192,6 @@ class Miner:
 
     def _mine(self, path: str, *, now: float, explicit: bool) -> Outcome:
         from memem.core import security, transcript
-        from memem.storage.workspace import project_of
 
         row = self.state.row(path)
         if row is None:
@@ -221,7 +220,7 @@ class Miner:
         # Both travel to the model, the miner's database and the vault: scrubbed like the text
         # (a folder named after a token is rare, but it is a path a secret can take).
         project = security.redact(
-            project_of(parsed.cwd) if parsed.cwd else (row.project or "global")
+            self.store.project_of(parsed.cwd).project if parsed.cwd else (row.project or "global")
         )
         session = security.redact(parsed.session_id or row.session_id or Path(path).stem)
         if parsed.headless or self._own_session(path, parsed.cwd):
@@ -266,6 +265,7 @@ class Miner:
                         source_type="mined",
                         source_session=session,
                         situations=lesson.situations,
+                        branch=transcript.learned_on(chunk),
                     )
                 except SecurityError:
                     refused += 1

@@ -19,9 +19,19 @@ from memem.core.fence import label
 from memem.core.memory import normalize_project
 from memem.core.prompts import is_trivial, topic_shifted
 from memem.core.ranking import Scored
-from memem.core.slice import Environment, Slice, merge, note, propose, render, select
+from memem.core.slice import (
+    Environment,
+    Slice,
+    merge,
+    note,
+    prefer_branch,
+    propose,
+    render,
+    select,
+)
 from memem.core.text import query_terms
 from memem.storage import index, retrieval
+from memem.storage import projects as aliases
 from memem.storage.files import write_atomic
 from memem.storage.workspace import environment, read_regular
 
@@ -303,7 +313,14 @@ def build(
     playbook), "compact" (after compaction: anchors and what the session kept) or "file"
     (about to touch a file: memories that mention it)."""
     env = environment(cwd) if cwd else Environment()
-    scope = normalize_project(project) if project else env.project or "global"
+    if project:
+        scope = aliases.canonical(aliases.aliases(state_dir), normalize_project(project))
+    else:
+        scope = env.project or "global"
+        # Memories saved under the folder's name before the project was named after its
+        # remote are this project's (recorded once; a busy index tries at the next prompt).
+        with contextlib.suppress(OSError, index.SQLiteError):
+            aliases.adopt(conn, state_dir, env.folder, env.project)
     path = session_path(state_dir, session_id)
     session = Session.load(path)
     terms = query_terms(query)
@@ -359,7 +376,13 @@ def build(
             project=scope,
         )
         groups.append([Scored(touched, 0.0, "artifact")])
-    items = select(merge(*groups), seen=seen if event != "compact" else set(), task_mode=task_mode)
+    # The cwd's branch, when the slice is for the cwd's project.
+    branch = env.branch if scope == env.project else ""
+    items = select(
+        prefer_branch(merge(*groups), branch),
+        seen=seen if event != "compact" else set(),
+        task_mode=task_mode,
+    )
     if not [i for i in items if i.source != "artifact"]:
         session.terms = terms or session.terms
         session.save(path)
@@ -370,8 +393,8 @@ def build(
             project=scope,
             ranking=ranking,
         )
-    # The header names the slice's scope; the branch only when that is the cwd's project.
-    where = Environment(project=scope, branch=env.branch if scope == env.project else "")
+    # The header names the slice's scope, and the branch; render marks the items of others.
+    where = Environment(project=scope, branch=branch)
     text = render(items, where)
     session.injected += [i.id for i in items if i.id not in session.injected]
     session.terms = terms or session.terms

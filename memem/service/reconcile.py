@@ -26,7 +26,7 @@ from memem.errors import BrokenFile, Quarantined
 from memem.service import workers
 from memem.service.linking import Progress, rebuild_edges
 from memem.settings import Settings
-from memem.storage import events, index, quarantine, retrieval, unit
+from memem.storage import events, index, projects, quarantine, retrieval, unit
 from memem.storage.index import Index
 from memem.storage.unit import Connection
 from memem.storage.vault import FileStat, Vault, vet
@@ -64,6 +64,14 @@ class Reconciler:
         self.vault = vault
         self.index = idx
         self.settings = settings
+        # Project aliases (`memem.storage.projects`): the index stores the canonical name.
+        self.aliases = projects.Aliases(settings.state_dir)
+
+    def canonical(self, memory: Memory) -> Memory:
+        """`memory` under its project's canonical name (a file keeps the name it was written
+        with; its row does not)."""
+        known = self.aliases.get()
+        return memory.evolve(project=known[memory.project]) if memory.project in known else memory
 
     def at_open(self) -> None:
         """Run when a store opens: a damaged index was moved aside (rebuild it); a new or
@@ -138,7 +146,10 @@ class Reconciler:
             # were read above is on disk now and none can land until this one ends: a second
             # look at the folder, inside the transaction, misses nothing saved.
             read, broken, held = _catch_up(self.vault, read, broken, held, released)
+            known = self.aliases.get()
             entries = _unique(read, broken)
+            if known:
+                entries = [(self.canonical(e[0]), *e[1:]) for e in entries]
             del read
             if progress:
                 progress("indexing", 0, len(entries))
@@ -248,6 +259,7 @@ class Reconciler:
             return "broken"
         index.clear_broken(conn, st.name)
         index.clear_quarantined(conn, st.name)
+        memory = self.canonical(memory)
         if have and have == (memory.id, read.hash):
             index.set_file_stat(conn, st.name, read.stat.mtime_ns, read.stat.size)
             return "updated"

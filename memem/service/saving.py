@@ -22,7 +22,7 @@ from datetime import date, datetime
 
 from memem.core import graph, plan
 from memem.core.graph import Edge
-from memem.core.memory import MAX_TITLE_CHARS, Memory, normalize_title
+from memem.core.memory import MAX_TITLE_CHARS, Memory, normalize_project, normalize_title
 from memem.core.plan import Draft, Gathered, Known, Plan
 from memem.errors import NotFound, TooLarge
 from memem.service.reconcile import Reconciler
@@ -76,6 +76,8 @@ class Saver:
         source_session: str | None = None,
         quarantine: bool = False,
         situations: Iterable[str] = (),
+        branch: str | None = None,
+        private: bool = False,
     ) -> Saved:
         """Save one memory (`Store.add`). With `quarantine` (an import), content the scan
         refuses is written as it came (secrets redacted) and quarantined, not refused."""
@@ -85,7 +87,7 @@ class Saver:
             memory_id=new_id(),
             now=self.clock(),
             title=title,
-            project=project,
+            project=self._project(project),
             tags=tags,
             layer=layer,
             importance=importance,
@@ -94,6 +96,8 @@ class Saver:
             source_session=source_session,
             quarantine=quarantine,
             situations=situations,
+            branch=branch,
+            private=private,
         )
         if draft.refused is not None:
             return self._quarantine(draft)
@@ -120,6 +124,13 @@ class Saver:
             decided.redacted,
             indexed=staged.indexed,
         )
+
+    def _project(self, project: str | None) -> str | None:
+        """An alias (an old folder name) saves to the project it names; any other name goes
+        to the plan as given (which scrubs and normalises it)."""
+        if not project:
+            return project
+        return self.keeper.aliases.get().get(normalize_project(project), project)
 
     def _gather(self, conn: Connection, draft: Draft) -> Gathered:
         """The index reads `plan.plan` decides on, inside the save's transaction."""

@@ -25,7 +25,6 @@ a busy or locked one never is.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -34,23 +33,26 @@ from typing import Any, Final
 
 from memem.core import graph
 from memem.core.graph import Edge
-from memem.core.memory import LAYERS, Memory, check_id, normalize_project
-from memem.core.slice import Slice
+from memem.core.memory import Memory, check_id, normalize_project
+from memem.core.slice import Environment, Slice
 from memem.core.text import query_terms
 from memem.errors import InvalidInput, NotFound, TooLarge
 from memem.service import importer, purging, review
 from memem.service.importer import ImportReport
 from memem.service.linking import Progress
+from memem.service.projects import ProjectListing, listings
 from memem.service.reconcile import Reconciler, ReconcileReport
 from memem.service.saving import Saved, Saver
 from memem.service.semantic import Semantic
 from memem.service.status import Status, index_status
 from memem.settings import Settings, absolute
 from memem.storage import index
+from memem.storage import projects as aliases
 from memem.storage.index import Index
 from memem.storage.quarantine import QuarantinedMemory
 from memem.storage.tombstones import Tombstone
 from memem.storage.vault import Vault
+from memem.storage.workspace import environment
 
 log = logging.getLogger("memem.service.store")
 
@@ -91,15 +93,6 @@ class Neighbor:
     type: str
     score: float
     direction: str  # "out" (this memory -> neighbour) or "in"
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectListing:
-    project: str
-    layers: Mapping[int, int]
-    active: int
-    deprecated: int
-    recent: tuple[Memory, ...] = ()
 
 
 def _check_query(query: object) -> None:
@@ -225,8 +218,12 @@ class Store:
         source_type: str = "user",
         source_session: str | None = None,
         situations: Iterable[str] = (),
+        branch: str | None = None,
+        private: bool = False,
     ) -> Saved:
-        """`save` with the details: created or duplicate, what it superseded, what was redacted."""
+        """`save` with the details: created or duplicate, what it superseded, what was redacted.
+        `branch`: the git branch it was learned on (the slice prefers a session's own);
+        `private`: it never leaves this machine (sync skips it)."""
         return self._saver.add(
             content,
             title=title,
@@ -238,6 +235,8 @@ class Store:
             source_type=source_type,
             source_session=source_session,
             situations=situations,
+            branch=branch,
+            private=private,
         )
 
     def forget(self, memory_id: str, *, reason: str | None = None) -> Memory:
@@ -279,7 +278,7 @@ class Store:
         if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be 1-{MAX_LIMIT}, got {limit!r}")
         # The slice's search and floor; only the scope is wider (L3, any project, deprecated).
-        projects = [normalize_project(project)] if project else None
+        projects = [self.canonical(project)] if project else None
         matches, ranking = recall.searched(
             self.index.connection(),
             query,
@@ -368,27 +367,26 @@ class Store:
         return sorted(thread.values(), key=lambda item: item[0].created)
 
     def list(self, *, project: str | None = None, recent: int = 10) -> list[ProjectListing]:
-        """Projects with memory counts per layer and their most recent active memories."""
-        conn = self.index.connection()
-        counts: dict[str, dict[str, Any]] = defaultdict(
-            lambda: {"layers": dict.fromkeys(LAYERS, 0), "active": 0, "deprecated": 0}
-        )
-        scope = normalize_project(project) if project else None
-        for p, layer, status, n in index.layer_counts(conn, scope):
-            entry = counts[p]
-            entry[status if status in ("active", "deprecated") else "active"] += n
-            if status == "active":
-                entry["layers"][layer] += n
-        listings = []
-        for p in sorted(counts):
-            latest = index.recent(conn, p, int(recent))
-            c = counts[p]
-            listings.append(
-                ProjectListing(
-                    p, c["layers"], c["active"], c["deprecated"], tuple(r.memory for r in latest)
-                )
-            )
-        return listings
+        """Projects with memory counts per layer, their most recent active memories and their
+        aliases (old names: see `canonical`)."""
+        scope = self.canonical(project) if project else None
+        known = self._keeper.aliases.get()
+        return listings(self.index.connection(), scope, int(recent), known)
+
+    # -- projects --------------------------------------------------------------------------------
+
+    def canonical(self, project: str | None) -> str:
+        """The name the index uses for `project`: its own, or the project it is an alias of
+        (a folder name the project had before it was named after its git remote)."""
+        return self._keeper.aliases.canonical(normalize_project(project))
+
+    def project_of(self, cwd: str | Path) -> Environment:
+        """Where `cwd` is (`memem.storage.workspace.environment`: the project is named after
+        the repository's remote); memories saved under the folder's name before become an
+        alias of it, once."""
+        env = environment(cwd)
+        aliases.adopt(self.index.connection(), self.settings.state_dir, env.folder, env.project)
+        return env
 
     def slice(
         self,
@@ -403,8 +401,8 @@ class Store:
         briefing: bool = False,
     ) -> Slice:
         """The Active Memory Slice for `query`: what a hook would inject, as markdown plus its
-        items (id, role, layer, score). `scope` is the project (default: from `cwd`, the
-        git root's name). With `writeback_preview` the slice lists the writes it proposes;
+        items (id, role, layer, score). `scope` is the project (default: from `cwd`, its
+        repository's: `project_of`). With `writeback_preview` the slice lists the writes it proposes;
         with `auto_commit_safe` the safe ones (an explicit "remember that ...") are saved.
         A `briefing` also carries the project's L0 anchors and playbook, as at session start."""
         from memem.service import recall

@@ -222,7 +222,7 @@ def alive(pid: int) -> bool:
 def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
     """A file's memory after the checks an edit made outside memem must pass: refused text
     raises Quarantined (unless the user `released` this very content); secrets (in the title,
-    content, project, tags or situations) are kept out of the index (the file is the user's and
+    content, project, tags, situations or branch) are kept out of the index (the file is the user's and
     is not rewritten behind their back)."""
     from memem.core import security
 
@@ -236,11 +236,12 @@ def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
             scans[n] = upper
     # The situations are scanned as one text, one a line: a scan costs mostly its fixed part.
     told = [security.scan("\n".join(memory.situations))] if memory.situations else []
-    for scanned in (*scans, *told):
+    branch = [_scan_name(memory.branch)] if memory.branch else []
+    for scanned in (*scans, *told, *branch):
         if scanned.refused and not released:
             raise Quarantined(file, scanned.reason(), memory.id)
     extra = _scrub_extra(memory.extra)
-    if any(scanned.redactions for scanned in (*scans, *told)) or extra != memory.extra:
+    if any(scanned.redactions for scanned in (*scans, *told, *branch)) or extra != memory.extra:
         title, content, project, *tags = (scanned.text for scanned in scans)
         return memory.evolve(
             title=title,
@@ -249,6 +250,7 @@ def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
             tags=tags,
             situations=_lines(told[0].text, len(memory.situations)) if told else (),
             extra=extra,
+            branch=branch[0].text if branch else None,
         )
     return memory
 
