@@ -1,146 +1,204 @@
-"""Sync's faults at the CLI level, as a user meets them: credentials in a remote URL, a remote
-that does not answer, `kill -9` in the middle of a sync, a broken local git copy, a remote
-rewritten by force. Separate homes per device (tests/members.py)."""
+"""Sync under faults, with real git and real processes: a remote that does not answer, a push
+race, kill -9 mid-sync, a corrupted local repository, a remote rewritten by force."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from memem.service.store import Store
-from tests.members import Member, all_objects, bare, git, git_env
-from tests.test_sync_devices import personal, remote_paths
+import pytest
+
+from memem.core.memory import to_datetime
+from memem.service.sync import Outcome, Sync
+from tests.conftest import ROOT
+from tests.sync_devices import Device, bare, devices, git, git_env, remote_files
 from tests.waiting import wait_until
 
-
-def fill(member: Member, count: int, project: str = "notes") -> list[str]:
-    """`count` distinct memories saved through the store (the CLI would take minutes)."""
-    with Store.open(
-        state_dir=member.state, vault_dir=member.vault, env={"HOME": str(member.home)}
-    ) as store:
-        return [
-            store.save(
-                f"Fact number {k}: the build of module m{k} needs the flag --with-{k}-extras.",
-                project=project,
-            ).id
-            for k in range(count)
-        ]
+__all__ = ["devices", "git_env"]  # fixtures
 
 
-def test_a_remote_url_with_a_password_is_refused_and_never_stored(tmp_path: Path) -> None:
-    device = Member(tmp_path, "laptop")
-    device.save("Something worth keeping.", "--project", "notes")
-    token = "hunter2TokenValue"
+def ok(outcomes: list[Outcome] | Outcome) -> Outcome:
+    outcome = outcomes if isinstance(outcomes, Outcome) else outcomes[0]
+    assert outcome.ok, outcome.error
+    return outcome
 
-    done = device.memem(
-        "sync", "init", f"https://me:{token}@git.example.com/me/memories.git", check=False
+
+def test_an_unreachable_remote_backs_off_leaves_recall_alone_and_catches_up(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "memories.git")
+    a = devices["a"]
+    first = a.store.save("The queue is RabbitMQ", project="ops")
+    ok(a.sync.connect(str(remote)))
+    now = [datetime(2030, 1, 1, tzinfo=UTC)]
+    sync = Sync(a.store, device="a", clock=lambda: now[0])
+    away = remote.rename(tmp_path / "away.git")
+    queued = a.store.save("The cache is Redis", project="ops")
+
+    [failed] = sync.run()
+    assert not failed.ok and "away" not in failed.error and failed.error, failed.error
+    [status] = sync.status()
+    assert status.blocked and status.last_error == failed.error and status.ahead == 1
+    assert to_datetime(status.next_try or "") == now[0] + timedelta(seconds=60)
+    assert [h.id for h in a.store.search("RabbitMQ queue")] == [first.id]
+
+    now[0] += timedelta(seconds=30)
+    assert sync.run(due_only=True) == []  # not due yet
+    now[0] += timedelta(seconds=31)
+    [again] = sync.run(due_only=True)
+    assert not again.ok
+    assert to_datetime(sync.status()[0].next_try or "") == now[0] + timedelta(seconds=120)
+
+    away.rename(remote)
+    now[0] += timedelta(seconds=121)
+    assert ok(sync.run(due_only=True)).pushed == 1
+    assert f"memories/{queued.id}.md" in remote_files(remote)
+    [status] = sync.status()
+    assert not status.blocked and status.next_try is None and status.ahead == 0
+
+
+def test_a_push_race_fetches_merges_and_pushes_again(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "team.git")
+    a, b = devices["a"], devices["b"]
+    ok(a.sync.connect(str(remote)))
+    ok(b.sync.connect(str(remote)))
+    mine = b.store.save("Feature flags live in LaunchDarkly", project="web")
+    theirs = a.store.save("Error tracking is Sentry", project="web")
+    raced = []
+
+    def teammate_pushes_first() -> None:
+        if not raced:
+            raced.append(ok(a.sync.run()))
+
+    outcome = ok(b.sync.run(pause=teammate_pushes_first))
+    assert raced and outcome.pulled == 1 and outcome.pushed == 1
+    assert {f"memories/{mine.id}.md", f"memories/{theirs.id}.md"} <= set(remote_files(remote))
+    assert b.ids() == {mine.id, theirs.id}
+    log = git("--git-dir", str(remote), "log", "--format=%s", "memem").decode().splitlines()
+    assert log[0].endswith("from b") and log[1].endswith("from a")
+
+
+CHILD = """
+import sys
+from memem.service.store import Store
+from memem.service.sync import Sync
+store = Store.open(state_dir=sys.argv[1], vault_dir=sys.argv[2], semantic="off")
+Sync(store, device="b").connect(sys.argv[3])
+"""
+
+
+def test_kill_9_during_a_sync_then_the_next_sync_finishes_cleanly(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "memories.git")
+    a = devices["a"]
+    saved = {
+        a.store.save(f"Service {n} listens on port {9000 + n}", project="ops").id
+        for n in range(400)
+    }
+    ok(a.sync.connect(str(remote)))
+    b_root = tmp_path / "devices" / "b"
+    vault = b_root / "vault" / "memem" / "memories"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    args = [sys.executable, "-c", CHILD, str(b_root / "state"), str(b_root / "vault"), str(remote)]
+    child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_until(
+            lambda: vault.is_dir() and sum(1 for _ in vault.glob("*.md")) >= 20,
+            timeout=60,
+            what="the child sync writing memories",
+        )
+        assert child.poll() is None, "the sync finished before it could be killed"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    assert len(list(vault.glob("*.md"))) < 400
+
+    b = devices["b"]
+    outcome = ok(b.sync.run())
+    assert outcome.pulled > 0
+    assert b.ids() == saved
+    assert not list(vault.glob(".*.tmp"))
+    assert ok(b.sync.run()).pulled == 0 and b.sync.status()[0].ahead == 0
+
+
+def test_locks_left_by_a_killed_git_do_not_block_the_next_sync(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "memories.git")
+    a = devices["a"]
+    ok(a.sync.connect(str(remote)))
+    git_dir = a.state_dir / "sync" / "personal.git"
+    for lock in ("refs/remotes/origin/memem.lock", "packed-refs.lock", "config.lock"):
+        (git_dir / lock).parent.mkdir(parents=True, exist_ok=True)
+        (git_dir / lock).write_text("left by a killed git")
+    memory = a.store.save("Secrets are in 1Password", project="ops")
+    assert ok(a.sync.run()).pushed == 1
+    assert f"memories/{memory.id}.md" in remote_files(remote)
+
+
+@pytest.mark.parametrize("damage", ["refs", "objects", "gone-objects"])
+def test_a_corrupted_local_repository_is_moved_aside_and_fetched_again(
+    tmp_path: Path, devices: dict[str, Device], damage: str
+) -> None:
+    remote = bare(tmp_path / "memories.git")
+    a = devices["a"]
+    old = a.store.save("Terraform state is in S3", project="infra")
+    ok(a.sync.connect(str(remote)))
+    git_dir = a.state_dir / "sync" / "personal.git"
+    if damage == "refs":
+        (git_dir / "refs" / "remotes" / "origin" / "memem").write_bytes(b"garbage\n")
+    elif damage == "objects":
+        for path in (git_dir / "objects").rglob("*"):
+            if path.is_file() and "info" not in path.parts:
+                path.chmod(0o600)
+                path.write_bytes(b"garbage")
+    else:
+        for path in sorted((git_dir / "objects").iterdir()):
+            if path.name not in ("info", "pack"):
+                subprocess.run(["rm", "-rf", str(path)], check=True)
+        for path in (git_dir / "objects" / "pack").iterdir():
+            path.unlink()
+    new = a.store.save("Terraform runs in Atlantis", project="infra")
+
+    assert ok(a.sync.run()).pushed == 1
+    assert list((a.state_dir / "sync").glob("personal.git.broken-*"))
+    assert {f"memories/{old.id}.md", f"memories/{new.id}.md"} <= set(remote_files(remote))
+    assert ok(a.sync.run()).pushed == 0
+
+
+def test_a_remote_rewritten_by_force_loses_nothing(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "memories.git")
+    a, b = devices["a"], devices["b"]
+    first = a.store.save("The docs site is built with mkdocs", project="docs")
+    ok(a.sync.connect(str(remote)))
+    second = b.store.save("Docs deploy to GitHub Pages", project="docs")
+    ok(b.sync.connect(str(remote)))
+    empty_tree = git("--git-dir", str(remote), "hash-object", "-t", "tree", "-w", "/dev/null")
+    ident = ("-c", "user.name=Force", "-c", "user.email=f@example.com")
+    orphan = git(
+        "--git-dir",
+        str(remote),
+        *ident,
+        "commit-tree",
+        empty_tree.decode().strip(),
+        "-m",
+        "rewrite",
     )
+    git("--git-dir", str(remote), "update-ref", "refs/heads/memem", orphan.decode().strip())
+    assert remote_files(remote) == {}
 
-    assert done.returncode == 1, done
-    assert token not in done.stdout + done.stderr
-    for path in device.state.rglob("*"):
-        if path.is_file():
-            assert token.encode() not in path.read_bytes(), path
-    assert device.channels() == []
-
-
-def test_a_remote_that_does_not_answer_is_named_and_recall_goes_on(tmp_path: Path) -> None:
-    device = Member(tmp_path, "laptop")
-    memory_id = device.save("The printer is on the third floor.", "--project", "notes")
-
-    done = device.memem("sync", "init", str(tmp_path / "nowhere" / "memories.git"), check=False)
-
-    assert done.returncode != 0 and "nowhere" in done.stderr
-    hits = device.json("search", "printer floor", "--json")
-    assert memory_id in {h["id"] for h in hits}
-
-
-def test_an_unreachable_remote_backs_off_and_the_next_sync_catches_up(tmp_path: Path) -> None:
-    env = git_env(tmp_path, tmp_path / "gitconfig")
-    remote = bare(tmp_path, "mount/memories.git", env)
-    laptop, desktop = Member(tmp_path, "laptop"), Member(tmp_path, "desktop")
-    laptop.memem("sync", "init", str(remote))
-    desktop.memem("sync", "init", str(remote))
-    os.rename(tmp_path / "mount", tmp_path / "mount.off")
-    memory_id = laptop.save("The VPN needs the new certificate from IT.", "--project", "notes")
-
-    laptop.memem("sync", check=False)
-
-    channel = personal(laptop)
-    assert channel["blocked"] and channel["last_error"] and channel["next_try"]
-    assert channel["ahead"] >= 1
-    assert memory_id in {h["id"] for h in laptop.json("search", "VPN certificate", "--json")}
-    os.rename(tmp_path / "mount.off", tmp_path / "mount")
-    laptop.memem("sync")
-    desktop.memem("sync")
-    assert memory_id in desktop.files()
-    assert not personal(laptop)["blocked"]
-
-
-def test_a_sync_killed_midway_is_repaired_by_the_next_one(tmp_path: Path) -> None:
-    env = git_env(tmp_path, tmp_path / "gitconfig")
-    remote = bare(tmp_path, "usb/memories.git", env)
-    laptop, desktop = Member(tmp_path, "laptop"), Member(tmp_path, "desktop")
-    saved = fill(laptop, 300)
-
-    running = laptop.start("sync", "init", str(remote))
-    wait_until(lambda: (laptop.state / "sync").exists() or running.poll() is not None)
-    if running.poll() is None:
-        os.kill(running.pid, signal.SIGKILL)
-    running.communicate(timeout=60)
-
-    # However far it got, the next run finishes the job (stale locks, half-written refs).
-    laptop.memem("sync", "init", str(remote))
-    laptop.memem("sync")
-    desktop.memem("sync", "init", str(remote))
-    assert set(saved) <= set(desktop.files())
-    assert {f"memories/{i}.md" for i in saved} <= remote_paths(remote, env)
-
-
-def test_a_broken_local_git_copy_is_recloned_and_local_memories_pushed(tmp_path: Path) -> None:
-    env = git_env(tmp_path, tmp_path / "gitconfig")
-    remote = bare(tmp_path, "usb/memories.git", env)
-    laptop, desktop = Member(tmp_path, "laptop"), Member(tmp_path, "desktop")
-    first = laptop.save("The router's admin page is on port 8443.", "--project", "homelab")
-    laptop.memem("sync", "init", str(remote))
-    local_only = laptop.save("The NAS runs ZFS with two mirrored disks.", "--project", "homelab")
-    (copy,) = [p for p in (laptop.state / "sync").iterdir() if p.name.endswith(".git")]
-    shutil.rmtree(copy / "objects")
-    (copy / "HEAD").write_bytes(b"\x00garbage")
-
-    laptop.memem("sync")
-
-    desktop.memem("sync", "init", str(remote))
-    assert {first, local_only} <= set(desktop.files())
-    assert laptop.memories()[first].content == desktop.memories()[first].content
-
-
-def test_a_remote_rewritten_by_force_loses_no_memory(tmp_path: Path) -> None:
-    env = git_env(tmp_path, tmp_path / "gitconfig")
-    (tmp_path / "gitconfig").write_text(
-        "[user]\n\tname = admin\n\temail = admin@example.com\n", encoding="utf-8"
-    )
-    remote = bare(tmp_path, "usb/memories.git", env)
-    laptop, desktop = Member(tmp_path, "laptop"), Member(tmp_path, "desktop")
-    kept = [
-        laptop.save("The office wifi is called Lighthouse.", "--project", "office"),
-        laptop.save("Lunch orders go in before 11:00.", "--project", "office"),
-    ]
-    laptop.memem("sync", "init", str(remote))
-    desktop.memem("sync", "init", str(remote))
-    # Someone rewrites the branch: one orphan commit holding nothing of memem's.
-    scratch = tmp_path / "rewrite"
-    git("init", "--quiet", str(scratch), env=env)
-    (scratch / "README.md").write_text("fresh start\n", encoding="utf-8")
-    git("add", "README.md", cwd=scratch, env=env)
-    git("commit", "--quiet", "-m", "fresh start", cwd=scratch, env=env)
-    git("push", "--quiet", "--force", str(remote), "HEAD:memem", cwd=scratch, env=env)
-
-    for device in (desktop, laptop, desktop):
-        device.memem("sync")
-
-    assert set(kept) <= set(laptop.files()) and set(kept) <= set(desktop.files())
-    assert {f"memories/{i}.md" for i in kept} <= remote_paths(remote, env)
-    assert b"Lighthouse" in all_objects(remote, env)
+    ok(a.sync.run())
+    ok(b.sync.run())
+    ok(a.sync.run())
+    assert a.ids() == b.ids() == {first.id, second.id}
+    assert {f"memories/{first.id}.md", f"memories/{second.id}.md"} == set(remote_files(remote))

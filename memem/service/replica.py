@@ -36,6 +36,12 @@ from memem.storage.tombstones import Tombstone
 log = logging.getLogger("memem.service.replica")
 
 PUSH_ATTEMPTS: Final = 4
+# Pulling more files than this writes them without an fsync each (one sync of the disks at
+# the end), and builds the index anew in one pass instead of file by file.
+BULK: Final = 64
+REBUILD_AT: Final = 1000
+# Pushing more files than this packs the loose objects they were written as.
+PACK_AT: Final = 1000
 
 
 def _no_pause() -> None:
@@ -59,6 +65,8 @@ class Replica:
         self.conflicts: list[Conflict] = []
         self.incoming: set[str] = set()
         self.bad_incoming: list[Held] = []
+        self.written = 0
+        self.durable = True
 
     def run(self, pause: Callable[[], None] | None, progress: Progress | None) -> Outcome:
         pause = pause or _no_pause
@@ -74,10 +82,10 @@ class Replica:
             # Anything else that fails in git is this machine's copy: fetch it again once.
             self._repair(str(exc))
             snapshot = self._sync(pause, progress)
-        if self.pulled or self.incoming or self.conflicts:
+        if self.written >= REBUILD_AT:
+            self.store.rebuild_index(progress)  # one pass: far faster than file by file
+        elif self.written:
             self.store.reconcile(pause)
-            # What was written is looked at again now, so that `status` finds it unchanged.
-            snapshot = Snapshot.take(self.store, pause, None)
         quarantined = self._quarantined()
         self.state.behind = 0
         return Outcome(
@@ -107,6 +115,8 @@ class Replica:
             pause()
             snapshot = Snapshot.take(self.store, pause, progress)
             changes = self._merge(head, snapshot, pause)
+            if self.written:
+                snapshot.save()  # what was written is not read again
             if not changes:
                 self.state.head = head
                 return snapshot
@@ -124,6 +134,8 @@ class Replica:
                         self.state.base[path] = sha
                 self.state.head = commit
                 self.pushed += len(tree)
+                if len(shas) >= PACK_AT:
+                    self.git.pack()
                 if progress:
                     progress("pushing", len(tree), len(tree))
                 return snapshot
@@ -215,6 +227,7 @@ class Replica:
         """Write the remote's side of `pulls` (id -> blob) into the vault; a conflict keeps
         the loser as a superseded version (written here, and pushed)."""
         assert head is not None
+        self.durable = len(pulls) < BULK
         blobs = self.git.read_blobs(pulls.values())
         authors = self.git.authors(self.state.head, head, [merge.MEMORIES.rstrip("/")])
         for memory_id, sha in sorted(pulls.items()):
@@ -235,17 +248,20 @@ class Replica:
                 old = merge.superseded(loser, loser_sha, winner)
                 self.conflicts.append(Conflict(memory_id, side, old.id, format_datetime(self.now)))
                 if old.id not in snapshot.by_id:
-                    self._write(old, None)
-                    out[merge.memory_path(old.id)] = merge.remote_form(old)
+                    data = merge.remote_form(old)
+                    self._write(old, None, snapshot, merge.blob_sha(data))
+                    out[merge.memory_path(old.id)] = data
                 if side == "local":
                     continue
             author = authors.get(path, "")
             if author:
                 theirs = theirs.evolve(extra={**theirs.extra, "author": author})
-            self._write(theirs, local.file if local else None)
+            self._write(theirs, local.file if local else None, snapshot, sha)
             self.state.base[path] = sha
             self.incoming.add(memory_id)
             self.pulled += 1
+        if not self.durable:
+            self.store.vault.flush()
 
     def _parse(self, memory_id: str, data: bytes) -> Memory | None:
         """The memory in a remote blob; None (listed as quarantined) when it is not one, or
@@ -264,16 +280,21 @@ class Replica:
         if memory.id != memory_id:
             self.bad_incoming.append(Held(memory_id, path, f"its id is {memory.id!r}"))
             return None
-        if self.config.project is not None and memory.project != self.config.project:
+        if self.config.project is not None and (
+            self.store.canonical(memory.project) != self.config.project
+        ):
             return None  # a team channel carries its project's memories only
         return memory
 
-    def _write(self, memory: Memory, file: str | None) -> None:
+    def _write(self, memory: Memory, file: str | None, snapshot: Snapshot, blob: str) -> None:
+        """Write `memory` (whose remote form is the blob `blob`) into the vault."""
         vault = self.store.vault
         name = file or vault.free_name(memory)
         conn = self.store.index.connection()
         links = {i: f.removesuffix(".md") for i, f in index.files_of(conn, memory.related).items()}
-        vault.write(memory, name, links)
+        stat, _ = vault.write(memory, name, links, durable=self.durable)
+        snapshot.record(stat, memory, blob)
+        self.written += 1
 
     def _playbooks(
         self, remote: dict[str, str], snapshot: Snapshot, out: dict[str, bytes | None]

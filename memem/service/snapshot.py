@@ -17,15 +17,18 @@ from pathlib import Path
 from memem.core import merge, security
 from memem.core.memory import Memory
 from memem.errors import BrokenFile
+from memem.service import workers
 from memem.service.linking import Progress
 from memem.service.recall import PLAYBOOK_HASHES
 from memem.service.store import Store
 from memem.storage import syncstate
 from memem.storage.syncstate import ChannelConfig, FileEntry
-from memem.storage.vault import Vault
+from memem.storage.vault import FileStat, Vault
 
 PAUSE_EVERY = 256
-PROGRESS_EVERY = 500
+# Files read per chunk, and how many make forking readers worth it (as a rebuild does).
+CHUNK = 500
+PARALLEL_FILES = 2_000
 
 
 @dataclass(slots=True)
@@ -40,13 +43,6 @@ class Local:
     blob: str
     problem: str
     stale: bool = False
-
-
-def is_private(memory: Memory) -> bool:
-    value = getattr(memory, "private", None)
-    if value is None:
-        value = memory.extra.get("private")
-    return value is True
 
 
 def scan_text(text: str) -> str:
@@ -96,8 +92,10 @@ def playbooks(vault: Vault, state_dir: Path, config: ChannelConfig) -> dict[str,
 class Snapshot:
     """The vault's memories by id (`take`), with the remote forms read during the take."""
 
-    def __init__(self, vault: Vault) -> None:
+    def __init__(self, vault: Vault, state_dir: Path) -> None:
         self.vault = vault
+        self.state_dir = state_dir
+        self.entries: dict[str, FileEntry] = {}
         self.by_id: dict[str, Local] = {}
         self._data: dict[str, bytes] = {}
         self._memories: dict[str, Memory] = {}
@@ -115,42 +113,72 @@ class Snapshot:
         `read` False, count them as stale instead: `Sync.status`)."""
         state_dir = store.settings.state_dir
         cache = syncstate.load_files(state_dir)
-        fresh: dict[str, FileEntry] = {}
-        snap = cls(store.vault)
+        snap = cls(store.vault, state_dir)
         stats = sorted(store.vault.scan(), key=lambda st: st.name)
-        misses = 0
-        for n, st in enumerate(stats):
-            if pause and n % PAUSE_EVERY == 0:
-                pause()
+        stale = []
+        for st in stats:
             entry = cache.get(st.name)
             if entry is None or entry[0] != st.mtime_ns or entry[1] != st.size:
-                if not read:
-                    snap.by_id[f"?{st.name}"] = Local(st.name, "", "", False, "", "", True)
-                    continue
-                entry = snap._read(st.name, st.mtime_ns, st.size)
-                misses += 1
-                if progress and misses % PROGRESS_EVERY == 0:
-                    progress("reading", n, len(stats))
-            fresh[st.name] = entry
+                stale.append((st.name, st.mtime_ns, st.size))
+            else:
+                snap.entries[st.name] = entry
+        if read:
+            snap._read_all(stale, pause, progress)
+        # Compared by the index's name for a project (an old folder name is an alias).
+        names: dict[str, str] = {}
+        for st in stats:
+            entry = snap.entries.get(st.name)
+            if entry is None:  # not read (status): it changed since the last sync
+                snap.by_id[f"?{st.name}"] = Local(st.name, "", "", False, "", "", True)
+                continue
             _, _, memory_id, project, private, blob, problem = entry
             if memory_id and memory_id not in snap.by_id:
-                snap.by_id[memory_id] = Local(st.name, memory_id, project, private, blob, problem)
-        if read and (misses or len(fresh) != len(cache)):
-            syncstate.save_files(state_dir, fresh)
+                if project not in names:
+                    names[project] = store.canonical(project)
+                shown = names[project]
+                snap.by_id[memory_id] = Local(st.name, memory_id, shown, private, blob, problem)
+        if read and (stale or len(snap.entries) != len(cache)):
+            snap.save()
         return snap
 
-    def _read(self, name: str, mtime_ns: int, size: int) -> FileEntry:
-        try:
-            memory = self.vault.read(name).memory
-        except BrokenFile:
-            return [mtime_ns, size, "", "", False, "", "broken"]
-        data = merge.remote_form(memory)
-        if memory.id not in self._data:
-            self._data[memory.id] = data
-            self._memories[memory.id] = memory
-        problem = scan_text(data.decode("utf-8"))
-        blob = merge.blob_sha(data)
-        return [mtime_ns, size, memory.id, memory.project, is_private(memory), blob, problem]
+    def _read_all(
+        self,
+        stale: list[tuple[str, int, int]],
+        pause: Callable[[], None] | None,
+        progress: Progress | None,
+    ) -> None:
+        """Read the `stale` files (name, mtime_ns, size): in chunks over forked workers when
+        there are many (a first sync), in this process otherwise (pausing as asked)."""
+        chunks = [stale[i : i + CHUNK] for i in range(0, len(stale), CHUNK)]
+        forks = workers.count(len(stale), PARALLEL_FILES)
+        done = 0
+        root = str(self.vault.root)
+        for chunk, read in zip(
+            chunks, workers.fan_out(_read_chunk, (root, pause), chunks, forks), strict=True
+        ):
+            for (name, _, _), (entry, data) in zip(chunk, read, strict=True):
+                self.entries[name] = entry
+                if data is not None and entry[2] not in self._data:
+                    self._data[entry[2]] = data
+            done += len(chunk)
+            if progress:
+                progress("reading", done, len(stale))
+
+    def save(self) -> None:
+        syncstate.save_files(self.state_dir, self.entries)
+
+    def record(self, stat: FileStat, memory: Memory, blob: str) -> None:
+        """Remember a file sync just wrote from a remote blob (so that it is not read again).
+        It is not scanned for secrets: what it holds is in that remote already."""
+        self.entries[stat.name] = [
+            stat.mtime_ns,
+            stat.size,
+            memory.id,
+            memory.project,
+            memory.private,
+            blob,
+            "",
+        ]
 
     def memory(self, memory_id: str) -> Memory:
         if memory_id not in self._memories:
@@ -178,3 +206,33 @@ class Snapshot:
             and not m.private
             and (config.project is None or m.project == config.project)
         ]
+
+
+def _read_chunk(
+    shared: tuple[str, Callable[[], None] | None], chunk: list[tuple[str, int, int]]
+) -> list[tuple[FileEntry, bytes | None]]:
+    """Each file of `chunk` as a cache entry, with its remote form (None: a broken file)."""
+    root, pause = shared
+    vault = Vault(Path(root))
+    found: list[tuple[FileEntry, bytes | None]] = []
+    for n, (name, mtime_ns, size) in enumerate(chunk):
+        if pause and n % PAUSE_EVERY == 0:
+            pause()
+        try:
+            memory = vault.read(name).memory
+        except BrokenFile:
+            found.append(([mtime_ns, size, "", "", False, "", "broken"], None))
+            continue
+        data = merge.remote_form(memory)
+        problem = scan_text(data.decode("utf-8"))
+        entry = [
+            mtime_ns,
+            size,
+            memory.id,
+            memory.project,
+            memory.private,
+            merge.blob_sha(data),
+            problem,
+        ]
+        found.append((entry, data))
+    return found

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from memem.core.memory import format_datetime, normalize_project, to_datetime
+from memem.core.memory import format_datetime, to_datetime
 from memem.errors import InvalidInput, NotFound, SyncError
 from memem.service.linking import Progress
 from memem.service.store import Store
@@ -223,7 +223,7 @@ class Sync:
         if why:
             raise SyncError(f"refused {git.shown_url(remote)}: {why}")
         location = _remote_location(remote)
-        shared = normalize_project(project) if project is not None else None
+        shared = self.store.canonical(project) if project is not None else None
         configs = syncstate.channels(self.state_dir)
         old = next((c for c in configs if c.name == name), None)
         target = syncstate.git_dir(self.state_dir, name)

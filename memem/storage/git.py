@@ -37,7 +37,6 @@ log = logging.getLogger("memem.storage.git")
 BRANCH: Final = "memem"
 REMOTE_REF: Final = "refs/remotes/origin/memem"
 NETWORK_TIMEOUT: Final = 120.0
-LOCAL_TIMEOUT: Final = 120.0
 NICENESS: Final = 10
 FALLBACK_NAME: Final = "memem"
 FALLBACK_EMAIL: Final = "memem@localhost"
@@ -103,11 +102,25 @@ class Git:
         *args: str,
         input: bytes | None = None,
         env: Mapping[str, str] | None = None,
-        timeout: float | None = None,
         config: Sequence[str] = (),
         unreachable: bool = False,
     ) -> bytes:
-        """git's stdout; GitError (one line) when it fails or outlives `timeout`."""
+        """git's stdout; GitError (one line) when it fails or outlives the timeout."""
+        code, out, err = self.spawn(*args, input=input, env=env, config=config)
+        if code != 0:
+            reason = _one_line(err, f"git {args[0]} exited with {code}")
+            raise GitError(reason, unreachable=unreachable)
+        return out
+
+    def spawn(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        config: Sequence[str] = (),
+    ) -> tuple[int, bytes, bytes]:
+        """Run git: its exit code, stdout and stderr; GitError when it cannot be started or
+        outlives the timeout (it is killed with its children then)."""
         cmd = ["nice", "-n", str(NICENESS), "env", *_ENV]
         cmd += [f"{k}={v}" for k, v in (env or {}).items()]
         cmd += ["git", f"--git-dir={self.git_dir}"]
@@ -125,24 +138,20 @@ class Git:
         except OSError as exc:
             raise GitError(f"cannot run git: {exc.strerror or exc}") from None
         try:
-            out, err = proc.communicate(input, timeout=timeout or self.timeout)
+            out, err = proc.communicate(input, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(OSError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
             raise GitError(
-                f"git {args[0]} timed out after {timeout or self.timeout:.0f} s",
-                unreachable=unreachable,
+                f"git {args[0]} timed out after {self.timeout:.0f} s", unreachable=True
             ) from None
         except BaseException:
             with contextlib.suppress(OSError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise
-        if proc.returncode != 0:
-            reason = _one_line(err, f"git {args[0]} exited with {proc.returncode}")
-            raise GitError(reason, unreachable=unreachable)
-        return out
+        return proc.returncode, out, err
 
     def _network_config(self) -> list[str]:
         if Git._ssh_command is None:
@@ -160,7 +169,9 @@ class Git:
     def init(self) -> None:
         self.git_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.run("init", "--quiet", "--bare", str(self.git_dir))
-        self.run("config", "gc.autoDetach", "false")
+        # No automatic gc: it would block a sync for seconds at a time; `pack` does it when
+        # many objects were written.
+        self.run("config", "gc.auto", "0")
 
     def healthy(self) -> str:
         """Why the repository cannot be used ("" when it can): missing pieces, a ref that
@@ -243,6 +254,7 @@ class Git:
             "fetch",
             "--quiet",
             "--no-tags",
+            "--no-auto-gc",
             "--no-write-fetch-head",
             url,
             f"+refs/heads/{BRANCH}:{REMOTE_REF}",
@@ -271,27 +283,24 @@ class Git:
     def push(self, url: str, commit: str) -> bool:
         """Push `commit` to the remote's `memem` branch; False when it was rejected because
         the remote moved on (fetch, merge, push again)."""
-        try:
-            self.run(
-                "push",
-                "--quiet",
-                "--porcelain",
-                url,
-                f"{commit}:refs/heads/{BRANCH}",
-                config=self._network_config(),
-                unreachable=True,
-            )
-        except GitError as exc:
-            text = str(exc)
-            # The one line kept is git's last `error:` one ("failed to push some refs"): a ref
-            # the remote refused (moved on, or locked by a teammate's push at that moment);
-            # a remote that did not answer says `fatal:`.
-            refused = ("rejected", "fetch first", "non-fast-forward", "stale", "failed to push")
-            if any(w in text for w in refused):
+        code, out, err = self.spawn(
+            "push",
+            "--porcelain",
+            url,
+            f"{commit}:refs/heads/{BRANCH}",
+            config=self._network_config(),
+        )
+        if code != 0:
+            # Porcelain: one line per ref, flag "!" when the remote refused the update.
+            if any(line.startswith(b"!") for line in out.splitlines()):
                 return False
-            raise
+            raise GitError(_one_line(err, f"git push exited with {code}"), unreachable=True)
         self.run("update-ref", REMOTE_REF, commit)
         return True
+
+    def pack(self) -> None:
+        """Pack the loose objects (a first push writes one per memory)."""
+        self.run("repack", "-d", "-q")
 
     # -- objects -------------------------------------------------------------------------------
 

@@ -61,6 +61,8 @@ class ChannelState:
     behind: int | None = None
 
 
+_STATE_FIELDS: Final = tuple(ChannelState.__dataclass_fields__)
+
 # vault file -> [mtime_ns, size, id, project, private, blob sha of its remote form, problem]
 FileEntry = list[Any]
 
@@ -120,7 +122,8 @@ def load_state(state_dir: Path, name: str) -> ChannelState:
 
 
 def save_state(state_dir: Path, name: str, state: ChannelState) -> None:
-    _save(sync_dir(state_dir) / f"{name}.json", asdict(state))
+    # Not `asdict`: it deep-copies the base (one entry a memory) only to serialise it.
+    _save(sync_dir(state_dir) / f"{name}.json", {f: getattr(state, f) for f in _STATE_FIELDS})
 
 
 def forget_channel(state_dir: Path, name: str) -> None:

@@ -94,21 +94,33 @@ class Vault:
         return name
 
     def write(
-        self, memory: Memory, name: str, links: Mapping[str, str] | None = None
+        self,
+        memory: Memory,
+        name: str,
+        links: Mapping[str, str] | None = None,
+        *,
+        durable: bool = True,
     ) -> tuple[FileStat, str]:
-        """Atomically write `memory` to the file `name`; return what reconcile will see."""
+        """Atomically write `memory` to the file `name`; return what reconcile will see.
+        `durable=False`: see `write_bytes`."""
         from memem.core import markdown  # read commands that find nothing changed never need it
 
         data = markdown.render(memory, links).encode("utf-8")
-        st = self.write_bytes(name, data)
+        st = self.write_bytes(name, data, durable=durable)
         return st, content_hash(data)
 
-    def write_bytes(self, name: str, data: bytes) -> FileStat:
-        """Atomically write a memory file's rendered bytes; the rename is the commit point."""
+    def write_bytes(self, name: str, data: bytes, *, durable: bool = True) -> FileStat:
+        """Atomically write a memory file's rendered bytes; the rename is the commit point.
+        `durable=False` leaves the fsyncs to one `flush()` after a batch (sync writing
+        thousands of files it can fetch again)."""
         target = self.path(name)
-        write_atomic(target, data)
+        write_atomic(target, data, durable=durable)
         st = target.stat()
         return FileStat(name, st.st_mtime_ns, st.st_size)
+
+    def flush(self) -> None:
+        """Make the writes made with `durable=False` durable (one sync of the disks)."""
+        os.sync()
 
     def remove_orphan_temps(self, *, now: float | None = None) -> list[str]:
         """Delete temp files a crashed writer left behind (only memem's own temp names, only

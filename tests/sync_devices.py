@@ -1,0 +1,101 @@
+"""Devices and remotes for the sync tests: each device is its own state dir and vault (one
+store, one `Sync`), every remote a bare repository on local disk. Git runs with HOME in the
+test's tmp_path (the autouse fixture) and GIT_CONFIG_NOSYSTEM=1 (`git_env`), so no real git
+configuration is read or written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memem.service.store import Store
+from memem.service.sync import Sync
+from memem.storage import index
+
+
+@pytest.fixture(autouse=True)
+def git_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for key in ("GIT_DIR", "GIT_INDEX_FILE", "GIT_SSH_COMMAND", "GIT_WORK_TREE"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def git(*args: str, cwd: Path | None = None, input: bytes | None = None) -> bytes:
+    """Run git as a test does (the isolated environment); its stdout."""
+    return subprocess.run(
+        ["git", *args], cwd=cwd, input=input, capture_output=True, check=True, env=dict(os.environ)
+    ).stdout
+
+
+def bare(path: Path) -> Path:
+    git("init", "--quiet", "--bare", str(path))
+    return path
+
+
+def remote_objects(remote: Path) -> bytes:
+    """Every object the remote holds, as bytes (loose or packed, any branch or none)."""
+    return git("--git-dir", str(remote), "cat-file", "--batch-all-objects", "--batch")
+
+
+def remote_files(remote: Path) -> dict[str, bytes]:
+    """The files of the remote's `memem` branch."""
+    listing = git("--git-dir", str(remote), "ls-tree", "-r", "--name-only", "memem").decode()
+    return {
+        path: git("--git-dir", str(remote), "show", f"memem:{path}")
+        for path in listing.splitlines()
+    }
+
+
+class Device:
+    """One machine of one user: its store and its sync."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.name = name
+        self.root = root / name
+        self.store = Store.open(
+            state_dir=self.root / "state", vault_dir=self.root / "vault", semantic="off"
+        )
+        self.sync = Sync(self.store, device=name)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.store.settings.state_dir
+
+    @property
+    def memories_dir(self) -> Path:
+        return self.store.vault.memories_dir
+
+    def ids(self) -> set[str]:
+        """The ids of the memories in the index (what recall can find)."""
+        return {r.memory.id for r in index.all_memories(self.store.index.connection())}
+
+    def file_ids(self) -> set[str]:
+        """The ids of every memory file in the vault (indexed or not)."""
+        return {self.store.vault.read(st.name).memory.id for st in self.store.vault.scan()}
+
+    def set_identity(self, name: str, channel: str = "personal") -> None:
+        """The git identity this device's commits carry (the channel's repository config)."""
+        git_dir = self.state_dir / "sync" / f"{channel}.git"
+        git("--git-dir", str(git_dir), "config", "user.name", name)
+        git("--git-dir", str(git_dir), "config", "user.email", f"{name.lower()}@example.com")
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@pytest.fixture
+def devices(tmp_path: Path) -> Iterator[dict[str, Device]]:
+    made: dict[str, Device] = {}
+
+    class Devices(dict[str, Device]):
+        def __missing__(self, name: str) -> Device:
+            made[name] = self[name] = Device(tmp_path / "devices", name)
+            return made[name]
+
+    yield Devices()
+    for device in made.values():
+        device.close()
