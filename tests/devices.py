@@ -100,7 +100,8 @@ class Device:
         """The vault file carrying `memory_id`, or None."""
         folder = self.vault / "memem" / "memories"
         for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
-            if f"\nid: {memory_id}\n" in path.read_text(encoding="utf-8"):
+            text = path.read_text(encoding="utf-8")
+            if any(f"\nid: {v}\n" in text for v in (memory_id, f'"{memory_id}"')):
                 return path
         return None
 

@@ -144,6 +144,8 @@ def cmd_sync(store: Store, args: argparse.Namespace) -> int:
             print("\n".join(status_lines(status)))
         return 0
     if args.action == "off":
+        if PERSONAL not in {c.name for c in sync.channels()}:
+            raise NotFound(NOT_CONNECTED)
         channel = sync.disconnect(PERSONAL)
         print(
             f"disconnected your memories from {channel.remote}: the vault keeps every memory, "
@@ -169,9 +171,9 @@ def cmd_team(store: Store, args: argparse.Namespace) -> int:
     teams = [c for c in sync.channels() if c.project is not None]
     if args.action == "list":
         if args.json:
-            print_json([{"name": c.name, "remote": c.remote, "project": c.project} for c in teams])
+            print_json([c.to_dict() for c in teams])
             return 0
-        if not teams:
+        elif not teams:
             print("no team: `memem team add NAME REMOTE --project PROJECT` shares a project")
         for c in teams:
             print(f"{c.name}  {c.project}  {c.remote}")

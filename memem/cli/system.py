@@ -77,7 +77,7 @@ def cmd_status(store: Store, args: argparse.Namespace) -> int:
         print(f"  {e['status']}: {e['session']}: {e['error']}")
     print(f"engine: {engine_line(engine)}")
     print(f"embedder: {embedder_line(embedder)}")
-    for line in sync_lines(store.settings, channels, live.get("sync")):
+    for line in sync_lines(mining_service.settings, channels, live.get("sync")):
         print(line)
     return 0
 
@@ -86,14 +86,17 @@ def sync_lines(
     settings: Settings, channels: list[ChannelStatus], engine: dict[str, Any] | None
 ) -> list[str]:
     """`memem status`'s sync lines: whether it is connected and scheduled, each channel's
-    state (memem.cli.sync), and a failure of the engine's last scheduled sync."""
+    state (memem.cli.sync), and a failure of the engine's last scheduled sync (`engine`: the
+    engine's `sync` status while it answers)."""
     from memem.cli.sync import status_lines
 
     if not channels:
         return ["sync: not connected (`memem sync init REMOTE`, `memem team add ...`)"]
-    every = settings.sync_interval
+    # The engine's own schedule while it answers; else the one it will run with.
+    every = (engine.get("interval") or 0.0) if engine else settings.sync_interval
     schedule = (
         f"the engine syncs every {every:g} s and after mining"
+        + ("" if engine else " (while it runs)")
         if every
         else "no schedule (MEMEM_SYNC_INTERVAL=off): `memem sync` by hand"
     )

@@ -94,6 +94,8 @@ class Daemon:
 
     def __post_init__(self) -> None:
         self._state_dir_id = _identity(self.settings.state_dir)
+        interval = self.settings.sync_interval
+        self.sync = {"interval": interval or None, "runs": 0, "last_run": None, "last_error": ""}
 
     @functools.cached_property
     def mining(self) -> Mining:
@@ -222,9 +224,7 @@ class Daemon:
 
     def _schedule_sync(self, store: Store) -> None:
         """The `memem-sync` thread, unless MEMEM_SYNC_INTERVAL turned the schedule off."""
-        interval = self.settings.sync_interval
-        self.sync = {"interval": interval or None, "runs": 0, "last_run": None, "last_error": ""}
-        if interval <= 0:
+        if self.settings.sync_interval <= 0:
             return
         self.syncing = threading.Thread(
             target=self._sync_loop, args=(store,), name="memem-sync", daemon=True
