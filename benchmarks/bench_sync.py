@@ -22,7 +22,8 @@ Rows, per size:
 - incremental sync: `memem sync` after 10 memories changed in the remote (a teammate's commit,
   made with fast-import), after 10 memory files were edited in the vault (an Obsidian edit),
   and with nothing changed (the baseline), interleaved, `--runs` each;
-- `memem sync status --json`, interleaved with `memem --version` (start-up and imports);
+- `memem sync status --json`, interleaved with `memem --version` (start-up and imports) and
+  `memem list --json` (a read command: the store opened, the vault reconciled);
 - the prompt hook (hooks/hooks.json's command, answered by a live engine for the device,
   vectors from the cache or random ones so the engine is not embedding the vault) while a
   `memem sync` with 10 incoming changes runs, and right after it with no sync running, in
@@ -303,6 +304,7 @@ def incremental(
         "none": Row("baseline: sync, nothing changed", n, "s"),
         "status": Row("`memem sync status --json`", n, "ms", baseline="target <= 1 s"),
         "version": Row("baseline: `memem --version`", n, "ms"),
+        "list": Row("baseline: `memem list --json`", n, "ms"),
     }
     step = max(1, len(ids) // (CHANGES * (args.runs + 1)))
     for round_ in range(args.runs + 1):
@@ -323,6 +325,7 @@ def incremental(
             ("none", ("sync",)),
             ("status", ("sync", "status", "--json")),
             ("version", ("--version",)),
+            ("list", ("list", "--json")),
         ):
             seconds, ok = device.run(*argv)
             if timed:
