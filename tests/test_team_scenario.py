@@ -108,6 +108,8 @@ def test_team_of_three_shares_every_safe_memory_and_loses_nothing(tmp_path: Path
     database = alice.save("The shop's API uses Postgres 16 for orders.", cwd=shop_a)
     tests = alice.save("Run the shop's tests with pytest -n 2 before a push.", cwd=shop_a)
     assert {alice.memories()[i].project for i in (deploy, database, tests)} == {PROJECT}
+    # ... and about other things, which the team never sees.
+    errand = alice.save("The dentist appointment moved to Tuesdays.", "--project", "errands")
 
     alice.memem("team", "add", "acme", str(team), "--project", PROJECT)
     bob.memem("team", "add", "acme", str(team), "--project", PROJECT)
@@ -136,7 +138,7 @@ def test_team_of_three_shares_every_safe_memory_and_loses_nothing(tmp_path: Path
     os.rename(tmp_path / "carol-net", tmp_path / "carol-net.off")
     offline = carol.save("The shop's staging database is reset every Monday.", cwd=shop_c)
     carol.edit(database, body("Postgres 16", "Postgres 16 (on RDS, eu-west-1)"))
-    carol.memem("sync", check=False)
+    assert carol.memem("sync", check=False).returncode == 1
     status = team_status(carol)
     assert status["blocked"] and status["last_error"]
     hits = carol.json("search", "staging database reset", "--json")
@@ -164,7 +166,9 @@ def test_team_of_three_shares_every_safe_memory_and_loses_nothing(tmp_path: Path
     for member in (carol, alice, bob, carol, alice, bob):
         sync(member)
 
+    assert errand not in bob.files() and errand not in carol.files()
     views = {m.name: snapshot(m) for m in (alice, bob, carol)}
+    del views["alice"][errand]
     # Every member has every memory (and the same set of files: the injection is kept,
     # quarantined, and every conflict's loser is there beside its winner).
     assert views["alice"].keys() == views["bob"].keys() == views["carol"].keys()
