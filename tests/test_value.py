@@ -135,7 +135,7 @@ def test_equal_records_hash_alike_and_dedupe_in_a_set() -> None:
 def test_repr_shows_the_class_and_every_field() -> None:
     assert repr(Point(1, 2, "a")) == "Point(label='a', x=1, y=2)"
     assert repr(Environment(cwd="/w", branch="main")) == (
-        "Environment(branch='main', cwd='/w', project='', repository='')"
+        "Environment(branch='main', cwd='/w', folder='', project='', repository='')"
     )
 
 

@@ -399,3 +399,23 @@ def test_a_worktree_whose_commondir_points_nowhere_keeps_its_folder_name(tmp_pat
     (wt / ".git").write_text(f"gitdir: {own}\n", encoding="utf-8")
     assert project_of(wt) == "wt-folder"
     assert environment(wt).branch == "x"
+
+
+@pytest.mark.parametrize("commondir", ["../\x00x", "\xff"], ids=["nul", "not-utf8"])
+def test_a_hostile_commondir_keeps_the_folder_name(tmp_path: Path, commondir: str) -> None:
+    own = tmp_path / "gitdirs" / "wt"
+    own.mkdir(parents=True)
+    (own / "HEAD").write_text("ref: refs/heads/x\n", encoding="utf-8")
+    (own / "commondir").write_bytes(commondir.encode("utf-8", "surrogateescape"))
+    wt = tmp_path / "wt-folder"
+    wt.mkdir()
+    (wt / ".git").write_bytes(b"gitdir: " + str(own).encode() + b"\n")
+    assert project_of(wt) == "wt-folder"
+
+
+def test_a_nul_in_the_gitdir_pointer_gives_no_branch(tmp_path: Path) -> None:
+    wt = tmp_path / "wt"
+    wt.mkdir()
+    (wt / ".git").write_bytes(b"gitdir: /tmp/\x00evil\n")
+    env = environment(wt)
+    assert (env.branch, env.project) == ("", "wt")

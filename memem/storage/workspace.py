@@ -87,8 +87,9 @@ def identity(root: str) -> str | None:
         return None
     # A worktree's own git dir names the repository's shared one in `commondir`.
     common = _read_text(os.path.join(git, "commondir"))
-    if common:
-        git = os.path.realpath(os.path.join(git, common.strip()))
+    git = _resolve(git, common.strip()) if common else git
+    if git is None:
+        return None
     config = _read_text(os.path.join(git, "config"), CONFIG_LIMIT, whole_lines=True)
     url = remote_url(config) if config else None
     name = normalize_project(name_from_remote(url) if url else None)
@@ -117,9 +118,14 @@ def _git_dir(root: str) -> str | None:
     pointer = _read_text(git)
     if pointer is None or not pointer.startswith("gitdir:"):
         return None
+    return _resolve(root, pointer.removeprefix("gitdir:").strip())
+
+
+def _resolve(base: str, path: str) -> str | None:
+    """`path` (absolute, or relative to `base`) as a real path; None when it cannot be one."""
     try:
-        return os.path.realpath(os.path.join(root, pointer.removeprefix("gitdir:").strip()))
-    except ValueError:  # a NUL in the pointer
+        return os.path.realpath(os.path.join(base, path))
+    except (OSError, ValueError):  # a NUL in the file, a symlink loop
         return None
 
 
