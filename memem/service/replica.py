@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Final
 
 from memem.core import markdown, merge
-from memem.core.memory import Memory, format_datetime
+from memem.core.memory import Memory, check_id, format_datetime, normalize_project
 from memem.errors import InvalidInput
 from memem.service import purging, recall
 from memem.service.linking import Progress
@@ -42,6 +42,7 @@ BULK: Final = 64
 REBUILD_AT: Final = 1000
 # Pushing more files than this packs the loose objects they were written as.
 PACK_AT: Final = 1000
+PROGRESS_EVERY: Final = 500
 
 
 def _no_pause() -> None:
@@ -67,9 +68,11 @@ class Replica:
         self.bad_incoming: list[Held] = []
         self.written = 0
         self.durable = True
+        self.progress: Progress | None = None
 
     def run(self, pause: Callable[[], None] | None, progress: Progress | None) -> Outcome:
         pause = pause or _no_pause
+        self.progress = progress
         problem = self.git.healthy()
         if problem:
             self._repair(problem)
@@ -190,20 +193,9 @@ class Replica:
             if memory_id in local:
                 continue
             stone = Tombstone.from_json(read.get(remote[path], b""))
-            if stone is None or stone.id != memory_id:
+            if stone is None or stone.id != memory_id or not _is_id(memory_id):
                 continue
-            found = snapshot.by_id.get(memory_id)
-            local[memory_id] = purging.purge(
-                self.store.vault,
-                self.store.index,
-                self.store.settings,
-                memory_id,
-                stone.reason,
-                stone.at,
-                missing_ok=True,
-                file=found.file if found else None,
-            )
-            snapshot.forget(memory_id)
+            local[memory_id] = self._purge(stone, snapshot)
         for memory_id, stone in local.items():
             path = merge.memory_path(memory_id)
             seen = path in remote or path in self.state.base or memory_id in theirs
@@ -215,6 +207,28 @@ class Replica:
                 out[path] = None
             self.state.base.pop(path, None)
         return set(local) | set(theirs)
+
+    def _purge(self, stone: Tombstone, snapshot: Snapshot) -> Tombstone:
+        """Purge what an incoming tombstone names (its reason left out if the scan refuses
+        it: the purge itself is what matters)."""
+        found = snapshot.by_id.get(stone.id)
+        for reason in (stone.reason, ""):
+            try:
+                purged = purging.purge(
+                    self.store.vault,
+                    self.store.index,
+                    self.store.settings,
+                    stone.id,
+                    reason,
+                    stone.at,
+                    missing_ok=True,
+                    file=found.file if found else None,
+                )
+            except InvalidInput:  # SecurityError, TooLarge
+                continue
+            snapshot.forget(stone.id)
+            return purged
+        raise AssertionError("a purge without a reason is never refused")
 
     def _pull(
         self,
@@ -230,11 +244,21 @@ class Replica:
         self.durable = len(pulls) < BULK
         blobs = self.git.read_blobs(pulls.values())
         authors = self.git.authors(self.state.head, head, [merge.MEMORIES.rstrip("/")])
-        for memory_id, sha in sorted(pulls.items()):
+        for n, (memory_id, sha) in enumerate(sorted(pulls.items()), start=1):
             pause()
+            if self.progress and (n % PROGRESS_EVERY == 0 or n == len(pulls)):
+                self.progress("pulling", n, len(pulls))
             path = merge.memory_path(memory_id)
+            if sha not in blobs:
+                self.bad_incoming.append(Held(memory_id, path, "larger than a memory file may be"))
+                continue
             theirs = self._parse(memory_id, blobs[sha])
             if theirs is None:
+                continue
+            if self.config.project is not None and (
+                self.store.canonical(theirs.project) != self.config.project
+            ):
+                self.state.base[path] = sha  # a team channel carries its project's only
                 continue
             local = snapshot.by_id.get(memory_id)
             if local is not None and local.blob != self.state.base.get(path):
@@ -264,8 +288,7 @@ class Replica:
             self.store.vault.flush()
 
     def _parse(self, memory_id: str, data: bytes) -> Memory | None:
-        """The memory in a remote blob; None (listed as quarantined) when it is not one, or
-        not one this channel carries."""
+        """The memory in a remote blob; None (listed as quarantined) when it is not one."""
         path = merge.memory_path(memory_id)
         try:
             memory = markdown.parse(
@@ -280,10 +303,6 @@ class Replica:
         if memory.id != memory_id:
             self.bad_incoming.append(Held(memory_id, path, f"its id is {memory.id!r}"))
             return None
-        if self.config.project is not None and (
-            self.store.canonical(memory.project) != self.config.project
-        ):
-            return None  # a team channel carries its project's memories only
         return memory
 
     def _write(self, memory: Memory, file: str | None, snapshot: Snapshot, blob: str) -> None:
@@ -306,6 +325,8 @@ class Replica:
         projects.discard("")
         wanted: dict[str, str] = {}
         for project in sorted(projects):
+            if project != normalize_project(project):
+                continue  # not a name memem gives a playbook: nothing to write it as
             if self.config.project is not None and project != self.config.project:
                 continue
             path = merge.playbook_path(project)
@@ -324,8 +345,8 @@ class Replica:
         blobs = self.git.read_blobs(wanted.values())
         for project, sha in wanted.items():
             path = merge.playbook_path(project)
-            text = blobs[sha].decode("utf-8", "replace")
-            reason = scan_text(text)
+            text = blobs.get(sha, b"").decode("utf-8", "replace")
+            reason = scan_text(text) if sha in blobs else "larger than a playbook may be"
             if reason:
                 self.bad_incoming.append(Held(f"playbook:{project}", path, reason))
                 continue
@@ -347,6 +368,14 @@ class Replica:
         found += self.bad_incoming
         self.state.quarantined = [h.to_dict() for h in found]
         return tuple(found)
+
+
+def _is_id(text: str) -> bool:
+    """Whether `text` (from a remote's path) is a memory id as memem writes one."""
+    try:
+        return check_id(text)[0] == text
+    except InvalidInput:
+        return False
 
 
 def local_changes(

@@ -41,6 +41,8 @@ NICENESS: Final = 10
 FALLBACK_NAME: Final = "memem"
 FALLBACK_EMAIL: Final = "memem@localhost"
 EMPTY_SHA: Final = "0" * 40
+# The largest file taken from a remote (a memory file's own limit, `vault.MAX_FILE_BYTES`).
+MAX_BLOB_BYTES: Final = 1024 * 1024
 _URL_USERINFO: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 _SCP_USERINFO: Final = re.compile(r"^[^/@:\s]+@(?=[^/:\s]+:)")
 _ENV: Final = ("GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "LANGUAGE=C", "GIT_PAGER=cat")
@@ -319,9 +321,17 @@ class Git:
                 found[path.decode("utf-8", "replace")] = parts[2].decode()
         return found
 
-    def read_blobs(self, shas: Iterable[str]) -> dict[str, bytes]:
-        """The bytes of each blob (one `cat-file --batch`)."""
+    def read_blobs(self, shas: Iterable[str], limit: int = MAX_BLOB_BYTES) -> dict[str, bytes]:
+        """The bytes of each blob (one `cat-file --batch`); one over `limit` bytes is left
+        out (a remote may hold anything)."""
         wanted = list(dict.fromkeys(shas))
+        if not wanted:
+            return {}
+        sizes = self.run("cat-file", "--batch-check", input=("\n".join(wanted) + "\n").encode())
+        for line in sizes.decode("utf-8", "replace").splitlines():
+            parts = line.split()
+            if len(parts) == 3 and int(parts[2]) > limit:
+                wanted.remove(parts[0])
         if not wanted:
             return {}
         out = self.run("cat-file", "--batch", input=("\n".join(wanted) + "\n").encode())
