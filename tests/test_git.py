@@ -79,3 +79,21 @@ def test_commits_carry_the_users_git_identity(tmp_path: Path) -> None:
     commit = repo.commit(None, {"memories/a.md": repo.write_blobs([b"x"])[0]}, "first")
     assert repo.identity() == ("Ada Lovelace", "ada@example.com")
     assert repo.authors(None, commit, ["memories"]) == {"memories/a.md": "Ada Lovelace"}
+
+
+def test_git_variables_of_another_repository_are_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "other.git"
+    Git(other).init()
+    monkeypatch.setenv("GIT_DIR", str(other))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(tmp_path / "their-index"))
+    monkeypatch.setenv("GIT_OBJECT_DIRECTORY", str(other / "objects"))
+    repo = Git(tmp_path / "r.git")
+    repo.init()
+    commit = repo.commit(None, {"memories/a.md": repo.write_blobs([b"mine\n"])[0]}, "first")
+    assert repo.read_blobs(repo.tree(commit).values()) == {
+        sha: b"mine\n" for sha in repo.tree(commit).values()
+    }
+    assert not any((other / "objects").glob("??/*"))
+    assert not (tmp_path / "their-index").exists()

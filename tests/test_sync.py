@@ -16,7 +16,7 @@ from tests.sync_devices import Device, bare, devices, git, git_env, remote_files
 
 __all__ = ["devices", "git_env"]  # fixtures
 
-SECRET = "ghp_" + "Zq7Lm2Xv9Rt4Kp8Wn3Yb6Hc1Jd5Fg0Ts" + "Ae"
+SECRET = "ghp_" + "Zq7Lm2Xv9Rt4Kp8Wn3Yb6Hc1Jd5Fg0Ts" + "Ae4R"
 
 
 def ok(outcomes: list[Outcome] | Outcome) -> Outcome:
@@ -526,3 +526,23 @@ def test_progress_follows_reading_pulling_and_pushing(
     seen.clear()
     ok(b.sync.connect(str(remote), progress=lambda *step: seen.append(step)))
     assert ("pulling", 3, 3) in seen
+
+
+def test_a_secret_is_held_back_in_a_first_sync_of_many_memories(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "memories.git")
+    a = devices["a"]
+    ids = a.write_memories(250)
+    first, second, *_ = sorted(ids)
+    for memory_id, old, new in (
+        (first, "behind the", f"with the token {SECRET} behind the"),
+        (second, "source_session: null", f'source_session: "{SECRET}"'),
+    ):
+        path = a.store.file_of(memory_id)
+        path.write_text(path.read_text().replace(old, new, 1))
+    a.store.reconcile()
+    outcome = ok(a.sync.connect(str(remote)))
+    assert {h.id for h in outcome.held} == {first, second}
+    assert outcome.pushed == 248
+    assert SECRET.encode() not in remote_objects(remote)

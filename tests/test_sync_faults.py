@@ -98,10 +98,7 @@ def test_kill_9_during_a_sync_then_the_next_sync_finishes_cleanly(
 ) -> None:
     remote = bare(tmp_path / "memories.git")
     a = devices["a"]
-    saved = {
-        a.store.save(f"Service {n} listens on port {9000 + n}", project="ops").id
-        for n in range(400)
-    }
+    saved = a.write_memories(400)
     ok(a.sync.connect(str(remote)))
     b_root = tmp_path / "devices" / "b"
     vault = b_root / "vault" / "memem" / "memories"
@@ -202,3 +199,16 @@ def test_a_remote_rewritten_by_force_loses_nothing(
     ok(a.sync.run())
     assert a.ids() == b.ids() == {first.id, second.id}
     assert {f"memories/{first.id}.md", f"memories/{second.id}.md"} == set(remote_files(remote))
+
+
+def test_connecting_again_over_a_broken_local_repository_repairs_it(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    remote = bare(tmp_path / "memories.git")
+    a = devices["a"]
+    memory = a.store.save("Feature branches are rebased, never merged", project="web")
+    ok(a.sync.connect(str(remote)))
+    (a.state_dir / "sync" / "personal.git" / "HEAD").write_bytes(b"\x00garbage")
+    assert ok(a.sync.connect(str(remote))).pushed == 0
+    assert f"memories/{memory.id}.md" in remote_files(remote)
+    assert not list((a.state_dir / "sync").glob("*.probe.git"))

@@ -270,7 +270,10 @@ class Replica:
                 else:
                     loser, loser_sha, winner, side = mine, local.blob, theirs, "remote"
                 old = merge.superseded(loser, loser_sha, winner)
-                self.conflicts.append(Conflict(memory_id, side, old.id, format_datetime(self.now)))
+                if all(c.superseded != old.id for c in self.conflicts):  # once, when retried
+                    self.conflicts.append(
+                        Conflict(memory_id, side, old.id, format_datetime(self.now))
+                    )
                 if old.id not in snapshot.by_id:
                     data = merge.remote_form(old)
                     self._write(old, None, snapshot, merge.blob_sha(data))
@@ -278,6 +281,8 @@ class Replica:
                 if side == "local":
                     continue
             author = authors.get(path, "")
+            if not author and local is not None:  # not in the commits fetched: keep ours
+                author = str(snapshot.memory(memory_id).extra.get("author") or "")
             if author:
                 theirs = theirs.evolve(extra={**theirs.extra, "author": author})
             self._write(theirs, local.file if local else None, snapshot, sha)

@@ -21,7 +21,7 @@ from memem.service import workers
 from memem.service.linking import Progress
 from memem.service.recall import PLAYBOOK_HASHES
 from memem.service.store import Store
-from memem.storage import syncstate
+from memem.storage import index, syncstate
 from memem.storage.syncstate import ChannelConfig, FileEntry
 from memem.storage.vault import FileStat, Vault
 
@@ -29,6 +29,8 @@ PAUSE_EVERY = 256
 # Files read per chunk, and how many make forking readers worth it (as a rebuild does).
 CHUNK = 500
 PARALLEL_FILES = 2_000
+# Reading this many files looks up the index's memories first (see `_read_chunk`).
+VETTED_AT = 200
 
 
 @dataclass(slots=True)
@@ -127,7 +129,11 @@ class Snapshot:
             else:
                 snap.entries[st.name] = entry
         if read:
-            snap._read_all(stale, pause, progress)
+            vetted: dict[str, Memory] = {}
+            if len(stale) >= VETTED_AT:
+                conn = store.index.connection()
+                vetted = {r.memory.id: r.memory for r in index.all_memories(conn)}
+            snap._read_all(stale, vetted, pause, progress)
         # Compared by the index's name for a project (an old folder name is an alias).
         names: dict[str, str] = {}
         for st in stats:
@@ -148,17 +154,19 @@ class Snapshot:
     def _read_all(
         self,
         stale: list[tuple[str, int, int]],
+        vetted: dict[str, Memory],
         pause: Callable[[], None] | None,
         progress: Progress | None,
     ) -> None:
         """Read the `stale` files (name, mtime_ns, size): in chunks over forked workers when
-        there are many (a first sync), in this process otherwise (pausing as asked)."""
+        there are many (a first sync), in this process otherwise (pausing as asked).
+        `vetted`: the index's memories (see `_read_chunk`)."""
         chunks = [stale[i : i + CHUNK] for i in range(0, len(stale), CHUNK)]
         forks = workers.count(len(stale), PARALLEL_FILES)
         done = 0
         root = str(self.vault.root)
         for chunk, read in zip(
-            chunks, workers.fan_out(_read_chunk, (root, pause), chunks, forks), strict=True
+            chunks, workers.fan_out(_read_chunk, (root, vetted, pause), chunks, forks), strict=True
         ):
             for (name, _, _), (entry, data) in zip(chunk, read, strict=True):
                 self.entries[name] = entry
@@ -213,10 +221,16 @@ class Snapshot:
 
 
 def _read_chunk(
-    shared: tuple[str, Callable[[], None] | None], chunk: list[tuple[str, int, int]]
+    shared: tuple[str, dict[str, Memory], Callable[[], None] | None],
+    chunk: list[tuple[str, int, int]],
 ) -> list[tuple[FileEntry, bytes | None]]:
-    """Each file of `chunk` as a cache entry, with its remote form (None: a broken file)."""
-    root, pause = shared
+    """Each file of `chunk` as a cache entry, with its remote form (None: a broken file).
+
+    A memory the index holds exactly as the file says (`vetted`) passed the vet of its
+    title, content, project, tags, situations and unknown keys without a redaction
+    (`memem.storage.vault.vet`): only its other free-text fields are scanned again. The
+    scan of a whole file costs ten times its reading, and a first sync reads them all."""
+    root, vetted, pause = shared
     vault = Vault(Path(root))
     found: list[tuple[FileEntry, bytes | None]] = []
     for n, (name, mtime_ns, size) in enumerate(chunk):
@@ -228,7 +242,10 @@ def _read_chunk(
             found.append(([mtime_ns, size, "", "", False, "", "broken"], None))
             continue
         data = merge.remote_form(memory)
-        problem = scan_text(data.decode("utf-8"))
+        if vetted.get(memory.id) == memory:
+            problem = scan_text("\n".join(filter(None, (memory.source_session, memory.branch))))
+        else:
+            problem = scan_text(data.decode("utf-8"))
         entry = [
             mtime_ns,
             size,

@@ -227,16 +227,15 @@ class Sync:
         configs = syncstate.channels(self.state_dir)
         old = next((c for c in configs if c.name == name), None)
         target = syncstate.git_dir(self.state_dir, name)
-        probe = Git(target if old else target.with_name(f"{name}.git.probe"))
+        # A repository of its own: the channel's may be the broken one a run would repair.
+        probe = Git(target.with_name(f"{name}.probe.git"))
         try:
-            if not probe.exists():
-                probe.init()
+            probe.init()
             probe.remote_head(location)
         except GitError as exc:
             raise SyncError(f"{git.shown_url(location)} does not answer: {exc}") from None
         finally:
-            if not old:
-                probe.remove()
+            probe.remove()
         if old and (old.remote != location or old.project != shared):
             Git(target).remove()
             syncstate.forget_channel(self.state_dir, name)

@@ -46,6 +46,17 @@ MAX_BLOB_BYTES: Final = 1024 * 1024
 _URL_USERINFO: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 _SCP_USERINFO: Final = re.compile(r"^[^/@:\s]+@(?=[^/:\s]+:)")
 _ENV: Final = ("GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "LANGUAGE=C", "GIT_PAGER=cat")
+# What a git hook or an editor's git integration may have set for its own repository: memem
+# runs in one (a Claude Code session started from a hook, say) and must work on its own.
+_UNSET: Final = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_QUARANTINE_PATH",
+)
 
 
 class GitError(SyncError):
@@ -123,7 +134,10 @@ class Git:
     ) -> tuple[int, bytes, bytes]:
         """Run git: its exit code, stdout and stderr; GitError when it cannot be started or
         outlives the timeout (it is killed with its children then)."""
-        cmd = ["nice", "-n", str(NICENESS), "env", *_ENV]
+        cmd = ["nice", "-n", str(NICENESS), "env"]
+        for name in _UNSET:
+            cmd += ["-u", name]
+        cmd += _ENV
         cmd += [f"{k}={v}" for k, v in (env or {}).items()]
         cmd += ["git", f"--git-dir={self.git_dir}"]
         for item in config:
