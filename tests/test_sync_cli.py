@@ -5,7 +5,11 @@ local disk, each device or teammate a separate home (tests/devices.py); their ou
 from __future__ import annotations
 
 import json
+import os
+import pty
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,6 +141,7 @@ def test_a_failing_channel_exits_1_with_the_reason_and_is_shown_blocked(
     done = laptop.run("sync")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "memem: sync of personal failed: " in done.stderr
+    assert done.stdout.startswith("personal: failed, pulled 0, pushed 0")
     (status,) = laptop.json("sync", "status")
     assert status["blocked"] is True and status["last_error"] and status["next_try"]
     assert status["ahead"] == 1  # the change waits
@@ -352,3 +357,48 @@ def test_json_output_is_one_document(remote: Path, laptop: Device) -> None:
     laptop.ok("sync", "init", str(remote))
     json.loads(laptop.ok("sync", "status", "--json"))
     json.loads(laptop.ok("team", "list", "--json"))
+
+
+def test_a_private_memory_never_leaves_the_machine(remote: Path, laptop: Device) -> None:
+    shared = laptop.save("The office wifi is guest-net.", "--project", "office")
+    private = laptop.save("My locker code is in my notebook.", "--project", "office", "--private")
+    laptop.ok("sync", "init", str(remote))
+    laptop.ok("sync")
+    assert remote_files(remote) == [f"{shared}.md"]
+    assert laptop.ids() == {shared, private}
+    (status,) = laptop.json("sync", "status")
+    assert status["ahead"] == 0 and status["held"] == []  # not waiting, not held: private
+
+
+def test_a_first_sync_shows_its_progress_on_a_terminal(
+    remote: Path, laptop: Device, desktop: Device
+) -> None:
+    for n in range(3):
+        laptop.save(f"Fact number {n} about the {('red', 'blue', 'green')[n]} build.")
+    laptop.ok("sync", "init", str(remote))
+    primary, secondary = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "memem", "sync", "init", str(remote)],
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            env=desktop.env,
+            cwd=desktop.home,
+            timeout=120,
+        )
+        os.close(secondary)
+        shown = b""
+        while chunk := _read_pty(primary):
+            shown += chunk
+    finally:
+        os.close(primary)
+    assert done.returncode == 0
+    assert b"pulling 3/3 memories..." in shown and shown.endswith(b"\r\x1b[K")
+    assert b"\x1b" not in done.stdout  # only the terminal gets the progress line
+
+
+def _read_pty(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: the other end is closed and everything was read
+        return b""

@@ -105,3 +105,38 @@ def test_with_the_schedule_off_the_engine_never_syncs(tmp_path: Path, engines: E
     engines.start(env)
     assert sync_state(env) == {"interval": None, "runs": 0, "last_run": None, "last_error": ""}
     assert "no schedule (MEMEM_SYNC_INTERVAL=off)" in desktop.ok("status")
+
+
+def test_a_sync_by_hand_and_the_engines_never_fight(tmp_path: Path, engines: Engines) -> None:
+    remote = bare(tmp_path)
+    laptop, desktop = Device(tmp_path, "Ada"), Device(tmp_path, "Ada-desktop")
+    laptop.ok("sync", "init", str(remote))
+    desktop.ok("sync", "init", str(remote))
+    env = with_engine(desktop, MEMEM_SYNC_INTERVAL="0.1")
+    engines.start(env)
+    saved = set()
+    facts = (
+        "The projector remote lives in the top drawer.",
+        "Visitors sign in at the front desk.",
+        "The kitchen dishwasher runs at 18:00.",
+        "Parking permits are renewed every January.",
+    )
+    for fact in facts:  # each `memem sync` waits for a run of the engine's in flight
+        saved.add(desktop.save(fact, "--project", "office"))
+        assert "personal: pulled 0, pushed " in desktop.ok("sync")
+    assert {f"{i}.md" for i in saved} <= set(remote_files(remote))
+    wait_until(lambda: sync_state(env)["runs"] >= 2, timeout=60, what="the engine's runs")
+    assert sync_state(env)["last_error"] == ""
+    laptop.ok("sync")
+    assert saved <= laptop.ids()
+
+
+def test_an_engine_without_sync_connected_makes_nothing_for_it(
+    tmp_path: Path, engines: Engines
+) -> None:
+    desktop = Device(tmp_path, "Ada-desktop")
+    env = with_engine(desktop, MEMEM_SYNC_INTERVAL="0.1")
+    engines.start(env)
+    desktop.save("Nothing here is shared.", "--project", "ops")
+    wait_until(lambda: answers(env) is not None, timeout=60, what="the engine answering")
+    assert sync_state(env)["runs"] == 0 and not (desktop.state / "sync").exists()

@@ -255,6 +255,7 @@ def _embedder_check(store: Store, engine: dict[str, Any]) -> Check:
 def _sync_checks(store: Store) -> list[Check]:
     """Whether sync works: OK when not connected or every channel is well; WARN, with the fix,
     for a channel whose last run failed and for memories held back or quarantined."""
+    from memem.cli.sync import when
     from memem.service.sync import Sync
 
     channels = Sync(store).status()
@@ -263,7 +264,7 @@ def _sync_checks(store: Store) -> list[Check]:
     checks = []
     for c in channels:
         if c.blocked:
-            retry = f"; next try {c.next_try}" if c.next_try else ""
+            retry = f"; next try {when(c.next_try)}" if c.next_try else ""
             checks.append(
                 Check(
                     "sync",
@@ -297,7 +298,11 @@ def _sync_checks(store: Store) -> list[Check]:
             )
         if not (c.blocked or c.held or c.quarantined):
             checks.append(
-                Check("sync", OK, f"{c.name}: {c.remote}; last sync {c.last_sync or 'never'}")
+                Check(
+                    "sync",
+                    OK,
+                    f"{c.name}: {c.remote}; last sync {when(c.last_sync) if c.last_sync else 'never'}",
+                )
             )
     return checks
 

@@ -231,7 +231,7 @@ def _report(outcomes: Iterable[Outcome]) -> int:
     conflict; 1 with the reason on stderr when a channel failed."""
     failed = []
     for o in outcomes:
-        line = f"{o.channel}: pulled {o.pulled}, pushed {o.pushed}"
+        line = f"{o.channel}: {'' if o.ok else 'failed, '}pulled {o.pulled}, pushed {o.pushed}"
         counts = [
             f"{len(items)} {what}"
             for items, what in (
@@ -280,11 +280,22 @@ def status_lines(status: ChannelStatus) -> list[str]:
     shares = "every project" if status.project is None else f"project {status.project}"
     lines = [f"{status.name}: {shares} with {status.remote}"]
     behind = "?" if status.behind is None else str(status.behind)
-    when = status.last_sync or "never"
+    last = when(status.last_sync) if status.last_sync else "never"
     lines.append(
-        f"  last sync {when}; {status.ahead} to push, {behind} to pull (as of the last fetch)"
+        f"  last sync {last}; {status.ahead} to push, {behind} to pull (as of the last fetch)"
     )
     if status.blocked:
-        retry = f"; next try {status.next_try}" if status.next_try else ""
+        retry = f"; next try {when(status.next_try)}" if status.next_try else ""
         lines.append(f"  blocked: {fence.line(status.last_error)}{retry}")
     return lines + detail_lines(status.held, status.quarantined, status.conflicts)
+
+
+def when(stamp: str) -> str:
+    """An ISO time of the sync state as a person reads it: `2026-12-03 21:40 UTC`."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(stamp).astimezone(UTC)
+    except ValueError:
+        return fence.line(stamp)
+    return f"{moment:%Y-%m-%d %H:%M} UTC"

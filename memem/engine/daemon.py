@@ -249,16 +249,21 @@ class Daemon:
                     self.sync_wake.clear()
                     due = min(due, time.monotonic() + SYNC_SOON_SECONDS)
                 continue
+            due = time.monotonic() + interval
             try:
+                # Not connected: nothing to do, and nothing made in the state dir (its lock).
+                if not sync.channels():
+                    continue
                 outcomes = sync.run(due_only=True, pause=pause)
                 errors = [f"{o.channel}: {o.error}" for o in outcomes if not o.ok]
+                for error in errors:
+                    log.warning("a sync channel failed", extra={"error": redact(error)})
                 self.sync["last_error"] = redact("; ".join(errors))
             except Exception as exc:  # the crash guard: recall and mining carry on
                 log.exception("sync failed")
                 self.sync["last_error"] = redact(f"{type(exc).__name__}: {exc}")
             self.sync["runs"] += 1
             self.sync["last_run"] = time.time()
-            due = time.monotonic() + interval
 
     def _make_way(self, client_code: str) -> None:
         """A client runs other code. When it is newer than this engine's (a plugin update
