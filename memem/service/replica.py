@@ -107,7 +107,9 @@ class Replica:
         )
 
     def _repair(self, problem: str) -> None:
-        if self.git.exists():
+        # Whatever is left of it (a HEAD that is garbage, no objects): `git init` keeps a
+        # garbage HEAD and then refuses the directory.
+        if self.git.git_dir.exists():
             aside = self.git.move_aside(format_datetime(self.now).replace(":", ""))
             log.warning(
                 "the channel's git data was broken; moved aside and fetched again",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from memem.core import merge, security
+from memem.core import merge
 from memem.core.memory import Memory
 from memem.errors import BrokenFile
 from memem.service import workers
@@ -49,6 +49,10 @@ class Local:
 
 def scan_text(text: str) -> str:
     """Why `text` may not leave this machine ("" when it may): a secret, a refused text."""
+    # Imported here: compiling the scanner's patterns is most of `sync status`, which reads
+    # no file that has not changed.
+    from memem.core import security
+
     scanned = security.scan(text)
     if scanned.redactions:
         kinds = sorted({f.kind for f in scanned.redactions})
