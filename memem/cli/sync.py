@@ -6,6 +6,8 @@ run at the same time (the sync lock, memem.service.sync)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -119,6 +121,15 @@ def _sub(actions: Any, name: str, help: str, epilog: str = "") -> argparse.Argum
     return parser
 
 
+def _behind_the_prompt() -> None:
+    """A sync by hand runs at git's niceness, as the engine's does: a user's prompt (the hook,
+    answered by the engine) must not wait for a sync's reading, hashing and indexing."""
+    from memem.storage.git import NICENESS
+
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
+
+
 def cmd_sync(store: Store, args: argparse.Namespace) -> int:
     from memem.service.sync import PERSONAL, Sync
 
@@ -216,8 +227,9 @@ def cmd_purge(store: Store, args: argparse.Namespace) -> int:
 
 
 def _with_progress(work: Callable[[Any], Any]) -> Any:
-    """`work(progress)` with a progress line on stderr when it is a terminal (a first sync
-    reads and writes every memory)."""
+    """`work(progress)` (a sync) behind the prompt, with a progress line on stderr when it is
+    a terminal (a first sync reads and writes every memory)."""
+    _behind_the_prompt()
     shown = progress(sys.stderr)
     try:
         return work(shown)

@@ -20,6 +20,7 @@ index, so `kill -9` at any moment loses nothing. It makes way when its code chan
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import json
@@ -237,7 +238,13 @@ class Daemon:
         failure is logged and shown in the status, never fatal."""
         from memem.core.security import redact
         from memem.service.sync import Sync
+        from memem.storage.git import NICENESS
 
+        if sys.platform == "linux":  # a thread has a niceness of its own there
+            # Behind the prompt: the hook's requests are answered by other threads of this
+            # process; git itself already runs niced.
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
         sync = Sync(store)
         pause = self.server.yield_to_requests if self.server is not None else None
         interval = self.settings.sync_interval
