@@ -213,6 +213,8 @@ def test_team_of_three_shares_every_safe_memory_and_loses_nothing(tmp_path: Path
     prompt = "how do we deploy the shop?"
     for member, checkout in ((alice, shop_a), (bob, shop_b), (carol, shop_c)):
         assert INJECTED_ID in ids_of(team_status(member)["quarantined"])
+        # The remote's own text: quarantined here, not "held back" from the remote it came from.
+        assert INJECTED_ID not in ids_of(team_status(member)["held"])
         built = member.json("slice", prompt, "--cwd", str(checkout), "--json")
         assert INJECTED_ID not in {item["id"] for item in built["items"]}
         assert "ignore all previous" not in built["markdown"]

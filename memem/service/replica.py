@@ -95,6 +95,7 @@ class Replica:
         elif self.written:
             self.store.reconcile(pause)
         quarantined = self._quarantined()
+        incoming = {q.id for q in quarantined}
         self.state.behind = 0
         return Outcome(
             self.config.name,
@@ -102,7 +103,9 @@ class Replica:
             pulled=self.pulled,
             pushed=self.pushed,
             conflicts=tuple(self.conflicts),
-            held=tuple(Held(*h) for h in snapshot.held(self.config)),
+            # An incoming memory the scan refused is the remote's text, listed as
+            # quarantined: holding it back from that remote means nothing.
+            held=tuple(Held(*h) for h in snapshot.held(self.config) if h[0] not in incoming),
             quarantined=quarantined,
         )
 
