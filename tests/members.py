@@ -16,7 +16,6 @@ in-process (no engine outlives a test).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -26,37 +25,9 @@ from typing import Any
 
 from memem.core.markdown import parse
 from memem.core.memory import Memory
+from tests.gitrepos import TIMEOUT, git, git_env
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 120
-
-
-def git_env(home: Path, config: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": str(config),
-        "GIT_TERMINAL_PROMPT": "0",
-        "LANG": "C.UTF-8",
-        **(extra or {}),
-    }
-
-
-def git(*args: str, cwd: Path | None = None, env: Mapping[str, str], stdin: bytes = b"") -> str:
-    """Run git; its stdout (text). Raises with git's stderr when it fails."""
-    done = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env=dict(env),
-        input=stdin,
-        capture_output=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr.decode(errors='replace')}")
-    return done.stdout.decode("utf-8", errors="replace")
 
 
 class Member:
@@ -206,26 +177,6 @@ def body(old: str, new: str) -> Callable[[str], str]:
         return head + sep + rest.replace(old, new, 1)
 
     return change
-
-
-def bare(root: Path, relative: str, env: Mapping[str, str]) -> Path:
-    """An empty bare repository at `root/relative` (a remote on local disk)."""
-    path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    git("init", "--quiet", "--bare", str(path), env=env)
-    return path
-
-
-def all_objects(repository: Path, env: Mapping[str, str]) -> bytes:
-    """The content of every object of a git repository (loose and packed, reachable or not)."""
-    done = subprocess.run(
-        ["git", "-C", str(repository), "cat-file", "--batch-all-objects", "--batch"],
-        env=dict(env),
-        capture_output=True,
-        timeout=TIMEOUT,
-        check=True,
-    )
-    return done.stdout
 
 
 def plant(
