@@ -81,3 +81,28 @@ def git_repo(path: Path, remote: str | None = None, *, branch: str = "main") -> 
     if remote is not None:
         git("remote", "add", "origin", remote, cwd=path, env=env)
     return path
+
+
+def remote_files(remote: Path, env: Mapping[str, str] | None = None) -> dict[str, bytes]:
+    """The files of the remote's `memem` branch ({} before the first push); git runs in `env`,
+    by default with its home beside the remote."""
+    env = env or git_env(remote.parent)
+    try:
+        listing = git("--git-dir", str(remote), "ls-tree", "-r", "--name-only", "memem", env=env)
+    except AssertionError:
+        return {}
+    return {
+        path: subprocess.run(
+            ["git", "--git-dir", str(remote), "show", f"memem:{path}"],
+            env=dict(env),
+            capture_output=True,
+            timeout=TIMEOUT,
+            check=True,
+        ).stdout
+        for path in listing.splitlines()
+    }
+
+
+def remote_memories(remote: Path, env: Mapping[str, str] | None = None) -> list[str]:
+    """The names of the memory files on the remote's `memem` branch, sorted."""
+    return sorted(Path(p).name for p in remote_files(remote, env) if p.startswith("memories/"))

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class Member:
     """One person on one machine."""
 
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: Path, name: str, **env: str) -> None:
         self.name = name
         self.dir = root / name
         self.home = self.dir / "home"
@@ -48,23 +48,21 @@ class Member:
             "[init]\n\tdefaultBranch = main\n",
             encoding="utf-8",
         )
-
-    @property
-    def memories_dir(self) -> Path:
-        return self.vault / "memem" / "memories"
-
-    def env(self, **extra: str) -> dict[str, str]:
-        return {
+        self.env = {
             **git_env(self.home, self.gitconfig),
             "MEMEM_DIR": str(self.state),
             "MEMEM_OBSIDIAN_VAULT": str(self.vault),
             "MEMEM_ENGINE": "off",
             "PYTHONPATH": str(ROOT),
-            **extra,
+            **env,
         }
 
+    @property
+    def memories_dir(self) -> Path:
+        return self.vault / "memem" / "memories"
+
     def git(self, *args: str, cwd: Path | None = None) -> str:
-        return git(*args, cwd=cwd, env=self.env())
+        return git(*args, cwd=cwd, env=self.env)
 
     def memem(
         self,
@@ -81,7 +79,7 @@ class Member:
             input=stdin,
             capture_output=True,
             text=True,
-            env={**self.env(), **(env or {})},
+            env={**self.env, **(env or {})},
             timeout=TIMEOUT,
             check=False,
         )
@@ -92,6 +90,12 @@ class Member:
             )
         return done
 
+    def ok(self, *args: str, cwd: Path | None = None) -> str:
+        """`memem ARGS`, which must succeed without a traceback: its stdout."""
+        done = self.memem(*args, cwd=cwd)
+        assert "Traceback" not in done.stderr, done.stderr
+        return done.stdout
+
     def start(self, *args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
         """`python -m memem ARGS` started, not waited for (`finish` collects it)."""
         return subprocess.Popen(
@@ -100,7 +104,7 @@ class Member:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=self.env(),
+            env=self.env,
         )
 
     def save(self, text: str, *args: str, cwd: Path | None = None) -> str:
@@ -120,6 +124,13 @@ class Member:
         (found,) = [c for c in self.channels() if c["name"] == name]
         return found
 
+    def ids(self, project: str | None = None) -> set[str]:
+        """The ids of the active memories searchable here (of `project`, or all)."""
+        listing = self.json(
+            "list", "--recent", "1000", "--json", *(["--project", project] if project else [])
+        )
+        return {m["id"] for p in listing for m in p.get("recent", [])}
+
     def clone(self, remote: Path | str, folder: str) -> Path:
         """A checkout of `remote` in this member's work dir, named `folder`."""
         target = self.work / folder
@@ -136,6 +147,16 @@ class Member:
         for path in sorted(self.memories_dir.glob("*.md")):
             found[self.read(path).id] = path
         return found
+
+    def file_of(self, memory_id: str) -> Path | None:
+        """The vault file whose frontmatter carries `memory_id`, or None (found by its text,
+        so a file that does not parse is found too)."""
+        folder = self.memories_dir
+        for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+            text = path.read_text(encoding="utf-8")
+            if any(f"\nid: {v}\n" in text for v in (memory_id, f'"{memory_id}"')):
+                return path
+        return None
 
     def read(self, path: Path) -> Memory:
         return parse(
