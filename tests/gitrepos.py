@@ -60,8 +60,10 @@ def bare(root: Path, relative: str, env: Mapping[str, str]) -> Path:
     return path
 
 
-def all_objects(repository: Path, env: Mapping[str, str]) -> bytes:
-    """The content of every object of a git repository (loose and packed, reachable or not)."""
+def all_objects(repository: Path, env: Mapping[str, str] | None = None) -> bytes:
+    """The content of every object of a git repository (loose and packed, reachable or not);
+    git runs in `env`, by default with its home beside the repository."""
+    env = env or git_env(repository.parent)
     done = subprocess.run(
         ["git", "-C", str(repository), "cat-file", "--batch-all-objects", "--batch"],
         env=dict(env),

@@ -1,5 +1,5 @@
 """`memem sync`, `memem team` and `memem purge` as users run them: real git, bare remotes on
-local disk, each device or teammate a separate home (tests/devices.py); their output, their
+local disk, each device or teammate a separate home (tests/members.py); their output, their
 --json shapes, their errors, and the sync lines of `memem status` and `memem doctor`."""
 
 from __future__ import annotations
