@@ -3,6 +3,8 @@ and git identity, driving the real CLI (`python -m memem ...`) and real git in s
 
     alice = Member(tmp_path, "alice")
     alice.memem("save", "We deploy from main", cwd=alice.clone(origin, "shop"))
+    alice.ok("sync")          # stdout of a command that must succeed; .json(..., "--json")
+    alice.ids()               # the ids `memem list` shows
     alice.memories()          # {id: Memory} parsed from the vault's files
     alice.edit(memory_id, lambda text: text + "more")   # an edit made in Obsidian
 
@@ -25,9 +27,8 @@ from typing import Any
 
 from memem.core.markdown import parse
 from memem.core.memory import Memory
+from tests.conftest import ROOT
 from tests.gitrepos import TIMEOUT, git, git_env
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class Member:
