@@ -3,6 +3,8 @@ and git identity, driving the real CLI (`python -m memem ...`) and real git in s
 
     alice = Member(tmp_path, "alice")
     alice.memem("save", "We deploy from main", cwd=alice.clone(origin, "shop"))
+    alice.ok("sync")          # stdout of a command that must succeed; .json(..., "--json")
+    alice.ids()               # the ids `memem list` shows
     alice.memories()          # {id: Memory} parsed from the vault's files
     alice.edit(memory_id, lambda text: text + "more")   # an edit made in Obsidian
 
@@ -16,7 +18,6 @@ in-process (no engine outlives a test).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -26,43 +27,14 @@ from typing import Any
 
 from memem.core.markdown import parse
 from memem.core.memory import Memory
-
-ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 120
-
-
-def git_env(home: Path, config: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": str(config),
-        "GIT_TERMINAL_PROMPT": "0",
-        "LANG": "C.UTF-8",
-        **(extra or {}),
-    }
-
-
-def git(*args: str, cwd: Path | None = None, env: Mapping[str, str], stdin: bytes = b"") -> str:
-    """Run git; its stdout (text). Raises with git's stderr when it fails."""
-    done = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env=dict(env),
-        input=stdin,
-        capture_output=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr.decode(errors='replace')}")
-    return done.stdout.decode("utf-8", errors="replace")
+from tests.conftest import ROOT
+from tests.gitrepos import TIMEOUT, git, git_env
 
 
 class Member:
     """One person on one machine."""
 
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: Path, name: str, **env: str) -> None:
         self.name = name
         self.dir = root / name
         self.home = self.dir / "home"
@@ -77,23 +49,21 @@ class Member:
             "[init]\n\tdefaultBranch = main\n",
             encoding="utf-8",
         )
-
-    @property
-    def memories_dir(self) -> Path:
-        return self.vault / "memem" / "memories"
-
-    def env(self, **extra: str) -> dict[str, str]:
-        return {
+        self.env = {
             **git_env(self.home, self.gitconfig),
             "MEMEM_DIR": str(self.state),
             "MEMEM_OBSIDIAN_VAULT": str(self.vault),
             "MEMEM_ENGINE": "off",
             "PYTHONPATH": str(ROOT),
-            **extra,
+            **env,
         }
 
+    @property
+    def memories_dir(self) -> Path:
+        return self.vault / "memem" / "memories"
+
     def git(self, *args: str, cwd: Path | None = None) -> str:
-        return git(*args, cwd=cwd, env=self.env())
+        return git(*args, cwd=cwd, env=self.env)
 
     def memem(
         self,
@@ -110,7 +80,7 @@ class Member:
             input=stdin,
             capture_output=True,
             text=True,
-            env={**self.env(), **(env or {})},
+            env={**self.env, **(env or {})},
             timeout=TIMEOUT,
             check=False,
         )
@@ -121,6 +91,12 @@ class Member:
             )
         return done
 
+    def ok(self, *args: str, cwd: Path | None = None) -> str:
+        """`memem ARGS`, which must succeed without a traceback: its stdout."""
+        done = self.memem(*args, cwd=cwd)
+        assert "Traceback" not in done.stderr, done.stderr
+        return done.stdout
+
     def start(self, *args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
         """`python -m memem ARGS` started, not waited for (`finish` collects it)."""
         return subprocess.Popen(
@@ -129,7 +105,7 @@ class Member:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=self.env(),
+            env=self.env,
         )
 
     def save(self, text: str, *args: str, cwd: Path | None = None) -> str:
@@ -149,6 +125,13 @@ class Member:
         (found,) = [c for c in self.channels() if c["name"] == name]
         return found
 
+    def ids(self, project: str | None = None) -> set[str]:
+        """The ids of the active memories searchable here (of `project`, or all)."""
+        listing = self.json(
+            "list", "--recent", "1000", "--json", *(["--project", project] if project else [])
+        )
+        return {m["id"] for p in listing for m in p.get("recent", [])}
+
     def clone(self, remote: Path | str, folder: str) -> Path:
         """A checkout of `remote` in this member's work dir, named `folder`."""
         target = self.work / folder
@@ -165,6 +148,16 @@ class Member:
         for path in sorted(self.memories_dir.glob("*.md")):
             found[self.read(path).id] = path
         return found
+
+    def file_of(self, memory_id: str) -> Path | None:
+        """The vault file whose frontmatter carries `memory_id`, or None (found by its text,
+        so a file that does not parse is found too)."""
+        folder = self.memories_dir
+        for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+            text = path.read_text(encoding="utf-8")
+            if any(f"\nid: {v}\n" in text for v in (memory_id, f'"{memory_id}"')):
+                return path
+        return None
 
     def read(self, path: Path) -> Memory:
         return parse(
@@ -206,26 +199,6 @@ def body(old: str, new: str) -> Callable[[str], str]:
         return head + sep + rest.replace(old, new, 1)
 
     return change
-
-
-def bare(root: Path, relative: str, env: Mapping[str, str]) -> Path:
-    """An empty bare repository at `root/relative` (a remote on local disk)."""
-    path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    git("init", "--quiet", "--bare", str(path), env=env)
-    return path
-
-
-def all_objects(repository: Path, env: Mapping[str, str]) -> bytes:
-    """The content of every object of a git repository (loose and packed, reachable or not)."""
-    done = subprocess.run(
-        ["git", "-C", str(repository), "cat-file", "--batch-all-objects", "--batch"],
-        env=dict(env),
-        capture_output=True,
-        timeout=TIMEOUT,
-        check=True,
-    )
-    return done.stdout
 
 
 def plant(

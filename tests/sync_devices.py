@@ -1,12 +1,11 @@
-"""Devices and remotes for the sync tests: each device is its own state dir and vault (one
-store, one `Sync`), every remote a bare repository on local disk. Git runs with HOME in the
-test's tmp_path (the autouse fixture) and GIT_CONFIG_NOSYSTEM=1 (`git_env`), so no real git
-configuration is read or written."""
+"""Devices for the API-level sync tests: each device is its own state dir and vault (one
+store, one `Sync`) in the test's process. Git, in memem and in the test (`tests.gitrepos.git`
+with `env=os.environ`), runs with HOME in the test's tmp_path and GIT_CONFIG_NOSYSTEM=1 (the
+autouse `git_env` fixture), so no real git configuration is read or written."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from memem.core.memory import Memory
 from memem.service.store import Store
 from memem.service.sync import Sync
 from memem.storage import index
+from tests.gitrepos import git
 
 
 @pytest.fixture(autouse=True)
@@ -24,32 +24,6 @@ def git_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for key in ("GIT_DIR", "GIT_INDEX_FILE", "GIT_SSH_COMMAND", "GIT_WORK_TREE"):
         monkeypatch.delenv(key, raising=False)
-
-
-def git(*args: str, cwd: Path | None = None, input: bytes | None = None) -> bytes:
-    """Run git as a test does (the isolated environment); its stdout."""
-    return subprocess.run(
-        ["git", *args], cwd=cwd, input=input, capture_output=True, check=True, env=dict(os.environ)
-    ).stdout
-
-
-def bare(path: Path) -> Path:
-    git("init", "--quiet", "--bare", str(path))
-    return path
-
-
-def remote_objects(remote: Path) -> bytes:
-    """Every object the remote holds, as bytes (loose or packed, any branch or none)."""
-    return git("--git-dir", str(remote), "cat-file", "--batch-all-objects", "--batch")
-
-
-def remote_files(remote: Path) -> dict[str, bytes]:
-    """The files of the remote's `memem` branch."""
-    listing = git("--git-dir", str(remote), "ls-tree", "-r", "--name-only", "memem").decode()
-    return {
-        path: git("--git-dir", str(remote), "show", f"memem:{path}")
-        for path in listing.splitlines()
-    }
 
 
 class Device:
@@ -100,8 +74,9 @@ class Device:
     def set_identity(self, name: str, channel: str = "personal") -> None:
         """The git identity this device's commits carry (the channel's repository config)."""
         git_dir = self.state_dir / "sync" / f"{channel}.git"
-        git("--git-dir", str(git_dir), "config", "user.name", name)
-        git("--git-dir", str(git_dir), "config", "user.email", f"{name.lower()}@example.com")
+        git("--git-dir", str(git_dir), "config", "user.name", name, env=os.environ)
+        email = f"{name.lower()}@example.com"
+        git("--git-dir", str(git_dir), "config", "user.email", email, env=os.environ)
 
     def close(self) -> None:
         self.store.close()

@@ -266,10 +266,10 @@ def test_a_new_topic_does_not_repeat_the_anchors_the_session_already_has(store: 
 def test_the_slice_prefers_the_checkouts_branch_and_marks_the_others(
     store: Store, tmp_path: Path
 ) -> None:
-    from tests.gitrepos import git, git_repo
+    from tests.gitrepos import git, git_env, git_repo
 
     repo = git_repo(tmp_path / "shop")
-    git(repo, "checkout", "-q", "-b", "feature/tax")
+    git("checkout", "-q", "-b", "feature/tax", cwd=repo, env=git_env(tmp_path / "git-home"))
     mine = store.add(
         "Invoice tax is computed per line on this branch.", project="shop", branch="feature/tax"
     )

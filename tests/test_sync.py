@@ -4,6 +4,7 @@ device (tests/sync_devices.py)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from memem.core import markdown
 from memem.errors import InvalidInput, NotFound, SyncError
 from memem.service import recall
 from memem.service.sync import PERSONAL, Outcome
-from tests.sync_devices import Device, bare, devices, git, git_env, remote_files, remote_objects
+from tests.gitrepos import all_objects, bare, git, remote_files
+from tests.sync_devices import Device, devices, git_env
 
 __all__ = ["devices", "git_env"]  # fixtures
 
@@ -36,7 +38,7 @@ def edit(device: Device, memory_id: str, **changes: object) -> None:
 def test_a_memory_saved_on_one_device_arrives_on_the_other_with_its_author(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     laptop, desktop = devices["laptop"], devices["desktop"]
     saved = laptop.store.save("We deploy the shop with fly deploy --remote-only", project="shop")
     assert ok(laptop.sync.connect(str(remote))).pushed == 1
@@ -54,7 +56,7 @@ def test_a_memory_saved_on_one_device_arrives_on_the_other_with_its_author(
 
 
 def test_an_edit_and_a_deprecation_sync_as_such(tmp_path: Path, devices: dict[str, Device]) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a, b = devices["a"], devices["b"]
     first = a.store.save("Use pnpm, not npm, in the web app", project="web")
     second = a.store.save("The web app builds with vite", project="web")
@@ -78,7 +80,7 @@ def test_an_edit_and_a_deprecation_sync_as_such(tmp_path: Path, devices: dict[st
 def test_one_memory_edited_on_two_devices_keeps_both_and_the_newer_wins(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a, b = devices["a"], devices["b"]
     memory = a.store.save("Releases go out on Tuesdays", project="shop")
     ok(a.sync.connect(str(remote)))
@@ -104,7 +106,7 @@ def test_one_memory_edited_on_two_devices_keeps_both_and_the_newer_wins(
 
 
 def test_every_device_agrees_after_a_conflict(tmp_path: Path, devices: dict[str, Device]) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a, b, c = devices["a"], devices["b"], devices["c"]
     memory = a.store.save("The cache TTL is 60 seconds", project="shop")
     ok(a.sync.connect(str(remote)))
@@ -125,7 +127,7 @@ def test_every_device_agrees_after_a_conflict(tmp_path: Path, devices: dict[str,
 def test_a_purge_tombstone_keeps_the_memory_from_coming_back(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a, b = devices["a"], devices["b"]
     doomed = a.store.save("The old VPN host is vpn1.internal", project="ops")
     kept = a.store.save("The new VPN host is vpn2.internal", project="ops")
@@ -143,8 +145,8 @@ def test_a_purge_tombstone_keeps_the_memory_from_coming_back(
     assert b.file_ids() == {kept.id}
     # A remote rolled back to before the purge has the file again and no tombstone: the
     # device that purged it pushes the tombstone again, and a new device never keeps it.
-    before = git("--git-dir", str(remote), "rev-parse", "memem~1").decode().strip()
-    git("--git-dir", str(remote), "update-ref", "refs/heads/memem", before)
+    before = git("--git-dir", str(remote), "rev-parse", "memem~1", env=os.environ).strip()
+    git("--git-dir", str(remote), "update-ref", "refs/heads/memem", before, env=os.environ)
     assert f"memories/{doomed.id}.md" in remote_files(remote)
     ok(a.sync.run())
     assert f"memories/{doomed.id}.md" not in remote_files(remote)
@@ -163,7 +165,7 @@ def test_purge_of_an_unknown_id_is_not_found(devices: dict[str, Device]) -> None
 def test_a_private_memory_never_reaches_the_remote(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a = devices["a"]
     shared = a.store.save("The design system lives in packages/ui", project="web")
     secret_plan = a.store.save("Plan: interview at Initech on Friday", project="web")
@@ -172,7 +174,7 @@ def test_a_private_memory_never_reaches_the_remote(
     a.store.purge(secret_plan.id, reason="done")
     ok(a.sync.run())
 
-    objects = remote_objects(remote)
+    objects = all_objects(remote)
     assert shared.id.encode() in objects
     assert b"Initech" not in objects
     assert secret_plan.id.encode() not in objects  # not even its tombstone
@@ -181,7 +183,7 @@ def test_a_private_memory_never_reaches_the_remote(
 def test_a_memory_with_a_secret_is_held_back_and_listed(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a = devices["a"]
     memory = a.store.save("The CI token lives in the vault", project="ci")
     path = a.store.file_of(memory.id)
@@ -191,8 +193,8 @@ def test_a_memory_with_a_secret_is_held_back_and_listed(
     [held] = outcome.held
     assert held.id == memory.id and held.file == path.name and "secret" in held.reason
     assert a.sync.status()[0].held == (held,)
-    assert SECRET.encode() not in remote_objects(remote)
-    assert memory.id.encode() not in remote_objects(remote)
+    assert SECRET.encode() not in all_objects(remote)
+    assert memory.id.encode() not in all_objects(remote)
     # Once the secret is gone it is shared.
     path.write_text(path.read_text().replace(SECRET, "in the vault"))
     outcome = ok(a.sync.run())
@@ -203,10 +205,9 @@ def test_a_memory_with_a_secret_is_held_back_and_listed(
 def hostile_commit(remote: Path, files: dict[str, str], author: str = "Mallory") -> None:
     """A teammate's push made with git itself (memem would not push these)."""
     env_args = ["-c", f"user.name={author}", "-c", "user.email=m@example.com"]
-    parent = git("--git-dir", str(remote), "rev-parse", "memem").decode().strip()
+    parent = git("--git-dir", str(remote), "rev-parse", "memem", env=os.environ).strip()
     index_file = remote / "hostile-index"
     base = ["--git-dir", str(remote)]
-    import os
     import subprocess
 
     env = dict(os.environ, GIT_INDEX_FILE=str(index_file))
@@ -244,7 +245,7 @@ INJECTION = (
 def test_an_incoming_injection_is_quarantined_and_listed_never_recalled(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     a.store.save("Run the shop's tests with make test", project="shop")
     ok(a.sync.connect(str(remote), name="shop", project="shop"))
@@ -263,7 +264,7 @@ def test_an_incoming_injection_is_quarantined_and_listed_never_recalled(
 def test_a_team_channel_carries_only_its_project(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     shop = a.store.save("The shop's checkout uses Stripe", project="shop")
     a.store.save("My dotfiles use stow", project="dotfiles")
@@ -281,7 +282,7 @@ def test_a_team_channel_carries_only_its_project(
 def test_a_playbook_of_a_shared_project_is_shared_and_injected(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     a.store.save("Deploys need a green CI", project="shop")
     text = "---\nproject: shop\n---\n\n## Deploying\n- wait for a green CI, then fly deploy\n"
@@ -297,7 +298,7 @@ def test_a_playbook_of_a_shared_project_is_shared_and_injected(
 def test_an_incoming_playbook_with_an_injection_is_quarantined(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     a.store.save("Deploys need a green CI", project="shop")
     ok(a.sync.connect(str(remote), name="shop", project="shop"))
@@ -312,7 +313,7 @@ def test_an_incoming_playbook_with_an_injection_is_quarantined(
 def test_status_needs_no_network_and_counts_what_is_ahead(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a = devices["a"]
     a.store.save("Logs go to Loki", project="ops")
     ok(a.sync.connect(str(remote)))
@@ -353,13 +354,18 @@ def test_connect_checks_the_channel_name_and_project(
     tmp_path: Path, devices: dict[str, Device], name: str, project: str | None
 ) -> None:
     with pytest.raises(InvalidInput):
-        devices["a"].sync.connect(str(bare(tmp_path / "r.git")), name=name, project=project)
+        devices["a"].sync.connect(
+            str(bare(tmp_path, "r.git", os.environ)), name=name, project=project
+        )
 
 
 def test_disconnect_keeps_every_memory_and_connecting_elsewhere_moves(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    first, second = bare(tmp_path / "first.git"), bare(tmp_path / "second.git")
+    first, second = (
+        bare(tmp_path, "first.git", os.environ),
+        bare(tmp_path, "second.git", os.environ),
+    )
     a = devices["a"]
     memory = a.store.save("Backups run at 03:00 UTC", project="ops")
     ok(a.sync.connect(str(first)))
@@ -380,16 +386,16 @@ def test_disconnect_keeps_every_memory_and_connecting_elsewhere_moves(
 def test_a_vault_inside_the_users_git_repository_is_left_alone(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a = devices["a"]
     vault = a.store.settings.vault_dir
-    git("init", "--quiet", str(vault))
+    git("init", "--quiet", str(vault), env=os.environ)
     mine = ("-c", "user.name=U", "-c", "user.email=u@x", "commit", "-q", "--allow-empty", "-m", "x")
-    git("-C", str(vault), *mine)
-    before = git("-C", str(vault), "for-each-ref").decode()
+    git("-C", str(vault), *mine, env=os.environ)
+    before = git("-C", str(vault), "for-each-ref", env=os.environ)
     a.store.save("The vault is synced with Obsidian Git", project="notes")
     ok(a.sync.connect(str(remote)))
-    assert git("-C", str(vault), "for-each-ref").decode() == before
+    assert git("-C", str(vault), "for-each-ref", env=os.environ) == before
     assert "remote" not in (vault / ".git" / "config").read_text()
 
 
@@ -398,7 +404,7 @@ def test_a_team_channel_carries_the_memories_of_an_old_name_of_its_project(
 ) -> None:
     from memem.storage import projects
 
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a = devices["a"]
     memory = a.store.save("The shop's search uses Meilisearch", project="shop")
     projects.record(a.state_dir, "shop", "acme-shop")
@@ -410,7 +416,7 @@ def test_a_team_channel_carries_the_memories_of_an_old_name_of_its_project(
 def test_a_quarantined_incoming_memory_can_be_purged_and_the_purge_is_shared(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     a.store.save("Run the shop's tests with make test", project="shop")
     ok(a.sync.connect(str(remote), name="shop", project="shop"))
@@ -432,7 +438,7 @@ def test_the_engine_skips_a_run_while_another_sync_holds_the_lock(
     from memem.storage import syncstate
 
     a = devices["a"]
-    ok(a.sync.connect(str(bare(tmp_path / "r.git"))))
+    ok(a.sync.connect(str(bare(tmp_path, "r.git", os.environ))))
     with syncstate.locked(a.state_dir, wait=0) as got:
         assert got
         assert a.sync.run(due_only=True) == []
@@ -442,7 +448,7 @@ def test_the_engine_skips_a_run_while_another_sync_holds_the_lock(
 def test_outcomes_and_statuses_are_json_ready(tmp_path: Path, devices: dict[str, Device]) -> None:
     a = devices["a"]
     a.store.save("Dashboards are in Grafana", project="ops")
-    outcome = ok(a.sync.connect(str(bare(tmp_path / "r.git"))))
+    outcome = ok(a.sync.connect(str(bare(tmp_path, "r.git", os.environ))))
     assert json.loads(json.dumps(outcome.to_dict())) == {
         "channel": "personal",
         "ok": True,
@@ -473,7 +479,7 @@ def test_outcomes_and_statuses_are_json_ready(tmp_path: Path, devices: dict[str,
 def test_a_team_channel_takes_in_no_memory_of_another_project(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     a.store.save("The shop uses Postgres 16", project="shop")
     ok(a.sync.connect(str(remote), name="shop", project="shop"))
@@ -489,7 +495,7 @@ def test_a_team_channel_takes_in_no_memory_of_another_project(
 def test_hostile_remote_files_are_refused_without_stopping_the_sync(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     kept = a.store.save("The shop's CDN is Fastly", project="shop")
     ok(a.sync.connect(str(remote), name="shop", project="shop"))
@@ -516,7 +522,7 @@ def test_hostile_remote_files_are_refused_without_stopping_the_sync(
 def test_progress_follows_reading_pulling_and_pushing(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a, b = devices["a"], devices["b"]
     for n in range(3):
         a.store.save(f"Service {n} is deployed by the {n}th pipeline", project="ops")
@@ -531,7 +537,7 @@ def test_progress_follows_reading_pulling_and_pushing(
 def test_a_secret_is_held_back_in_a_first_sync_of_many_memories(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a = devices["a"]
     ids = a.write_memories(250)
     first, second, *_ = sorted(ids)
@@ -545,4 +551,4 @@ def test_a_secret_is_held_back_in_a_first_sync_of_many_memories(
     outcome = ok(a.sync.connect(str(remote)))
     assert {h.id for h in outcome.held} == {first, second}
     assert outcome.pushed == 248
-    assert SECRET.encode() not in remote_objects(remote)
+    assert SECRET.encode() not in all_objects(remote)

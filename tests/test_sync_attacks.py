@@ -15,7 +15,8 @@ from memem.core import markdown
 from memem.errors import InvalidInput, SyncError
 from memem.service.sync import Outcome
 from memem.storage.git import Git
-from tests.sync_devices import Device, bare, devices, git, git_env, remote_files
+from tests.gitrepos import all_objects, bare, git, remote_files
+from tests.sync_devices import Device, devices, git_env
 
 __all__ = ["devices", "git_env"]  # fixtures
 
@@ -99,7 +100,7 @@ def test_a_remote_that_is_an_option_or_a_command_runs_nothing(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     # Even a user whose config allows every protocol (ext included) is not exposed by memem.
-    git("config", "--global", "protocol.allow", "always")
+    git("config", "--global", "protocol.allow", "always", env=os.environ)
     device = devices["a"]
     device.store.save("The shop deploys with fly", project="shop")
     with pytest.raises((SyncError, InvalidInput)):
@@ -113,7 +114,7 @@ def test_git_never_takes_a_remote_as_an_option_or_a_helper(
     tmp_path: Path, remote: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    git("config", "--global", "protocol.allow", "always")
+    git("config", "--global", "protocol.allow", "always", env=os.environ)
     repo = Git(tmp_path / "channel.git")
     repo.init()
     for call in (repo.remote_head, repo.fetch):
@@ -142,7 +143,7 @@ def test_git_never_takes_a_remote_as_an_option_or_a_helper(
 def test_hostile_tree_entries_write_nothing_outside_the_vault_and_stop_nothing(
     tmp_path: Path, devices: dict[str, Device], entry: tuple[str, str, bytes]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     kept = a.store.save("The shop's CDN is Fastly", project="shop")
     ok(a.sync.connect(str(remote), name="shop", project="shop"))
@@ -156,7 +157,7 @@ def test_hostile_tree_entries_write_nothing_outside_the_vault_and_stop_nothing(
 def test_a_teammate_cannot_rewrite_a_memory_under_another_files_name(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     theirs = a.store.save("The shop's queue is SQS", project="shop")
     ok(a.sync.connect(str(remote), name="shop", project="shop"))
@@ -179,7 +180,7 @@ def test_a_teammate_cannot_rewrite_a_memory_under_another_files_name(
 def test_a_tombstone_from_a_team_purges_no_private_or_unshared_or_other_project_memory(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     a.store.save("The shop's queue is SQS", project="shop")
     ok(a.sync.connect(str(remote), name="shop", project="shop"))
@@ -210,7 +211,7 @@ def test_a_tombstone_from_a_team_purges_no_private_or_unshared_or_other_project_
 def test_a_tombstone_for_a_memory_never_shared_with_that_remote_purges_nothing(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     a.store.save("The shop's queue is SQS", project="shop")
     ok(a.sync.connect(str(remote), name="shop", project="shop"))
@@ -228,7 +229,7 @@ def test_a_tombstone_for_a_memory_never_shared_with_that_remote_purges_nothing(
 def test_an_injection_in_the_author_or_an_extra_key_never_reaches_the_model(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     a.store.save("The shop's CDN is Fastly", project="shop")
     ok(a.sync.connect(str(remote), name="shop", project="shop"))
@@ -250,7 +251,7 @@ def test_an_injection_in_the_author_or_an_extra_key_never_reaches_the_model(
 def test_an_author_name_cannot_claim_other_files_or_carry_control_characters(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a = devices["a"]
     kept = a.store.save("The shop's CDN is Fastly", project="shop")
     ok(a.sync.connect(str(remote)))
@@ -269,7 +270,7 @@ def test_an_author_name_cannot_claim_other_files_or_carry_control_characters(
 def test_a_symlink_in_the_remote_is_not_read_as_a_memory(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a, b = devices["a"], devices["b"]
     a.store.save("The shop's CDN is Fastly", project="shop")
     ok(a.sync.connect(str(remote)))
@@ -285,16 +286,18 @@ def test_a_symlink_in_the_remote_is_not_read_as_a_memory(
 def test_a_private_memory_leaves_no_trace_in_commits_or_tombstones(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a = devices["a"]
     a.store.save("Shared fact about the shop", project="shop")
     secret = a.store.add("Private plans for the shop", project="shop", private=True).memory
     ok(a.sync.connect(str(remote)))
     a.store.purge(secret.id, reason="Private plans for the shop")
     ok(a.sync.run())
-    everything = git("--git-dir", str(remote), "log", "--all", "-p", "--format=%H %an %B")
-    assert secret.id.encode() not in everything
-    assert b"Private plans" not in everything
+    everything = git(
+        "--git-dir", str(remote), "log", "--all", "-p", "--format=%H %an %B", env=os.environ
+    )
+    assert secret.id not in everything
+    assert "Private plans" not in everything
     assert all(secret.id not in p for p in remote_files(remote))
 
 
@@ -340,7 +343,7 @@ def test_a_token_in_the_repositorys_remote_never_reaches_the_project_name(
     from memem.storage.workspace import project_of
 
     root = tmp_path / "checkout"
-    git("init", "-q", str(root))
+    git("init", "-q", str(root), env=os.environ)
     with (root / ".git" / "config").open("a") as config:
         config.write(f'[include]\n\tpath = /dev/zero\n[remote "origin"]\n\turl = {url}\n')
     assert project_of(root) == "acme-shop"
@@ -354,7 +357,7 @@ SECRET = "ghp_" + "Zq7Lm2Xv9Rt4Kp8Wn3Yb6Hc1Jd5Fg0Ts" + "Ae4R"
 def test_a_secret_added_by_hand_to_a_shared_memory_reaches_no_git_object(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     shared = a.store.save("The shop's deploy token lives in the vault", project="shop")
     ok(a.sync.connect(str(remote), name="shop", project="shop"))
@@ -369,7 +372,7 @@ def test_a_secret_added_by_hand_to_a_shared_memory_reaches_no_git_object(
     outcome = ok(a.sync.run())
     assert [h.id for h in outcome.held] == [shared.id]
     for repo in (remote, a.state_dir / "sync" / "shop.git"):
-        objects = git("--git-dir", str(repo), "cat-file", "--batch-all-objects", "--batch")
+        objects = all_objects(repo)
         assert SECRET.encode() not in objects
     assert SECRET in a.store.file_of(shared.id).read_text()  # the user's file is left alone
 
@@ -377,7 +380,7 @@ def test_a_secret_added_by_hand_to_a_shared_memory_reaches_no_git_object(
 def test_an_author_name_with_yaml_in_it_stays_a_name(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     a.store.save("The shop's CDN is Fastly", project="shop")
     ok(a.sync.connect(str(remote), name="shop", project="shop"))
@@ -396,7 +399,7 @@ def test_an_author_name_with_yaml_in_it_stays_a_name(
 def test_what_a_remote_names_or_writes_reaches_the_sync_status_only_as_memems_own_words(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     a.store.save("The shop's CDN is Fastly", project="shop")
     ok(a.sync.connect(str(remote), name="shop", project="shop"))
@@ -429,7 +432,7 @@ def test_many_incoming_files_are_read_a_bounded_number_at_a_time(
         batches.append(len(found))
         return found
 
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a, b = devices["a"], devices["b"]
     ids = a.write_memories(10)
     ok(a.sync.connect(str(remote)))
@@ -442,7 +445,7 @@ def test_many_incoming_files_are_read_a_bounded_number_at_a_time(
 def test_a_tombstone_larger_than_one_is_not_read(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a, b = devices["a"], devices["b"]
     kept = a.store.save("The shop's CDN is Fastly", project="shop")
     ok(a.sync.connect(str(remote)))

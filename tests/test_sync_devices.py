@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.members import Member, all_objects, bare, git, git_env
+from tests.gitrepos import all_objects, bare, git, git_env
+from tests.members import Member
 
 PRIVATE_WORDS = "my bank's support line answers at night"
 

@@ -15,7 +15,8 @@ import pytest
 from memem.core.memory import to_datetime
 from memem.service.sync import Outcome, Sync
 from tests.conftest import ROOT
-from tests.sync_devices import Device, bare, devices, git, git_env, remote_files
+from tests.gitrepos import bare, git, remote_files
+from tests.sync_devices import Device, devices, git_env
 from tests.waiting import wait_until
 
 __all__ = ["devices", "git_env"]  # fixtures
@@ -30,7 +31,7 @@ def ok(outcomes: list[Outcome] | Outcome) -> Outcome:
 def test_an_unreachable_remote_backs_off_leaves_recall_alone_and_catches_up(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a = devices["a"]
     first = a.store.save("The queue is RabbitMQ", project="ops")
     ok(a.sync.connect(str(remote)))
@@ -64,7 +65,7 @@ def test_an_unreachable_remote_backs_off_leaves_recall_alone_and_catches_up(
 def test_a_push_race_fetches_merges_and_pushes_again(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "team.git")
+    remote = bare(tmp_path, "team.git", os.environ)
     a, b = devices["a"], devices["b"]
     ok(a.sync.connect(str(remote)))
     ok(b.sync.connect(str(remote)))
@@ -80,7 +81,7 @@ def test_a_push_race_fetches_merges_and_pushes_again(
     assert raced and outcome.pulled == 1 and outcome.pushed == 1
     assert {f"memories/{mine.id}.md", f"memories/{theirs.id}.md"} <= set(remote_files(remote))
     assert b.ids() == {mine.id, theirs.id}
-    log = git("--git-dir", str(remote), "log", "--format=%s", "memem").decode().splitlines()
+    log = git("--git-dir", str(remote), "log", "--format=%s", "memem", env=os.environ).splitlines()
     assert log[0].endswith("from b") and log[1].endswith("from a")
 
 
@@ -96,7 +97,7 @@ Sync(store, device="b").connect(sys.argv[3])
 def test_kill_9_during_a_sync_then_the_next_sync_finishes_cleanly(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a = devices["a"]
     saved = a.write_memories(400)
     ok(a.sync.connect(str(remote)))
@@ -129,7 +130,7 @@ def test_kill_9_during_a_sync_then_the_next_sync_finishes_cleanly(
 def test_locks_left_by_a_killed_git_do_not_block_the_next_sync(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a = devices["a"]
     ok(a.sync.connect(str(remote)))
     git_dir = a.state_dir / "sync" / "personal.git"
@@ -145,7 +146,7 @@ def test_locks_left_by_a_killed_git_do_not_block_the_next_sync(
 def test_a_corrupted_local_repository_is_moved_aside_and_fetched_again(
     tmp_path: Path, devices: dict[str, Device], damage: str
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a = devices["a"]
     old = a.store.save("Terraform state is in S3", project="infra")
     ok(a.sync.connect(str(remote)))
@@ -174,24 +175,27 @@ def test_a_corrupted_local_repository_is_moved_aside_and_fetched_again(
 def test_a_remote_rewritten_by_force_loses_nothing(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a, b = devices["a"], devices["b"]
     first = a.store.save("The docs site is built with mkdocs", project="docs")
     ok(a.sync.connect(str(remote)))
     second = b.store.save("Docs deploy to GitHub Pages", project="docs")
     ok(b.sync.connect(str(remote)))
-    empty_tree = git("--git-dir", str(remote), "hash-object", "-t", "tree", "-w", "/dev/null")
+    empty_tree = git(
+        "--git-dir", str(remote), "hash-object", "-t", "tree", "-w", "/dev/null", env=os.environ
+    )
     ident = ("-c", "user.name=Force", "-c", "user.email=f@example.com")
     orphan = git(
         "--git-dir",
         str(remote),
         *ident,
         "commit-tree",
-        empty_tree.decode().strip(),
+        empty_tree.strip(),
         "-m",
         "rewrite",
+        env=os.environ,
     )
-    git("--git-dir", str(remote), "update-ref", "refs/heads/memem", orphan.decode().strip())
+    git("--git-dir", str(remote), "update-ref", "refs/heads/memem", orphan.strip(), env=os.environ)
     assert remote_files(remote) == {}
 
     ok(a.sync.run())
@@ -204,7 +208,7 @@ def test_a_remote_rewritten_by_force_loses_nothing(
 def test_connecting_again_over_a_broken_local_repository_repairs_it(
     tmp_path: Path, devices: dict[str, Device]
 ) -> None:
-    remote = bare(tmp_path / "memories.git")
+    remote = bare(tmp_path, "memories.git", os.environ)
     a = devices["a"]
     memory = a.store.save("Feature branches are rebased, never merged", project="web")
     ok(a.sync.connect(str(remote)))

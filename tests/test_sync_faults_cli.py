@@ -10,7 +10,8 @@ import signal
 from pathlib import Path
 
 from memem.service.store import Store
-from tests.members import Member, all_objects, bare, git, git_env
+from tests.gitrepos import all_objects, bare, git, git_env
+from tests.members import Member
 from tests.test_sync_devices import personal, remote_paths
 from tests.waiting import wait_until
 

@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tests.members import Member, all_objects, bare, body, git, git_env, plant
+from tests.gitrepos import all_objects, bare, git, git_env
+from tests.members import Member, body, plant
 
 SECRET = "ghp_R8x2Lq9VtZ3mK7pW4nY6sD1fH5jB0cXeA2uG"
 INJECTED_ID = "5a1e5a1e5a1e4a1e8a1e5a1e5a1e5a1e"

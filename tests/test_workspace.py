@@ -20,7 +20,7 @@ from memem.storage.workspace import (
     read_regular,
 )
 from tests.conftest import ROOT
-from tests.gitrepos import git, git_repo
+from tests.gitrepos import git, git_env, git_repo
 
 
 def repo(path: Path, head: str = "ref: refs/heads/main\n") -> Path:
@@ -324,22 +324,32 @@ def test_a_repository_is_named_after_its_remote_not_its_folder(tmp_path: Path, r
 def test_a_path_remote_names_the_project_after_its_last_segment(tmp_path: Path, form: str) -> None:
     bare = tmp_path / "srv" / "shop.git"
     bare.mkdir(parents=True)
-    git(bare, "init", "-q", "--bare")
+    git("init", "-q", "--bare", cwd=bare, env=git_env(tmp_path / "git-home"))
     remote = {"path": str(bare), "file-url": f"file://{bare}", "relative": "../srv/shop.git"}[form]
     assert project_of(git_repo(tmp_path / "work", remote)) == "shop"
 
 
 def test_two_clones_and_a_worktree_of_one_repository_agree(tmp_path: Path) -> None:
+    env = git_env(tmp_path / "git-home")
     bare = tmp_path / "remote" / "Shop.git"
     bare.mkdir(parents=True)
-    git(bare, "init", "-q", "--bare", "-b", "main")
+    git("init", "-q", "--bare", "-b", "main", cwd=bare, env=env)
     seed = git_repo(tmp_path / "seed", str(bare))
-    git(seed, "push", "-q", "origin", "main")
+    git("push", "-q", "origin", "main", cwd=seed, env=env)
     laptop, desktop = tmp_path / "laptop-shop", tmp_path / "desktop" / "shop-2"
     desktop.parent.mkdir()
-    git(tmp_path, "clone", "-q", str(bare), str(laptop))
-    git(tmp_path, "clone", "-q", str(bare), str(desktop))
-    git(laptop, "worktree", "add", "-q", "-b", "hotfix", str(tmp_path / "hotfix-tree"))
+    git("clone", "-q", str(bare), str(laptop), cwd=tmp_path, env=env)
+    git("clone", "-q", str(bare), str(desktop), cwd=tmp_path, env=env)
+    git(
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "hotfix",
+        str(tmp_path / "hotfix-tree"),
+        cwd=laptop,
+        env=env,
+    )
     dirs = [laptop, desktop, tmp_path / "hotfix-tree", seed]
     assert {project_of(d) for d in dirs} == {"shop"}
     wt = environment(tmp_path / "hotfix-tree")
