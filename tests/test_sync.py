@@ -3,8 +3,10 @@ device (tests/sync_devices.py)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,8 +15,10 @@ from memem.core import markdown
 from memem.errors import InvalidInput, NotFound, SyncError
 from memem.service import recall
 from memem.service.sync import PERSONAL, Outcome
+from memem.storage import syncstate
 from tests.gitrepos import all_objects, bare, git, remote_files
 from tests.sync_devices import Device, devices, git_env
+from tests.waiting import wait_until
 
 __all__ = ["devices", "git_env"]  # fixtures
 
@@ -552,3 +556,36 @@ def test_a_secret_is_held_back_in_a_first_sync_of_many_memories(
     assert {h.id for h in outcome.held} == {first, second}
     assert outcome.pushed == 248
     assert SECRET.encode() not in all_objects(remote)
+
+
+def test_the_engines_schedule_stands_aside_while_a_sync_by_hand_waits(tmp_path: Path) -> None:
+    # An engine syncing often took the lock again before a waiting `memem sync` polled, every
+    # time: the command timed out. Now a waiter is seen, and the schedule skips its turn.
+    got: list[bool] = []
+
+    def by_hand() -> None:
+        with syncstate.locked(tmp_path, wait=60) as held:
+            got.append(held)
+
+    with syncstate.locked(tmp_path, wait=0) as engine:
+        assert engine
+        waiter = threading.Thread(target=by_hand)
+        waiter.start()
+        wait_until(lambda: _someone_waits(tmp_path), timeout=30, what="the sync by hand waiting")
+    with syncstate.locked(tmp_path, wait=0) as engine_again:
+        assert not engine_again
+    waiter.join(timeout=60)
+    assert got == [True]
+    with syncstate.locked(tmp_path, wait=0) as engine_later:
+        assert engine_later  # nobody waits any more
+
+
+def _someone_waits(state_dir: Path) -> bool:
+    fd = os.open(syncstate.sync_dir(state_dir) / syncstate.WAITING, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

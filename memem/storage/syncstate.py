@@ -9,6 +9,7 @@ what each vault file is in a remote's form, and the lock one sync holds at a tim
     files.json          vault file -> (mtime_ns, size, what sync needs of it): an unchanged
                         file is never read again
     lock                held (flock) by the one sync running; a killed one releases it
+    waiting             held (shared flock) by syncs waiting for `lock`
 
 Every write is atomic (`memem.storage.files.write_atomic`). A file that cannot be read as
 what it should be is taken as empty: the state is rebuilt by the next sync, whose merge
@@ -34,6 +35,8 @@ DIR: Final = "sync"
 CHANNELS: Final = "channels.json"
 FILES: Final = "files.json"
 LOCK: Final = "lock"
+# Held (shared) by the syncs waiting for the lock.
+WAITING: Final = "waiting"
 MAX_STATE_BYTES: Final = 512 * 1024 * 1024
 LOCK_POLL: Final = 0.2
 
@@ -150,26 +153,52 @@ def save_files(state_dir: Path, files: dict[str, FileEntry]) -> None:
 @contextlib.contextmanager
 def locked(state_dir: Path, *, wait: float) -> Iterator[bool]:
     """Hold the sync lock; yields False (without it) when another sync held it for `wait`
-    seconds. The lock dies with its process (kill -9 included)."""
+    seconds. The lock dies with its process (kill -9 included).
+
+    A caller that waits (a sync by hand) says so while it waits, on a second file, and one
+    that does not (the engine's schedule) stands aside while anyone waits: otherwise an
+    engine syncing often can take the lock again before a waiter's next try, every time."""
     directory = sync_dir(state_dir)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = _open(directory / LOCK)
+    queue = _open(directory / WAITING)
     try:
+        if wait > 0:
+            fcntl.flock(queue, fcntl.LOCK_SH)  # blocks only for another's instant check below
+        elif _flock(queue, fcntl.LOCK_EX, directory):
+            fcntl.flock(queue, fcntl.LOCK_UN)
+        else:
+            yield False  # someone waits for the lock: let them have it first
+            return
         deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(LOCK_POLL)
-            except OSError as exc:
-                raise SyncError(f"cannot lock {directory / LOCK}: {exc.strerror}") from None
+        while not _flock(fd, fcntl.LOCK_EX, directory):
+            if time.monotonic() >= deadline:
+                yield False
+                return
+            time.sleep(LOCK_POLL)
+        fcntl.flock(queue, fcntl.LOCK_UN)
         try:
             yield True
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
+        os.close(queue)
         os.close(fd)
+
+
+def _open(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise SyncError(f"cannot lock {path}: {exc.strerror}") from None
+
+
+def _flock(fd: int, kind: int, directory: Path) -> bool:
+    """Take `kind` on `fd` without blocking: False when another process holds it."""
+    try:
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        raise SyncError(f"cannot lock {directory / LOCK}: {exc.strerror}") from None
+    return True
