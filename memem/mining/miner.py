@@ -47,9 +47,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from memem.core import provenance
 from memem.core.text import clip
 from memem.core.transcript import MINER_CWD, project_slug
 from memem.errors import MememError, PermanentError, SecurityError, TransientError
+from memem.service.provenance import attach
 from memem.storage.miner_state import MinerState, SessionRow, scrub
 
 if TYPE_CHECKING:
@@ -140,8 +142,12 @@ class Miner:
         *,
         deadline: float | None = None,
         retry_pause: float = RETRY_PAUSE,
+        daily_tokens: int = 0,
     ) -> None:
         self.store = store
+        # The cap on a UTC day's tokens (settings.miner_daily_tokens; 0: none): once reached,
+        # no model call starts until the next day, and the cursor waits where it is.
+        self.daily_tokens = daily_tokens
         self.state = state
         self.backend = backend
         self.retry_pause = retry_pause
@@ -173,6 +179,18 @@ class Miner:
 
     def _out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def capped(self, now: float) -> bool:
+        """Whether today's (UTC) tokens reached the daily cap: mining pauses, nothing is lost."""
+        return self.daily_tokens > 0 and self.state.tokens_today(now) >= self.daily_tokens
+
+    def _receipt(self, now: float) -> None:
+        """Add the backend's last call to the token receipt (a backend without one, the
+        heuristic, spends none)."""
+        take = getattr(self.backend, "take_usage", None)
+        used = take() if callable(take) else None
+        if used:
+            self.state.record_tokens(self.backend.name, used, now)
 
     def mine(self, path: str, *, now: float | None = None, explicit: bool = False) -> Outcome:
         """Mine the unmined part of one session. Never raises for a model failure: the
@@ -245,8 +263,11 @@ class Miner:
                 continue  # done before a crash or a failure: its memories are saved
             if self.stopping or self._out_of_time():
                 return Outcome(path, "pending", saved, duplicates, refused)
+            if self.capped(now):
+                log.info("mining paused: the daily token cap is reached", extra={"path": path})
+                return Outcome(path, "paused", saved, duplicates, refused)
             try:
-                lessons = self._extract(chunk, project)
+                lessons = self._extract(chunk, project, now)
             except TransientError as exc:
                 return self._failed(row, str(exc), now, exc.retry_after, saved)
             except PermanentError as exc:
@@ -274,6 +295,9 @@ class Miner:
                     log.warning("a mined memory was not saved", extra={"reason": scrub(str(exc))})
                     refused += 1
                     continue
+                pointer = provenance.cite(session, [m.uuid for m in chunk], lesson.sources)
+                if pointer is not None:
+                    attach(self.store, result.memory.id, pointer)
                 if result.outcome == "created":
                     saved += 1
                 else:
@@ -303,15 +327,19 @@ class Miner:
         )
         return Outcome(path, "mined", saved, duplicates, refused)
 
-    def _extract(self, chunk: Any, project: str) -> list[Any] | None:
+    def _extract(self, chunk: Any, project: str, now: float) -> list[Any] | None:
         """One chunk through the backend, with a couple of quick retries for a transient
         failure before it is recorded (the backoff across runs handles longer outages).
-        None when the miner is stopping: the chunk was not (fully) extracted."""
+        None when the miner is stopping: the chunk was not (fully) extracted. Every call's
+        tokens go on the receipt, a failed one's too."""
         for attempt in range(RETRIES_IN_PLACE + 1):
             if self.stopping:
                 return None
             try:
-                return self._call(chunk, project)
+                try:
+                    return self._call(chunk, project)
+                finally:
+                    self._receipt(now)
             except TransientError as exc:
                 too_long = (exc.retry_after or 0) > RETRY_AFTER_MAX
                 if attempt == RETRIES_IN_PLACE or too_long or self._out_of_time():

@@ -405,6 +405,25 @@ def receipt(path: Path, now: float) -> dict[str, dict[str, Any]]:
         return {"today": dict(empty), "month": dict(empty)}
 
 
+def transcript_of(path: Path, session: str) -> str | None:
+    """The transcript file the miner read `session` from, read without creating anything;
+    None when it never mined that session (or there is no miner database)."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            row = conn.execute(
+                "SELECT path FROM sessions WHERE session_id = ? ORDER BY mtime DESC LIMIT 1",
+                (session,),
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None
+
+
 def scrub(value: Any) -> Any:
     """A text about to be stored, with its secrets replaced; anything else as is."""
     from memem.core.security import redact
