@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 
 # How far into a transcript `source` searches: past this, an entry is reported as not found.
 MAX_SCAN_BYTES: Final = 1024 * 1024 * 1024
-ENTRY_CHARS: Final = 1_200
-EXCERPT_CHARS: Final = 6_000
+ENTRY_CHARS: Final = 1_000
+EXCERPT_CHARS: Final = 4_000
 NOT_HERE: Final = "transcript not on this machine"
 
 
