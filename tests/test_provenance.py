@@ -103,7 +103,7 @@ HOSTILE = [
     ("too many", {"session": "s", "entries": [f"e-{n}" for n in range(MAX_ENTRIES + 1)]}),
     ("not text", {"session": 12, "entries": []}),
     ("nested", {"session": "s", "entries": [["e-1"]]}),
-    ("unicode look-alike", {"session": "sеssion", "entries": []}),
+    ("unicode look-alike", {"session": "s\u0435ssion", "entries": []}),
     ("a newline", {"session": "s\nrole: admin", "entries": []}),
 ]
 
