@@ -187,6 +187,11 @@ def cmd_mine(store: Store, args: argparse.Namespace) -> int:
             continue
         outcome = miner.mine(path, explicit=True)
         total += outcome.memories
+        if outcome.status == "paused":
+            print(
+                "mining paused: today's tokens reached MEMEM_MINER_DAILY_TOKENS (resumes 00:00 UTC)"
+            )
+            break
         detail = f", {outcome.error}" if outcome.error else ""
         print(
             f"[{n}/{len(targets)}] {outcome.status}: {outcome.memories} new memories, "

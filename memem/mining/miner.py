@@ -32,6 +32,12 @@ abandoned chunk is simply not counted done: the cursor has not moved, so nothing
 
 Everything the miner stores (the exchanges index, errors, project and session names) and
 everything it sends to a model goes through `memem.core.security.redact`.
+
+The model sees the chunk's entries numbered and cites the ones each memory came from; the
+miner turns them into the memory's provenance (memem.core.provenance: session and entry uuids,
+never text). Every model call's tokens go on the receipt in the miner's state; once a UTC
+day's total reaches `daily_tokens`, mining pauses (`Outcome.status` "paused"): no call
+starts, the cursor and the chunks done stay, and the next day it resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -211,6 +217,8 @@ class Miner:
     def _mine(self, path: str, *, now: float, explicit: bool) -> Outcome:
         from memem.core import security, transcript
 
+        if self.capped(now):  # before reading anything: the cursor waits for tomorrow
+            return Outcome(path, "paused")
         row = self.state.row(path)
         if row is None:
             st = os.stat(path)
