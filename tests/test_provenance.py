@@ -318,10 +318,22 @@ def test_a_transcript_that_is_gone_says_so(tmp_path: Path) -> None:
     assert source(memory(None), state_dir=tmp_path / "state") is None
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_a_transcript_that_cannot_be_read_says_so(tmp_path: Path) -> None:
+def test_a_transcript_that_cannot_be_read_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = transcript(tmp_path)
     path.chmod(0)
+    if os.geteuid() == 0:  # root reads any file: the refusal is the only way to have one
+        import builtins
+
+        real = builtins.open
+
+        def refuse(file: object, *args: object, **kwargs: object) -> object:
+            if str(file) == str(path):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(file, *args, **kwargs)  # type: ignore[call-overload]
+
+        monkeypatch.setattr(builtins, "open", refuse)
     try:
         found = source(
             memory(Provenance(SESSION, ["e-1"])),
@@ -329,9 +341,10 @@ def test_a_transcript_that_cannot_be_read_says_so(tmp_path: Path) -> None:
             session_dirs=[path.parent.parent],
         )
     finally:
+        monkeypatch.undo()
         path.chmod(0o600)
-    assert found is not None and found.note.startswith("transcript cannot be read")
-    assert found.excerpt == ""
+    assert found is not None and found.note == "transcript cannot be read: Permission denied"
+    assert found.excerpt == "" and found.transcript == str(path)
 
 
 def test_entries_missing_from_the_transcript_are_counted(tmp_path: Path) -> None:
