@@ -110,8 +110,9 @@ class Mining:
 
     def due(self, now: float) -> list[str]:
         """The sessions to mine now: settled, opted in, not backing off; none while the
-        breaker is open."""
-        if self.state.breaker_open(now) or self.tokens(now)["paused"]:
+        breaker is open or today's tokens reached the daily cap."""
+        cap = self.settings.miner_daily_tokens
+        if self.state.breaker_open(now) or (cap and self.state.tokens_today(now) >= cap):
             return []
         return [r.path for r in self.state.due(now, self.settings.settle_seconds)]
 
