@@ -147,6 +147,7 @@ def test_at_the_cap_mining_pauses_keeps_the_cursor_and_resumes_the_next_utc_day(
     tmp_path: Path, store: Store, state: MinerState, api: FakeAnthropic
 ) -> None:
     path = transcript(tmp_path, ["Staging Postgres is on 5433.", "Noted."])
+    state.discover([(str(path), path.stat().st_size, NOW - DAY)])
     state.record_tokens("anthropic", {"input": 1_000}, NOW - 60)
     miner = Miner(store, state, backend(api), daily_tokens=1_000)
     outcome = miner.mine(str(path), now=NOW)
