@@ -90,6 +90,20 @@ def topic_shift(env: Mapping[str, str], default: float) -> float:
     return value if 0.0 <= value <= 1.0 else default
 
 
+def daily_tokens(value: str | None) -> int:
+    """`MEMEM_MINER_DAILY_TOKENS`: a whole number of tokens (`_` and `,` allowed as in
+    `200_000`); unset, `0`, `off` or anything unreadable is 0, no cap (a typo must not stop
+    mining for good; `memem doctor` shows the cap in force)."""
+    text = (value or "").strip().replace("_", "").replace(",", "")
+    if not text or _off(text):
+        return 0
+    try:
+        tokens = int(text)
+    except ValueError:
+        return 0
+    return max(tokens, 0)
+
+
 class Settings(Value):
     __slots__ = (
         "anthropic_api_key",
@@ -97,6 +111,7 @@ class Settings(Value):
         "claude_executable",
         "import_roots",
         "miner_backend",
+        "miner_daily_tokens",
         "miner_model",
         "semantic",
         "session_dirs",
@@ -118,6 +133,8 @@ class Settings(Value):
     import_roots: Final[tuple[Path, ...]]
     semantic: Final[bool]
     sync_interval: Final[float]
+    # Mining's tokens a UTC day (in + out, cache included); 0: no cap.
+    miner_daily_tokens: Final[int]
 
     def __init__(
         self,
@@ -133,6 +150,7 @@ class Settings(Value):
         import_roots: tuple[Path, ...] = (),
         semantic: bool = True,
         sync_interval: float = SYNC_INTERVAL,
+        miner_daily_tokens: int = 0,
     ) -> None:
         self.state_dir = state_dir
         self.vault_dir = vault_dir
@@ -146,6 +164,7 @@ class Settings(Value):
         self.import_roots = import_roots
         self.semantic = semantic
         self.sync_interval = sync_interval
+        self.miner_daily_tokens = miner_daily_tokens
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -157,7 +176,9 @@ class Settings(Value):
         claude-cli | heuristic), `MEMEM_MINER_MODEL`, `ANTHROPIC_API_KEY`,
         `ANTHROPIC_BASE_URL`, `MEMEM_CLAUDE` (the claude executable), `MEMEM_SEMANTIC`
         (`off`: lexical recall only, no embedding model), `MEMEM_SYNC_INTERVAL` (seconds
-        between the engine's syncs, 300; `0` or `off`: no schedule), `CLAUDE_PROJECT_DIR`
+        between the engine's syncs, 300; `0` or `off`: no schedule), `MEMEM_MINER_DAILY_TOKENS`
+        (mining pauses for the UTC day once it used this many tokens; unset or 0: no cap),
+        `CLAUDE_PROJECT_DIR`
         and `MEMEM_IMPORT_PATHS` (colon-separated): where MCP `memory_import` may read,
         besides the server's working directory."""
         from pathlib import Path  # not at module level: the hook imports this module
@@ -193,6 +214,7 @@ class Settings(Value):
             ),
             semantic=not _off(env.get("MEMEM_SEMANTIC", "")),
             sync_interval=sync_interval(env.get("MEMEM_SYNC_INTERVAL")),
+            miner_daily_tokens=daily_tokens(env.get("MEMEM_MINER_DAILY_TOKENS")),
         )
 
     @property

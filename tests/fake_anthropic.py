@@ -107,6 +107,7 @@ class _Step:
     delay: float = 0.0
     body: bytes = b""
     content_type: str = ""
+    usage: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass
@@ -173,21 +174,27 @@ class FakeAnthropic:
 
     # -- the script -------------------------------------------------------------------------
 
-    def reply_text(self, text: str) -> FakeAnthropic:
-        return self.reply_content([{"type": "text", "text": text}])
+    def reply_text(self, text: str, *, usage: dict[str, int] | None = None) -> FakeAnthropic:
+        return self.reply_content([{"type": "text", "text": text}], usage=usage)
 
-    def reply_json(self, obj: object) -> FakeAnthropic:
-        return self.reply_text(json.dumps(obj))
+    def reply_json(self, obj: object, *, usage: dict[str, int] | None = None) -> FakeAnthropic:
+        return self.reply_text(json.dumps(obj), usage=usage)
 
     def reply_content(
-        self, blocks: list[dict[str, Any]], *, stop_reason: str | None = None
+        self,
+        blocks: list[dict[str, Any]],
+        *,
+        stop_reason: str | None = None,
+        usage: dict[str, int] | None = None,
     ) -> FakeAnthropic:
         """Raw content blocks: `{"type": "text", "text"}` or `{"type": "tool_use", "name",
         "input"}` (an `id` is made up when missing). `stop_reason` defaults to "tool_use"
-        when a block is a tool call, else "end_turn"."""
+        when a block is a tool call, else "end_turn". `usage` overrides the reply's usage
+        fields (by default estimated from the request and reply, no cache tokens)."""
         uses_tool = any(b.get("type") == "tool_use" for b in blocks)
         reason = stop_reason or ("tool_use" if uses_tool else "end_turn")
-        return self._push(_Step("content", content=tuple(blocks), stop_reason=reason))
+        spent = tuple((usage or {}).items())
+        return self._push(_Step("content", content=tuple(blocks), stop_reason=reason, usage=spent))
 
     def fail(
         self, status: int, *, retry_after: float | None = None, times: int = 1
@@ -494,6 +501,7 @@ def _message(request: dict[str, Any], step: _Step, number: int) -> dict[str, Any
             "output_tokens": max(1, text_len // 4),
             "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": 0,
+            **dict(step.usage),
         },
     }
 

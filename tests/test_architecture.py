@@ -79,6 +79,7 @@ HOOK_FALLBACK = HOOK_CLIENT | {
     "memem.errors",
     "memem.core.homoglyphs",
     "memem.core.memory",
+    "memem.core.provenance",
     "memem.core.project",
     "memem.core.prompts",
     "memem.core.ranking",

@@ -79,7 +79,7 @@ def test_anthropic_request_carries_model_system_prompt_and_transcript_without_to
     assert not body.get("stream")
     (message,) = body["messages"]
     assert message["role"] == "user"
-    assert render(MESSAGES) in message["content"]
+    assert render(MESSAGES, numbered=True) in message["content"]
     assert message["content"].count(MINER_MARKER) == 1
     assert "'shop'" in message["content"]
     # The key reached the server, and the server's log does not keep it.
@@ -383,7 +383,7 @@ def test_claude_cli_runs_headless_with_the_recursion_guard(tmp_path: Path) -> No
     stdin = record["stdin"]
     assert stdin.startswith(SYSTEM_PROMPT)
     assert stdin.count(MINER_MARKER) == 1
-    assert render(MESSAGES) in stdin
+    assert render(MESSAGES, numbered=True) in stdin
 
 
 def test_claude_cli_uses_the_given_model(tmp_path: Path) -> None:

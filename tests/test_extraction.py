@@ -432,12 +432,14 @@ def test_heuristic_lessons_satisfy_the_reply_contract() -> None:
                     "type": x.type,
                     "tags": list(x.tags),
                     "importance": x.importance,
+                    "sources": list(x.sources),
                 }
                 for x in lessons
             ]
         }
     )
     assert parse_reply(as_reply) == lessons
+    assert [x.sources for x in lessons] == [(1,), (2, 3)]
 
 
 def test_heuristic_on_a_realistic_session_finds_the_lessons_and_only_them() -> None:

@@ -93,7 +93,7 @@ def test_an_index_built_before_situations_is_migrated_and_still_searches(tmp_pat
         for statement in database._statements(script):
             old.execute(statement)
     old.execute("PRAGMA user_version = 2")
-    columns = database.MEMORY_COLUMNS.removesuffix(", situations, branch, private")
+    columns = database.MEMORY_COLUMNS.removesuffix(", situations, branch, private, provenance")
     plain = memory("a" * 32, "Deploys go through Fly.io from main")
     # An older build kept a newer file's situations among its unknown keys.
     kept = memory("b" * 32, "Invoices are numbered per year").evolve(
@@ -103,7 +103,7 @@ def test_an_index_built_before_situations_is_migrated_and_still_searches(tmp_pat
         found = terms.memory_terms(old, m)
         values = index._values(
             m, file=f"{m.id}.md", hash="h", mtime_ns=1, size=2, fingerprint=m.id, terms=found
-        )[:-3]
+        )[:-4]
         marks = ",".join("?" * len(values))
         old.execute(f"INSERT INTO memories({columns}) VALUES ({marks})", values)
         terms.adjust_terms(old, found, +1)
@@ -134,7 +134,7 @@ def test_an_index_built_before_branches_is_migrated_and_rereads_files_that_kept_
         for statement in database._statements(script):
             old.execute(statement)
     old.execute("PRAGMA user_version = 3")
-    columns = database.MEMORY_COLUMNS.removesuffix(", branch, private")
+    columns = database.MEMORY_COLUMNS.removesuffix(", branch, private, provenance")
     plain = memory("a" * 32, "Deploys go through Fly.io from main")
     # An older build kept a newer file's branch and private flag among its unknown keys.
     kept = memory("b" * 32, "Invoices are numbered per year").evolve(
@@ -143,7 +143,7 @@ def test_an_index_built_before_branches_is_migrated_and_rereads_files_that_kept_
     for m in (plain, kept):
         values = index._values(
             m, file=f"{m.id}.md", hash="h", mtime_ns=1, size=2, fingerprint=m.id, terms=()
-        )[:-2]
+        )[:-3]
         old.execute(
             f"INSERT INTO memories({columns}) VALUES ({','.join('?' * len(values))})", values
         )

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from memem.core import markdown
 from memem.core.memory import SOURCE_TYPES, STATUSES, Memory
+from memem.core.provenance import Provenance
 from memem.errors import InvalidInput
 from memem.service.saving import new_id
 
@@ -39,6 +40,10 @@ extras = st.dictionaries(
 )
 
 
+pointer_ids = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1, max_size=64)
+pointers = st.builds(Provenance, pointer_ids, st.lists(pointer_ids, max_size=32, unique=True))
+
+
 @st.composite
 def memories(draw: st.DrawFn) -> Memory:
     content = draw(texts)
@@ -64,6 +69,7 @@ def memories(draw: st.DrawFn) -> Memory:
         extra=draw(extras),
         branch=draw(st.one_of(st.none(), plain, texts)),
         private=draw(st.booleans()),
+        provenance=draw(st.one_of(st.none(), pointers)),
     )
 
 

@@ -353,6 +353,17 @@ def _miner_checks(mining: Mining) -> list[Check]:
                 "fix the cause, then `memem mine --retry-failed` to retry them now",
             )
         )
+    tokens = mining.tokens()
+    if tokens["paused"]:
+        checks.append(
+            Check(
+                "mining tokens",
+                WARN,
+                f"today's {tokens['today']['total']:,} tokens reached the daily cap "
+                f"({tokens['daily_cap']:,}): mining is paused until 00:00 UTC, nothing is lost",
+                "raise MEMEM_MINER_DAILY_TOKENS (or unset it) to resume now",
+            )
+        )
     failure = mining.settings.state_dir / "bootstrap-failure.txt"
     if failure.exists():
         checks.append(

@@ -9,6 +9,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from memem.cli import mined
 from memem.cli.output import Usage, layer_line, print_json, progress, read_stdin, short, show
 from memem.core import fence
 
@@ -72,13 +73,21 @@ def cmd_search(store: Store, args: argparse.Namespace) -> int:
 
 def cmd_get(store: Store, args: argparse.Namespace) -> int:
     memories = store.get_many(args.ids)
+    sources = [mined.source_of(store, m) for m in memories]
     if args.json:
-        print_json([m.to_dict() for m in memories])
+        print_json(
+            [
+                {**m.to_dict(), "source": found.to_dict() if found else None}
+                for m, found in zip(memories, sources, strict=True)
+            ]
+        )
         return 0
-    for n, m in enumerate(memories):
+    for n, (m, found) in enumerate(zip(memories, sources, strict=True)):
         if n:
             print("\n" + "-" * 60 + "\n")
         show(m)
+        if found is not None:
+            mined.show_source(found)
     return 0
 
 

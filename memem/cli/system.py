@@ -9,6 +9,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from memem.cli import mined
 from memem.cli.output import Usage, layer_line, print_json
 from memem.core import fence
 
@@ -38,11 +39,13 @@ def cmd_status(store: Store, args: argparse.Namespace) -> int:
     from memem.service.sync import Sync
 
     channels = Sync(store).status()
+    tokens = mining_service.tokens()
     if args.json:
         print_json(
             {
                 **status.to_dict(),
                 "miner": mining,
+                "mining_tokens": tokens,
                 "engine": engine,
                 "embedder": embedder,
                 "sync": [c.to_dict() for c in channels],
@@ -75,6 +78,7 @@ def cmd_status(store: Store, args: argparse.Namespace) -> int:
     print(f"  sessions: {sessions}; last mined: {mining['last_mined'] or '-'}")
     for e in mining["errors"]:
         print(f"  {e['status']}: {e['session']}: {e['error']}")
+    print(mined.tokens_line(tokens))
     print(f"engine: {engine_line(engine)}")
     print(f"embedder: {embedder_line(embedder)}")
     for line in sync_lines(mining_service.settings, channels, live.get("sync")):
@@ -183,6 +187,11 @@ def cmd_mine(store: Store, args: argparse.Namespace) -> int:
             continue
         outcome = miner.mine(path, explicit=True)
         total += outcome.memories
+        if outcome.status == "paused":
+            print(
+                "mining paused: today's tokens reached MEMEM_MINER_DAILY_TOKENS (resumes 00:00 UTC)"
+            )
+            break
         detail = f", {outcome.error}" if outcome.error else ""
         print(
             f"[{n}/{len(targets)}] {outcome.status}: {outcome.memories} new memories, "

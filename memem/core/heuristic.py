@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from memem.core.lesson import MAX_MEMORIES, Lesson, MemoryType
@@ -216,9 +216,9 @@ def heuristic(messages: Sequence[Message]) -> list[Lesson]:
         used = 0
         if index > 0 and messages[index - 1].role == "assistant":
             lesson, used = _correction(texts, by_message.get(index - 1, []))
-            add(lesson)
+            add(_cited(lesson, index, index + 1))  # sources: 1-based, as the model's are
         for text in texts[used:]:
-            add(_statement(text))
+            add(_cited(_statement(text), index + 1))
     for lesson in _error_fixes(sentences):
         add(lesson)
     return found
@@ -346,11 +346,14 @@ def _error_fixes(sentences: Sequence[_Sentence]) -> Iterator[Lesson]:
             fix = f"{fix.rstrip('.')}; {_lower_first(_clean(following.text))}"
             skip = position + 1
         if pending is not None:
-            yield _lesson(text, f"{_symptom(pending)}; {fix}", "bugfix", 3)
+            lesson = _lesson(text, f"{_symptom(pending)}; {fix}", "bugfix", 3)
+            yield replace(lesson, sources=(pending.message + 1, sentence.message + 1))
             pending = None
         elif is_error and len(text) >= 40:
             # "The error was a missing migration, fixed by ..." carries both halves.
-            yield _lesson(text, _sentence_case(fix), "bugfix", 3)
+            yield replace(
+                _lesson(text, _sentence_case(fix), "bugfix", 3), sources=(sentence.message + 1,)
+            )
 
 
 def _symptom(sentence: _Sentence) -> str:
@@ -394,6 +397,10 @@ def _refine(text: str, default: MemoryType) -> MemoryType:
         if pattern.search(text):
             return kind
     return default
+
+
+def _cited(lesson: Lesson | None, *sources: int) -> Lesson | None:
+    return None if lesson is None else replace(lesson, sources=sources)
 
 
 def _lesson(core: str, content: str, kind: MemoryType, importance: int) -> Lesson:

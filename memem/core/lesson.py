@@ -34,7 +34,9 @@ MAX_TAGS: Final = 20
 class Lesson:
     """One candidate memory, as a backend extracted it. Not yet scanned, deduplicated or saved.
     `layer` is None when the backend left the layer to memem's classifier. `situations` are
-    the questions or tasks it answers, as the model wrote them (the heuristic has none)."""
+    the questions or tasks it answers, as the model wrote them (the heuristic has none).
+    `sources` are the 1-based numbers of the chunk's entries it came from (the model cites
+    them; the heuristic knows them), which the miner turns into provenance."""
 
     title: str
     content: str
@@ -43,3 +45,4 @@ class Lesson:
     importance: int
     layer: Layer | None
     situations: tuple[str, ...] = ()
+    sources: tuple[int, ...] = ()

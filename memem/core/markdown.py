@@ -18,7 +18,9 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Final
 
+from memem.core import provenance
 from memem.core.memory import Memory, format_datetime, title_from_content, to_datetime
+from memem.core.provenance import Provenance
 from memem.errors import InvalidInput, TooLarge
 
 MAX_FRONTMATTER_CHARS: Final = 64 * 1024
@@ -47,6 +49,7 @@ FIELDS: Final = (
     "valid_to",
     "related",
     "contradicts",
+    "provenance",
 )
 
 _PLAIN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_ ./()+-]*")
@@ -58,7 +61,7 @@ _NEEDS_ESCAPE: Final = re.compile(
 )
 # Fields written only when they hold something: a file without them is what older builds
 # wrote, and reads the same.
-_OPTIONAL: Final = frozenset(["situations", "branch", "private"])
+_OPTIONAL: Final = frozenset(["situations", "branch", "private", "provenance"])
 _FENCE: Final = re.compile(r"\A---[ \t]*\n")
 _RELATED_BLOCK: Final = re.compile(r"(?:\A|\n)## Related\n(?:- \[\[[^\[\]\n]*\]\]\n|\n)*\Z")
 
@@ -85,6 +88,8 @@ def _value(value: object) -> str:
         return format_datetime(value)
     if isinstance(value, tuple):
         return "[" + ", ".join(_quote(v) for v in value) + "]"
+    if isinstance(value, Provenance):
+        return provenance.render(value)
     return _quote(str(value))
 
 
@@ -172,7 +177,11 @@ def _fast_load(text: str) -> dict[str, Any] | None:
         if match is None or match.group(1).lower() in _YAML_WORDS:
             return None
         raw = match.group(2)
-        if raw.startswith("["):
+        if raw.startswith("{"):
+            if not provenance.RENDERED.fullmatch(raw):
+                return None
+            data[match.group(1)] = json.loads(raw)
+        elif raw.startswith("["):
             if not _FLOW.fullmatch(raw):
                 return None
             items = [_fast_scalar(item) for item in _FLOW_ITEM.findall(raw)]
@@ -341,5 +350,7 @@ def parse(text: str, *, fallback_id: str, fallback_time: datetime, fallback_titl
         schema_version=_int(meta, "schema_version", 1),
         branch=_text(meta, "branch", "") or None,
         private=_private(meta),
+        # A value that is not a pointer is dropped here; the vault logs why.
+        provenance=provenance.lenient(meta.get("provenance")),
         extra={k: v for k, v in meta.items() if k not in FIELDS},
     )

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime
 
+from memem.core.provenance import Provenance
 from memem.core.text import clip
 from memem.core.value import Value
 from memem.errors import InvalidInput, TooLarge
@@ -271,6 +272,7 @@ class Memory(Value):
         "layer",
         "private",
         "project",
+        "provenance",
         "related",
         "schema_version",
         "situations",
@@ -305,6 +307,8 @@ class Memory(Value):
     branch: Final[str | None]
     # Never leaves this machine (sync pushes no private memory).
     private: Final[bool]
+    # Where a mined memory came from: a pointer into a local transcript, never its text.
+    provenance: Final[Provenance | None]
 
     def __init__(
         self,
@@ -328,6 +332,7 @@ class Memory(Value):
         situations: Iterable[str] = (),
         branch: str | None = None,
         private: bool = False,
+        provenance: Provenance | None = None,
     ) -> None:
         """Normalises every field, so a Memory is canonical; InvalidInput for bad values. The
         layer, status and source type are taken as any int or str and checked here: this is
@@ -358,6 +363,9 @@ class Memory(Value):
         if not isinstance(private, bool):
             raise InvalidInput(f"private must be true or false, got {private!r}")
         self.private = private
+        if provenance is not None and not isinstance(provenance, Provenance):
+            raise InvalidInput(f"provenance must be a Provenance, got {type(provenance).__name__}")
+        self.provenance = provenance
         if not is_layer(layer):
             raise InvalidInput(f"layer must be 0-3, got {layer!r}")
         if not 1 <= importance <= 5:
@@ -417,6 +425,7 @@ class Memory(Value):
             "valid_to": format_datetime(self.valid_to) if self.valid_to else None,
             "related": list(self.related),
             "contradicts": list(self.contradicts),
+            "provenance": self.provenance.to_dict() if self.provenance else None,
             "extra": {
                 k: v if isinstance(v, str | int | float | bool | None) else str(v)
                 for k, v in self.extra.items()

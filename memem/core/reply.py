@@ -21,6 +21,7 @@ from memem.core.lesson import (
     Lesson,
 )
 from memem.core.memory import is_layer, normalize_situations
+from memem.core.provenance import MAX_ENTRIES as MAX_SOURCES
 from memem.errors import MalformedReply
 
 if TYPE_CHECKING:
@@ -132,6 +133,7 @@ def _parse_memory(index: int, item: object) -> Lesson:
         importance=importance,
         layer=layer,
         situations=_situations(item.get("situations")),
+        sources=_sources(item.get("sources")),
     )
 
 
@@ -178,6 +180,23 @@ def _situations(value: object) -> tuple[str, ...]:
     if not isinstance(value, list):
         return ()
     return normalize_situations(_SURROGATE.sub("\ufffd", v) for v in value if isinstance(v, str))
+
+
+def _sources(value: object) -> tuple[int, ...]:
+    """The entry numbers a model cited, as far as they are numbers: a lone number is one,
+    anything that is not a positive integer is dropped, at most MAX_SOURCES kept. A lesson is
+    never refused for them: they only say where it came from (the miner checks the range)."""
+    if not isinstance(value, list):
+        value = [value]
+    found: dict[int, None] = {}
+    for item in value:
+        if isinstance(item, float) and item.is_integer():
+            item = int(item)
+        if isinstance(item, str) and item.strip().lstrip("[").rstrip("]").isdigit():
+            item = int(item.strip().lstrip("[").rstrip("]"))
+        if type(item) is int and 0 < item < 1_000_000:
+            found.setdefault(item, None)
+    return tuple(found)[:MAX_SOURCES]
 
 
 def _kind(value: object) -> str:

@@ -297,6 +297,7 @@ def note(
         valid_to=None,
         related=(),
         contradicts=(),
+        provenance=None,
         schema_version=SCHEMA_VERSION,
         extra={},
         branch=None,

@@ -290,8 +290,12 @@ def chunks(messages: Sequence[Message], max_chars: int = 12_000) -> list[tuple[M
     return groups
 
 
-def render(messages: Sequence[Message]) -> str:
-    """The conversation as the model reads it: "User: ..." and "Assistant: ..." blocks."""
+def render(messages: Sequence[Message], *, numbered: bool = False) -> str:
+    """The conversation as the model reads it: "User: ..." and "Assistant: ..." blocks;
+    `numbered`, each opens with its entry number ("[1] User: ..."), which the miner asks a
+    model to cite (memem.core.provenance)."""
+    if numbered:
+        return _SEP.join(f"[{n}] {_label(m)}{m.text}" for n, m in enumerate(messages, 1))
     return _SEP.join(f"{_label(m)}{m.text}" for m in messages)
 
 

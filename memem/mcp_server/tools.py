@@ -52,9 +52,9 @@ def _header(m: Memory) -> str:
 SEPARATOR: Final = "\n\n---\n\n"
 
 
-def _page(m: Memory, offset: int) -> str:
-    """One memory from character `offset` on, as much as fits, saying where the next page
-    starts: paging through a long memory loses no character."""
+def _page(m: Memory, offset: int, tail: str = "") -> str:
+    """One memory from character `offset` on, as much as fits with `tail` (its source) after
+    it, saying where the next page starts: paging through a long memory loses no character."""
     head = f"{_header(m)}\n# {m.title}\n"
     if offset >= len(m.content) and offset:
         return f"{head}[offset {offset:,} is past the end: the content has {len(m.content):,} characters]"
@@ -66,10 +66,25 @@ def _page(m: Memory, offset: int) -> str:
             f"call memory_get(ids=[{m.id!r}], offset={end}) for more]"
         )
 
-    room = OUTPUT_LIMIT - len(head) - len(note(total))  # the longest note it can need
+    room = OUTPUT_LIMIT - len(head) - len(note(total)) - len(tail)  # the longest note
     chunk = m.content[offset : offset + room]
     end = offset + len(chunk)
-    return head + chunk + (note(end) if end < total else "")
+    return head + chunk + (note(end) if end < total else "") + tail
+
+
+def _source(c: _Context, m: Memory) -> str:
+    """A mined memory's source excerpt (memem.service.provenance), after its first page."""
+    if m.provenance is None:
+        return ""
+    from memem.service.provenance import source
+
+    found = source(
+        m, state_dir=c.store.settings.state_dir, session_dirs=c.mining.settings.session_dirs
+    )
+    assert found is not None
+    lines = f"\n\nsource: session {fence.label(found.session)}, {len(found.entries)} entries"
+    lines += f" ({fence.line(found.note)})" if found.note else ""
+    return lines + (f"\n{found.excerpt}" if found.excerpt else "")
 
 
 @dataclass(frozen=True)
@@ -172,7 +187,7 @@ def memory_search(c: _Context, query: str, project: str | None = None, limit: in
 def memory_get(c: _Context, ids: list[str], offset: int = 0) -> str:
     memories = c.store.get_many(ids)
     if len(memories) == 1:
-        return _page(memories[0], offset)
+        return _page(memories[0], offset, _source(c, memories[0]) if not offset else "")
     parts = [f"{_header(m)}\n# {m.title}\n{m.content}" for m in memories]
     return _bounded(SEPARATOR.join(parts), "; ask for fewer ids")
 

@@ -55,7 +55,8 @@ CHILD_VARIABLES: Final = {MINER_CHILD: "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TR
 class Backend(Protocol):
     """Turns a chunk of conversation into candidate lessons. A backend may also have a
     `cancel()` method, called from another thread to abandon a call in flight when the miner
-    stops (the claude CLI's kills the child's process group)."""
+    stops (the claude CLI's kills the child's process group), and a `take_usage()` method: the
+    tokens its last call used (`Usage`), once, or None (the miner's receipt)."""
 
     name: str
 
@@ -64,7 +65,39 @@ class Backend(Protocol):
         ...
 
 
-class AnthropicBackend:
+def usage(
+    input: int = 0, output: int = 0, cache_write: int = 0, cache_read: int = 0, *, estimated: bool
+) -> dict[str, Any]:
+    """One call's tokens as the receipt stores them (memem.storage.miner_state.TOKEN_FIELDS)."""
+    return {
+        "input": input,
+        "output": output,
+        "cache_write": cache_write,
+        "cache_read": cache_read,
+        "estimated": estimated,
+    }
+
+
+def estimate(text: str) -> int:
+    """Tokens in `text` when the backend reports none: about four characters a token."""
+    return (len(text) + 3) // 4
+
+
+def _tokens(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+class _Receipt:
+    """What a backend's last call used, handed to the miner once (`take_usage`)."""
+
+    _usage: dict[str, Any] | None = None
+
+    def take_usage(self) -> dict[str, Any] | None:
+        found, self._usage = self._usage, None
+        return found
+
+
+class AnthropicBackend(_Receipt):
     """The Messages API with an API key. One request per call, no SDK retries."""
 
     name = "anthropic"
@@ -114,7 +147,8 @@ class AnthropicBackend:
         failure are permanent."""
         import anthropic  # lazy: see the module docstring
 
-        prompt = user_prompt(render(messages), project=project)
+        prompt = user_prompt(render(messages, numbered=True), project=project)
+        self._usage = None
         try:
             reply = self._connect().messages.create(
                 model=self.model,
@@ -136,10 +170,22 @@ class AnthropicBackend:
         except Exception as err:
             # The SDK is a third party: whatever else it raises is unknown, so permanent.
             raise PermanentError(f"anthropic API call failed: {type(err).__name__}: {err}") from err
+        # Read before the reply is: a malformed answer was paid for too.
+        spent = getattr(reply, "usage", None)
+        if spent is None:  # a proxy that drops the usage: the prompt, estimated
+            self._usage = usage(estimate(SYSTEM_PROMPT + prompt), estimated=True)
+        else:
+            self._usage = usage(
+                _tokens(getattr(spent, "input_tokens", 0)),
+                _tokens(getattr(spent, "output_tokens", 0)),
+                _tokens(getattr(spent, "cache_creation_input_tokens", 0)),
+                _tokens(getattr(spent, "cache_read_input_tokens", 0)),
+                estimated=False,
+            )
         return _read(reply)
 
 
-class ClaudeCliBackend:
+class ClaudeCliBackend(_Receipt):
     """`claude -p` (headless Claude Code) with the prompt on stdin, on the user's own login.
 
     The transcript is untrusted text, so the child gets no tools (`--tools ""`) and no MCP
@@ -183,7 +229,10 @@ class ClaudeCliBackend:
     def extract(self, messages: Sequence[Message], *, project: str) -> list[Lesson]:
         """Run claude once. A timeout is transient; a non-zero exit is permanent, with the tail
         of stderr; stdout is the reply, read by `parse_reply`."""
-        prompt = f"{SYSTEM_PROMPT}\n\n{user_prompt(render(messages), project=project)}"
+        prompt = (
+            f"{SYSTEM_PROMPT}\n\n{user_prompt(render(messages, numbered=True), project=project)}"
+        )
+        self._usage = None
         argv = [self.executable, "-p", "--model", self.model, "--output-format", "text"]
         argv += ["--tools", "", "--strict-mcp-config"]
         # Files, not pipes: a grandchild that inherits stdout (a hook starting something in
@@ -224,6 +273,8 @@ class ClaudeCliBackend:
                 raise PermanentError(f"claude CLI exited with {returncode}: {tail}")
             stdout.seek(0)
             reply = stdout.read(MAX_REPLY_BYTES).decode("utf-8", "replace")
+        # `--output-format text` reports no usage: the receipt says it is an estimate.
+        self._usage = usage(estimate(prompt), estimate(reply), estimated=True)
         return parse_reply(reply)
 
 

@@ -32,6 +32,12 @@ abandoned chunk is simply not counted done: the cursor has not moved, so nothing
 
 Everything the miner stores (the exchanges index, errors, project and session names) and
 everything it sends to a model goes through `memem.core.security.redact`.
+
+The model sees the chunk's entries numbered and cites the ones each memory came from; the
+miner turns them into the memory's provenance (memem.core.provenance: session and entry uuids,
+never text). Every model call's tokens go on the receipt in the miner's state; once a UTC
+day's total reaches `daily_tokens`, mining pauses (`Outcome.status` "paused"): no call
+starts, the cursor and the chunks done stay, and the next day it resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -47,9 +53,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from memem.core import provenance
 from memem.core.text import clip
 from memem.core.transcript import MINER_CWD, project_slug
 from memem.errors import MememError, PermanentError, SecurityError, TransientError
+from memem.service.provenance import attach
 from memem.storage.miner_state import MinerState, SessionRow, scrub
 
 if TYPE_CHECKING:
@@ -140,8 +148,12 @@ class Miner:
         *,
         deadline: float | None = None,
         retry_pause: float = RETRY_PAUSE,
+        daily_tokens: int = 0,
     ) -> None:
         self.store = store
+        # The cap on a UTC day's tokens (settings.miner_daily_tokens; 0: none): once reached,
+        # no model call starts until the next day, and the cursor waits where it is.
+        self.daily_tokens = daily_tokens
         self.state = state
         self.backend = backend
         self.retry_pause = retry_pause
@@ -174,6 +186,18 @@ class Miner:
     def _out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
+    def capped(self, now: float) -> bool:
+        """Whether today's (UTC) tokens reached the daily cap: mining pauses, nothing is lost."""
+        return self.daily_tokens > 0 and self.state.tokens_today(now) >= self.daily_tokens
+
+    def _receipt(self, now: float) -> None:
+        """Add the backend's last call to the token receipt (a backend without one, the
+        heuristic, spends none)."""
+        take = getattr(self.backend, "take_usage", None)
+        used = take() if callable(take) else None
+        if used:
+            self.state.record_tokens(self.backend.name, used, now)
+
     def mine(self, path: str, *, now: float | None = None, explicit: bool = False) -> Outcome:
         """Mine the unmined part of one session. Never raises for a model failure: the
         failure is recorded and the cursor stays. Any other error (a bug, a reply the store
@@ -193,6 +217,8 @@ class Miner:
     def _mine(self, path: str, *, now: float, explicit: bool) -> Outcome:
         from memem.core import security, transcript
 
+        if self.capped(now):  # before reading anything: the cursor waits for tomorrow
+            return Outcome(path, "paused")
         row = self.state.row(path)
         if row is None:
             st = os.stat(path)
@@ -245,8 +271,11 @@ class Miner:
                 continue  # done before a crash or a failure: its memories are saved
             if self.stopping or self._out_of_time():
                 return Outcome(path, "pending", saved, duplicates, refused)
+            if self.capped(now):
+                log.info("mining paused: the daily token cap is reached", extra={"path": path})
+                return Outcome(path, "paused", saved, duplicates, refused)
             try:
-                lessons = self._extract(chunk, project)
+                lessons = self._extract(chunk, project, now)
             except TransientError as exc:
                 return self._failed(row, str(exc), now, exc.retry_after, saved)
             except PermanentError as exc:
@@ -274,6 +303,9 @@ class Miner:
                     log.warning("a mined memory was not saved", extra={"reason": scrub(str(exc))})
                     refused += 1
                     continue
+                pointer = provenance.cite(session, [m.uuid for m in chunk], lesson.sources)
+                if pointer is not None:
+                    attach(self.store, result.memory.id, pointer)
                 if result.outcome == "created":
                     saved += 1
                 else:
@@ -303,15 +335,19 @@ class Miner:
         )
         return Outcome(path, "mined", saved, duplicates, refused)
 
-    def _extract(self, chunk: Any, project: str) -> list[Any] | None:
+    def _extract(self, chunk: Any, project: str, now: float) -> list[Any] | None:
         """One chunk through the backend, with a couple of quick retries for a transient
         failure before it is recorded (the backoff across runs handles longer outages).
-        None when the miner is stopping: the chunk was not (fully) extracted."""
+        None when the miner is stopping: the chunk was not (fully) extracted. Every call's
+        tokens go on the receipt, a failed one's too."""
         for attempt in range(RETRIES_IN_PLACE + 1):
             if self.stopping:
                 return None
             try:
-                return self._call(chunk, project)
+                try:
+                    return self._call(chunk, project)
+                finally:
+                    self._receipt(now)
             except TransientError as exc:
                 too_long = (exc.retry_after or 0) > RETRY_AFTER_MAX
                 if attempt == RETRIES_IN_PLACE or too_long or self._out_of_time():

@@ -9,6 +9,7 @@
     mining.due(now)                        what the daemon mines now (none while the breaker
                                            is open)
     mining.status() / search() / dead()    what status, doctor and the MCP server show
+    mining.tokens(now)                     the token receipt and the daily cap
     mining.daemon_ensure() / _stop() / _status() / _running()   (memem.mining.lifecycle)
 
 The CLI (`memem mine`, `memem daemon`, `memem status`), the daemon, the demo, the doctor and
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 from memem.mining import backends, lifecycle
 from memem.mining.miner import Miner, session_files
 from memem.settings import Settings
-from memem.storage.miner_state import MinerState, SessionRow
+from memem.storage.miner_state import MinerState, SessionRow, receipt
 
 if TYPE_CHECKING:
     from memem.service.store import Store
@@ -96,15 +97,22 @@ class Mining:
         backend = (
             backends.HeuristicBackend() if offline else backends.choose(self.settings, self.env)
         )
-        return Miner(store, self.state, backend, deadline=deadline)
+        return Miner(
+            store,
+            self.state,
+            backend,
+            deadline=deadline,
+            daily_tokens=self.settings.miner_daily_tokens,
+        )
 
     def breaker_open(self, now: float) -> bool:
         return self.state.breaker_open(now)
 
     def due(self, now: float) -> list[str]:
         """The sessions to mine now: settled, opted in, not backing off; none while the
-        breaker is open."""
-        if self.state.breaker_open(now):
+        breaker is open or today's tokens reached the daily cap."""
+        cap = self.settings.miner_daily_tokens
+        if self.state.breaker_open(now) or (cap and self.state.tokens_today(now) >= cap):
             return []
         return [r.path for r in self.state.due(now, self.settings.settle_seconds)]
 
@@ -125,6 +133,19 @@ class Mining:
             "errors": [
                 {"session": r.path, "status": r.status, "error": r.last_error} for r in errors[-5:]
             ],
+        }
+
+    def tokens(self, now: float | None = None) -> dict[str, Any]:
+        """The token receipt (`memem status`'s "mining tokens"): `today` and `month` (UTC),
+        each `input`, `output`, `cache_write`, `cache_read`, `total`, `calls` and whether any
+        is `estimated`; the `daily_cap` (None: none) and whether mining is `paused` by it.
+        Read without creating the miner's database."""
+        found = receipt(self.settings.miner_path, time.time() if now is None else now)
+        cap = self.settings.miner_daily_tokens
+        return {
+            **found,
+            "daily_cap": cap or None,
+            "paused": bool(cap) and found["today"]["total"] >= cap,
         }
 
     def search(self, query: str, limit: int = 10) -> list[dict[str, str]]:

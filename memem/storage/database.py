@@ -190,12 +190,18 @@ MIGRATIONS: Final[Sequence[str]] = (
     UPDATE memories SET mtime_ns = -1, hash = ''
     WHERE extra LIKE '%"branch"%' OR extra LIKE '%"private"%';
     """,
+    # 5: where a mined memory came from (memem.core.provenance: a pointer, JSON), or NULL.
+    """
+    ALTER TABLE memories ADD COLUMN provenance TEXT;
+    -- As in 3: a file an older build indexed kept it among its unknown keys.
+    UPDATE memories SET mtime_ns = -1, hash = '' WHERE extra LIKE '%"provenance"%';
+    """,
 )
 
 MEMORY_COLUMNS: Final = (
     "id, file, hash, mtime_ns, size, title, content, tags, project, layer, importance, status, "
     "source_type, source_session, created, updated, valid_to, related, contradicts, "
-    "schema_version, extra, fingerprint, terms, situations, branch, private"
+    "schema_version, extra, fingerprint, terms, situations, branch, private, provenance"
 )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 
+from memem.core import provenance
 from memem.core.memory import Memory, format_datetime, to_datetime
 from memem.core.ranking import idf
 from memem.core.value import Value
@@ -176,6 +177,7 @@ def row_to_memory(r: sqlite3.Row) -> Memory:
         extra=json.loads(r["extra"]) if r["extra"] != "{}" else {},
         branch=r["branch"],
         private=bool(r["private"]),
+        provenance=provenance.from_json(r["provenance"]) if r["provenance"] else None,
     )
 
 
@@ -232,6 +234,7 @@ def _values(
         "\n".join(memory.situations),
         memory.branch,
         int(memory.private),
+        provenance.render(memory.provenance) if memory.provenance else None,
     )
 
 

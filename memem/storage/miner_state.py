@@ -5,6 +5,8 @@
     meta        the opt-in ("none" | "new" | "history") and when it was given, the circuit
                 breaker, the skip rule the sessions were classified with
     exchanges   an FTS5 index of the mined transcripts' exchanges (`transcript_search`)
+    tokens      the receipt: tokens sent to and received from a model, per UTC day and
+                backend (estimated for the claude CLI, which reports none)
 
 Every text stored (an error quoting a reply, a project name, an exchange) is scrubbed by
 `memem.core.security.redact` first. The miner (memem.mining.miner) decides what to write;
@@ -16,7 +18,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +55,20 @@ CREATE VIRTUAL TABLE IF NOT EXISTS exchanges USING fts5(
     user, assistant, session UNINDEXED, project UNINDEXED, date UNINDEXED, part UNINDEXED,
     tokenize='porter unicode61 remove_diacritics 2'
 );
+CREATE TABLE IF NOT EXISTS tokens (
+    day TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    estimated INTEGER NOT NULL,
+    calls INTEGER NOT NULL DEFAULT 0,
+    input INTEGER NOT NULL DEFAULT 0,
+    output INTEGER NOT NULL DEFAULT 0,
+    cache_write INTEGER NOT NULL DEFAULT 0,
+    cache_read INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, backend, estimated)
+);
 """
+# The receipt's counters, in the `tokens` table's order.
+TOKEN_FIELDS: Final = ("input", "output", "cache_write", "cache_read")
 
 _ROW: Final = (
     "SELECT path, session_id, project, size, mtime, cursor, chunks_done, status, attempts, "
@@ -287,6 +303,19 @@ class MinerState:
                 conn.execute("SELECT status, count(*) FROM sessions GROUP BY status").fetchall()
             )
 
+    # -- the token receipt -----------------------------------------------------------------------
+
+    def record_tokens(self, backend: str, used: Mapping[str, Any], now: float) -> None:
+        """Add one model call's tokens (`TOKEN_FIELDS`, `estimated`) to today's receipt."""
+        with self.connect() as conn:
+            _add_tokens(conn, utc_day(now), backend, used)
+
+    def tokens_today(self, now: float) -> int:
+        """Every token mining used on this UTC day (in, out and cache), what the cap counts."""
+        day = utc_day(now)
+        with self.connect() as conn:
+            return int(_totals(conn, day, day)["total"])
+
     # -- the transcript index --------------------------------------------------------------------
 
     def index_exchanges(
@@ -324,6 +353,75 @@ class MinerState:
             {"session": s, "project": p, "date": d, "user": u, "assistant": a}
             for s, p, d, u, a in rows
         ]
+
+
+# -- the token receipt -------------------------------------------------------------------------
+
+
+def utc_day(now: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(now))
+
+
+def _add_tokens(conn: sqlite3.Connection, day: str, backend: str, used: Mapping[str, Any]) -> None:
+    counts = [max(int(used.get(f) or 0), 0) for f in TOKEN_FIELDS]
+    conn.execute(
+        "INSERT INTO tokens(day, backend, estimated, calls, input, output, cache_write, "
+        "cache_read) VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT(day, backend, estimated) DO "
+        "UPDATE SET calls = calls + 1, input = input + excluded.input, "
+        "output = output + excluded.output, cache_write = cache_write + excluded.cache_write, "
+        "cache_read = cache_read + excluded.cache_read",
+        (day, backend, int(bool(used.get("estimated"))), *counts),
+    )
+
+
+def _totals(conn: sqlite3.Connection, since: str, until: str) -> dict[str, Any]:
+    """Tokens used on the UTC days `since`..`until` (inclusive): each counter, their `total`,
+    the model `calls`, and whether any of it is `estimated`."""
+    row = conn.execute(
+        "SELECT coalesce(sum(input), 0), coalesce(sum(output), 0), "
+        "coalesce(sum(cache_write), 0), coalesce(sum(cache_read), 0), "
+        "coalesce(sum(calls), 0), coalesce(max(estimated), 0) "
+        "FROM tokens WHERE day BETWEEN ? AND ?",
+        (since, until),
+    ).fetchone()
+    found = dict(zip(TOKEN_FIELDS, row[:4], strict=True))
+    return {**found, "total": sum(row[:4]), "calls": row[4], "estimated": bool(row[5])}
+
+
+def receipt(path: Path, now: float) -> dict[str, dict[str, Any]]:
+    """`{"today": ..., "month": ...}` (`_totals`, UTC), read without creating anything: all
+    zero when there is no miner database (or no receipt in it yet)."""
+    day = utc_day(now)
+    empty = {**dict.fromkeys(TOKEN_FIELDS, 0), "total": 0, "calls": 0, "estimated": False}
+    if not path.exists():
+        return {"today": dict(empty), "month": dict(empty)}
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            return {"today": _totals(conn, day, day), "month": _totals(conn, day[:8] + "01", day)}
+        finally:
+            conn.close()
+    except sqlite3.Error:  # no `tokens` table yet (an older build's database), or busy
+        return {"today": dict(empty), "month": dict(empty)}
+
+
+def transcript_of(path: Path, session: str) -> str | None:
+    """The transcript file the miner read `session` from, read without creating anything;
+    None when it never mined that session (or there is no miner database)."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            row = conn.execute(
+                "SELECT path FROM sessions WHERE session_id = ? ORDER BY mtime DESC LIMIT 1",
+                (session,),
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None
 
 
 def scrub(value: Any) -> Any:

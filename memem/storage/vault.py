@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import re
 import stat
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Final
 from memem.core.memory import Memory
 from memem.errors import BrokenFile, InvalidInput, Quarantined
 from memem.storage.files import write_atomic
+
+log = logging.getLogger("memem.storage.vault")
 
 if TYPE_CHECKING:
     from memem.core.security import Scan
@@ -213,7 +216,23 @@ class Vault:
             )
         except InvalidInput as exc:
             raise BrokenFile(name, str(exc)) from None
+        if memory.provenance is None and "\nprovenance:" in text:
+            _refused_provenance(name, text)
         return ReadFile(memory, FileStat(name, st.st_mtime_ns, st.st_size), content_hash(data))
+
+
+def _refused_provenance(name: str, text: str) -> None:
+    """Log why a file's `provenance` was dropped (it is read without it): anything but a
+    pointer (memem.core.provenance) is refused, never fatal to the file."""
+    from memem.core import markdown, provenance
+
+    meta, _ = markdown.split(text)
+    if "provenance" not in meta or meta["provenance"] is None:
+        return  # the word was in the body, or the key is empty
+    try:
+        provenance.check(meta["provenance"])
+    except InvalidInput as exc:
+        log.warning("ignored a memory's provenance", extra={"file": name, "reason": str(exc)})
 
 
 def alive(pid: int) -> bool:
@@ -256,6 +275,12 @@ def vet(memory: Memory, file: str, *, released: bool = False) -> Memory:
     for scanned in (*scans, *told, *branch, *keys):
         if scanned.refused and not released:
             raise Quarantined(file, scanned.reason(), memory.id)
+    if memory.provenance is not None:
+        pointer = memory.provenance
+        if security.scan(" ".join((pointer.session, *pointer.entries))).redactions:
+            # An identifier shaped like a token: the pointer goes, the memory stays.
+            log.warning("ignored a provenance holding a secret", extra={"file": file})
+            memory = memory.evolve(provenance=None)
     extra = _scrub_extra(memory.extra)
     if any(scanned.redactions for scanned in (*scans, *told, *branch)) or extra != memory.extra:
         title, content, project, *tags = (scanned.text for scanned in scans)
