@@ -90,6 +90,7 @@ HOOK_FALLBACK = HOOK_CLIENT | {
     "memem.storage.database",
     "memem.storage.files",
     "memem.storage.index",
+    "memem.storage.ledger",
     "memem.storage.projects",
     "memem.storage.records",
     "memem.storage.retrieval",
