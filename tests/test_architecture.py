@@ -84,6 +84,7 @@ HOOK_FALLBACK = HOOK_CLIENT | {
     "memem.core.ranking",
     "memem.core.slice",
     "memem.core.text",
+    "memem.core.utility",
     "memem.service",
     "memem.service.recall",
     "memem.storage",
@@ -95,6 +96,7 @@ HOOK_FALLBACK = HOOK_CLIENT | {
     "memem.storage.records",
     "memem.storage.retrieval",
     "memem.storage.terms",
+    "memem.storage.utility",
     "memem.storage.workspace",
 }
 # The line each of them carries in its docstring (the engine's own say it in their words).
