@@ -230,6 +230,16 @@ def build(
         project. Use when memories lack a detail. Example: query="stripe webhook 400"."""
         return call("transcript_search", query=query, limit=limit)
 
+    @tool
+    def memory_ledger(
+        session_id: Annotated[str, Field(max_length=200)] = "",
+        since: Annotated[str, Field(max_length=40)] = "",
+        limit: Annotated[int, Field(ge=1, le=200)] = 20,
+    ) -> str:
+        """What memem injected into context (per prompt, session start, slice call) and
+        whether each memory was used: yes, no, or ? while undecided. Example: since="2026-12-04"."""
+        return call("memory_ledger", session_id=session_id, since=since, limit=limit)
+
     for registered in app._tool_manager.list_tools():
         registered.parameters = _compact(registered.parameters)
     return app

@@ -322,6 +322,26 @@ def context_assemble(c: _Context, query: str, project: str) -> str:
 
 
 @_body
+def memory_ledger(c: _Context, session_id: str = "", since: str = "", limit: int = 20) -> str:
+    from memem.service import usage
+
+    try:
+        shots = usage.ledger_view(
+            c.store.settings,
+            session_id=session_id or None,
+            since=since or None,
+            limit=limit,
+            conn=c.store.index.connection(),
+        )
+    except ValueError as exc:
+        raise InvalidInput(f"since: {exc}") from None
+    if not shots:
+        return "no injections recorded" + (" for that filter" if session_id or since else " yet")
+    # Newest first, so a cut keeps the recent ones.
+    return _bounded(usage.render(shots[::-1], id_chars=32))
+
+
+@_body
 def transcript_search(c: _Context, query: str, limit: int = 5) -> str:
     hits = c.mining.search(query, limit=limit)
     if not hits:
