@@ -117,7 +117,7 @@ def terms(text: str) -> dict[str, float]:
     """The memory text's distinctive terms with their weights (lower-cased)."""
     found: dict[str, float] = {}
     for token in _TOKEN.findall(text):
-        token = token.strip(".:/-")
+        token = token.strip(".:/").rstrip("-")
         if _special(token) and len(token) >= MIN_SPECIAL:
             found[token.lower()] = SPECIAL_WEIGHT
         for word in _WORD.findall(token.lower()):
@@ -128,7 +128,7 @@ def terms(text: str) -> dict[str, float]:
 
 def _vocabulary(text: str) -> set[str]:
     lowered = text.lower()
-    vocab = {t.strip(".:/-").lower() for t in _TOKEN.findall(text)}
+    vocab = {t.strip(".:/").rstrip("-").lower() for t in _TOKEN.findall(text)}
     vocab |= {_stem(w) for w in _WORD.findall(lowered)}
     return vocab
 
