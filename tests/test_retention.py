@@ -154,3 +154,15 @@ def test_the_engine_runs_retention_only_when_an_interval_is_set(
     assert run_cli("daemon", "run", "--once").returncode == 0
     store.reconcile()
     assert store.get(noise).status == "archived"
+
+
+def test_doctor_reports_learning_and_a_damaged_record_of_use(store: Store) -> None:
+    _noise(store, "The office coffee machine descales on Fridays.")
+    store.retention_run(now=NOW)
+    out = json.loads(run_cli("doctor", "--json").stdout)
+    [check] = [c for c in out["checks"] if c["name"] == "learning"]
+    assert check["level"] == "ok" and "1 archived" in check["detail"]
+    (store.settings.state_dir / "utility.sqlite3").write_bytes(b"garbage" * 200)
+    out = json.loads(run_cli("doctor", "--json").stdout)
+    [check] = [c for c in out["checks"] if c["name"] == "learning"]
+    assert check["level"] == "warn" and "not a readable database" in check["detail"]

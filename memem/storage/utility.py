@@ -192,6 +192,11 @@ class Utility:
         ).fetchall()
         return [(str(a), str(v), str(n)) for a, v, n in rows]
 
+    @property
+    def damaged(self) -> bool:
+        """Whether the file exists but could not be opened as a database (read as empty)."""
+        return self._conn is None and os.path.exists(self.path)
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
