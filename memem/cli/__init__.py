@@ -9,6 +9,7 @@ internal error (details in the log file).
     memem.cli.system    memem itself: status, welcome, doctor, mine, daemon
     memem.cli.sync      memories over git: sync (init, status, off), team, purge
     memem.cli.learning  learning from use: ledger
+    memem.cli.steering  steering recall: feedback, restore, retention (preview, run)
     memem.cli.output    how the CLI writes and fails; demo, doctor: their own commands
 """
 
@@ -214,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync.register(add)
     learning.register(add)
+
+    from memem.cli import steering
+
+    steering.register(add)
 
     p = add("hook", _started_directly, "Run a Claude Code hook: the event payload on stdin.")
     p.add_argument(

@@ -177,6 +177,17 @@ def build(
         return call("memory_forget", id=id, reason=reason)
 
     @tool
+    def memory_feedback(
+        id: MemoryId,
+        verdict: Annotated[str, Field(pattern="^(helpful|unhelpful|wrong|outdated)$")],
+        note: Annotated[str, Field(max_length=200)] = "",
+    ) -> str:
+        """Judge a recalled memory: helpful (it saved work), unhelpful (noise), wrong (false:
+        deprecated, note says why) or outdated (no longer true). Example: id="3f2a9c1d",
+        verdict="wrong", note="we moved to pnpm"."""
+        return call("memory_feedback", id=id, verdict=verdict, note=note)
+
+    @tool
     def memory_graph(id: MemoryId, limit: Annotated[int, Field(ge=1, le=30)] = 12) -> str:
         """Typed, scored neighbours of one memory (same_topic, supports, depends_on,
         supersedes, contradicts, same_session, same_project). Example: id="3f2a9c1d"."""

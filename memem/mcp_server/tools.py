@@ -245,6 +245,13 @@ def memory_forget(c: _Context, id: str, reason: str | None = None) -> str:
 
 
 @_body
+def memory_feedback(c: _Context, id: str, verdict: str, note: str = "") -> str:
+    done = c.store.feedback(id, verdict, note)
+    what = f": {done.changed}" if done.changed else " (ranking learns)"
+    return f"{verdict}{what}: {_header(done.memory)} · {done.memory.title}"
+
+
+@_body
 def memory_graph(c: _Context, id: str, limit: int = 12) -> str:
     neighbors = c.store.neighbors(id, limit=limit)
     if not neighbors:
