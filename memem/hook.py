@@ -9,6 +9,9 @@ error exits 0 with no output and a log line.
                       Write is about to touch
     PreCompact        records what the session must keep (re-injected after compaction)
 
+Each slice a hook injects is recorded in the ledger under the event's name, with the
+payload's transcript_path (memem.storage.ledger; `memem ledger` shows it).
+
 A hook is a thin client of the engine (memem.engine.client): it passes the payload on and
 prints the answer. When no engine answers (not running, restarting, turned off with
 MEMEM_ENGINE=off), it answers in-process and starts the engine in the background. That
@@ -90,6 +93,7 @@ def respond(
         "transcript": transcript if isinstance(transcript, str) else None,
         "topic_shift": shift,
         "semantic": semantic,
+        "learning": settings.learning(env),
     }
     idx = None if conn is not None else Index(index_path, busy_timeout_ms=BUSY_TIMEOUT_MS)
     try:
@@ -99,11 +103,16 @@ def respond(
             prompt = payload.get("prompt")
             if not isinstance(prompt, str):
                 raise ValueError("UserPromptSubmit payload without a text prompt")
-            return _output(event, recall.build(conn, prompt, **common).markdown)
+            built = recall.build(conn, prompt, ledger=event, **common)
+            return _output(event, built.markdown)
         if event == "SessionStart":
             source = str(payload.get("source") or "startup")
             built = recall.build(
-                conn, "", event="compact" if source == "compact" else "start", **common
+                conn,
+                "",
+                event="compact" if source == "compact" else "start",
+                ledger=event,
+                **common,
             )
             parts = [built.markdown]
             if env.get("MEMEM_SHOW_BANNER") == "1":
@@ -117,7 +126,8 @@ def respond(
             if not isinstance(path, str) or not path:
                 return ""
             name = os.path.basename(path)
-            return _output(event, recall.build(conn, name, event="file", **common).markdown)
+            built = recall.build(conn, name, event="file", ledger=event, **common)
+            return _output(event, built.markdown)
         if event == "PreCompact":
             recall.remember_compaction(
                 state_dir, session_id, str(payload.get("custom_instructions") or "")

@@ -8,6 +8,7 @@ with a warm store (the engine) runs the same bodies through `run_tool`.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -18,9 +19,11 @@ from typing import TYPE_CHECKING, Any, Final
 from memem.core import fence
 from memem.core.text import clip
 from memem.errors import InvalidInput
+from memem.storage import ledger
 
 if TYPE_CHECKING:
     from memem.core.memory import Memory
+    from memem.core.slice import Slice
     from memem.mining.service import Mining
     from memem.service.store import Store
 
@@ -257,6 +260,13 @@ def memory_forget(c: _Context, id: str, reason: str | None = None) -> str:
 
 
 @_body
+def memory_feedback(c: _Context, id: str, verdict: str, note: str = "") -> str:
+    done = c.store.feedback(id, verdict, note)
+    what = f": {done.changed}" if done.changed else " (ranking learns)"
+    return f"{verdict}{what}: {_header(done.memory)} · {done.memory.title}"
+
+
+@_body
 def memory_graph(c: _Context, id: str, limit: int = 12) -> str:
     neighbors = c.store.neighbors(id, limit=limit)
     if not neighbors:
@@ -287,6 +297,14 @@ def memory_graph_rebuild(c: _Context) -> str:
     return f"graph rebuilt: {sum(counts.values())} edges {counts}"
 
 
+def _record(c: _Context, built: Slice, tool: str, session_id: str | None, query: str) -> None:
+    """The injection in the ledger, under the tool's name (`memem slice` records nothing)."""
+    with contextlib.suppress(OSError):
+        ledger.record_slice(
+            c.store.settings.state_dir, built, event=tool, session_id=session_id, prompt=query
+        )
+
+
 @_body
 def active_memory_slice(
     c: _Context,
@@ -307,6 +325,7 @@ def active_memory_slice(
         writeback_preview=writeback_preview,
         auto_commit_safe=auto_commit_safe,
     )
+    _record(c, built, "active_memory_slice", session_id, query)
     lines = [built.markdown or f"(no slice: {built.reason})"]
     # After the fence: every memory-derived string here is neutralised like the slice's body.
     lines += [
@@ -320,7 +339,28 @@ def active_memory_slice(
 @_body
 def context_assemble(c: _Context, query: str, project: str) -> str:
     built = c.store.slice(query, scope=project, briefing=True)
+    _record(c, built, "context_assemble", None, query)
     return _bounded(built.markdown or "no memories for this project yet")
+
+
+@_body
+def memory_ledger(c: _Context, session_id: str = "", since: str = "", limit: int = 20) -> str:
+    from memem.service import usage
+
+    try:
+        shots = usage.ledger_view(
+            c.store.settings,
+            session_id=session_id or None,
+            since=since or None,
+            limit=limit,
+            conn=c.store.index.connection(),
+        )
+    except ValueError as exc:
+        raise InvalidInput(f"since: {exc}") from None
+    if not shots:
+        return "no injections recorded" + (" for that filter" if session_id or since else " yet")
+    # Newest first, so a cut keeps the recent ones.
+    return _bounded(usage.render(shots[::-1], id_chars=32))
 
 
 @_body
