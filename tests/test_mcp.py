@@ -50,7 +50,7 @@ TOOLS = (
     "memory_feedback",
 )
 CLAUDE_CODE_CUT = 10_000  # Claude Code cuts a tool result longer than this
-TOOLS_LIST_BUDGET = 6_000  # name + description + compact input schema, every tool together
+TOOLS_LIST_BUDGET = 6_600  # name + description + compact input schema, every tool together
 TIMEOUT = 60.0  # any single wait: a spawn, a call, a shutdown
 FULL_ID = re.compile(r"\b[0-9a-f]{32}\b")
 
