@@ -48,14 +48,16 @@ def test_wrong_deprecates_with_the_note_as_reason_and_its_secrets_scrubbed(store
     assert store.search("which build tool: yarn workspaces") == []
 
 
-def test_outdated_sets_valid_to_and_restore_clears_it(store: Store) -> None:
+def test_outdated_leaves_recall_with_valid_to_and_restore_brings_it_back(store: Store) -> None:
     memory_id = _save(store, "The staging database is Postgres 14 on db-staging-2.")
     done = store.feedback(memory_id, "outdated", "upgraded to 16")
-    assert done.memory.valid_to is not None and done.memory.active
+    assert done.memory.valid_to is not None and done.memory.status == "deprecated"
     assert "outdated_reason: upgraded to 16" in _file(store, memory_id)
+    assert store.search("staging database Postgres") == []
     restored = store.restore(memory_id)
-    assert restored.changed == "valid_to" and restored.memory.valid_to is None
-    assert "outdated_reason" not in _file(store, memory_id)
+    assert restored.changed == "deprecated, valid_to" and restored.memory.valid_to is None
+    assert restored.memory.active and "outdated_reason" not in _file(store, memory_id)
+    assert [h.id for h in store.search("staging database Postgres")] == [memory_id]
 
 
 @pytest.mark.parametrize("how", ["wrong", "forget"])

@@ -24,7 +24,7 @@ verdicts:
   helpful     it saved work: ranked higher when it is relevant, never archived
   unhelpful   injected but of no use: ranked lower; twice and never used, retention archives it
   wrong       it is false: deprecated (out of recall), the note kept as the reason
-  outdated    it was true once: `valid_to` set to now
+  outdated    it was true once: deprecated, `valid_to` set to now
 
 `memem restore ID` undoes wrong and outdated. The record of use lives in
 <state>/utility.sqlite3, never in the memory files (it does not sync).

@@ -2,7 +2,8 @@
 
     feedback(id, verdict, note)  helpful | unhelpful: the utility store only (the ranking
                                  term); wrong: deprecated, `deprecated_reason` "wrong: NOTE";
-                                 outdated: `valid_to` now (`outdated_reason` NOTE)
+                                 outdated: deprecated, `valid_to` now (`outdated_reason`
+                                 NOTE), as a superseded fact
     restore(id)                  undoes wrong, outdated, forget and archive; the memory's
                                  record of use starts afresh
     retention_preview()          what `retention_run` would archive, and what is immune
@@ -108,7 +109,7 @@ class Steering:
 
     def feedback(self, memory_id: str, verdict: str, note: str = "") -> Feedback:
         """Record a verdict on a memory: helpful, unhelpful (the ranking learns), wrong
-        (deprecated, with the note as the reason) or outdated (`valid_to` now)."""
+        (deprecated, with the note as the reason) or outdated (deprecated, `valid_to` now)."""
         if verdict not in VERDICTS:
             raise InvalidInput(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
         note = " ".join(str(note).split())
@@ -130,11 +131,13 @@ class Steering:
                 changed = "deprecated"
         elif verdict == "outdated" and self._rewrite(
             full,
+            # True once, not now: like a superseded fact, out of recall with its end date.
             lambda m: _with_extra(
-                m.evolve(valid_to=now, updated=now), outdated_reason=note or None
+                m.evolve(status="deprecated", valid_to=now, updated=now),
+                outdated_reason=note or None,
             ),
         ):
-            changed = "valid_to set"
+            changed = "deprecated, valid_to set"
         with Utility.open(self.settings.state_dir) as store:
             store.record_feedback(full, verdict, note)
         events.append(self.settings.events_path, "feedback", id=full, verdict=verdict)
