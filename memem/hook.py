@@ -99,11 +99,16 @@ def respond(
             prompt = payload.get("prompt")
             if not isinstance(prompt, str):
                 raise ValueError("UserPromptSubmit payload without a text prompt")
-            return _output(event, recall.build(conn, prompt, **common).markdown)
+            built = recall.build(conn, prompt, ledger=event, **common)
+            return _output(event, built.markdown)
         if event == "SessionStart":
             source = str(payload.get("source") or "startup")
             built = recall.build(
-                conn, "", event="compact" if source == "compact" else "start", **common
+                conn,
+                "",
+                event="compact" if source == "compact" else "start",
+                ledger=event,
+                **common,
             )
             parts = [built.markdown]
             if env.get("MEMEM_SHOW_BANNER") == "1":
@@ -117,7 +122,8 @@ def respond(
             if not isinstance(path, str) or not path:
                 return ""
             name = os.path.basename(path)
-            return _output(event, recall.build(conn, name, event="file", **common).markdown)
+            built = recall.build(conn, name, event="file", ledger=event, **common)
+            return _output(event, built.markdown)
         if event == "PreCompact":
             recall.remember_compaction(
                 state_dir, session_id, str(payload.get("custom_instructions") or "")

@@ -308,10 +308,12 @@ def build(
     topic_shift: float = TOPIC_SHIFT,
     task_mode: str | None = None,
     semantic: Semantic | None = None,
+    ledger: str | None = None,
 ) -> Slice:
     """The slice for `query`. `event` is "prompt", "start" (session start: anchors and the
     playbook), "compact" (after compaction: anchors and what the session kept) or "file"
-    (about to touch a file: memories that mention it)."""
+    (about to touch a file: memories that mention it). With `ledger` (the hook event or MCP
+    tool name), what the slice injects is recorded under that name (`memem.storage.ledger`)."""
     env = environment(cwd) if cwd else Environment()
     if project:
         scope = aliases.canonical(aliases.aliases(state_dir), normalize_project(project))
@@ -405,7 +407,7 @@ def build(
         )
     )[-KEEP_KEPT:]
     session.save(path)
-    return Slice(
+    built = Slice(
         text,
         False,
         tuple(items),
@@ -413,6 +415,19 @@ def build(
         project=scope,
         ranking=ranking,
     )
+    if ledger:
+        from memem.storage import ledger as injections
+
+        with contextlib.suppress(OSError):  # the slice goes out even if the ledger cannot
+            injections.record_slice(
+                state_dir,
+                built,
+                event=ledger,
+                session_id=session_id,
+                prompt=query,
+                transcript=transcript,
+            )
+    return built
 
 
 def remember_compaction(

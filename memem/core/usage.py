@@ -1,0 +1,192 @@
+"""Was an injected memory used? One memory against one turn, decided from the turn's trace. Pure.
+
+A turn is what the assistant did after one prompt: its reply text, its tool calls (commands,
+paths, values) and the files it changed (`Turn`). A memory counts as used when its
+*distinctive* content shows in that trace:
+
+- an explicit citation of its id (in full, or its first 8 characters);
+- its code spans (`pnpm -F dashboard test`) run or written, whole or by their rare parts;
+- its rare terms: identifiers, flags, paths, values, versions (`-race`, `2*time.Second`,
+  `PathValue`, `5432`) and uncommon words, in the reply or the tool calls.
+
+What the prompt already said does not count, nor the project's folder name (the memory was recalled *because* it shares the
+prompt's words, so they prove nothing), nor do generic words (a stop list of English and
+everyday programming words). A file that was only Read is not acting on it. A reply that says
+it sets the memory aside ("ignore", "does not apply") is not use.
+
+The weights and the threshold were tuned on the `tune` half of
+benchmarks/data/usage_turns.jsonl only (benchmarks/bench_usage.py measures both halves).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+# A token: letters, digits and the joiners code uses inside a name, a flag, a path or a value.
+_TOKEN: Final = re.compile(r"[A-Za-z0-9_$@%*+=.:/\\-]*[A-Za-z0-9_%*]")
+_CODE_SPAN: Final = re.compile(r"`([^`\n]{2,200})`")
+_WORD: Final = re.compile(r"[a-z]+")
+_SPLIT: Final = re.compile(r"[./:=@\\\-_*+(),]+")
+# A plain word this short, or a special token this short, proves nothing.
+MIN_WORD: Final = 4
+MIN_SPECIAL: Final = 2
+# Evidence weights and the bar a memory must clear to count as used.
+SPECIAL_WEIGHT: Final = 2.0
+WORD_WEIGHT: Final = 1.0
+SPAN_WEIGHT: Final = 3.0
+THRESHOLD: Final = 3.0
+CITE_PREFIX: Final = 8
+# Tools whose input is acting on something (Read, Glob and Grep look; they do not act).
+ACTING_TOOLS: Final = frozenset({"Bash", "Edit", "MultiEdit", "Write", "NotebookEdit"})
+_SENTENCE: Final = re.compile(r"(?<=[.!?;])\s+|\n+")
+_SET_ASIDE: Final = re.compile(
+    r"\b(ignor(e|ed|ing)|set(ting)? (it )?aside|does ?n[o']t apply|not relevant|outdated|"
+    r"no longer (true|applies))\b",
+    re.I,
+)
+
+STOP: Final = frozenset(
+    """
+    about above after again against also always another anything because been before being
+    below between both could does doing done down during each either else every from further
+    have having here into itself just like make made many more most much must need needs never
+    next none only other over same should since some such than that their them then there
+    these they this those through under until upon very want were what when where whether
+    which while will with within without would your yours instead still really first last
+    use used uses using run runs running ran add added adds file files code test tests
+    change changed changes new old now set sets get gets call calls called line lines work
+    works working fix fixed fixes value values name names type types true false null none
+    default note notes check checks checked keep kept make sure thing things way ways time
+    times case cases part parts point even well good best better right left one two three
+    want wants see seen show shows look looks read reads write writes written take takes
+    """.split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What the assistant did after one prompt."""
+
+    prompt: str
+    reply: str
+    tool_calls: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    files: tuple[str, ...] = ()
+    cwd: str = ""  # the project's folder: its name is in every path, so it proves nothing
+
+    def acted(self) -> str:
+        """The text of what the turn did: tool inputs of the acting tools and changed files."""
+        parts: list[str] = []
+        for name, given in self.tool_calls:
+            if name in ACTING_TOOLS:
+                parts.extend(_strings(given))
+        parts.extend(self.files)
+        return "\n".join(parts)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+
+
+def _special(token: str) -> bool:
+    """Code-shaped: a flag, path, dotted or snake name, CamelCase, a value with digits."""
+    inner = token[1:]
+    return (
+        any(c in token for c in "-_./:=@$%*+\\")
+        or any(c.isdigit() for c in token)
+        or (any(c.isupper() for c in inner) and any(c.islower() for c in token))
+    )
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_WORD:
+            return word[: -len(suffix)]
+    return word
+
+
+def terms(text: str) -> dict[str, float]:
+    """The memory text's distinctive terms with their weights (lower-cased)."""
+    found: dict[str, float] = {}
+    for token in _TOKEN.findall(text):
+        token = token.strip(".:/-")
+        if _special(token) and len(token) >= MIN_SPECIAL and not token.isdigit() or (
+            token.isdigit() and len(token) >= 2
+        ):
+            found[token.lower()] = SPECIAL_WEIGHT
+        for word in _WORD.findall(token.lower()):
+            if len(word) >= MIN_WORD and word not in STOP:
+                found.setdefault(_stem(word), WORD_WEIGHT)
+    return found
+
+
+def _vocabulary(text: str) -> set[str]:
+    lowered = text.lower()
+    vocab = {t.strip(".:/-").lower() for t in _TOKEN.findall(text)}
+    vocab |= {_stem(w) for w in _WORD.findall(lowered)}
+    return vocab
+
+
+def cited(memory_id: str, text: str) -> bool:
+    """The turn names the memory by id (in full or by its first 8 characters)."""
+    if len(memory_id) < CITE_PREFIX:
+        return memory_id in text
+    return re.search(rf"(?<![0-9a-z]){re.escape(memory_id[:CITE_PREFIX])}", text) is not None
+
+
+def score(memory_id: str, title: str, content: str, turn: Turn) -> float:
+    """How much of the memory's distinctive content the turn shows (citation: infinite)."""
+    said = turn.reply
+    did = turn.acted()
+    everything = f"{said}\n{did}"
+    if cited(memory_id, everything):
+        return float("inf")
+    asked = _vocabulary(f"{turn.prompt}\n{turn.cwd}")
+    shown = _vocabulary(everything)
+    total = 0.0
+    for term, weight in terms(f"{title}\n{content}").items():
+        if term in asked:
+            continue
+        if term in shown:
+            total += weight
+    lowered = everything.lower()
+    for span in _CODE_SPAN.findall(content):
+        span = span.strip().lower()
+        if len(span) >= 6 and span not in turn.prompt.lower() and span in lowered:
+            total += SPAN_WEIGHT
+    return total
+
+
+def used(memory_id: str, title: str, content: str, turn: Turn, threshold: float = THRESHOLD) -> bool:
+    """Whether the turn used the memory: its distinctive content shows, and the reply does not
+    say it set the memory aside."""
+    found = score(memory_id, title, content, turn)
+    if found < threshold:
+        return False
+    return not set_aside(memory_id, title, content, turn.reply)
+
+
+def set_aside(memory_id: str, title: str, content: str, reply: str) -> bool:
+    """The reply says, in one sentence naming the memory (its id, or its rare words), that it
+    ignores the memory or that the memory does not apply."""
+    mine = {t for t, w in terms(f"{title}\n{content}").items() if w == WORD_WEIGHT}
+    for sentence in _SENTENCE.split(reply):
+        if not _SET_ASIDE.search(sentence):
+            continue
+        if cited(memory_id, sentence) or mine & _vocabulary(sentence):
+            return True
+    return False
+
+
+def decide(memories: Sequence[tuple[str, str, str]], turn: Turn) -> dict[str, bool]:
+    """`used` for each (id, title, content) injected into `turn`."""
+    return {mid: used(mid, title, content, turn) for mid, title, content in memories}

@@ -1,0 +1,230 @@
+"""The utility store: per memory, each injection decided used or not, the verdicts given and
+the restores, in `<state>/utility.sqlite3` (WAL, busy timeout, 0600). It lives in the state
+dir, never in the memory files: it is local history, not knowledge, and does not sync.
+
+    Use(memory_id, at, used)  <- the usage detector (`memem.service.usage`), one per injected
+                                 item; deduplicated on (memory_id, at)
+    record_feedback(...)      <- `memem feedback`, MCP `memory_feedback`, `memem restore`
+    factors(ids)              -> the ranking's multipliers (`memem.core.utility.factor`)
+    records(ids)              -> `memem.core.utility.Record`s for retention
+
+A restore starts a memory's record afresh: uses and verdicts before it are ignored. Without a
+utility file `factors` answers {} and creates nothing: the hook pays one `os.path.exists`.
+
+Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+
+from memem.core.utility import VERDICTS, Record, factor
+from memem.core.value import Value
+from memem.errors import InvalidInput
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from os import PathLike
+    from typing import Final, Self
+
+FILE: Final = "utility.sqlite3"
+BUSY_TIMEOUT_MS: Final = 10_000
+CHUNK: Final = 500
+NOTE_CHARS: Final = 2000
+SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS uses (
+    memory_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    used INTEGER NOT NULL,
+    PRIMARY KEY (memory_id, at)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS verdicts (
+    memory_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS verdicts_memory ON verdicts(memory_id, at);
+"""
+# A restore is a verdict row too: what came before it no longer counts.
+RESTORE: Final = "restore"
+
+
+def iso(moment: float | None = None) -> str:
+    """ISO 8601 UTC with milliseconds and Z (the issue's one time format)."""
+    moment = time.time() if moment is None else moment
+    whole = int(moment)
+    millis = round((moment - whole) * 1000)
+    if millis == 1000:
+        whole, millis = whole + 1, 0
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+
+
+class Use(Value):
+    """One injected memory decided: `at` is the injection's ISO time, `used` the decision."""
+
+    __slots__ = ("at", "memory_id", "used")
+
+    memory_id: Final[str]
+    at: Final[str]
+    used: Final[bool]
+
+    def __init__(self, memory_id: str, at: str, used: bool) -> None:
+        self.memory_id = memory_id
+        self.at = at
+        self.used = bool(used)
+
+
+class Utility:
+    """A connection to the utility store; one per unit of work (not shared across threads)."""
+
+    __slots__ = ("_conn", "_schema", "path")
+
+    def __init__(self, path: str, conn: sqlite3.Connection | None) -> None:
+        self.path = path
+        self._conn = conn
+        self._schema = False
+
+    @classmethod
+    def open(cls, state_dir: str | PathLike[str]) -> Self:
+        """The store in `state_dir`. The file is created by the first write; until then a
+        missing file reads as empty (and `factors` as {})."""
+        path = os.path.join(os.fspath(state_dir), FILE)
+        conn = None
+        if os.path.exists(path):
+            # A damaged file reads as empty (a write then raises sqlite3.DatabaseError).
+            with contextlib.suppress(sqlite3.DatabaseError):
+                conn = _connect(path)
+        return cls(path, conn)
+
+    def record_uses(self, uses: Iterable[Use]) -> int:
+        """Add decided injections; one already recorded (same memory, same time) is skipped.
+        Returns the rows added."""
+        rows = [(u.memory_id, u.at, int(u.used)) for u in uses]
+        if not rows:
+            return 0
+        conn = self._writable()
+        with conn:
+            before = conn.total_changes
+            conn.executemany("INSERT OR IGNORE INTO uses VALUES (?, ?, ?)", rows)
+            return conn.total_changes - before
+
+    def record_feedback(
+        self, memory_id: str, verdict: str, note: str = "", *, at: str | None = None
+    ) -> None:
+        """Record a verdict (helpful, unhelpful, wrong, outdated) or a restore on a memory."""
+        if verdict not in VERDICTS and verdict != RESTORE:
+            raise InvalidInput(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+        conn = self._writable()
+        with conn:
+            conn.execute(
+                "INSERT INTO verdicts VALUES (?, ?, ?, ?)",
+                (memory_id, at or iso(), verdict, note[:NOTE_CHARS]),
+            )
+
+    def records(self, ids: Sequence[str] | None = None) -> dict[str, Record]:
+        """Each memory's record since its last restore, by id (`ids` None: every memory with
+        one). A memory without a record is absent."""
+        if self._conn is None:
+            return {}
+        counts: dict[str, list[int | str]] = {}
+        for chunk in _chunks(ids):
+            where, params = _scope("u.memory_id", chunk)
+            rows = self._conn.execute(
+                "SELECT u.memory_id, COUNT(*), SUM(u.used), MAX(CASE WHEN u.used THEN u.at END) "
+                f"FROM uses u WHERE {where} AND u.at > {_RESTORED.format(m='u.memory_id')} "
+                "GROUP BY u.memory_id",
+                params,
+            ).fetchall()
+            for memory_id, injected, used, last in rows:
+                counts[memory_id] = [injected, used or 0, 0, 0, last or ""]
+            where, params = _scope("v.memory_id", chunk)
+            rows = self._conn.execute(
+                "SELECT v.memory_id, SUM(v.verdict = 'helpful'), SUM(v.verdict = 'unhelpful') "
+                f"FROM verdicts v WHERE {where} AND v.verdict != '{RESTORE}' "
+                f"AND v.at > {_RESTORED.format(m='v.memory_id')} GROUP BY v.memory_id",
+                params,
+            ).fetchall()
+            for memory_id, helpful, unhelpful in rows:
+                entry = counts.setdefault(memory_id, [0, 0, 0, 0, ""])
+                entry[2], entry[3] = helpful or 0, unhelpful or 0
+        return {
+            i: Record(int(n), int(u), int(h), int(b), str(last))
+            for i, (n, u, h, b, last) in counts.items()
+        }
+
+    def factors(self, ids: Sequence[str]) -> dict[str, float]:
+        """The ranking's multiplier per id (1.0 for a memory with no record); {} when there is
+        no utility store at all."""
+        if self._conn is None or not ids:
+            return {}
+        try:
+            records = self.records(ids)
+        except sqlite3.DatabaseError:  # damaged or half-made: rank as if there were no history
+            return {}
+        return {i: factor(records[i]) if i in records else 1.0 for i in ids}
+
+    def verdicts(self, memory_id: str) -> list[tuple[str, str, str]]:
+        """(at, verdict, note) of every verdict and restore on a memory, oldest first."""
+        if self._conn is None:
+            return []
+        rows = self._conn.execute(
+            "SELECT at, verdict, note FROM verdicts WHERE memory_id = ? ORDER BY at",
+            (memory_id,),
+        ).fetchall()
+        return [(str(a), str(v), str(n)) for a, v, n in rows]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _writable(self) -> sqlite3.Connection:
+        if self._conn is None:
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW
+            os.close(os.open(self.path, flags, 0o600))
+            self._conn = _connect(self.path)
+        if not self._schema:
+            self._conn.execute("PRAGMA journal_mode = WAL")  # persistent, in the file
+            self._conn.executescript(SCHEMA)
+            self._schema = True
+        return self._conn
+
+
+# The time of a memory's last restore ('' when never: any ISO time sorts after it).
+_RESTORED: Final = (
+    "COALESCE((SELECT MAX(r.at) FROM verdicts r WHERE r.memory_id = {m} "
+    f"AND r.verdict = '{RESTORE}'), '')"
+)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    # The default isolation: `with conn:` is one transaction, committed or rolled back.
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def _chunks(ids: Sequence[str] | None) -> list[Sequence[str] | None]:
+    if ids is None:
+        return [None]
+    unique = list(dict.fromkeys(ids))
+    return [unique[i : i + CHUNK] for i in range(0, len(unique), CHUNK)]
+
+
+def _scope(column: str, ids: Sequence[str] | None) -> tuple[str, list[str]]:
+    if ids is None:
+        return "1", []
+    return f"{column} IN ({','.join('?' * len(ids))})", list(ids)

@@ -1,0 +1,152 @@
+"""The utility store (`memem.storage.utility`) and the pure factor (`memem.core.utility`)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from memem.core import utility as core
+from memem.core.utility import Record, factor
+from memem.errors import InvalidInput
+from memem.storage.utility import FILE, Use, Utility, iso
+
+
+def test_without_a_utility_file_factors_are_empty_and_nothing_is_created(tmp_path: Path) -> None:
+    with Utility.open(tmp_path / "state") as store:
+        assert store.factors(["a", "b"]) == {}
+        assert store.records() == {}
+    assert not (tmp_path / "state").exists()
+
+
+def test_the_file_is_owner_only_and_unknown_ids_get_one(tmp_path: Path) -> None:
+    with Utility.open(tmp_path) as store:
+        assert store.record_uses([Use("a", "2026-12-04T15:00:00.000Z", False)]) == 1
+        factors = store.factors(["a", "new"])
+    assert factors["new"] == 1.0
+    assert factors["a"] < 1.0
+    assert stat.S_IMODE(os.stat(tmp_path / FILE).st_mode) == 0o600
+
+
+def test_uses_are_deduplicated_on_memory_and_time(tmp_path: Path) -> None:
+    uses = [Use("a", "2026-12-04T15:00:00.000Z", True), Use("a", "2026-12-04T15:01:00.000Z", True)]
+    with Utility.open(tmp_path) as store:
+        assert store.record_uses(uses) == 2
+        assert store.record_uses(uses) == 0
+        assert store.record_uses([]) == 0
+        assert store.records(["a"])["a"] == Record(2, 2, 0, 0, "2026-12-04T15:01:00.000Z")
+
+
+def test_a_second_connection_sees_what_the_first_wrote(tmp_path: Path) -> None:
+    with Utility.open(tmp_path) as store:
+        store.record_uses([Use("a", "2026-12-04T15:00:00.000Z", False)])
+    with Utility.open(tmp_path) as again:
+        assert again.records()["a"].injected == 1
+
+
+def test_injected_often_and_never_used_sinks_and_used_often_rises(tmp_path: Path) -> None:
+    with Utility.open(tmp_path) as store:
+        for n in range(20):
+            at = f"2026-12-04T15:{n:02d}:00.000Z"
+            store.record_uses([Use("noise", at, False), Use("useful", at, True)])
+        factors = store.factors(["noise", "useful", "new"])
+    assert factors["noise"] < factors["new"] == 1.0 < factors["useful"]
+    assert factors["noise"] >= core.LOW and factors["useful"] <= core.HIGH
+
+
+def test_verdicts_count_and_a_bad_verdict_is_refused(tmp_path: Path) -> None:
+    with Utility.open(tmp_path) as store:
+        store.record_feedback("a", "helpful")
+        store.record_feedback("b", "unhelpful", "noise")
+        store.record_feedback("b", "unhelpful")
+        with pytest.raises(InvalidInput, match="verdict must be one of"):
+            store.record_feedback("a", "great")
+        records = store.records()
+        assert store.verdicts("b")[0][1:] == ("unhelpful", "noise")
+    assert records["a"].helpful == 1 and records["b"].unhelpful == 2
+    assert factor(records["a"]) > 1.0 > factor(records["b"])
+
+
+def test_a_restore_forgets_the_record_before_it(tmp_path: Path) -> None:
+    with Utility.open(tmp_path) as store:
+        store.record_uses([Use("a", f"2026-12-04T15:{n:02d}:00.000Z", False) for n in range(12)])
+        store.record_feedback("a", "unhelpful", at="2026-12-04T15:30:00.000Z")
+        store.record_feedback("a", "restore", at="2026-12-04T16:00:00.000Z")
+        assert "a" not in store.records(["a"])
+        assert store.factors(["a"]) == {"a": 1.0}
+        store.record_uses([Use("a", "2026-12-04T16:01:00.000Z", True)])
+        assert store.records(["a"])["a"] == Record(1, 1, 0, 0, "2026-12-04T16:01:00.000Z")
+
+
+def test_many_ids_are_read_in_chunks(tmp_path: Path) -> None:
+    ids = [f"m{n}" for n in range(1200)]
+    with Utility.open(tmp_path) as store:
+        store.record_uses([Use(i, "2026-12-04T15:00:00.000Z", True) for i in ids])
+        assert len(store.factors(ids)) == 1200
+
+
+def test_a_damaged_file_ranks_as_if_there_were_no_history(tmp_path: Path) -> None:
+    (tmp_path / FILE).write_bytes(b"not a database at all" * 100)
+    with Utility.open(tmp_path) as store:
+        assert store.factors(["a"]) == {}
+
+
+def test_iso_has_milliseconds_and_z() -> None:
+    assert iso(0.5) == "1970-01-01T00:00:00.500Z"
+    assert iso(1.9999) == "1970-01-01T00:00:02.000Z"
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (Record(), 1.0),
+        (Record(200, 0), core.LOW),
+        (Record(200, 200), core.HIGH),
+    ],
+)
+def test_the_factor_is_bounded_with_a_neutral_prior(record: Record, expected: float) -> None:
+    assert factor(record) == pytest.approx(expected, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("record", "archived"),
+    [
+        (Record(10, 0), True),
+        (Record(20, 1), True),
+        (Record(20, 2), False),
+        (Record(9, 0), False),
+        (Record(0, 0, unhelpful=2), True),
+        (Record(3, 1, unhelpful=2), False),
+        (Record(), False),
+    ],
+)
+def test_archive_rules(record: Record, archived: bool) -> None:
+    assert bool(core.archive_reason(record)) is archived
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"layer": 0}, "L0 anchor"),
+        ({"source_type": "user"}, "saved by hand"),
+        ({"record": Record(30, 1, helpful=1)}, "judged helpful"),
+        ({"record": Record(30, 1, last_used="2026-12-01T00:00:00.000Z")}, "used recently"),
+        ({"tags": ("keep", "x")}, "immune tag keep"),
+        ({}, ""),
+    ],
+)
+def test_immunity(kwargs: dict[str, object], reason: str) -> None:
+    given: dict[str, object] = {
+        "record": Record(30, 1, last_used="2026-10-01T00:00:00.000Z"),
+        "layer": 2,
+        "source_type": "mined",
+        "tags": ("x",),
+        "immune_tags": ("keep",),
+        "since": "2026-11-04T00:00:00.000Z",
+        **kwargs,
+    }
+    record = given.pop("record")
+    assert isinstance(record, Record)
+    assert core.immunity(record, **given) == reason  # type: ignore[arg-type]
