@@ -90,6 +90,7 @@ def respond(
         "transcript": transcript if isinstance(transcript, str) else None,
         "topic_shift": shift,
         "semantic": semantic,
+        "learning": settings.learning(env),
     }
     idx = None if conn is not None else Index(index_path, busy_timeout_ms=BUSY_TIMEOUT_MS)
     try:

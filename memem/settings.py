@@ -80,6 +80,23 @@ def sync_interval(value: str | None) -> float:
     return seconds if 0.0 < seconds < float("inf") else SYNC_INTERVAL
 
 
+def learning(env: Mapping[str, str]) -> bool:
+    """`MEMEM_LEARNING=off` (or 0, false, no): recall ranks without the memories' record of
+    use (the utility store); on by default."""
+    return not _off(env.get("MEMEM_LEARNING", ""))
+
+
+def retention_interval(value: str | None) -> float:
+    """`MEMEM_RETENTION_INTERVAL`: seconds between the engine's retention runs; unset, `0`,
+    `off` or not a positive finite number: 0.0, no schedule (retention only by hand)."""
+    text = (value or "").strip()
+    try:
+        seconds = float(text) if text and not _off(text) else 0.0
+    except ValueError:
+        return 0.0
+    return seconds if 0.0 < seconds < float("inf") else 0.0
+
+
 def topic_shift(env: Mapping[str, str], default: float) -> float:
     """`MEMEM_TOPIC_SHIFT_THRESHOLD`, a share in [0, 1]; anything else (a typo, `nan`) is the
     default: a bad value must not turn off the prompt hook."""
@@ -95,9 +112,12 @@ class Settings(Value):
         "anthropic_api_key",
         "anthropic_base_url",
         "claude_executable",
+        "immune_tags",
         "import_roots",
+        "learning",
         "miner_backend",
         "miner_model",
+        "retention_interval",
         "semantic",
         "session_dirs",
         "settle_seconds",
@@ -118,6 +138,11 @@ class Settings(Value):
     import_roots: Final[tuple[Path, ...]]
     semantic: Final[bool]
     sync_interval: Final[float]
+    # Learning from use (`memem.core.utility`): the ranking term, retention's immune tags and
+    # schedule.
+    learning: Final[bool]
+    immune_tags: Final[tuple[str, ...]]
+    retention_interval: Final[float]
 
     def __init__(
         self,
@@ -133,6 +158,9 @@ class Settings(Value):
         import_roots: tuple[Path, ...] = (),
         semantic: bool = True,
         sync_interval: float = SYNC_INTERVAL,
+        learning: bool = True,
+        immune_tags: tuple[str, ...] = (),
+        retention_interval: float = 0.0,
     ) -> None:
         self.state_dir = state_dir
         self.vault_dir = vault_dir
@@ -146,6 +174,9 @@ class Settings(Value):
         self.import_roots = import_roots
         self.semantic = semantic
         self.sync_interval = sync_interval
+        self.learning = learning
+        self.immune_tags = immune_tags
+        self.retention_interval = retention_interval
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -159,7 +190,10 @@ class Settings(Value):
         (`off`: lexical recall only, no embedding model), `MEMEM_SYNC_INTERVAL` (seconds
         between the engine's syncs, 300; `0` or `off`: no schedule), `CLAUDE_PROJECT_DIR`
         and `MEMEM_IMPORT_PATHS` (colon-separated): where MCP `memory_import` may read,
-        besides the server's working directory."""
+        besides the server's working directory. `MEMEM_LEARNING` (`off`: rank without the
+        record of use), `MEMEM_RETENTION_IMMUNE_TAGS` (comma-separated tags retention never
+        archives), `MEMEM_RETENTION_INTERVAL` (seconds between the engine's retention runs;
+        unset: none)."""
         from pathlib import Path  # not at module level: the hook imports this module
 
         if env is None:
@@ -193,6 +227,13 @@ class Settings(Value):
             ),
             semantic=not _off(env.get("MEMEM_SEMANTIC", "")),
             sync_interval=sync_interval(env.get("MEMEM_SYNC_INTERVAL")),
+            learning=learning(env),
+            immune_tags=tuple(
+                t.strip().lower()
+                for t in (env.get("MEMEM_RETENTION_IMMUNE_TAGS") or "").split(",")
+                if t.strip()
+            ),
+            retention_interval=retention_interval(env.get("MEMEM_RETENTION_INTERVAL")),
         )
 
     @property

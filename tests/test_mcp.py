@@ -47,6 +47,7 @@ TOOLS = (
     "memory_graph",
     "memory_graph_audit",
     "memory_graph_rebuild",
+    "memory_feedback",
 )
 CLAUDE_CODE_CUT = 10_000  # Claude Code cuts a tool result longer than this
 TOOLS_LIST_BUDGET = 6_000  # name + description + compact input schema, every tool together

@@ -8,6 +8,8 @@ internal error (details in the log file).
     memem.cli.memories  the memory commands (save, search, get, ... slice)
     memem.cli.system    memem itself: status, welcome, doctor, mine, daemon
     memem.cli.sync      memories over git: sync (init, status, off), team, purge
+    memem.cli.learning  learning from use: ledger
+    memem.cli.steering  steering recall: feedback, restore, retention (preview, run)
     memem.cli.output    how the CLI writes and fails; demo, doctor: their own commands
 """
 
@@ -209,9 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auto-commit-safe", action="store_true", help="save the safe proposals")
     p.add_argument("--json", action="store_true", help="markdown, abstained, items, deltas")
 
-    from memem.cli import sync
+    from memem.cli import learning, sync
 
     sync.register(add)
+    learning.register(add)
+
+    from memem.cli import steering
+
+    steering.register(add)
 
     p = add("hook", _started_directly, "Run a Claude Code hook: the event payload on stdin.")
     p.add_argument(

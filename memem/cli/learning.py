@@ -61,8 +61,8 @@ def cmd_ledger(store: Store, args: argparse.Namespace) -> int:
     if args.limit < 0:
         raise Usage("--limit takes 0 (all) or a positive number")
     try:
-        shots = usage.ledger(
-            store.settings, session_id=args.session, since=args.since, limit=args.limit
+        shots = usage.ledger_view(
+            store.settings, session_id=args.session, since=args.since, limit=args.limit or None
         )
     except ValueError as exc:
         raise Usage(f"--since: {exc}") from None

@@ -91,6 +91,7 @@ def cmd_list(store: Store, args: argparse.Namespace) -> int:
                     "project": p.project,
                     "active": p.active,
                     "deprecated": p.deprecated,
+                    "archived": p.archived,
                     "layers": {f"L{k}": v for k, v in p.layers.items()},
                     "aliases": list(p.aliases),
                     "recent": [
@@ -114,7 +115,7 @@ def cmd_list(store: Store, args: argparse.Namespace) -> int:
     for p in listings:
         print(
             f"{label(p.project)}: {p.active} active ({layer_line(p.layers)}),"
-            f" {p.deprecated} deprecated"
+            f" {p.deprecated} deprecated" + (f", {p.archived} archived" if p.archived else "")
         )
         for alias in p.aliases:
             print(f"  alias: {label(alias)} -> {label(p.project)}")

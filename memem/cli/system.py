@@ -52,7 +52,9 @@ def cmd_status(store: Store, args: argparse.Namespace) -> int:
     print(f"vault  {status.vault_dir}")
     print(f"state  {status.state_dir}")
     print(
-        f"memories: {status.active} active, {status.deprecated} deprecated; "
+        f"memories: {status.active} active, {status.deprecated} deprecated"
+        + (f", {status.archived} archived" if status.archived else "")
+        + "; "
         f"{status.edges} graph edges; index {status.index_bytes / 1e6:.1f} MB"
     )
     for project, layers in status.projects.items():

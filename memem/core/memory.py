@@ -25,13 +25,14 @@ if TYPE_CHECKING:
     # The fixed value sets of a memory. Types only: the hook imports this module and must not
     # load `typing`; the tuples below are what run time checks against.
     Layer: TypeAlias = Literal[0, 1, 2, 3]
-    Status: TypeAlias = Literal["active", "deprecated"]
+    Status: TypeAlias = Literal["active", "deprecated", "archived"]
     Source: TypeAlias = Literal["mined", "user", "import"]
 
 SCHEMA_VERSION: Final = 1
 LAYERS: Final[tuple[Layer, ...]] = (0, 1, 2, 3)
 SOURCE_TYPES: Final[tuple[Source, ...]] = ("mined", "user", "import")
-STATUSES: Final[tuple[Status, ...]] = ("active", "deprecated")
+# archived: retention took it out of automatic recall (explicit search still finds it).
+STATUSES: Final[tuple[Status, ...]] = ("active", "deprecated", "archived")
 GLOBAL_PROJECT: Final = "global"
 SHORT_ID_LEN: Final = 8
 # The limits every front-end meets before anything is written (Store.add checks them with

@@ -276,6 +276,7 @@ def rank(
     dense: Mapping[str, float] | None = None,
     lexical_floor: bool = True,
     weight: float = DENSE_WEIGHT,
+    utility: Mapping[str, float] | None = None,
 ) -> list[Scored]:
     """Score candidates (BM25 ranks by memory id: FTS5's, lower is better) by BM25 x
     coverage**COVERAGE_POWER. With `before` (the terms of the memory saved just before each,
@@ -287,7 +288,11 @@ def rank(
     (counted LEXICAL_WEAK as much when the lexical floor was not passed: `lexical_floor`),
     and a memory stays when it covers `min_coverage` of the query or its cosine is within
     COS_GAP of the best and at least COS_KEEP. Memories without either are dropped; the best
-    `limit` are returned."""
+    `limit` are returned.
+
+    With `utility` (a bounded multiplier by memory id, `memem.core.utility.factor`: what a
+    memory's record of being injected, used and judged is worth) each score is scaled by it;
+    an id without one keeps its score."""
     shares = {c.memory.id: coverage(weights, c.terms) for c in candidates}
     by_id = {c.memory.id: c for c in candidates}
     context = shares
@@ -309,6 +314,8 @@ def rank(
     sessions = {i: c.memory.source_session for i, c in by_id.items()}
     if before is not None:
         scores = with_peers(scores, sessions)
+    if utility:
+        scores = {i: score * utility.get(i, 1.0) for i, score in scores.items()}
     ranked = sorted(((scores[i], i) for i in by_id), key=lambda item: item[0], reverse=True)
     ranked = [(s, i) for s, i in ranked if i in keep]
     if before is not None:

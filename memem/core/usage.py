@@ -48,8 +48,7 @@ _SET_ASIDE: Final = re.compile(
     re.I,
 )
 
-STOP: Final = frozenset(
-    """
+_STOP_WORDS: Final = """
     about above after again against also always another anything because been before being
     below between both could does doing done down during each either else every from further
     have having here into itself just like make made many more most much must need needs never
@@ -62,8 +61,8 @@ STOP: Final = frozenset(
     default note notes check checks checked keep kept make sure thing things way ways time
     times case cases part parts point even well good best better right left one two three
     want wants see seen show shows look looks read reads write writes written take takes
-    """.split()
-)
+"""
+STOP: Final = frozenset(_STOP_WORDS.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +117,8 @@ def terms(text: str) -> dict[str, float]:
     """The memory text's distinctive terms with their weights (lower-cased)."""
     found: dict[str, float] = {}
     for token in _TOKEN.findall(text):
-        token = token.strip(".:/-")
-        if _special(token) and len(token) >= MIN_SPECIAL and not token.isdigit() or (
-            token.isdigit() and len(token) >= 2
-        ):
+        token = token.strip(".:/").rstrip("-")
+        if _special(token) and len(token) >= MIN_SPECIAL:
             found[token.lower()] = SPECIAL_WEIGHT
         for word in _WORD.findall(token.lower()):
             if len(word) >= MIN_WORD and word not in STOP:
@@ -131,7 +128,7 @@ def terms(text: str) -> dict[str, float]:
 
 def _vocabulary(text: str) -> set[str]:
     lowered = text.lower()
-    vocab = {t.strip(".:/-").lower() for t in _TOKEN.findall(text)}
+    vocab = {t.strip(".:/").rstrip("-").lower() for t in _TOKEN.findall(text)}
     vocab |= {_stem(w) for w in _WORD.findall(lowered)}
     return vocab
 
@@ -166,7 +163,9 @@ def score(memory_id: str, title: str, content: str, turn: Turn) -> float:
     return total
 
 
-def used(memory_id: str, title: str, content: str, turn: Turn, threshold: float = THRESHOLD) -> bool:
+def used(
+    memory_id: str, title: str, content: str, turn: Turn, threshold: float = THRESHOLD
+) -> bool:
     """Whether the turn used the memory: its distinctive content shows, and the reply does not
     say it set the memory aside."""
     found = score(memory_id, title, content, turn)
@@ -190,3 +189,95 @@ def set_aside(memory_id: str, title: str, content: str, reply: str) -> bool:
 def decide(memories: Sequence[tuple[str, str, str]], turn: Turn) -> dict[str, bool]:
     """`used` for each (id, title, content) injected into `turn`."""
     return {mid: used(mid, title, content, turn) for mid, title, content in memories}
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One prompt of a transcript and what the assistant did until the next one. `closed`: a
+    later prompt follows (the turn is over)."""
+
+    at: str  # the prompt record's ISO timestamp ("" if absent)
+    turn: Turn
+    closed: bool
+
+
+_NOT_PROMPTS: Final = ("isMeta", "isCompactSummary", "isVisibleInTranscriptOnly", "isSidechain")
+_EDITING: Final = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
+
+
+def _prompt_text(record: Mapping[str, Any]) -> str | None:
+    """The text of a user record that is a prompt the person typed, else None."""
+    if record.get("type") != "user" or any(record.get(flag) for flag in _NOT_PROMPTS):
+        return None
+    message = record.get("message")
+    content = message.get("content") if isinstance(message, Mapping) else None
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = [
+            b.get("text", "")
+            for b in content
+            if isinstance(b, Mapping) and b.get("type") == "text" and isinstance(b.get("text"), str)
+        ]
+        if texts:
+            return "\n".join(texts)
+    return None  # tool results only: part of the turn, not a new prompt
+
+
+def exchanges(data: bytes) -> list[Exchange]:
+    """The prompts of a transcript (JSONL bytes, possibly a tail starting mid-line), each with
+    the assistant's reply text, tool calls and edited files until the next prompt. Bad lines
+    are skipped; nothing raises."""
+    import json
+
+    found: list[Exchange] = []
+    current: dict[str, Any] | None = None
+
+    def close(closed: bool) -> None:
+        if current is not None:
+            turn = Turn(
+                current["prompt"],
+                "\n".join(current["reply"]),
+                tuple(current["tools"]),
+                tuple(dict.fromkeys(current["files"])),
+                current["cwd"],
+            )
+            found.append(Exchange(current["at"], turn, closed))
+
+    for raw in data.splitlines():
+        try:
+            record = json.loads(raw)
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(record, dict):
+            continue
+        prompt = _prompt_text(record)
+        if prompt is not None:
+            close(True)
+            current = {
+                "prompt": prompt,
+                "at": str(record.get("timestamp") or ""),
+                "cwd": str(record.get("cwd") or ""),
+                "reply": [],
+                "tools": [],
+                "files": [],
+            }
+            continue
+        if current is None or record.get("type") != "assistant" or record.get("isSidechain"):
+            continue
+        message = record.get("message")
+        content = message.get("content") if isinstance(message, Mapping) else None
+        for block in content if isinstance(content, list) else []:
+            if not isinstance(block, Mapping):
+                continue
+            if block.get("type") == "text" and isinstance(block.get("text"), str):
+                current["reply"].append(block["text"])
+            elif block.get("type") == "tool_use" and isinstance(block.get("name"), str):
+                given = block.get("input")
+                given = given if isinstance(given, Mapping) else {}
+                current["tools"].append((block["name"], given))
+                path = given.get("file_path") or given.get("notebook_path")
+                if block["name"] in _EDITING and isinstance(path, str):
+                    current["files"].append(path)
+    close(False)
+    return found

@@ -110,7 +110,7 @@ def immunity(
         return "judged helpful"
     if record.last_used and record.last_used >= since:
         return "used recently"
-    named = set(immune_tags) & set(tags)
+    named = {t.lower() for t in immune_tags} & {t.lower() for t in tags}
     if named:
         return f"immune tag {sorted(named)[0]}"
     return ""

@@ -52,6 +52,7 @@ log = logging.getLogger("memem.engine")
 
 HEARTBEAT_SECONDS: Final = 15.0
 SCAN_SECONDS: Final = 120.0
+USAGE_SECONDS: Final = 60.0  # a usage detection pass (memem.service.usage), for every user
 ONCE_BUDGET_SECONDS: Final = 120.0
 # The main thread wakes at least this often, so that a SIGTERM is acted on promptly.
 SIGNAL_SECONDS: Final = 0.25
@@ -331,7 +332,7 @@ class Daemon:
             log.exception("reconciling the index with the vault failed")
         mining = self.mining
         miner: Miner | None = None
-        last_scan = 0.0
+        last_scan = last_usage = 0.0
         while not self.stopping.is_set():
             now = time.time()
             try:
@@ -340,6 +341,9 @@ class Daemon:
                     log.info("the engine exits", extra={"reason": reason})
                     self._beat("stopping")
                     return
+                if now - last_usage >= USAGE_SECONDS or self.once:
+                    last_usage = now
+                    self._usage(store)
                 if self.once or mining.opt_in != "none":
                     if miner is None:
                         # A backend that cannot work (MEMEM_MINER_BACKEND=anthropic without a
@@ -379,6 +383,14 @@ class Daemon:
             self._watch_new()
             self._beat("running")
             self._rest()
+
+    def _usage(self, store: Store) -> None:
+        from memem.service import usage
+
+        try:
+            usage.detect(store.settings, conn=store.index.connection())
+        except Exception:  # detection waits for the next pass; mining goes on
+            log.exception("usage detection failed")
 
     def _rest(self) -> None:
         """Until the next heartbeat or a wake-up. In slices: a signal the kernel delivers to

@@ -177,6 +177,17 @@ def build(
         return call("memory_forget", id=id, reason=reason)
 
     @tool
+    def memory_feedback(
+        id: MemoryId,
+        verdict: Annotated[str, Field(pattern="^(helpful|unhelpful|wrong|outdated)$")],
+        note: Annotated[str, Field(max_length=200)] = "",
+    ) -> str:
+        """Judge a recalled memory: helpful (it saved work), unhelpful (noise), wrong (false:
+        deprecated, note says why) or outdated (no longer true). Example: id="3f2a9c1d",
+        verdict="wrong", note="we moved to pnpm"."""
+        return call("memory_feedback", id=id, verdict=verdict, note=note)
+
+    @tool
     def memory_graph(id: MemoryId, limit: Annotated[int, Field(ge=1, le=30)] = 12) -> str:
         """Typed, scored neighbours of one memory (same_topic, supports, depends_on,
         supersedes, contradicts, same_session, same_project). Example: id="3f2a9c1d"."""
@@ -229,6 +240,16 @@ def build(
         """Search raw past session logs (mined sessions): what was said, when, in which
         project. Use when memories lack a detail. Example: query="stripe webhook 400"."""
         return call("transcript_search", query=query, limit=limit)
+
+    @tool
+    def memory_ledger(
+        session_id: Annotated[str, Field(max_length=200)] = "",
+        since: Annotated[str, Field(max_length=40)] = "",
+        limit: Annotated[int, Field(ge=1, le=200)] = 20,
+    ) -> str:
+        """What memem injected into context (per prompt, session start, slice call) and
+        whether each memory was used: yes, no, or ? while undecided. Example: since="2026-12-04"."""
+        return call("memory_ledger", session_id=session_id, since=since, limit=limit)
 
     for registered in app._tool_manager.list_tools():
         registered.parameters = _compact(registered.parameters)

@@ -245,6 +245,13 @@ def memory_forget(c: _Context, id: str, reason: str | None = None) -> str:
 
 
 @_body
+def memory_feedback(c: _Context, id: str, verdict: str, note: str = "") -> str:
+    done = c.store.feedback(id, verdict, note)
+    what = f": {done.changed}" if done.changed else " (ranking learns)"
+    return f"{verdict}{what}: {_header(done.memory)} · {done.memory.title}"
+
+
+@_body
 def memory_graph(c: _Context, id: str, limit: int = 12) -> str:
     neighbors = c.store.neighbors(id, limit=limit)
     if not neighbors:
@@ -319,6 +326,26 @@ def context_assemble(c: _Context, query: str, project: str) -> str:
     built = c.store.slice(query, scope=project, briefing=True)
     _record(c, built, "context_assemble", None, query)
     return _bounded(built.markdown or "no memories for this project yet")
+
+
+@_body
+def memory_ledger(c: _Context, session_id: str = "", since: str = "", limit: int = 20) -> str:
+    from memem.service import usage
+
+    try:
+        shots = usage.ledger_view(
+            c.store.settings,
+            session_id=session_id or None,
+            since=since or None,
+            limit=limit,
+            conn=c.store.index.connection(),
+        )
+    except ValueError as exc:
+        raise InvalidInput(f"since: {exc}") from None
+    if not shots:
+        return "no injections recorded" + (" for that filter" if session_id or since else " yet")
+    # Newest first, so a cut keeps the recent ones.
+    return _bounded(usage.render(shots[::-1], id_chars=32))
 
 
 @_body

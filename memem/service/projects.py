@@ -22,6 +22,7 @@ class ProjectListing:
     recent: tuple[Memory, ...] = ()
     # Old names of this project (a folder name it had before it was named after its remote).
     aliases: tuple[str, ...] = ()
+    archived: int = 0  # by retention (`memem retention run`): restorable, out of recall
 
 
 def listings(
@@ -30,11 +31,11 @@ def listings(
     """Projects (or the one `scope`) with memory counts per layer, their most recent active
     memories and their aliases (`known`: old name -> project)."""
     counts: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"layers": dict.fromkeys(LAYERS, 0), "active": 0, "deprecated": 0}
+        lambda: {"layers": dict.fromkeys(LAYERS, 0), "active": 0, "deprecated": 0, "archived": 0}
     )
     for p, layer, status, n in index.layer_counts(conn, scope):
         entry = counts[p]
-        entry[status if status in ("active", "deprecated") else "active"] += n
+        entry[status if status in ("active", "deprecated", "archived") else "active"] += n
         if status == "active":
             entry["layers"][layer] += n
     result = []
@@ -49,6 +50,7 @@ def listings(
                 c["deprecated"],
                 tuple(r.memory for r in latest),
                 tuple(sorted(old for old, new in known.items() if new == p)),
+                c["archived"],
             )
         )
     return result

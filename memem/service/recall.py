@@ -30,14 +30,16 @@ from memem.core.slice import (
     select,
 )
 from memem.core.text import query_terms
+from memem.core.utility import cut
 from memem.storage import index, retrieval
 from memem.storage import projects as aliases
 from memem.storage.files import write_atomic
+from memem.storage.utility import Utility
 from memem.storage.workspace import environment, read_regular
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from os import PathLike
     from typing import Final
 
@@ -141,13 +143,16 @@ def searched(
     include_deprecated: bool = False,
     limit: int = SEARCH_LIMIT,
     semantic: Semantic | None = None,
+    utility: Callable[[Sequence[str]], Mapping[str, float]] | None = None,
+    include_archived: bool = False,
 ) -> tuple[list[Scored], str]:
     """THE search, for the slice and for an explicit search alike: (the memories, best first,
     and the ranking that ran: "hybrid" or "lexical"). Ranked with the memories' source
     sessions and, when `semantic` has the model at hand, their closeness in meaning; nothing
     at all unless the best of them clears the relevance floor (`memem.core.ranking`). Only the
     scope differs: the slice asks for this project and global memories, active, L0-L2 (the
-    defaults); `Store.search` for any project or one, L0-L3, deprecated ones on request."""
+    defaults); `Store.search` for any project or one, L0-L3, archived ones too, deprecated ones
+    on request. `utility` (`factors_of`) weighs in each memory's record of use."""
     dense = None
     if semantic is not None and query.strip():
         dense = semantic.nearest(
@@ -167,8 +172,20 @@ def searched(
         dense=dense,
         dense_floor=semantic.floor if semantic is not None else 1.0,
         dense_weight=semantic.weight if semantic is not None else 0.0,
+        utility=utility,
+        include_archived=include_archived,
     )
     return found, "lexical" if dense is None else "hybrid"
+
+
+def factors_of(state_dir: str | PathLike[str]) -> Callable[[Sequence[str]], dict[str, float]]:
+    """Memory ids -> their ranking factors from the utility store (none without one)."""
+
+    def factors(ids: Sequence[str]) -> dict[str, float]:
+        with Utility.open(state_dir) as store:
+            return store.factors(ids)
+
+    return factors
 
 
 def anchors(conn: Connection, project: str) -> list[Scored]:
@@ -309,11 +326,14 @@ def build(
     task_mode: str | None = None,
     semantic: Semantic | None = None,
     ledger: str | None = None,
+    learning: bool = False,
 ) -> Slice:
     """The slice for `query`. `event` is "prompt", "start" (session start: anchors and the
     playbook), "compact" (after compaction: anchors and what the session kept) or "file"
     (about to touch a file: memories that mention it). With `ledger` (the hook event or MCP
-    tool name), what the slice injects is recorded under that name (`memem.storage.ledger`)."""
+    tool name), what the slice injects is recorded under that name (`memem.storage.ledger`).
+    With `learning` each memory's record of use weighs in the ranking, and a weak match that
+    is seldom used is left out (`memem.core.utility`)."""
     env = environment(cwd) if cwd else Environment()
     if project:
         scope = aliases.canonical(aliases.aliases(state_dir), normalize_project(project))
@@ -338,9 +358,17 @@ def build(
     ranking = "lexical"
     if terms:
         projects = sorted({scope, "global"})
-        matches, ranking = searched(conn, query, projects, semantic=semantic)
+        factors: dict[str, float] = {}
+
+        def weigh(ids: Sequence[str]) -> Mapping[str, float]:
+            factors.update(factors_of(state_dir)(ids))
+            return factors
+
+        utility = weigh if learning else None
+        matches, ranking = searched(conn, query, projects, semantic=semantic, utility=utility)
         top = max((m.score for m in matches), default=1.0) or 1.0
         hits = [m.evolve(score=m.score / top) for m in matches]
+        hits = [h for h in hits if not cut(h.score, factors.get(h.memory.id, 1.0))]
         groups.append(hits)
         if hits:
             groups.append(neighbours(conn, hits, projects))

@@ -25,6 +25,7 @@ class Status:
     index_bytes: int
     broken: Mapping[str, str] = field(default_factory=dict)
     quarantined: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # id: file, reason
+    archived: int = 0  # by retention: out of automatic recall, counted apart from deprecated
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -33,6 +34,7 @@ class Status:
             "memories": self.memories,
             "active": self.active,
             "deprecated": self.deprecated,
+            "archived": self.archived,
             "projects": {p: {f"L{k}": v for k, v in c.items()} for p, c in self.projects.items()},
             "edges": self.edges,
             "index_bytes": self.index_bytes,
@@ -46,11 +48,13 @@ class Status:
 def index_status(conn: Connection, settings: Settings) -> Status:
     """What the index `conn`, of the store `settings` describes, holds."""
     projects: dict[str, dict[int, int]] = defaultdict(lambda: dict.fromkeys(LAYERS, 0))
-    active = deprecated = 0
+    active = deprecated = archived = 0
     for p, layer, status, n in index.layer_counts(conn):
         if status == "active":
             projects[p][layer] += n
             active += n
+        elif status == "archived":
+            archived += n
         else:
             deprecated += n
     edges = sum(index.edge_counts(conn).values())
@@ -62,7 +66,7 @@ def index_status(conn: Connection, settings: Settings) -> Status:
     return Status(
         state_dir=str(settings.state_dir),
         vault_dir=str(settings.vault_dir),
-        memories=active + deprecated,
+        memories=active + deprecated + archived,
         active=active,
         deprecated=deprecated,
         projects=dict(sorted(projects.items())),
@@ -70,4 +74,5 @@ def index_status(conn: Connection, settings: Settings) -> Status:
         index_bytes=size,
         broken=broken,
         quarantined=held,
+        archived=archived,
     )

@@ -37,7 +37,7 @@ from memem.core.memory import Memory, check_id, normalize_project
 from memem.core.slice import Environment, Slice
 from memem.core.text import query_terms
 from memem.errors import InvalidInput, NotFound, TooLarge
-from memem.service import importer, purging, review
+from memem.service import feedback, importer, purging, review
 from memem.service.importer import ImportReport
 from memem.service.linking import Progress
 from memem.service.projects import ProjectListing, listings
@@ -115,7 +115,7 @@ def _snippet(content: str, query_words: Sequence[str]) -> str:
     return ("…" if start else "") + text + ("…" if start + SNIPPET_CHARS < len(flat) else "")
 
 
-class Store:
+class Store(feedback.Steering):
     """The memory store: a vault of markdown files plus the SQLite index derived from it."""
 
     def __init__(
@@ -154,6 +154,7 @@ class Store:
             state_dir=Path(absolute(state_dir)) if state_dir else defaults.state_dir,
             vault_dir=Path(absolute(vault_dir)) if vault_dir else defaults.vault_dir,
             semantic=defaults.semantic,
+            **{k: getattr(defaults, k) for k in ("learning", "immune_tags", "retention_interval")},
         )
         settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         store = cls(settings, semantic=semantic)
@@ -287,11 +288,12 @@ class Store:
             include_deprecated=include_deprecated,
             limit=limit,
             semantic=self.semantic,
+            utility=recall.factors_of(self.settings.state_dir) if self.settings.learning else None,
+            include_archived=True,
         )
         terms = query_terms(query)
         top = max((m.score for m in matches), default=1.0) or 1.0
-        # Lexically a hit's score is also scaled by its coverage of the query; a hybrid score
-        # already holds both signals.
+        # A lexical score is scaled by its coverage of the query too (a hybrid one holds both).
         return [
             Hit(
                 id=m.memory.id,
@@ -420,6 +422,7 @@ class Store:
             deltas=writeback_preview or auto_commit_safe,
             event="start" if briefing else "prompt",
             semantic=self.semantic,
+            learning=self.settings.learning,
         )
         if not auto_commit_safe:
             return built

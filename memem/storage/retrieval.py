@@ -14,7 +14,7 @@ from memem.storage import index, terms
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any, Final
 
     from memem.core.memory import Memory
@@ -45,6 +45,8 @@ def search(
     dense: Mapping[str, float] | None = None,
     dense_floor: float = 1.0,
     dense_weight: float = ranking.DENSE_WEIGHT,
+    utility: Callable[[Sequence[str]], Mapping[str, float]] | None = None,
+    include_archived: bool = False,
 ) -> list[Scored]:
     """Memories for a bag of query words, best first, ranked with their source sessions
     (`memem.core.ranking.rank`); nothing at all unless the best candidate clears the relevance
@@ -52,12 +54,14 @@ def search(
     closest in meaning, by id, all in scope), the floor on meaning: `dense_floor`
     (`memem.core.ranking.dense_floor`), weighed `dense_weight` in the hybrid score. The scope: `projects`
     (None: every one), the layers up to `max_layer`, deprecated memories with
-    `include_deprecated`."""
+    `include_deprecated`, archived ones (lexical matches only) with `include_archived`.
+    `utility`: the candidates' ids -> their ranking factors (`memem.storage.utility`)."""
     found = _candidates(
         conn,
         words,
         projects=projects,
         include_deprecated=include_deprecated,
+        include_archived=include_archived,
         max_layer=max_layer,
         candidates=max(ranking.CANDIDATES, limit),
         unknown_weight=unknown_weight,
@@ -93,6 +97,7 @@ def search(
         dense=dense,
         lexical_floor=lexical,
         weight=dense_weight,
+        utility=utility([r.memory.id for r in rows]) if utility is not None else None,
     )
 
 
@@ -129,6 +134,7 @@ def _candidates(
     *,
     projects: Sequence[str] | None = None,
     include_deprecated: bool = False,
+    include_archived: bool = False,
     max_layer: int = 3,
     candidates: int,
     max_match_terms: int | None = None,
@@ -147,7 +153,9 @@ def _candidates(
         return None
     where = ["memories_fts MATCH ?"]
     params: list[Any] = [" OR ".join(quote_fts(w) for w in chosen)]
-    if not include_deprecated:
+    if include_archived and not include_deprecated:
+        where.append("s.status IN ('active', 'archived')")
+    elif not include_deprecated:
         where.append("s.status = 'active'")
     if max_layer < 3:
         where.append("s.layer <= ?")
