@@ -19,7 +19,7 @@ from memem.core.value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
     from typing import Final
 
 VERDICTS: Final = ("helpful", "unhelpful", "wrong", "outdated")
@@ -31,12 +31,19 @@ HIGH: Final = 1.1
 PRIOR_RATE: Final = 0.6
 PSEUDO: Final = 4.0
 SLOPE: Final = 0.5
+# An unused injection weighs at least this much, however weak its match (`weight`).
+MIN_WEIGHT: Final = 0.1
 # A verdict counts as this many injections: helpful ones all used, unhelpful ones all unused.
 VERDICT_WEIGHT: Final = 2.0
 # The slice drops an item whose factor is below SLICE_CUT_FACTOR when its relevance (its
 # score relative to the best hit) is below SLICE_CUT: a weak match that is never used.
 SLICE_CUT: Final = 0.5
 SLICE_CUT_FACTOR: Final = 0.85
+# A factor at or below SINK is a long record of injections hardly ever used (at these
+# constants: 8 injections and no use, or about 1 use in 5 over 20): the slice leaves such a
+# memory out whatever its relevance, as retention would, and the others' relevance is then
+# taken relative to the best that stays (a noise memory on top made the helpful one look weak).
+SINK: Final = 0.8
 
 # Retention: archived when injected at least MIN_INJECTIONS times and used at most once in
 # USE_RATIO of them, or judged unhelpful UNHELPFUL_TIMES times and never used. Immune: L0
@@ -49,15 +56,17 @@ RECENT_DAYS: Final = 30
 
 class Record(Value):
     """One memory's record since its last restore: injections decided, how many used, the
-    helpful and unhelpful verdicts, and the last use (ISO time, "" when never)."""
+    helpful and unhelpful verdicts, and the last use (ISO time, "" when never). `evidence`:
+    the injections weighed by what each says (`weight`); `injected` when not given."""
 
-    __slots__ = ("helpful", "injected", "last_used", "unhelpful", "used")
+    __slots__ = ("evidence", "helpful", "injected", "last_used", "unhelpful", "used")
 
     injected: Final[int]
     used: Final[int]
     helpful: Final[int]
     unhelpful: Final[int]
     last_used: Final[str]
+    evidence: Final[float]
 
     def __init__(
         self,
@@ -66,18 +75,29 @@ class Record(Value):
         helpful: int = 0,
         unhelpful: int = 0,
         last_used: str = "",
+        evidence: float | None = None,
     ) -> None:
         self.injected = injected
         self.used = used
         self.helpful = helpful
         self.unhelpful = unhelpful
         self.last_used = last_used
+        self.evidence = float(injected if evidence is None else evidence)
+
+
+def weight(used: bool, score: float) -> float:
+    """What one decided injection weighs in a memory's record. A use counts whole; an unused
+    injection counts as much as the memory matched the prompt (its relevance in the slice,
+    relative to the best, 0-1): a strong match left unused says the memory does not help, a
+    weak one merely that it was not this prompt's (a memory injected weakly for other needs
+    and used for its own must not sink like noise that tops the slice and is never used)."""
+    return 1.0 if used else min(1.0, max(MIN_WEIGHT, score))
 
 
 def rate(record: Record) -> float:
     """The estimated share of injections that get used (PRIOR_RATE with no record)."""
     used = record.used + VERDICT_WEIGHT * record.helpful
-    seen = record.injected + VERDICT_WEIGHT * (record.helpful + record.unhelpful)
+    seen = record.evidence + VERDICT_WEIGHT * (record.helpful + record.unhelpful)
     return (used + PRIOR_RATE * PSEUDO) / (seen + PSEUDO)
 
 
@@ -89,6 +109,15 @@ def factor(record: Record) -> float:
 def cut(score: float, utility: float) -> bool:
     """Whether the slice drops an item of relative relevance `score` and this factor."""
     return score < SLICE_CUT and utility < SLICE_CUT_FACTOR
+
+
+def trimmed(scored: Iterable[tuple[str, float]], factors: Mapping[str, float]) -> dict[str, float]:
+    """The slice's hits (id, relevance relative to the best) that the learning keeps, by id,
+    with their relevance now relative to the best kept: the sunk ones go first (SINK), then
+    the weak matches seldom used (`cut`)."""
+    alive = [(i, s) for i, s in scored if factors.get(i, 1.0) > SINK]
+    best = max((s for _, s in alive), default=0.0) or 1.0
+    return {i: s / best for i, s in alive if not cut(s / best, factors.get(i, 1.0))}
 
 
 def immunity(

@@ -30,7 +30,7 @@ from memem.core.slice import (
     select,
 )
 from memem.core.text import query_terms
-from memem.core.utility import cut
+from memem.core.utility import trimmed
 from memem.storage import index, retrieval
 from memem.storage import projects as aliases
 from memem.storage.files import write_atomic
@@ -368,7 +368,9 @@ def build(
         matches, ranking = searched(conn, query, projects, semantic=semantic, utility=utility)
         top = max((m.score for m in matches), default=1.0) or 1.0
         hits = [m.evolve(score=m.score / top) for m in matches]
-        hits = [h for h in hits if not cut(h.score, factors.get(h.memory.id, 1.0))]
+        kept = trimmed([(h.memory.id, h.score) for h in hits], factors) if factors else None
+        if kept is not None:
+            hits = [h.evolve(score=kept[h.memory.id]) for h in hits if h.memory.id in kept]
         groups.append(hits)
         if hits:
             groups.append(neighbours(conn, hits, projects))

@@ -21,7 +21,7 @@ import os
 import sqlite3
 import time
 
-from memem.core.utility import VERDICTS, Record, factor
+from memem.core.utility import VERDICTS, Record, factor, weight
 from memem.core.value import Value
 from memem.errors import InvalidInput
 
@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS uses (
     memory_id TEXT NOT NULL,
     at TEXT NOT NULL,
     used INTEGER NOT NULL,
+    weight REAL NOT NULL DEFAULT 1.0,
     PRIMARY KEY (memory_id, at)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS verdicts (
@@ -65,18 +66,22 @@ def iso(moment: float | None = None) -> str:
 
 
 class Use(Value):
-    """One injected memory decided: `at` is the injection's ISO time, `used` the decision."""
+    """One injected memory decided: `at` is the injection's ISO time, `used` the decision,
+    `score` the memory's relevance in that slice (relative to the best, 0-1; it weighs the
+    evidence: `memem.core.utility.weight`)."""
 
-    __slots__ = ("at", "memory_id", "used")
+    __slots__ = ("at", "memory_id", "score", "used")
 
     memory_id: Final[str]
     at: Final[str]
     used: Final[bool]
+    score: Final[float]
 
-    def __init__(self, memory_id: str, at: str, used: bool) -> None:
+    def __init__(self, memory_id: str, at: str, used: bool, score: float = 1.0) -> None:
         self.memory_id = memory_id
         self.at = at
         self.used = bool(used)
+        self.score = float(score)
 
 
 class Utility:
@@ -104,13 +109,13 @@ class Utility:
     def record_uses(self, uses: Iterable[Use]) -> int:
         """Add decided injections; one already recorded (same memory, same time) is skipped.
         Returns the rows added."""
-        rows = [(u.memory_id, u.at, int(u.used)) for u in uses]
+        rows = [(u.memory_id, u.at, int(u.used), weight(u.used, u.score)) for u in uses]
         if not rows:
             return 0
         conn = self._writable()
         with conn:
             before = conn.total_changes
-            conn.executemany("INSERT OR IGNORE INTO uses VALUES (?, ?, ?)", rows)
+            conn.executemany("INSERT OR IGNORE INTO uses VALUES (?, ?, ?, ?)", rows)
             return conn.total_changes - before
 
     def record_feedback(
@@ -135,13 +140,14 @@ class Utility:
         for chunk in _chunks(ids):
             where, params = _scope("u.memory_id", chunk)
             rows = self._conn.execute(
-                "SELECT u.memory_id, COUNT(*), SUM(u.used), MAX(CASE WHEN u.used THEN u.at END) "
+                "SELECT u.memory_id, COUNT(*), SUM(u.used), MAX(CASE WHEN u.used THEN u.at END), "
+                "SUM(u.weight) "
                 f"FROM uses u WHERE {where} AND u.at > {_RESTORED.format(m='u.memory_id')} "
                 "GROUP BY u.memory_id",
                 params,
             ).fetchall()
-            for memory_id, injected, used, last in rows:
-                counts[memory_id] = [injected, used or 0, 0, 0, last or ""]
+            for memory_id, injected, used, last, evidence in rows:
+                counts[memory_id] = [injected, used or 0, 0, 0, last or "", evidence]
             where, params = _scope("v.memory_id", chunk)
             rows = self._conn.execute(
                 "SELECT v.memory_id, SUM(v.verdict = 'helpful'), SUM(v.verdict = 'unhelpful') "
@@ -150,11 +156,11 @@ class Utility:
                 params,
             ).fetchall()
             for memory_id, helpful, unhelpful in rows:
-                entry = counts.setdefault(memory_id, [0, 0, 0, 0, ""])
+                entry = counts.setdefault(memory_id, [0, 0, 0, 0, "", 0.0])
                 entry[2], entry[3] = helpful or 0, unhelpful or 0
         return {
-            i: Record(int(n), int(u), int(h), int(b), str(last))
-            for i, (n, u, h, b, last) in counts.items()
+            i: Record(int(n), int(u), int(h), int(b), str(last), float(w))
+            for i, (n, u, h, b, last, w) in counts.items()
         }
 
     def factors(self, ids: Sequence[str]) -> dict[str, float]:
@@ -198,6 +204,9 @@ class Utility:
         if not self._schema:
             self._conn.execute("PRAGMA journal_mode = WAL")  # persistent, in the file
             self._conn.executescript(SCHEMA)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(uses)")}
+            if "weight" not in columns:  # a store made before uses were weighed
+                self._conn.execute("ALTER TABLE uses ADD COLUMN weight REAL NOT NULL DEFAULT 1.0")
             self._schema = True
         return self._conn
 
