@@ -255,6 +255,7 @@ class Step:
     used: tuple[str, ...]  # world ids the assistant used (the truth)
     in_context: bool  # a helpful memory injected this prompt or earlier in the session
     detected: dict[str, bool | None] = field(default_factory=dict)  # the detector's decision
+    scores: dict[str, float] = field(default_factory=dict)  # world id -> its score in the slice
 
 
 @dataclass
@@ -364,6 +365,12 @@ def simulate(
                 injected,
                 tuple(used),
                 bool(seen & set(need.helped_by)),
+                scores={
+                    world_of[i["id"]]: float(i["score"])
+                    for e in made
+                    for i in e["items"]
+                    if i["id"] in world_of
+                },
             )
             steps.append(step)
             if on_step is not None:
