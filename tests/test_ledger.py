@@ -70,14 +70,17 @@ def test_a_prompt_hook_records_its_injection_without_the_prompt(
 
 
 def test_session_start_records_under_its_event_and_an_empty_slice_records_nothing(
-    project: Path, tmp_path: Path
+    project: Path, tmp_path: Path, store: Store
 ) -> None:
     respond(
         "UserPromptSubmit", {"prompt": "what about the weather", "cwd": str(project)}, env(tmp_path)
     )
     assert ledger.read(tmp_path / "state") == []
+    anchor = store.save("The shop always ships from main.", project="shop", layer=0)
     respond("SessionStart", {"source": "startup", "cwd": str(project)}, env(tmp_path))
-    assert [s["event"] for s in ledger.read(tmp_path / "state")] in ([], ["SessionStart"])
+    [start] = ledger.read(tmp_path / "state")
+    assert start["event"] == "SessionStart"
+    assert {"id": anchor.id, "source": "anchor"}.items() <= start["items"][0].items()
 
 
 def test_the_slice_command_records_nothing_and_the_mcp_tools_record_their_name(

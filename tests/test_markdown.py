@@ -323,7 +323,7 @@ def test_a_files_layer_status_and_source_are_read_into_the_fixed_sets(
         ("layer: 2.0", "layer must be a number"),
         ("layer: L4", "layer must be 0-3"),
         ("layer: -1", "layer must be 0-3"),
-        ("status: archived", "status must be one of active, deprecated"),
+        ("status: retired", "status must be one of active, deprecated, archived"),
         ("status: [active]", "status must be text"),
         ("source_type: web", "source_type must be one of mined, user, import"),
         ("source_type: {a: 1}", "source_type must be text"),

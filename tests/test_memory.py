@@ -387,7 +387,7 @@ def test_every_status_is_accepted(status: str) -> None:
     assert memory(status=status).status == status
 
 
-@pytest.mark.parametrize("bad", ["Active", "archived", "", "dead"])
+@pytest.mark.parametrize("bad", ["Active", "retired", "", "dead"])
 def test_an_unknown_status_is_refused_naming_the_known_ones(bad: str) -> None:
     with pytest.raises(InvalidInput, match="status must be one of active, deprecated"):
         memory(status=bad)

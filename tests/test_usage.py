@@ -267,3 +267,14 @@ def test_the_engine_decides_without_mining_opt_in(memories: dict[str, str], tmp_
     assert decided["decided"], run.stderr
     used = {i["id"]: i["used"] for i in decided["items"]}
     assert used == {memories["checkout"]: False, memories["deploy"]: True, "artifacts:s-1": None}
+
+
+def test_the_detector_meets_its_target_on_the_held_out_half() -> None:
+    from benchmarks import bench_usage
+
+    scores = bench_usage.measure(bench_usage.load(), bench_usage.detector)
+    assert scores["holdout"].precision >= 0.8 and scores["holdout"].recall >= 0.8
+    # and it beats both baselines on the held-out half
+    for baseline in (bench_usage.all_used, bench_usage.naive_overlap):
+        other = bench_usage.measure(bench_usage.load(), baseline)["holdout"]
+        assert scores["holdout"].f1 > other.f1

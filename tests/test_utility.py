@@ -11,6 +11,7 @@ import pytest
 from memem.core import utility as core
 from memem.core.utility import Record, factor
 from memem.errors import InvalidInput
+from memem.service.store import Store
 from memem.storage.utility import FILE, Use, Utility, iso
 
 
@@ -150,3 +151,109 @@ def test_immunity(kwargs: dict[str, object], reason: str) -> None:
     record = given.pop("record")
     assert isinstance(record, Record)
     assert core.immunity(record, **given) == reason  # type: ignore[arg-type]
+
+
+# -- the ranking term ---------------------------------------------------------------------------
+
+
+def _history(store: Store, memory_id: str, times: int, used: int) -> None:
+    with Utility.open(store.settings.state_dir) as utility:
+        utility.record_uses(
+            Use(memory_id, f"2026-12-04T10:{n // 60:02d}:{n % 60:02d}.000Z", n < used)
+            for n in range(times)
+        )
+
+
+FILLER = (
+    "The office coffee machine descales on Fridays.",
+    "Logs ship to Loki through promtail.",
+    "The CDN purges with cdnctl purge --all.",
+    "Releases are tagged vX.Y.Z by CI.",
+    "The staging database is Postgres 16.",
+    "Lunch orders go through the food channel.",
+    "Frontend builds use Vite and pnpm.",
+    "The search cluster runs OpenSearch 2.11.",
+)
+STRONG = "Webhook retries: the payments service retries webhooks with exponential backoff."
+WEAK = "The payments service sends webhooks to partners over HTTPS."
+
+
+def _add(store: Store, *texts: str) -> list[str]:
+    """Save `texts` (L2, project shop) in a vault with some unrelated memories besides (in a
+    vault of two, every word is common)."""
+    for text in FILLER:
+        store.add(text, project="shop", layer=2)
+    return [store.add(t, project="shop", layer=2).memory.id for t in texts]
+
+
+TWINS = (
+    "The payments service retries webhooks with exponential backoff, five attempts.",
+    "The payments service retries webhooks with exponential backoff, six attempts.",
+)
+TWIN_QUERY = "how does the payments service retry webhooks"
+
+
+def test_injected_often_and_never_used_sinks_below_its_twin(store: Store) -> None:
+    first, second = _add(store, *TWINS)
+    before = [h.id for h in store.search(TWIN_QUERY)]
+    loser, winner = before[0], before[1]
+    _history(store, loser, 30, 0)
+    _history(store, winner, 30, 20)
+    assert [h.id for h in store.search(TWIN_QUERY)] == [winner, loser]
+    assert {first, second} == {winner, loser}
+
+
+def test_a_strong_match_still_wins_over_a_weak_one_that_is_always_used(store: Store) -> None:
+    strong, weak = _add(store, STRONG, WEAK)
+    _history(store, strong, 200, 0)
+    _history(store, weak, 200, 200)
+    hits = store.search(TWIN_QUERY)
+    assert hits[0].id == strong
+    assert store.slice(TWIN_QUERY, scope="shop").items[0].id == strong
+
+
+def test_learning_off_ranks_exactly_as_without_history(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add(store, *TWINS, WEAK)
+    before = [(h.id, h.score) for h in store.search(TWIN_QUERY)]
+    _history(store, before[0][0], 30, 0)
+    monkeypatch.setenv("MEMEM_LEARNING", "off")
+    with Store.open(state_dir=store.settings.state_dir, vault_dir=store.settings.vault_dir) as off:
+        assert not off.settings.learning
+        assert [(h.id, h.score) for h in off.search(TWIN_QUERY)] == before
+        slice_off = off.slice(TWIN_QUERY, scope="shop")
+    assert [(h.id, h.score) for h in store.search(TWIN_QUERY)] != before
+    assert before[0][0] in [i.id for i in slice_off.items]
+
+
+def test_the_slice_leaves_out_a_weak_match_that_is_seldom_used(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    strong, weak = _add(store, STRONG, WEAK)
+    assert {strong, weak} <= {i.id for i in store.slice(TWIN_QUERY, scope="shop").items}
+    _history(store, weak, 40, 0)
+    ids = [i.id for i in store.slice(TWIN_QUERY, scope="shop").items]
+    assert strong in ids and weak not in ids
+
+
+def test_the_hook_ranks_with_the_record_of_use_unless_learning_is_off(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memem import hook
+
+    _strong, weak = _add(store, STRONG, WEAK)
+    _history(store, weak, 40, 0)
+    env = {
+        "HOME": str(tmp_path / "home"),
+        "MEMEM_DIR": str(store.settings.state_dir),
+        "MEMEM_OBSIDIAN_VAULT": str(store.settings.vault_dir),
+    }
+    (tmp_path / "shop").mkdir()
+    payload = {"prompt": TWIN_QUERY, "cwd": str(tmp_path / "shop")}
+    learned = hook.respond("UserPromptSubmit", {**payload, "session_id": "a"}, env)
+    off = hook.respond(
+        "UserPromptSubmit", {**payload, "session_id": "b"}, {**env, "MEMEM_LEARNING": "off"}
+    )
+    assert "exponential backoff" in learned and "exponential backoff" in off
+    assert "over HTTPS" not in learned and "over HTTPS" in off

@@ -145,6 +145,7 @@ def check(store: Store, mining: Mining) -> Report:
                 "fix the file in an editor (memem leaves it untouched) or move it out of the vault",
             )
         )
+    checks.append(_learning_check(store, status.archived))
     in_venv = sys.prefix != sys.base_prefix
     checks.append(
         Check("venv", OK, sys.prefix)
@@ -179,6 +180,37 @@ def check(store: Store, mining: Mining) -> Report:
     checks += _sync_checks(store)
     checks += _miner_checks(mining)
     return Report(tuple(checks))
+
+
+def _learning_check(store: Store, archived: int) -> Check:
+    """Learning from use: on or off, the record of use readable, what retention archived."""
+    import sqlite3
+
+    from memem.storage.utility import Utility
+
+    settings = store.settings
+    schedule = (
+        f"every {settings.retention_interval:g} s" if settings.retention_interval else "by hand"
+    )
+    try:
+        with Utility.open(settings.state_dir) as utility:
+            known = len(utility.records())
+            damaged = utility.damaged
+    except sqlite3.DatabaseError:
+        damaged = True
+    if damaged:
+        path = settings.state_dir / "utility.sqlite3"
+        return Check(
+            "learning",
+            WARN,
+            f"{path} is not a readable database: recall ranks without the record of use",
+            f"move {path} aside (the record of use starts afresh)",
+        )
+    state = "on" if settings.learning else "off (MEMEM_LEARNING)"
+    line = (
+        f"{state}; {known} memories with a record of use; {archived} archived; retention {schedule}"
+    )
+    return Check("learning", OK, line)
 
 
 def _engine_check(mining: Mining, status: dict[str, Any]) -> Check:

@@ -19,7 +19,7 @@ from memem.core.value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
     from typing import Final
 
 VERDICTS: Final = ("helpful", "unhelpful", "wrong", "outdated")
@@ -30,7 +30,7 @@ LOW: Final = 0.7
 HIGH: Final = 1.1
 PRIOR_RATE: Final = 0.6
 PSEUDO: Final = 4.0
-SLOPE: Final = 0.5
+SLOPE: Final = 1.0
 # An unused injection weighs at least this much, however weak its match (`weight`).
 MIN_WEIGHT: Final = 0.1
 # A verdict counts as this many injections: helpful ones all used, unhelpful ones all unused.
@@ -39,11 +39,6 @@ VERDICT_WEIGHT: Final = 2.0
 # score relative to the best hit) is below SLICE_CUT: a weak match that is never used.
 SLICE_CUT: Final = 0.5
 SLICE_CUT_FACTOR: Final = 0.85
-# A factor at or below SINK is a long record of injections hardly ever used (at these
-# constants: 8 injections and no use, or about 1 use in 5 over 20): the slice leaves such a
-# memory out whatever its relevance, as retention would, and the others' relevance is then
-# taken relative to the best that stays (a noise memory on top made the helpful one look weak).
-SINK: Final = 0.8
 
 # Retention: archived when injected at least MIN_INJECTIONS times and used at most once in
 # USE_RATIO of them, or judged unhelpful UNHELPFUL_TIMES times and never used. Immune: L0
@@ -109,15 +104,6 @@ def factor(record: Record) -> float:
 def cut(score: float, utility: float) -> bool:
     """Whether the slice drops an item of relative relevance `score` and this factor."""
     return score < SLICE_CUT and utility < SLICE_CUT_FACTOR
-
-
-def trimmed(scored: Iterable[tuple[str, float]], factors: Mapping[str, float]) -> dict[str, float]:
-    """The slice's hits (id, relevance relative to the best) that the learning keeps, by id,
-    with their relevance now relative to the best kept: the sunk ones go first (SINK), then
-    the weak matches seldom used (`cut`)."""
-    alive = [(i, s) for i, s in scored if factors.get(i, 1.0) > SINK]
-    best = max((s for _, s in alive), default=0.0) or 1.0
-    return {i: s / best for i, s in alive if not cut(s / best, factors.get(i, 1.0))}
 
 
 def immunity(

@@ -332,7 +332,7 @@ class Daemon:
             log.exception("reconciling the index with the vault failed")
         mining = self.mining
         miner: Miner | None = None
-        last_scan = last_usage = 0.0
+        last_scan = last_usage = last_retention = 0.0
         while not self.stopping.is_set():
             now = time.time()
             try:
@@ -374,6 +374,10 @@ class Daemon:
                         self._beat("running")
                         if mining.breaker_open(time.time()):
                             break
+                interval = self.settings.retention_interval  # 0: only `memem retention run`
+                if interval and now - last_retention >= interval and not self.stopping.is_set():
+                    last_retention = now
+                    store.retention_run()
             except Exception as exc:  # the crash guard: log, back off, carry on
                 log.exception("daemon loop failed")
                 self.last_error = redact(f"{type(exc).__name__}: {exc}")

@@ -247,8 +247,8 @@ def build(
         since: Annotated[str, Field(max_length=40)] = "",
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
     ) -> str:
-        """What memem injected into context (per prompt, session start, slice call) and
-        whether each memory was used: yes, no, or ? while undecided. Example: since="2026-12-04"."""
+        """What memem injected into context and whether each memory was used (yes, no, ?
+        undecided). Example: since="2026-12-04"."""
         return call("memory_ledger", session_id=session_id, since=since, limit=limit)
 
     for registered in app._tool_manager.list_tools():

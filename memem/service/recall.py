@@ -30,7 +30,7 @@ from memem.core.slice import (
     select,
 )
 from memem.core.text import query_terms
-from memem.core.utility import trimmed
+from memem.core.utility import cut
 from memem.storage import index, retrieval
 from memem.storage import projects as aliases
 from memem.storage.files import write_atomic
@@ -325,15 +325,15 @@ def build(
     topic_shift: float = TOPIC_SHIFT,
     task_mode: str | None = None,
     semantic: Semantic | None = None,
-    ledger: str | None = None,
     learning: bool = False,
+    ledger: str | None = None,
 ) -> Slice:
     """The slice for `query`. `event` is "prompt", "start" (session start: anchors and the
     playbook), "compact" (after compaction: anchors and what the session kept) or "file"
-    (about to touch a file: memories that mention it). With `ledger` (the hook event or MCP
-    tool name), what the slice injects is recorded under that name (`memem.storage.ledger`).
-    With `learning` each memory's record of use weighs in the ranking, and a weak match that
-    is seldom used is left out (`memem.core.utility`)."""
+    (about to touch a file: memories that mention it). With `learning` each memory's record
+    of use weighs in the ranking, and a weak match that is seldom used is left out
+    (`memem.core.utility`). With `ledger` (the hook event or MCP tool name), what the slice
+    injects is recorded under that name (`memem.storage.ledger`)."""
     env = environment(cwd) if cwd else Environment()
     if project:
         scope = aliases.canonical(aliases.aliases(state_dir), normalize_project(project))
@@ -368,9 +368,7 @@ def build(
         matches, ranking = searched(conn, query, projects, semantic=semantic, utility=utility)
         top = max((m.score for m in matches), default=1.0) or 1.0
         hits = [m.evolve(score=m.score / top) for m in matches]
-        kept = trimmed([(h.memory.id, h.score) for h in hits], factors) if factors else None
-        if kept is not None:
-            hits = [h.evolve(score=kept[h.memory.id]) for h in hits if h.memory.id in kept]
+        hits = [h for h in hits if not cut(h.score, factors.get(h.memory.id, 1.0))]
         groups.append(hits)
         if hits:
             groups.append(neighbours(conn, hits, projects))

@@ -24,9 +24,8 @@ from memem.storage import index, ledger
 from memem.storage.workspace import read_regular
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from memem.settings import Settings
+    from memem.storage.index import Connection
 
 log = logging.getLogger("memem.usage")
 
@@ -105,7 +104,7 @@ def find_turn(
 
 
 def detect(
-    settings: Settings, *, now: float | None = None, conn: sqlite3.Connection | None = None
+    settings: Settings, *, now: float | None = None, conn: Connection | None = None
 ) -> Detection:
     """One pass over the undecided injections (see the module docstring)."""
     from memem.storage.utility import Use, Utility
@@ -138,7 +137,7 @@ def _decide_one(
     shot: dict[str, Any],
     now: float,
     settings: Settings,
-    conn: sqlite3.Connection,
+    conn: Connection,
     transcripts: _Transcripts,
     utility: Any,
     use: Any,
@@ -190,7 +189,7 @@ def ledger_view(
     session_id: str | None = None,
     since: str | None = None,
     limit: int | None = 20,
-    conn: sqlite3.Connection | None = None,
+    conn: Connection | None = None,
 ) -> list[dict[str, Any]]:
     """The ledger as `memem ledger --json` and `memory_ledger` show it, after a detection
     pass. `since`: an ISO date or datetime (ValueError with a clear message otherwise)."""

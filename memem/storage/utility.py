@@ -8,7 +8,9 @@ dir, never in the memory files: it is local history, not knowledge, and does not
     factors(ids)              -> the ranking's multipliers (`memem.core.utility.factor`)
     records(ids)              -> `memem.core.utility.Record`s for retention
 
-A restore starts a memory's record afresh: uses and verdicts before it are ignored. Without a
+A restore starts a memory's record afresh: uses and verdicts before it are ignored. The
+records are kept up to date by triggers (table `totals`), so reading them costs one row per
+memory however long its history. Without a
 utility file `factors` answers {} and creates nothing: the hook pays one `os.path.exists`.
 
 Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
@@ -50,6 +52,34 @@ CREATE TABLE IF NOT EXISTS verdicts (
     note TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS verdicts_memory ON verdicts(memory_id, at);
+-- Each memory's record since its last restore, kept by the triggers: what the hook reads
+-- (one row per id, whatever the history's length).
+CREATE TABLE IF NOT EXISTS totals (
+    memory_id TEXT PRIMARY KEY,
+    injected INTEGER NOT NULL DEFAULT 0,
+    used INTEGER NOT NULL DEFAULT 0,
+    last_used TEXT NOT NULL DEFAULT '',
+    helpful INTEGER NOT NULL DEFAULT 0,
+    unhelpful INTEGER NOT NULL DEFAULT 0,
+    restored TEXT NOT NULL DEFAULT '',
+    evidence REAL NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS uses_ai AFTER INSERT ON uses BEGIN
+    INSERT OR IGNORE INTO totals (memory_id) VALUES (new.memory_id);
+    UPDATE totals SET injected = injected + 1, used = used + new.used,
+        evidence = evidence + new.weight,
+        last_used = CASE WHEN new.used AND new.at > last_used THEN new.at ELSE last_used END
+    WHERE memory_id = new.memory_id AND new.at > restored;
+END;
+CREATE TRIGGER IF NOT EXISTS verdicts_ai AFTER INSERT ON verdicts BEGIN
+    INSERT OR IGNORE INTO totals (memory_id) VALUES (new.memory_id);
+    UPDATE totals SET injected = 0, used = 0, last_used = '', helpful = 0, unhelpful = 0,
+        evidence = 0, restored = new.at
+    WHERE memory_id = new.memory_id AND new.verdict = 'restore' AND new.at > restored;
+    UPDATE totals SET helpful = helpful + (new.verdict = 'helpful'),
+        unhelpful = unhelpful + (new.verdict = 'unhelpful')
+    WHERE memory_id = new.memory_id AND new.at > restored;
+END;
 """
 # A restore is a verdict row too: what came before it no longer counts.
 RESTORE: Final = "restore"
@@ -114,9 +144,9 @@ class Utility:
             return 0
         conn = self._writable()
         with conn:
-            before = conn.total_changes
-            conn.executemany("INSERT OR IGNORE INTO uses VALUES (?, ?, ?, ?)", rows)
-            return conn.total_changes - before
+            # rowcount: the rows this statement added (the triggers' are not counted).
+            added = conn.executemany("INSERT OR IGNORE INTO uses VALUES (?, ?, ?, ?)", rows)
+            return max(0, added.rowcount)
 
     def record_feedback(
         self, memory_id: str, verdict: str, note: str = "", *, at: str | None = None
@@ -136,32 +166,18 @@ class Utility:
         one). A memory without a record is absent."""
         if self._conn is None:
             return {}
-        counts: dict[str, list[int | str]] = {}
+        found: dict[str, Record] = {}
         for chunk in _chunks(ids):
-            where, params = _scope("u.memory_id", chunk)
+            where, params = _scope("memory_id", chunk)
             rows = self._conn.execute(
-                "SELECT u.memory_id, COUNT(*), SUM(u.used), MAX(CASE WHEN u.used THEN u.at END), "
-                "SUM(u.weight) "
-                f"FROM uses u WHERE {where} AND u.at > {_RESTORED.format(m='u.memory_id')} "
-                "GROUP BY u.memory_id",
+                "SELECT memory_id, injected, used, helpful, unhelpful, last_used, evidence "
+                "FROM totals "
+                f"WHERE {where} AND injected + helpful + unhelpful > 0",
                 params,
             ).fetchall()
-            for memory_id, injected, used, last, evidence in rows:
-                counts[memory_id] = [injected, used or 0, 0, 0, last or "", evidence]
-            where, params = _scope("v.memory_id", chunk)
-            rows = self._conn.execute(
-                "SELECT v.memory_id, SUM(v.verdict = 'helpful'), SUM(v.verdict = 'unhelpful') "
-                f"FROM verdicts v WHERE {where} AND v.verdict != '{RESTORE}' "
-                f"AND v.at > {_RESTORED.format(m='v.memory_id')} GROUP BY v.memory_id",
-                params,
-            ).fetchall()
-            for memory_id, helpful, unhelpful in rows:
-                entry = counts.setdefault(memory_id, [0, 0, 0, 0, "", 0.0])
-                entry[2], entry[3] = helpful or 0, unhelpful or 0
-        return {
-            i: Record(int(n), int(u), int(h), int(b), str(last), float(w))
-            for i, (n, u, h, b, last, w) in counts.items()
-        }
+            for memory_id, injected, used, helpful, unhelpful, last, evidence in rows:
+                found[memory_id] = Record(injected, used, helpful, unhelpful, last, evidence)
+        return found
 
     def factors(self, ids: Sequence[str]) -> dict[str, float]:
         """The ranking's multiplier per id (1.0 for a memory with no record); {} when there is
@@ -184,6 +200,11 @@ class Utility:
         ).fetchall()
         return [(str(a), str(v), str(n)) for a, v, n in rows]
 
+    @property
+    def damaged(self) -> bool:
+        """Whether the file exists but could not be opened as a database (read as empty)."""
+        return self._conn is None and os.path.exists(self.path)
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -204,18 +225,8 @@ class Utility:
         if not self._schema:
             self._conn.execute("PRAGMA journal_mode = WAL")  # persistent, in the file
             self._conn.executescript(SCHEMA)
-            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(uses)")}
-            if "weight" not in columns:  # a store made before uses were weighed
-                self._conn.execute("ALTER TABLE uses ADD COLUMN weight REAL NOT NULL DEFAULT 1.0")
             self._schema = True
         return self._conn
-
-
-# The time of a memory's last restore ('' when never: any ISO time sorts after it).
-_RESTORED: Final = (
-    "COALESCE((SELECT MAX(r.at) FROM verdicts r WHERE r.memory_id = {m} "
-    f"AND r.verdict = '{RESTORE}'), '')"
-)
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -235,5 +246,5 @@ def _chunks(ids: Sequence[str] | None) -> list[Sequence[str] | None]:
 
 def _scope(column: str, ids: Sequence[str] | None) -> tuple[str, list[str]]:
     if ids is None:
-        return "1", []
+        return f"{column} IS NOT NULL", []
     return f"{column} IN ({','.join('?' * len(ids))})", list(ids)
