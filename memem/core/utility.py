@@ -33,6 +33,13 @@ PSEUDO: Final = 4.0
 SLOPE: Final = 1.0
 # An unused injection weighs at least this much, however weak its match (`weight`).
 MIN_WEIGHT: Final = 0.1
+# A weak match (relevance below SLICE_CUT) of a memory that, weakly matched, is used in less
+# than WEAK_CUT of its injections is left out of the slice: WEAK_PRIOR over PSEUDO imagined
+# weak injections, plus what was seen (`weak_rate`). Measured per memory because a memory
+# used for its own need and injected weakly for others' has a good record overall and a poor
+# one as a weak match; that is where the characters of an unused slice go.
+WEAK_PRIOR: Final = 0.4
+WEAK_CUT: Final = 0.1
 # A verdict counts as this many injections: helpful ones all used, unhelpful ones all unused.
 VERDICT_WEIGHT: Final = 2.0
 # The slice drops an item whose factor is below SLICE_CUT_FACTOR when its relevance (its
@@ -54,7 +61,16 @@ class Record(Value):
     helpful and unhelpful verdicts, and the last use (ISO time, "" when never). `evidence`:
     the injections weighed by what each says (`weight`); `injected` when not given."""
 
-    __slots__ = ("evidence", "helpful", "injected", "last_used", "unhelpful", "used")
+    __slots__ = (
+        "evidence",
+        "helpful",
+        "injected",
+        "last_used",
+        "unhelpful",
+        "used",
+        "weak_injected",
+        "weak_used",
+    )
 
     injected: Final[int]
     used: Final[int]
@@ -62,6 +78,8 @@ class Record(Value):
     unhelpful: Final[int]
     last_used: Final[str]
     evidence: Final[float]
+    weak_injected: Final[int]
+    weak_used: Final[int]
 
     def __init__(
         self,
@@ -71,6 +89,8 @@ class Record(Value):
         unhelpful: int = 0,
         last_used: str = "",
         evidence: float | None = None,
+        weak_injected: int = 0,
+        weak_used: int = 0,
     ) -> None:
         self.injected = injected
         self.used = used
@@ -78,6 +98,8 @@ class Record(Value):
         self.unhelpful = unhelpful
         self.last_used = last_used
         self.evidence = float(injected if evidence is None else evidence)
+        self.weak_injected = weak_injected
+        self.weak_used = weak_used
 
 
 def weight(used: bool, score: float) -> float:
@@ -101,9 +123,20 @@ def factor(record: Record) -> float:
     return min(HIGH, max(LOW, 1.0 + SLOPE * (rate(record) - PRIOR_RATE)))
 
 
-def cut(score: float, utility: float) -> bool:
-    """Whether the slice drops an item of relative relevance `score` and this factor."""
-    return score < SLICE_CUT and utility < SLICE_CUT_FACTOR
+def weak(score: float) -> bool:
+    """Whether an item of this relevance in its slice (relative to the best) is a weak match."""
+    return score < SLICE_CUT
+
+
+def weak_rate(record: Record) -> float:
+    """The estimated share of a memory's weak-match injections that get used."""
+    return (record.weak_used + WEAK_PRIOR * PSEUDO) / (record.weak_injected + PSEUDO)
+
+
+def cut(score: float, utility: float, weak_use: float = 1.0) -> bool:
+    """Whether the slice drops an item of relative relevance `score`, this factor and this
+    `weak_rate`: a weak match of a memory seldom used overall, or seldom used when weak."""
+    return weak(score) and (utility < SLICE_CUT_FACTOR or weak_use < WEAK_CUT)
 
 
 def immunity(

@@ -359,16 +359,23 @@ def build(
     if terms:
         projects = sorted({scope, "global"})
         factors: dict[str, float] = {}
+        weak: dict[str, float] = {}
 
         def weigh(ids: Sequence[str]) -> Mapping[str, float]:
-            factors.update(factors_of(state_dir)(ids))
+            with Utility.open(state_dir) as store:
+                factors.update(store.factors(ids))
+                weak.update(store.weak_rates(ids))
             return factors
 
         utility = weigh if learning else None
         matches, ranking = searched(conn, query, projects, semantic=semantic, utility=utility)
         top = max((m.score for m in matches), default=1.0) or 1.0
         hits = [m.evolve(score=m.score / top) for m in matches]
-        hits = [h for h in hits if not cut(h.score, factors.get(h.memory.id, 1.0))]
+        hits = [
+            h
+            for h in hits
+            if not cut(h.score, factors.get(h.memory.id, 1.0), weak.get(h.memory.id, 1.0))
+        ]
         groups.append(hits)
         if hits:
             groups.append(neighbours(conn, hits, projects))
