@@ -19,7 +19,7 @@ from memem.core.value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
     from typing import Final
 
 VERDICTS: Final = ("helpful", "unhelpful", "wrong", "outdated")
@@ -38,7 +38,7 @@ MIN_WEIGHT: Final = 0.1
 # weak injections, plus what was seen (`weak_rate`). Measured per memory because a memory
 # used for its own need and injected weakly for others' has a good record overall and a poor
 # one as a weak match; that is where the characters of an unused slice go.
-WEAK_PRIOR: Final = 0.4
+WEAK_PRIOR: Final = 0.2
 WEAK_CUT: Final = 0.1
 # A verdict counts as this many injections: helpful ones all used, unhelpful ones all unused.
 VERDICT_WEIGHT: Final = 2.0
@@ -131,6 +131,17 @@ def weak(score: float) -> bool:
 def weak_rate(record: Record) -> float:
     """The estimated share of a memory's weak-match injections that get used."""
     return (record.weak_used + WEAK_PRIOR * PSEUDO) / (record.weak_injected + PSEUDO)
+
+
+def relevance(
+    scored: Iterable[tuple[str, float]], factors: Mapping[str, float]
+) -> dict[str, float]:
+    """Each hit's relevance relative to the best, the factors taken out again: whether a match
+    is weak is a question of relevance alone (another memory's good record must not make this
+    one look weak)."""
+    plain = {i: s / factors.get(i, 1.0) for i, s in scored}
+    best = max(plain.values(), default=0.0) or 1.0
+    return {i: s / best for i, s in plain.items()}
 
 
 def cut(score: float, utility: float, weak_use: float = 1.0) -> bool:

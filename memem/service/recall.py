@@ -30,7 +30,7 @@ from memem.core.slice import (
     select,
 )
 from memem.core.text import query_terms
-from memem.core.utility import cut
+from memem.core.utility import cut, relevance
 from memem.storage import index, retrieval
 from memem.storage import projects as aliases
 from memem.storage.files import write_atomic
@@ -371,10 +371,13 @@ def build(
         matches, ranking = searched(conn, query, projects, semantic=semantic, utility=utility)
         top = max((m.score for m in matches), default=1.0) or 1.0
         hits = [m.evolve(score=m.score / top) for m in matches]
+        plain = relevance([(h.memory.id, h.score) for h in hits], factors)
         hits = [
             h
             for h in hits
-            if not cut(h.score, factors.get(h.memory.id, 1.0), weak.get(h.memory.id, 1.0))
+            if not cut(
+                plain[h.memory.id], factors.get(h.memory.id, 1.0), weak.get(h.memory.id, 1.0)
+            )
         ]
         groups.append(hits)
         if hits:
