@@ -10,6 +10,13 @@ seen. A new memory sits at the prior, factor 1.0 (it surfaces as if it had no re
 injected many times and never used sinks towards LOW; one used often rises towards HIGH. The
 bounds keep relevance first: a match scoring HIGH / LOW (~1.6x) the other's still wins.
 
+Evidence is weighed by relevance (`weight`): a use counts whole; an unused injection counts as
+much as the memory matched that prompt, so noise that tops the slice and is never used sinks
+while a memory injected weakly for other needs (and used for its own) does not. The slice
+leaves out a weak match (by relevance alone, `relevance`) whose memory is seldom used overall
+(SLICE_CUT_FACTOR) or seldom used when weakly matched (`weak_rate`, WEAK_CUT). The constants
+were tuned on benchmarks/bench_learning.py (its world was fixed before any tuning).
+
 Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
