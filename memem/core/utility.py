@@ -151,10 +151,13 @@ def relevance(
     return {i: s / best for i, s in plain.items()}
 
 
-def cut(score: float, utility: float, weak_use: float = 1.0) -> bool:
-    """Whether the slice drops an item of relative relevance `score`, this factor and this
-    `weak_rate`: a weak match of a memory seldom used overall, or seldom used when weak."""
-    return weak(score) and (utility < SLICE_CUT_FACTOR or weak_use < WEAK_CUT)
+def cut(score: float, utility: float, weak_use: float = 1.0, plain: float | None = None) -> bool:
+    """Whether the slice drops an item of relative relevance `score` (the factors in), this
+    factor and this `weak_rate`: a weak match of a memory seldom used overall, or a match weak
+    by relevance alone (`plain`, `relevance`; `score` when not given) of a memory seldom used
+    when weakly matched."""
+    plain = score if plain is None else plain
+    return (weak(score) and utility < SLICE_CUT_FACTOR) or (weak(plain) and weak_use < WEAK_CUT)
 
 
 def immunity(

@@ -376,7 +376,10 @@ def build(
             h
             for h in hits
             if not cut(
-                plain[h.memory.id], factors.get(h.memory.id, 1.0), weak.get(h.memory.id, 1.0)
+                h.score,
+                factors.get(h.memory.id, 1.0),
+                weak.get(h.memory.id, 1.0),
+                plain[h.memory.id],
             )
         ]
         groups.append(hits)
