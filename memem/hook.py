@@ -9,6 +9,9 @@ error exits 0 with no output and a log line.
                       Write is about to touch
     PreCompact        records what the session must keep (re-injected after compaction)
 
+Each slice a hook injects is recorded in the ledger under the event's name, with the
+payload's transcript_path (memem.storage.ledger; `memem ledger` shows it).
+
 A hook is a thin client of the engine (memem.engine.client): it passes the payload on and
 prints the answer. When no engine answers (not running, restarting, turned off with
 MEMEM_ENGINE=off), it answers in-process and starts the engine in the background. That

@@ -184,8 +184,6 @@ def check(store: Store, mining: Mining) -> Report:
 
 def _learning_check(store: Store, archived: int) -> Check:
     """Learning from use: on or off, the record of use readable, what retention archived."""
-    import sqlite3
-
     from memem.storage.utility import Utility
 
     settings = store.settings
@@ -196,7 +194,7 @@ def _learning_check(store: Store, archived: int) -> Check:
         with Utility.open(settings.state_dir) as utility:
             known = len(utility.records())
             damaged = utility.damaged
-    except sqlite3.DatabaseError:
+    except SQLiteError:
         damaged = True
     if damaged:
         path = settings.state_dir / "utility.sqlite3"

@@ -182,9 +182,8 @@ def build(
         verdict: Annotated[str, Field(pattern="^(helpful|unhelpful|wrong|outdated)$")],
         note: Annotated[str, Field(max_length=200)] = "",
     ) -> str:
-        """Judge a recalled memory: helpful (it saved work), unhelpful (noise), wrong (false:
-        deprecated, note says why) or outdated (no longer true). Example: id="3f2a9c1d",
-        verdict="wrong", note="we moved to pnpm"."""
+        """Judge a memory: helpful (saved work), unhelpful (noise), wrong (deprecate; note
+        why) or outdated (stale). E.g. id="3f2a9c1d", verdict="helpful"."""
         return call("memory_feedback", id=id, verdict=verdict, note=note)
 
     @tool
