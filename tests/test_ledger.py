@@ -265,3 +265,16 @@ def test_lines_are_json_objects_one_per_line(tmp_path: Path) -> None:
         "chars",
         "items",
     }
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [("search", "search"), ("graph", "neighbour"), ("anchor", "anchor"), ("playbook", "playbook")],
+)
+def test_each_item_says_where_it_came_from(tmp_path: Path, source: str, said: str) -> None:
+    state = tmp_path / "state"
+    item = Item(id="m1", role="decisions", layer=1, score=0.5, title="t", text="b", source=source)
+    slice_ = Slice("## memem\nb", False, (item,))
+    ledger.record_slice(state, slice_, event="UserPromptSubmit", session_id="s", prompt="p")
+    [shot] = ledger.read(state)
+    assert shot["items"][0]["source"] == said

@@ -163,6 +163,10 @@ def _rotated(folder: str) -> list[str]:
     return sorted((n for n in names if n.startswith("ledger-") and n.endswith(".jsonl")), key=ns)
 
 
+# The slice's names for where an item came from, as the ledger says them to the user.
+SOURCES: Final = {"graph": "neighbour"}
+
+
 def record_slice(
     state_dir: str | PathLike[str],
     slice: Slice,
@@ -182,7 +186,7 @@ def record_slice(
             "role": i.role,
             "score": round(i.score, 4),
             "chars": len(i.title) + len(i.text),
-            "source": i.source,
+            "source": SOURCES.get(i.source, i.source),
         }
         for i in slice.items
     ]
