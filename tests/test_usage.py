@@ -226,6 +226,17 @@ def test_an_open_turn_waits_for_the_next_prompt_or_the_settle_time(
     assert usage.detect(settings, now=later).decided == 1
 
 
+def test_the_store_carries_the_settle_time_so_memem_ledger_and_the_engine_honour_it(
+    memories: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "s-1.jsonl"
+    shot = inject(memories, tmp_path, ASK, path)
+    write(path, prompt(ASK, shot["at"]), reply("Swapped in the FakeGateway fixture."))
+    with Store.open(env={**env(tmp_path), "MEMEM_MINER_SETTLE_SECONDS": "0"}) as store:
+        assert store.settings.settle_seconds == 0.0
+        assert usage.detect(store.settings).decided == 1
+
+
 def test_an_unreadable_transcript_closes_undecided_after_a_day(
     memories: dict[str, str], tmp_path: Path
 ) -> None:
