@@ -176,6 +176,8 @@ def test_memory_search_marks_an_archived_hit_as_memem_search_does(store: Store) 
     args = {"query": "is the orders queue on RabbitMQ durable"}
     text = run_tool(store, "memory_search", args, import_roots=(), mining=None)
     assert text.startswith(noise) and "[archived]" in text.splitlines()[0]
+    [hit] = json.loads(run_cli("search", args["query"], "--json").stdout)
+    assert (hit["id"], hit["status"]) == (noise, "archived")  # as the README says
     store.restore(noise)
     text = run_tool(store, "memory_search", args, import_roots=(), mining=None)
     assert "[archived]" not in text

@@ -83,6 +83,7 @@ class Hit:
             "layer": self.layer,
             "score": self.score,
             "snippet": self.snippet,
+            "status": self.status,
             "ranking": self.ranking,
         }
 
