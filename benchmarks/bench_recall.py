@@ -307,12 +307,19 @@ class Outcome:
     extra: list[Row] = field(default_factory=list)
 
 
-def run_coding(data: Mapping[str, Any], root: Path) -> Outcome:
+# Called with the set's name, its vault and its data after the ingest and before any prompt
+# is asked: a history to prepare the store with (benchmarks/bench_learning.py), or nothing.
+Prepare = Callable[[str, Vault, Mapping[str, Any]], None]
+
+
+def run_coding(data: Mapping[str, Any], root: Path, prepare: Prepare | None = None) -> Outcome:
     projects = {m["id"]: m["project"] for m in data["memories"]}
     asked: list[Asked] = []
     with open_store(root) as store:
         vault = ingest(store, data["memories"])
         log(f"coding: {vault.notes()}")
+        if prepare is not None:
+            prepare("coding", vault, data)
         for q in data["queries"]:
             for kind in ("question", "keywords"):
                 for system in SYSTEMS:
@@ -332,12 +339,14 @@ def run_coding(data: Mapping[str, Any], root: Path) -> Outcome:
     return Outcome("coding", rows, asked, notes)
 
 
-def run_implicit(data: Mapping[str, Any], root: Path) -> Outcome:
+def run_implicit(data: Mapping[str, Any], root: Path, prepare: Prepare | None = None) -> Outcome:
     projects = {m["id"]: m["project"] for m in data["memories"]}
     asked: list[Asked] = []
     with open_store(root) as store:
         vault = ingest(store, data["memories"])
         log(f"implicit: {vault.notes()}")
+        if prepare is not None:
+            prepare("implicit", vault, data)
         for cue in data["cues"]:
             for system in SYSTEMS:
                 asked.append(
@@ -366,7 +375,10 @@ def scope_of(targets: Sequence[str], projects: Mapping[str, str], default: str) 
 
 
 def run_first_week(
-    data: Mapping[str, Any], root: Path, offtopic: Mapping[str, Sequence[str]]
+    data: Mapping[str, Any],
+    root: Path,
+    offtopic: Mapping[str, Sequence[str]],
+    prepare: Prepare | None = None,
 ) -> Outcome:
     projects = {m["id"]: m["project"] for m in data["memories"]}
     largest = Counter(projects.values()).most_common(1)[0][0]
@@ -375,6 +387,8 @@ def run_first_week(
     with open_store(root) as store:
         vault = ingest(store, data["memories"])
         log(f"first_week: {vault.notes()}")
+        if prepare is not None:
+            prepare("first_week", vault, data)
         for p in data["prompts"]:
             scope = scope_of(p["targets"], projects, largest)
             for system in SYSTEMS:
@@ -533,13 +547,18 @@ def load_set(name: str, data_dir: Path = DATA) -> Any:
 
 
 def run(
-    name: str, data: Mapping[str, Any], root: Path, offtopic: Mapping[str, Sequence[str]]
+    name: str,
+    data: Mapping[str, Any],
+    root: Path,
+    offtopic: Mapping[str, Sequence[str]],
+    prepare: Prepare | None = None,
 ) -> Outcome:
+    """One set asked of a fresh store; `prepare` (optional) runs on the store before."""
     if name == "coding":
-        return run_coding(data, root)
+        return run_coding(data, root, prepare)
     if name == "first_week":
-        return run_first_week(data, root, offtopic)
-    return run_implicit(data, root)
+        return run_first_week(data, root, offtopic, prepare)
+    return run_implicit(data, root, prepare)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

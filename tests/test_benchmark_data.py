@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks import check_data
+from benchmarks import check_data, learning_world
 
 
 def test_shipped_sets_pass(capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,3 +87,37 @@ def test_violations_are_reported(
     assert check_data.main(["--data", str(data)]) == 1
     failures = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL")]
     assert any(name in line and expected in line for line in failures), failures
+
+
+# -- the learning simulation's world (benchmarks/data/learning_world.json) -------------------
+
+
+def test_learning_world_is_sound() -> None:
+    world = learning_world.load()
+    assert learning_world.problems(world) == []
+    assert len(world.memories) >= 60
+    assert sum(len(n.prompts) for n in world.needs) >= 150
+    assert any(m.noise for m in world.memories)
+    assert any(not n.helped_by for n in world.needs)
+
+
+def test_learning_world_problems_are_reported() -> None:
+    data = json.loads(learning_world.PATH.read_text(encoding="utf-8"))
+    data["needs"][0]["helped_by"] = ["zz99"]
+    data["memories"][1]["id"] = data["memories"][0]["id"]
+    data["memories"][-1]["use"]["say"] = ""
+    found = learning_world.problems(learning_world.parse(data))
+    assert any("zz99 is not a memory" in line for line in found)
+    assert any("duplicate memory id" in line for line in found)
+
+
+def test_learning_stream_deals_every_prompt_once_a_round_and_is_seeded() -> None:
+    world = learning_world.load()
+    sessions = learning_world.stream(world, seed=3, rounds=2)
+    texts = [p.text for s in sessions for p in s.prompts]
+    assert Counter(texts) == Counter({p: 2 for n in world.needs for p in n.prompts})
+    assert all(1 <= len(s.prompts) <= 7 for s in sessions)
+    for s in sessions:
+        assert all(p.need.project in (s.project, "global") for p in s.prompts)
+    assert learning_world.stream(world, seed=3, rounds=2) == sessions
+    assert learning_world.stream(world, seed=4, rounds=2) != sessions

@@ -257,3 +257,21 @@ def test_the_hook_ranks_with_the_record_of_use_unless_learning_is_off(
     )
     assert "exponential backoff" in learned and "exponential backoff" in off
     assert "over HTTPS" not in learned and "over HTTPS" in off
+
+
+def test_an_unused_weak_match_weighs_less_than_an_unused_strong_one(tmp_path: Path) -> None:
+    """Evidence is weighed by relevance: noise that tops the slice and is never used sinks;
+    a memory injected weakly for other prompts (and used for its own) barely moves."""
+    at = [f"2026-12-04T10:00:{n:02d}.000Z" for n in range(10)]
+    with Utility.open(tmp_path) as store:
+        store.record_uses(Use("strong", t, False, 1.0) for t in at)
+        store.record_uses(Use("weak", t, False, 0.05) for t in at)
+        store.record_uses([Use("used", at[0], True, 0.05)])
+        records = store.records()
+        factors = store.factors(["strong", "weak", "used"])
+    assert records["strong"].evidence == 10.0
+    assert records["weak"].evidence == pytest.approx(10 * core.MIN_WEIGHT)
+    assert records["weak"].injected == 10  # retention still counts injections
+    assert records["used"].evidence == 1.0  # a use counts whole, however weak the match
+    assert factors["strong"] < factors["weak"] < 1.0 < factors["used"]
+    assert core.weight(False, 7.0) == 1.0 and core.weight(False, -1.0) == core.MIN_WEIGHT

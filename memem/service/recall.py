@@ -30,7 +30,7 @@ from memem.core.slice import (
     select,
 )
 from memem.core.text import query_terms
-from memem.core.utility import cut
+from memem.core.utility import cut, relevance
 from memem.storage import index, retrieval
 from memem.storage import projects as aliases
 from memem.storage.files import write_atomic
@@ -359,16 +359,29 @@ def build(
     if terms:
         projects = sorted({scope, "global"})
         factors: dict[str, float] = {}
+        weak: dict[str, float] = {}
 
         def weigh(ids: Sequence[str]) -> Mapping[str, float]:
-            factors.update(factors_of(state_dir)(ids))
+            with Utility.open(state_dir) as store:
+                factors.update(store.factors(ids))
+                weak.update(store.weak_rates(ids))
             return factors
 
         utility = weigh if learning else None
         matches, ranking = searched(conn, query, projects, semantic=semantic, utility=utility)
         top = max((m.score for m in matches), default=1.0) or 1.0
         hits = [m.evolve(score=m.score / top) for m in matches]
-        hits = [h for h in hits if not cut(h.score, factors.get(h.memory.id, 1.0))]
+        plain = relevance([(h.memory.id, h.score) for h in hits], factors)
+        hits = [
+            h
+            for h in hits
+            if not cut(
+                h.score,
+                factors.get(h.memory.id, 1.0),
+                weak.get(h.memory.id, 1.0),
+                plain[h.memory.id],
+            )
+        ]
         groups.append(hits)
         if hits:
             groups.append(neighbours(conn, hits, projects))

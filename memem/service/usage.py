@@ -167,7 +167,10 @@ def _decide_one(
     memories = [(m.id, m.title, m.content) for m in (r.memory for r in rows.values())]
     used = core.decide(memories, turn.turn)
     try:
-        utility.record_uses([use(mid, at, flag) for mid, flag in used.items()])
+        scores = {str(i.get("id")): i.get("score") for i in shot["items"]}
+        utility.record_uses(
+            [use(mid, at, flag, _score(scores.get(mid))) for mid, flag in used.items()]
+        )
     except Exception as exc:  # a locked or damaged utility store: tried again next pass
         result.errors.append(f"{type(exc).__name__}: {exc}")
         return
@@ -175,6 +178,11 @@ def _decide_one(
     result.decided += 1
     result.used += sum(used.values())
     result.unused += sum(not v for v in used.values())
+
+
+def _score(value: Any) -> float:
+    """An item's relevance as the ledger holds it (1.0 when missing or not a number)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 1.0
 
 
 def ledger_view(

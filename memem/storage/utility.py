@@ -23,7 +23,7 @@ import os
 import sqlite3
 import time
 
-from memem.core.utility import VERDICTS, Record, factor
+from memem.core.utility import VERDICTS, Record, factor, weak, weak_rate, weight
 from memem.core.value import Value
 from memem.errors import InvalidInput
 
@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS uses (
     memory_id TEXT NOT NULL,
     at TEXT NOT NULL,
     used INTEGER NOT NULL,
+    weight REAL NOT NULL DEFAULT 1.0,
+    weak INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (memory_id, at)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS verdicts (
@@ -60,18 +62,23 @@ CREATE TABLE IF NOT EXISTS totals (
     last_used TEXT NOT NULL DEFAULT '',
     helpful INTEGER NOT NULL DEFAULT 0,
     unhelpful INTEGER NOT NULL DEFAULT 0,
-    restored TEXT NOT NULL DEFAULT ''
+    restored TEXT NOT NULL DEFAULT '',
+    evidence REAL NOT NULL DEFAULT 0,
+    weak_injected INTEGER NOT NULL DEFAULT 0,
+    weak_used INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS uses_ai AFTER INSERT ON uses BEGIN
     INSERT OR IGNORE INTO totals (memory_id) VALUES (new.memory_id);
     UPDATE totals SET injected = injected + 1, used = used + new.used,
+        evidence = evidence + new.weight, weak_injected = weak_injected + new.weak,
+        weak_used = weak_used + (new.weak AND new.used),
         last_used = CASE WHEN new.used AND new.at > last_used THEN new.at ELSE last_used END
     WHERE memory_id = new.memory_id AND new.at > restored;
 END;
 CREATE TRIGGER IF NOT EXISTS verdicts_ai AFTER INSERT ON verdicts BEGIN
     INSERT OR IGNORE INTO totals (memory_id) VALUES (new.memory_id);
     UPDATE totals SET injected = 0, used = 0, last_used = '', helpful = 0, unhelpful = 0,
-        restored = new.at
+        evidence = 0, weak_injected = 0, weak_used = 0, restored = new.at
     WHERE memory_id = new.memory_id AND new.verdict = 'restore' AND new.at > restored;
     UPDATE totals SET helpful = helpful + (new.verdict = 'helpful'),
         unhelpful = unhelpful + (new.verdict = 'unhelpful')
@@ -93,18 +100,22 @@ def iso(moment: float | None = None) -> str:
 
 
 class Use(Value):
-    """One injected memory decided: `at` is the injection's ISO time, `used` the decision."""
+    """One injected memory decided: `at` is the injection's ISO time, `used` the decision,
+    `score` the memory's relevance in that slice (relative to the best, 0-1; it weighs the
+    evidence: `memem.core.utility.weight`)."""
 
-    __slots__ = ("at", "memory_id", "used")
+    __slots__ = ("at", "memory_id", "score", "used")
 
     memory_id: Final[str]
     at: Final[str]
     used: Final[bool]
+    score: Final[float]
 
-    def __init__(self, memory_id: str, at: str, used: bool) -> None:
+    def __init__(self, memory_id: str, at: str, used: bool, score: float = 1.0) -> None:
         self.memory_id = memory_id
         self.at = at
         self.used = bool(used)
+        self.score = float(score)
 
 
 class Utility:
@@ -132,13 +143,16 @@ class Utility:
     def record_uses(self, uses: Iterable[Use]) -> int:
         """Add decided injections; one already recorded (same memory, same time) is skipped.
         Returns the rows added."""
-        rows = [(u.memory_id, u.at, int(u.used)) for u in uses]
+        rows = [
+            (u.memory_id, u.at, int(u.used), weight(u.used, u.score), int(weak(u.score)))
+            for u in uses
+        ]
         if not rows:
             return 0
         conn = self._writable()
         with conn:
             # rowcount: the rows this statement added (the triggers' are not counted).
-            added = conn.executemany("INSERT OR IGNORE INTO uses VALUES (?, ?, ?)", rows)
+            added = conn.executemany("INSERT OR IGNORE INTO uses VALUES (?, ?, ?, ?, ?)", rows)
             return max(0, added.rowcount)
 
     def record_feedback(
@@ -163,12 +177,14 @@ class Utility:
         for chunk in _chunks(ids):
             where, params = _scope("memory_id", chunk)
             rows = self._conn.execute(
-                "SELECT memory_id, injected, used, helpful, unhelpful, last_used FROM totals "
+                "SELECT memory_id, injected, used, helpful, unhelpful, last_used, evidence, "
+                "weak_injected, weak_used "
+                "FROM totals "
                 f"WHERE {where} AND injected + helpful + unhelpful > 0",
                 params,
             ).fetchall()
-            for memory_id, injected, used, helpful, unhelpful, last in rows:
-                found[memory_id] = Record(injected, used, helpful, unhelpful, last)
+            for memory_id, injected, used, helpful, unhelpful, last, *rest in rows:
+                found[memory_id] = Record(injected, used, helpful, unhelpful, last, *rest)
         return found
 
     def factors(self, ids: Sequence[str]) -> dict[str, float]:
@@ -181,6 +197,16 @@ class Utility:
         except sqlite3.DatabaseError:  # damaged or half-made: rank as if there were no history
             return {}
         return {i: factor(records[i]) if i in records else 1.0 for i in ids}
+
+    def weak_rates(self, ids: Sequence[str]) -> dict[str, float]:
+        """`memem.core.utility.weak_rate` per id with a record (the slice's weak cut)."""
+        if self._conn is None or not ids:
+            return {}
+        try:
+            records = self.records(ids)
+        except sqlite3.DatabaseError:
+            return {}
+        return {i: weak_rate(r) for i, r in records.items()}
 
     def verdicts(self, memory_id: str) -> list[tuple[str, str, str]]:
         """(at, verdict, note) of every verdict and restore on a memory, oldest first."""
