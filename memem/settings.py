@@ -121,6 +121,11 @@ def daily_tokens(value: str | None) -> int:
     return max(tokens, 0)
 
 
+# What `Store.open` carries from the environment besides the paths: what recall, learning and
+# used-or-not detection read (the engine and the CLI run detection on the store's settings).
+STORE_FIELDS = ("semantic", "learning", "immune_tags", "retention_interval", "settle_seconds")
+
+
 class Settings(Value):
     __slots__ = (
         "anthropic_api_key",

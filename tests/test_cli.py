@@ -40,7 +40,17 @@ def test_save_prints_the_id_last_and_search_json_returns_it() -> None:
     found = run_cli("search", "where do nightly builds go", "--json")
     hits = json.loads(found.stdout)
     assert hits[0]["id"] == memory_id
-    assert set(hits[0]) == {"id", "title", "project", "layer", "score", "snippet", "ranking"}
+    assert set(hits[0]) == {
+        "id",
+        "title",
+        "project",
+        "layer",
+        "score",
+        "snippet",
+        "status",
+        "ranking",
+    }
+    assert hits[0]["status"] == "active"
     assert hits[0]["ranking"] == "lexical"  # no engine here: the model is the engine's
     got = json.loads(run_cli("get", memory_id[:8], "--json").stdout)
     assert got[0]["id"] == memory_id and got[0]["tags"] == ["build", "release"]

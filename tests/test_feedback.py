@@ -106,6 +106,8 @@ def test_cli_feedback_and_restore_round_trip(tmp_path: Path) -> None:
     assert shown["status"] == "active" and "deprecated" in shown["changed"]
     helpful = json.loads(run_cli("feedback", memory_id, "helpful", "--json").stdout)
     assert helpful["verdict"] == "helpful" and helpful["changed"] == ""
+    again = run_cli("restore", memory_id[:8]).stdout  # active already: says the record resets
+    assert "was active already; its record of use starts afresh" in again
 
 
 @pytest.mark.parametrize(

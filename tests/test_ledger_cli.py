@@ -99,6 +99,8 @@ def test_bad_input_is_a_clear_error_with_exit_2(args: list[str], says: str) -> N
 def test_an_empty_ledger_says_so() -> None:
     result = run_cli("ledger")
     assert result.returncode == 0 and "no injections recorded yet" in result.stdout
+    filtered = run_cli("ledger", "--session", "nope")
+    assert filtered.returncode == 0 and "no injections recorded for that filter" in filtered.stdout
 
 
 def test_mcp_memory_ledger_over_stdio(tmp_path: Path) -> None:

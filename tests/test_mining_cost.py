@@ -235,3 +235,9 @@ def test_memem_status_shows_the_receipt_and_doctor_warns_when_paused(
     assert "mining paused until 00:00 UTC" in run_cli("status").stdout
     doctor = run_cli("doctor")
     assert "mining tokens" in doctor.stdout and "MEMEM_MINER_DAILY_TOKENS" in doctor.stdout
+    monkeypatch.setenv("MEMEM_MINER_DAILY_TOKENS", "50k")
+    typo = run_cli("doctor").stdout
+    assert "MEMEM_MINER_DAILY_TOKENS='50k' is not a whole number" in typo
+    assert "no daily cap is in force" in typo
+    monkeypatch.setenv("MEMEM_MINER_DAILY_TOKENS", "off")
+    assert "no daily cap is in force" not in run_cli("doctor").stdout

@@ -166,3 +166,18 @@ def test_doctor_reports_learning_and_a_damaged_record_of_use(store: Store) -> No
     out = json.loads(run_cli("doctor", "--json").stdout)
     [check] = [c for c in out["checks"] if c["name"] == "learning"]
     assert check["level"] == "warn" and "not a readable database" in check["detail"]
+
+
+def test_memory_search_marks_an_archived_hit_as_memem_search_does(store: Store) -> None:
+    from memem.mcp_server.tools import run_tool
+
+    noise = _noise(store, "The orders queue on RabbitMQ is durable and mirrored.")
+    store.retention_run(now=NOW)
+    args = {"query": "is the orders queue on RabbitMQ durable"}
+    text = run_tool(store, "memory_search", args, import_roots=(), mining=None)
+    assert text.startswith(noise) and "[archived]" in text.splitlines()[0]
+    [hit] = json.loads(run_cli("search", args["query"], "--json").stdout)
+    assert (hit["id"], hit["status"]) == (noise, "archived")  # as the README says
+    store.restore(noise)
+    text = run_tool(store, "memory_search", args, import_roots=(), mining=None)
+    assert "[archived]" not in text

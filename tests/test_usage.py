@@ -226,6 +226,59 @@ def test_an_open_turn_waits_for_the_next_prompt_or_the_settle_time(
     assert usage.detect(settings, now=later).decided == 1
 
 
+def test_the_store_carries_the_settle_time_so_memem_ledger_and_the_engine_honour_it(
+    memories: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "s-1.jsonl"
+    shot = inject(memories, tmp_path, ASK, path)
+    write(path, prompt(ASK, shot["at"]), reply("Swapped in the FakeGateway fixture."))
+    with Store.open(env={**env(tmp_path), "MEMEM_MINER_SETTLE_SECONDS": "0"}) as store:
+        assert store.settings.settle_seconds == 0.0
+        assert usage.detect(store.settings).decided == 1
+
+
+def test_a_repeated_prompt_is_not_decided_on_an_old_turn_with_the_same_words(
+    memories: dict[str, str], tmp_path: Path
+) -> None:
+    """ "continue" at 10:00 and again at 11:00: until the 11:00 turn is in the transcript,
+    the 11:00 injection waits; the 10:00 turn (the same digest) is not its turn."""
+    path = tmp_path / "s-1.jsonl"
+    items = (
+        Item(
+            id=memories["deploy"],
+            role="decisions",
+            layer=1,
+            score=0.8,
+            title="t",
+            text="x",
+            source="search",
+        ),
+    )
+    ten = ledger.parse_time("2026-12-04T10:00:00Z")
+    for when in (ten, ten + 3600):
+        ledger.record_slice(
+            tmp_path / "state",
+            Slice("md", False, items),
+            event="UserPromptSubmit",
+            session_id="s-1",
+            prompt="continue",
+            transcript=str(path),
+            now=when,
+        )
+    first, _ = ledger.read(tmp_path / "state")
+    write(
+        path,
+        prompt("continue", first["at"]),
+        reply("Ran it.", ("Bash", {"command": "fly deploy --strategy bluegreen"})),
+        prompt("thanks", ledger.iso(ten + 60)),
+    )
+    settings = Settings.from_env(env(tmp_path))
+    result = usage.detect(settings, now=ten + 3600 + 30)
+    assert (result.decided, result.used, result.pending) == (1, 1, 1)
+    decided = [shot["decided"] for shot in ledger.read(tmp_path / "state")]
+    assert decided == [True, False]
+
+
 def test_an_unreadable_transcript_closes_undecided_after_a_day(
     memories: dict[str, str], tmp_path: Path
 ) -> None:

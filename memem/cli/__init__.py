@@ -131,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--include-deprecated", action="store_true", help="also superseded/forgotten memories"
     )
     p.add_argument(
-        "--json", action="store_true", help="a JSON list of {id,title,project,layer,score,snippet}"
+        "--json",
+        action="store_true",
+        help="a JSON list of {id,title,project,layer,score,snippet,status,ranking}",
     )
 
     p = add("get", cmd_get, "Show memories in full by id (or unique short-id prefix).")

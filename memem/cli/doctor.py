@@ -394,6 +394,23 @@ def _miner_checks(mining: Mining) -> list[Check]:
                 "raise MEMEM_MINER_DAILY_TOKENS (or unset it) to resume now",
             )
         )
+    raw = (mining.env.get("MEMEM_MINER_DAILY_TOKENS") or "").strip()
+    if not mining.settings.miner_daily_tokens and raw.lower() not in (
+        "",
+        "0",
+        "off",
+        "false",
+        "no",
+    ):
+        checks.append(
+            Check(
+                "mining tokens",
+                WARN,
+                f"MEMEM_MINER_DAILY_TOKENS={fence.line(raw)!r} is not a whole number of tokens: "
+                "no daily cap is in force",
+                "set it to a whole number, e.g. MEMEM_MINER_DAILY_TOKENS=200000 (or unset it)",
+            )
+        )
     failure = mining.settings.state_dir / "bootstrap-failure.txt"
     if failure.exists():
         checks.append(

@@ -69,5 +69,11 @@ def cmd_ledger(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         print_json(shots)
         return 0
-    print(usage.render(shots) if shots else "no injections recorded yet")
+    if not shots:
+        print(
+            "no injections recorded"
+            + (" for that filter" if args.session or args.since else " yet")
+        )
+        return 0
+    print(usage.render(shots))
     return 0

@@ -93,7 +93,10 @@ def cmd_restore(store: Store, args: argparse.Namespace) -> int:
         print_json(done.to_dict())
         return 0
     what = f"undid {done.changed}" if done.changed else "was active already"
-    print(f"restored {short(done.memory.id)} {fence.line(done.memory.title)}: {what}")
+    print(
+        f"restored {short(done.memory.id)} {fence.line(done.memory.title)}: {what}; "
+        "its record of use starts afresh"
+    )
     return 0
 
 

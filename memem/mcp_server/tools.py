@@ -180,7 +180,9 @@ def memory_search(c: _Context, query: str, project: str | None = None, limit: in
     if not hits:
         return "no memories match"
     lines = [
-        f"{h.id} L{h.layer} {h.score:.2f} [{h.project}] {h.title}\n  {clip(h.snippet, 160)}"
+        f"{h.id} L{h.layer} {h.score:.2f} [{h.project}] {h.title}"
+        + ("" if h.status == "active" else f" [{h.status}]")
+        + f"\n  {clip(h.snippet, 160)}"
         for h in hits
     ]
     return _bounded("\n".join(lines), "; ask for a smaller limit")

@@ -45,7 +45,7 @@ from memem.service.reconcile import Reconciler, ReconcileReport
 from memem.service.saving import Saved, Saver
 from memem.service.semantic import Semantic
 from memem.service.status import Status, index_status
-from memem.settings import Settings, absolute
+from memem.settings import STORE_FIELDS, Settings, absolute
 from memem.storage import index
 from memem.storage import projects as aliases
 from memem.storage.index import Index
@@ -83,6 +83,7 @@ class Hit:
             "layer": self.layer,
             "score": self.score,
             "snippet": self.snippet,
+            "status": self.status,
             "ranking": self.ranking,
         }
 
@@ -153,8 +154,7 @@ class Store(feedback.Steering):
         settings = Settings(
             state_dir=Path(absolute(state_dir)) if state_dir else defaults.state_dir,
             vault_dir=Path(absolute(vault_dir)) if vault_dir else defaults.vault_dir,
-            semantic=defaults.semantic,
-            **{k: getattr(defaults, k) for k in ("learning", "immune_tags", "retention_interval")},
+            **{k: getattr(defaults, k) for k in STORE_FIELDS},
         )
         settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         store = cls(settings, semantic=semantic)

@@ -83,7 +83,7 @@ def find_turn(
     shot: dict[str, Any], found: list[tuple[float | None, str, core.Exchange]]
 ) -> core.Exchange | None:
     """The exchange the injection fed: for a prompt, the one with the same prompt digest
-    (nearest in time), else the nearest prompt in time; at session start the first prompt
+    (nearest in time), else the nearest prompt in time, both within NEAR_SECONDS; at session start the first prompt
     after it; before a tool call the prompt whose turn made the call."""
     at = _epoch(str(shot.get("at", "")))
     if at is None or not found:
@@ -95,8 +95,10 @@ def find_turn(
     if event == "PreToolUse":
         before = [x for t, _, x in found if t is not None and t <= at + SLACK_SECONDS]
         return before[-1] if before else None
-    same = [(t, x) for t, d, x in found if d == shot.get("prompt_digest")]
-    timed = [(t, x) for t, _, x in found if t is not None and abs(t - at) <= NEAR_SECONDS]
+    # Near in time either way: a repeated prompt ("continue") an hour earlier is another turn.
+    near = [(t, d, x) for t, d, x in found if t is None or abs(t - at) <= NEAR_SECONDS]
+    same = [(t, x) for t, d, x in near if d == shot.get("prompt_digest")]
+    timed = [(t, x) for t, _, x in near if t is not None]
     for candidates in (same, timed):
         if candidates:
             return min(candidates, key=lambda c: abs((c[0] if c[0] is not None else 0) - at))[1]
