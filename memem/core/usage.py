@@ -39,6 +39,10 @@ WORD_WEIGHT: Final = 1.0
 SPAN_WEIGHT: Final = 3.0
 THRESHOLD: Final = 3.0
 CITE_PREFIX: Final = 8
+# A generated id: random hex (a prefix of one is cited only with this many distinct symbols).
+_HEX_ID: Final = re.compile(r"[0-9a-f]{16,}")
+_HEX_TOKEN: Final = re.compile(rf"(?<![0-9A-Za-z])[0-9a-f]{{{CITE_PREFIX},}}(?![0-9A-Za-z])")
+_PREFIX_SYMBOLS: Final = 4
 # Tools whose input is acting on something (Read, Glob and Grep look; they do not act).
 ACTING_TOOLS: Final = frozenset({"Bash", "Edit", "MultiEdit", "Write", "NotebookEdit"})
 _SENTENCE: Final = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -134,10 +138,20 @@ def _vocabulary(text: str) -> set[str]:
 
 
 def cited(memory_id: str, text: str) -> bool:
-    """The turn names the memory by id (in full or by its first 8 characters)."""
+    """The turn names the memory by id: in full, or (a generated hex id) by its first 8
+    characters or more, as a token of its own. An id is whatever a synced or hand-written
+    file says, so a short one ("e"), a word-like prefix ("settings-...") or a low-entropy hex
+    one ("00000000...") would read as cited in almost any reply: those never count by
+    prefix, and an id shorter than 8 characters never counts."""
     if len(memory_id) < CITE_PREFIX:
-        return memory_id in text
-    return re.search(rf"(?<![0-9a-z]){re.escape(memory_id[:CITE_PREFIX])}", text) is not None
+        return False
+    whole = rf"(?<![0-9a-z._:+@-]){re.escape(memory_id)}(?![0-9a-z_:+@-]|\.[0-9a-z])"
+    if re.search(whole, text):
+        return True
+    head = memory_id[:CITE_PREFIX]
+    if not _HEX_ID.fullmatch(memory_id) or len(set(head)) < _PREFIX_SYMBOLS:
+        return False
+    return any(memory_id.startswith(t) for t in _HEX_TOKEN.findall(text))
 
 
 def score(memory_id: str, title: str, content: str, turn: Turn) -> float:
