@@ -4,8 +4,11 @@ file and model reply is untrusted text."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from memem import Store
 from memem.core import usage as core
 
 REAL = "3f9a1c2e5b7d4f608a1b2c3d4e5f6a7b"
@@ -50,3 +53,24 @@ def test_a_hand_named_id_counts_only_in_full() -> None:
     assert core.cited("staging-port-5433", "see staging-port-5433.")
     assert not core.cited("staging-port-5433", "staging-port-54331")
     assert not core.cited("staging-port-5433", "staging port 5433")
+
+
+# -- feedback notes: one plain line, secrets redacted, no YAML injection -------------------------
+
+
+def test_a_hostile_feedback_note_reaches_the_file_as_one_plain_redacted_line(
+    store: Store, tmp_path: Path
+) -> None:
+    saved = store.save("Staging Postgres listens on port 5433.", title="Staging port")
+    key = "sk-ant-api03-" + "A1b2C3d4" * 10
+    note = f"bad\x1b[31mRED\x1b]0;pwn\x07 x\u202eevil\u200b {key}\nstatus: active\x85id: 1"
+    store.feedback(saved.id, "wrong", note)
+    store.feedback(saved.id, "outdated", note)
+    memory = store.get(saved.id)
+    assert memory.status == "deprecated" and memory.id == saved.id
+    for key_name in ("deprecated_reason", "outdated_reason"):
+        reason = str(memory.extra[key_name])
+        assert key not in reason and "[REDACTED" in reason
+        assert not any(c in reason for c in "\x1b\x07\n\x85\u202e\u200b"), reason
+    text = next((tmp_path / "vault").rglob("*.md")).read_text(encoding="utf-8")
+    assert "\\e" not in text and "\u202e" not in text and key not in text
