@@ -399,6 +399,20 @@ _UNSEEN: Final = (
 )
 
 
+_UNSEEN_IN_TEXT: Final = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+    "\ufff9-\ufffb\U000e0000-\U000e007f]+"
+)
+
+
+def visible(text: str) -> str:
+    """Untrusted text fit for a terminal, several lines kept: no control characters (a
+    terminal escape, a carriage return that overwrites a line), zero-width, bidi or tag
+    characters; tabs and newlines stay. Fence it afterwards (`wrap`): dropping a zero-width
+    character can join a fence tag's letters."""
+    return _UNSEEN_IN_TEXT.sub("", text)
+
+
 def line(text: str, limit: int = 200) -> str:
     """A memory-derived text (a title, a delta's summary) fit for one of memem's own lines
     outside the fence: one line, no control, format or tag characters, at most `limit`
