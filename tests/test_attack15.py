@@ -13,6 +13,8 @@ from memem.core import usage as core
 from tests.conftest import run_cli
 
 REAL = "3f9a1c2e5b7d4f608a1b2c3d4e5f6a7b"
+RACE_MEMORY = ("Go tests run with the race detector", "Run `go test -race -count=1 ./...` in CI.")
+RACE_COMMAND = "go test -race -count=1 ./..."
 
 
 # -- usage detection: a planted id must not read as cited in any reply --------------------------
@@ -154,3 +156,16 @@ def test_memem_get_shows_a_hand_written_memory_without_terminal_escapes(store: S
     saved = store.save("Deploy with \x1b]0;pwned\x07\x1b[2J make ship.", title="Deploy")
     shown = run_cli("get", saved.id).stdout
     assert "make ship" in shown and "\x1b" not in shown and "\x07" not in shown
+
+
+def test_a_citation_storm_proves_nothing_but_content_still_counts() -> None:
+    ids = [f"{n:x}a3f9c2d17b6e4f00a3f9c2d17b6e4f"[:32] for n in range(1, 7)]
+    memories = [(i, f"Memory {n}", f"Unrelated fact number {n}.") for n, i in enumerate(ids)]
+    memories.append((REAL, *RACE_MEMORY))
+    reply = "Memories I was shown: " + ", ".join(i[:8] for i in [*ids, REAL]) + "."
+    turn = core.Turn("fix the flaky test", reply, (("Bash", {"command": RACE_COMMAND}),))
+    found = core.decide(memories, turn)
+    assert found[REAL] is True  # its command was run
+    assert not any(found[i] for i in ids)
+    few = core.Turn("fix it", f"Per {ids[0][:8]} and {ids[1][:8]}, done.")
+    assert core.decide(memories[:2], few) == {ids[0]: True, ids[1]: True}

@@ -43,6 +43,8 @@ CITE_PREFIX: Final = 8
 _HEX_ID: Final = re.compile(r"[0-9a-f]{16,}")
 _HEX_TOKEN: Final = re.compile(rf"(?<![0-9A-Za-z])[0-9a-f]{{{CITE_PREFIX},}}(?![0-9A-Za-z])")
 _PREFIX_SYMBOLS: Final = 4
+# More memories than this cited by id in one turn: a storm, the citations count for nothing.
+CITE_STORM: Final = 3
 # Tools whose input is acting on something (Read, Glob and Grep look; they do not act).
 ACTING_TOOLS: Final = frozenset({"Bash", "Edit", "MultiEdit", "Write", "NotebookEdit"})
 _SENTENCE: Final = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -154,12 +156,13 @@ def cited(memory_id: str, text: str) -> bool:
     return any(memory_id.startswith(t) for t in _HEX_TOKEN.findall(text))
 
 
-def score(memory_id: str, title: str, content: str, turn: Turn) -> float:
-    """How much of the memory's distinctive content the turn shows (citation: infinite)."""
+def score(memory_id: str, title: str, content: str, turn: Turn, *, citations: bool = True) -> float:
+    """How much of the memory's distinctive content the turn shows (citation: infinite,
+    unless `citations` is off)."""
     said = turn.reply
     did = turn.acted()
     everything = f"{said}\n{did}"
-    if cited(memory_id, everything):
+    if citations and cited(memory_id, everything):
         return float("inf")
     asked = _vocabulary(f"{turn.prompt}\n{turn.cwd}")
     shown = _vocabulary(everything)
@@ -178,11 +181,17 @@ def score(memory_id: str, title: str, content: str, turn: Turn) -> float:
 
 
 def used(
-    memory_id: str, title: str, content: str, turn: Turn, threshold: float = THRESHOLD
+    memory_id: str,
+    title: str,
+    content: str,
+    turn: Turn,
+    threshold: float = THRESHOLD,
+    *,
+    citations: bool = True,
 ) -> bool:
     """Whether the turn used the memory: its distinctive content shows, and the reply does not
     say it set the memory aside."""
-    found = score(memory_id, title, content, turn)
+    found = score(memory_id, title, content, turn, citations=citations)
     if found < threshold:
         return False
     return not set_aside(memory_id, title, content, turn.reply)
@@ -201,8 +210,15 @@ def set_aside(memory_id: str, title: str, content: str, reply: str) -> bool:
 
 
 def decide(memories: Sequence[tuple[str, str, str]], turn: Turn) -> dict[str, bool]:
-    """`used` for each (id, title, content) injected into `turn`."""
-    return {mid: used(mid, title, content, turn) for mid, title, content in memories}
+    """`used` for each (id, title, content) injected into `turn`. A turn that names more than
+    CITE_STORM of them by id (a reply that lists the ids it was shown, as a planted memory
+    may ask) proves nothing by citation: each is then judged by its content alone."""
+    everything = f"{turn.reply}\n{turn.acted()}"
+    storm = sum(cited(mid, everything) for mid, _, _ in memories) > CITE_STORM
+    return {
+        mid: used(mid, title, content, turn, citations=not storm)
+        for mid, title, content in memories
+    }
 
 
 @dataclass(frozen=True, slots=True)
