@@ -169,3 +169,26 @@ def test_a_citation_storm_proves_nothing_but_content_still_counts() -> None:
     assert not any(found[i] for i in ids)
     few = core.Turn("fix it", f"Per {ids[0][:8]} and {ids[1][:8]}, done.")
     assert core.decide(memories[:2], few) == {ids[0]: True, ids[1]: True}
+
+
+def test_a_lone_surrogate_from_a_tool_call_neither_fails_the_slice_nor_the_ledger(
+    store: Store, tmp_path: Path
+) -> None:
+    from memem.mcp_server.tools import run_tool
+    from memem.storage import ledger
+
+    store.save(
+        "Checkout tests need the Stripe mock on port 12111.", title="Stripe mock", project="shop"
+    )
+    reply = run_tool(
+        store,
+        "active_memory_slice",
+        {"query": "checkout Stripe \udfff", "scope_id": "shop", "session_id": "m-\ud800"},
+        import_roots=[],
+        mining=None,
+    )
+    assert "Stripe mock" in str(reply), reply
+    [shot] = ledger.read(tmp_path / "state")
+    assert shot["session_id"] == "m-\ud800"
+    raw = (tmp_path / "state" / "ledger" / "ledger.jsonl").read_bytes()
+    assert raw.isascii()  # bidi, control and unpaired characters are escaped in the file
