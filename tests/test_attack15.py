@@ -192,3 +192,11 @@ def test_a_lone_surrogate_from_a_tool_call_neither_fails_the_slice_nor_the_ledge
     assert shot["session_id"] == "m-\ud800"
     raw = (tmp_path / "state" / "ledger" / "ledger.jsonl").read_bytes()
     assert raw.isascii()  # bidi, control and unpaired characters are escaped in the file
+
+
+def test_a_feedback_note_with_a_lone_surrogate_is_recorded(store: Store) -> None:
+    saved = store.save("Staging Postgres listens on port 5433.", title="Staging port")
+    for verdict in ("helpful", "wrong"):
+        done = store.feedback(saved.id, verdict, "x \ud800 y")
+        assert done.memory.id == saved.id
+    assert store.get(saved.id).extra["deprecated_reason"] == "wrong: x y"
