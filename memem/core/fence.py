@@ -393,7 +393,7 @@ def label(name: str, limit: int = LABEL_CHARS) -> str:
 
 
 # Characters that break or hide a line: controls, zero-width and bidi formatting, tag characters,
-# unpaired surrogates (a JSON caller's "\\ud800": no file or database can store them).
+# unpaired surrogates (a JSON caller's "\ud800": no file or database can store them).
 _UNSEEN: Final = (
     "[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
     "\ud800-\udfff\ufff9-\ufffb\U000e0000-\U000e007f]+"
