@@ -159,8 +159,9 @@ def _read_entries(path: str, wanted: Sequence[str], max_scan: int) -> tuple[dict
 
 
 # Lines quoting an entry's uuid that are not that entry (a tool result holding a transcript's
-# JSON) looked at per entry, at most: past them the entry is reported as not found.
-MAX_DECOYS: Final = 16
+# JSON) looked at per entry, at most: past them the entry is reported as not found. Each is
+# parsed (up to MAX_LINE_BYTES), so this bounds the work a hostile transcript can cause.
+MAX_DECOYS: Final = 4
 
 
 def _lines_with(data: mmap.mmap, uuid: str, hint: int, limit: int) -> Iterator[tuple[int, int]]:
