@@ -10,13 +10,6 @@ seen. A new memory sits at the prior, factor 1.0 (it surfaces as if it had no re
 injected many times and never used sinks towards LOW; one used often rises towards HIGH. The
 bounds keep relevance first: a match scoring HIGH / LOW (~1.6x) the other's still wins.
 
-Trust: the record of use and the verdicts are local (`<state>/utility.sqlite3`), so sync or a
-teammate cannot change them; immunity reads the file (`layer: 0`, `source_type: user`, tags),
-which a synced or hand-edited file sets as it likes: a planted memory can make itself immune
-to retention, not rank itself up (the factor stays in [LOW, HIGH] and relevance comes first),
-and `memem feedback ID wrong` still takes it out of recall. An archive is `status: archived`
-in the file, so it syncs like any other edit.
-
 Lean: the hook's fallback imports it (no `typing`, `dataclasses`, `pathlib`; `memem.core.value`).
 """
 
