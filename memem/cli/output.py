@@ -73,7 +73,9 @@ def show(memory: Memory) -> None:
     if memory.valid_to:
         print(f"valid to {memory.valid_to:%Y-%m-%d %H:%M}")
     print()
-    print(memory.content)
+    from memem.core.fence import visible  # a synced or hand-written file: no terminal escapes
+
+    print(visible(memory.content))
     if memory.related:
         print("\nrelated: " + " ".join(short(i) for i in memory.related))
 

@@ -392,11 +392,26 @@ def label(name: str, limit: int = LABEL_CHARS) -> str:
     return neutralise(cleaned)
 
 
-# Characters that break or hide a line: controls, zero-width and bidi formatting, tag characters.
+# Characters that break or hide a line: controls, zero-width and bidi formatting, tag characters,
+# unpaired surrogates (a JSON caller's "\ud800": no file or database can store them).
 _UNSEEN: Final = (
     "[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
-    "\ufff9-\ufffb\U000e0000-\U000e007f]+"
+    "\ud800-\udfff\ufff9-\ufffb\U000e0000-\U000e007f]+"
 )
+
+
+_UNSEEN_IN_TEXT: Final = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+    "\ud800-\udfff\ufff9-\ufffb\U000e0000-\U000e007f]+"
+)
+
+
+def visible(text: str) -> str:
+    """Untrusted text fit for a terminal, several lines kept: no control characters (a
+    terminal escape, a carriage return that overwrites a line), zero-width, bidi or tag
+    characters; tabs and newlines stay. Fence it afterwards (`wrap`): dropping a zero-width
+    character can join a fence tag's letters."""
+    return _UNSEEN_IN_TEXT.sub("", text)
 
 
 def line(text: str, limit: int = 200) -> str:

@@ -39,6 +39,12 @@ WORD_WEIGHT: Final = 1.0
 SPAN_WEIGHT: Final = 3.0
 THRESHOLD: Final = 3.0
 CITE_PREFIX: Final = 8
+# A generated id: random hex (a prefix of one is cited only with this many distinct symbols).
+_HEX_ID: Final = re.compile(r"[0-9a-f]{16,}")
+_HEX_TOKEN: Final = re.compile(rf"(?<![0-9A-Za-z])[0-9a-f]{{{CITE_PREFIX},}}(?![0-9A-Za-z])")
+_PREFIX_SYMBOLS: Final = 4
+# More memories than this cited by id in one turn: a storm, the citations count for nothing.
+CITE_STORM: Final = 3
 # Tools whose input is acting on something (Read, Glob and Grep look; they do not act).
 ACTING_TOOLS: Final = frozenset({"Bash", "Edit", "MultiEdit", "Write", "NotebookEdit"})
 _SENTENCE: Final = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -134,18 +140,29 @@ def _vocabulary(text: str) -> set[str]:
 
 
 def cited(memory_id: str, text: str) -> bool:
-    """The turn names the memory by id (in full or by its first 8 characters)."""
+    """The turn names the memory by id: in full, or (a generated hex id) by its first 8
+    characters or more, as a token of its own. An id is whatever a synced or hand-written
+    file says, so a short one ("e"), a word-like prefix ("settings-...") or a low-entropy hex
+    one ("00000000...") would read as cited in almost any reply: those never count by
+    prefix, and an id shorter than 8 characters never counts."""
     if len(memory_id) < CITE_PREFIX:
-        return memory_id in text
-    return re.search(rf"(?<![0-9a-z]){re.escape(memory_id[:CITE_PREFIX])}", text) is not None
+        return False
+    whole = rf"(?<![0-9a-z._:+@-]){re.escape(memory_id)}(?![0-9a-z_:+@-]|\.[0-9a-z])"
+    if re.search(whole, text):
+        return True
+    head = memory_id[:CITE_PREFIX]
+    if not _HEX_ID.fullmatch(memory_id) or len(set(head)) < _PREFIX_SYMBOLS:
+        return False
+    return any(memory_id.startswith(t) for t in _HEX_TOKEN.findall(text))
 
 
-def score(memory_id: str, title: str, content: str, turn: Turn) -> float:
-    """How much of the memory's distinctive content the turn shows (citation: infinite)."""
+def score(memory_id: str, title: str, content: str, turn: Turn, *, citations: bool = True) -> float:
+    """How much of the memory's distinctive content the turn shows (citation: infinite,
+    unless `citations` is off)."""
     said = turn.reply
     did = turn.acted()
     everything = f"{said}\n{did}"
-    if cited(memory_id, everything):
+    if citations and cited(memory_id, everything):
         return float("inf")
     asked = _vocabulary(f"{turn.prompt}\n{turn.cwd}")
     shown = _vocabulary(everything)
@@ -164,11 +181,17 @@ def score(memory_id: str, title: str, content: str, turn: Turn) -> float:
 
 
 def used(
-    memory_id: str, title: str, content: str, turn: Turn, threshold: float = THRESHOLD
+    memory_id: str,
+    title: str,
+    content: str,
+    turn: Turn,
+    threshold: float = THRESHOLD,
+    *,
+    citations: bool = True,
 ) -> bool:
     """Whether the turn used the memory: its distinctive content shows, and the reply does not
     say it set the memory aside."""
-    found = score(memory_id, title, content, turn)
+    found = score(memory_id, title, content, turn, citations=citations)
     if found < threshold:
         return False
     return not set_aside(memory_id, title, content, turn.reply)
@@ -187,8 +210,15 @@ def set_aside(memory_id: str, title: str, content: str, reply: str) -> bool:
 
 
 def decide(memories: Sequence[tuple[str, str, str]], turn: Turn) -> dict[str, bool]:
-    """`used` for each (id, title, content) injected into `turn`."""
-    return {mid: used(mid, title, content, turn) for mid, title, content in memories}
+    """`used` for each (id, title, content) injected into `turn`. A turn that names more than
+    CITE_STORM of them by id (a reply that lists the ids it was shown, as a planted memory
+    may ask) proves nothing by citation: each is then judged by its content alone."""
+    everything = f"{turn.reply}\n{turn.acted()}"
+    storm = sum(cited(mid, everything) for mid, _, _ in memories) > CITE_STORM
+    return {
+        mid: used(mid, title, content, turn, citations=not storm)
+        for mid, title, content in memories
+    }
 
 
 @dataclass(frozen=True, slots=True)

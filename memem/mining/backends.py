@@ -83,8 +83,18 @@ def estimate(text: str) -> int:
     return (len(text) + 3) // 4
 
 
+# More than any one call can use: a reported count past it (a hostile proxy, a bug) is
+# counted as this many, so it still trips the daily cap and never overflows the receipt.
+MAX_CALL_TOKENS: Final = 10_000_000
+
+
 def _tokens(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    """A reported count as a whole number in 0..MAX_CALL_TOKENS (0 for what is not one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    if isinstance(value, float) and not math.isfinite(value):
+        return MAX_CALL_TOKENS if value > 0 else 0
+    return int(min(max(value, 0), MAX_CALL_TOKENS))
 
 
 class _Receipt:
@@ -172,16 +182,12 @@ class AnthropicBackend(_Receipt):
             raise PermanentError(f"anthropic API call failed: {type(err).__name__}: {err}") from err
         # Read before the reply is: a malformed answer was paid for too.
         spent = getattr(reply, "usage", None)
-        if spent is None:  # a proxy that drops the usage: the prompt, estimated
+        fields = ("input_tokens", "output_tokens", "cache_creation_input_tokens")
+        counts = [_tokens(getattr(spent, f, 0)) for f in (*fields, "cache_read_input_tokens")]
+        if not any(counts):  # a proxy that drops (or zeroes) the usage: the prompt, estimated
             self._usage = usage(estimate(SYSTEM_PROMPT + prompt), estimated=True)
         else:
-            self._usage = usage(
-                _tokens(getattr(spent, "input_tokens", 0)),
-                _tokens(getattr(spent, "output_tokens", 0)),
-                _tokens(getattr(spent, "cache_creation_input_tokens", 0)),
-                _tokens(getattr(spent, "cache_read_input_tokens", 0)),
-                estimated=False,
-            )
+            self._usage = usage(*counts, estimated=False)
         return _read(reply)
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from memem.core import plan
+from memem.core import fence, plan
 from memem.core.memory import MAX_TITLE_CHARS, Memory, format_datetime, normalize_title
 from memem.core.utility import RECENT_DAYS, VERDICTS, Record, archive_reason, immunity
 from memem.errors import InvalidInput, NotFound
@@ -115,6 +115,9 @@ class Steering:
         note = " ".join(str(note).split())
         if len(note) > MAX_TITLE_CHARS:
             raise InvalidInput(f"note is {len(note):,} characters; the limit is {MAX_TITLE_CHARS}")
+        # One plain line: no terminal escapes, bidi overrides or zero-width characters reach
+        # the frontmatter, Obsidian or a terminal that shows the reason.
+        note = fence.line(note, MAX_TITLE_CHARS)
         full = self.resolve(memory_id)
         note = plan.scrub(note) if note else ""  # secrets redacted before any file or store
         now = self._saver.clock()

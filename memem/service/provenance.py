@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import mmap
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -149,29 +149,36 @@ def _read_entries(path: str, wanted: Sequence[str], max_scan: int) -> tuple[dict
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
             hint = 0
             for uuid in wanted:
-                at = _find(data, uuid, hint, limit)
-                if at is None:
-                    continue
-                start, end = at
-                hint = end
-                shown = _shown(data[start:end], uuid)
-                if shown is not None:
-                    found[uuid] = shown
+                for start, end in _lines_with(data, uuid, hint, limit):
+                    shown = _shown(data[start:end], uuid)
+                    if shown is not None:  # else a decoy: the uuid quoted in another record
+                        found[uuid] = shown
+                        hint = end
+                        break
     return found, limit == size
 
 
-def _find(data: mmap.mmap, uuid: str, hint: int, limit: int) -> tuple[int, int] | None:
-    """The line (start, end) whose record has this uuid: searched from `hint` (the previous
-    entry's end) to `limit`, then from the start to `hint`."""
+# Lines quoting an entry's uuid that are not that entry (a tool result holding a transcript's
+# JSON) looked at per entry, at most: past them the entry is reported as not found. Each is
+# parsed (up to MAX_LINE_BYTES), so this bounds the work a hostile transcript can cause.
+MAX_DECOYS: Final = 4
+
+
+def _lines_with(data: mmap.mmap, uuid: str, hint: int, limit: int) -> Iterator[tuple[int, int]]:
+    """The lines (start, end) that quote this uuid as a record's: searched from `hint` (the
+    previous entry's end) to `limit`, then from the start to `hint`; at most MAX_DECOYS + 1."""
     needles = [f'"uuid":"{uuid}"'.encode(), f'"uuid": "{uuid}"'.encode()]
+    given = 0
     for low, high in ((hint, limit), (0, min(hint, limit))):
         for needle in needles:
             at = data.find(needle, low, high)
-            if at >= 0:
+            while at >= 0 and given <= MAX_DECOYS:
                 start = data.rfind(b"\n", 0, at) + 1
                 end = data.find(b"\n", at)
-                return start, len(data) if end < 0 else end
-    return None
+                end = len(data) if end < 0 else end
+                given += 1
+                yield start, end
+                at = data.find(needle, end, high)
 
 
 def _shown(line: bytes, uuid: str) -> str | None:
@@ -191,4 +198,4 @@ def _shown(line: bytes, uuid: str) -> str | None:
     stamp = record.get("timestamp")
     when = f" {stamp[:16]}" if isinstance(stamp, str) else ""
     head = fence.line(f"[{role}{when}]", 40)
-    return f"{head} {clip(security.redact(text), ENTRY_CHARS, one_line=False)}"
+    return f"{head} {clip(security.redact(fence.visible(text)), ENTRY_CHARS, one_line=False)}"

@@ -14,11 +14,13 @@ be read (an MCP call has none; a deleted file) is closed undecided after `GIVE_U
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from memem.core import fence
 from memem.core import usage as core
 from memem.storage import index, ledger
 from memem.storage.workspace import read_regular
@@ -209,24 +211,35 @@ def _mark(used: object) -> str:
     return "yes" if used is True else "no" if used is False else "?"
 
 
+def _number(value: object) -> float:
+    """A ledger number as shown (0 for what is not a finite one: a hand-edited line)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    return float(value) if math.isfinite(value) else 0.0
+
+
 def render(shots: list[dict[str, Any]], *, id_chars: int = 12) -> str:
-    """A readable table per injection, oldest first."""
+    """A readable table per injection, oldest first. Every field is shown as one plain line
+    (no control, format or bidi characters, nothing that reads as the fence): a session id comes from whoever called
+    `active_memory_slice` (the model), and the table reaches a terminal or the model."""
     blocks = []
     for s in shots:
-        items = s["items"]
+        items = [i for i in s["items"] if isinstance(i, dict)]
         used = sum(1 for i in items if i.get("used") is True)
         judged = sum(1 for i in items if i.get("used") is not None)
         head = (
-            f"{s['at']}  {s['event']}  session {s.get('session_id') or '-'}  "
-            f"{len(items)} items, {s.get('chars') or 0:,} chars, "
+            f"{fence.line(str(s.get('at')), 40)}  {fence.line(str(s.get('event')), 40)}  "
+            f"session {fence.line(str(s.get('session_id') or ''), 64) or '-'}  "
+            f"{len(items)} items, {int(_number(s.get('chars'))):,} chars, "
             + (f"used {used}/{judged}" if s.get("decided") else "undecided")
         )
         lines = [head, f"  {'used':<5}{'score':>6}{'chars':>7}  {'role':<14}{'source':<10}id"]
         for i in items:
             lines.append(
-                f"  {_mark(i.get('used')):<5}{float(i.get('score') or 0):>6.2f}"
-                f"{int(i.get('chars') or 0):>7}  {str(i.get('role'))[:13]:<14}"
-                f"{str(i.get('source'))[:9]:<10}{str(i.get('id'))[:id_chars]}"
+                f"  {_mark(i.get('used')):<5}{_number(i.get('score')):>6.2f}"
+                f"{int(_number(i.get('chars'))):>7}  {fence.line(str(i.get('role')), 13):<14}"
+                f"{fence.line(str(i.get('source')), 9):<10}"
+                f"{fence.line(str(i.get('id')), id_chars)}"
             )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)

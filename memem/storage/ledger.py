@@ -123,7 +123,9 @@ def _append(state_dir: str | PathLike[str], entry: dict[str, Any]) -> None:
     folder = ledger_dir(state_dir)
     os.makedirs(folder, mode=0o700, exist_ok=True)
     path = os.path.join(folder, FILE)
-    line = (json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+    # ASCII: any text a caller hands in (a model's session id with an unpaired surrogate, bidi
+    # or control characters) is escaped, never a failed write or a raw character in the file.
+    line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
     fd = os.open(path, _FLAGS, 0o600)
     try:
         if os.fstat(fd).st_size + len(line) > ROTATE_BYTES:

@@ -363,7 +363,8 @@ def utc_day(now: float) -> str:
 
 
 def _add_tokens(conn: sqlite3.Connection, day: str, backend: str, used: Mapping[str, Any]) -> None:
-    counts = [max(int(used.get(f) or 0), 0) for f in TOKEN_FIELDS]
+    # Bounded: a reported count past SQLite's integers would fail the call's bookkeeping.
+    counts = [min(max(int(used.get(f) or 0), 0), 2**40) for f in TOKEN_FIELDS]
     conn.execute(
         "INSERT INTO tokens(day, backend, estimated, calls, input, output, cache_write, "
         "cache_read) VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT(day, backend, estimated) DO "
