@@ -60,14 +60,32 @@ def test_injected_often_and_never_used_sinks_and_used_often_rises(tmp_path: Path
 def test_verdicts_count_and_a_bad_verdict_is_refused(tmp_path: Path) -> None:
     with Utility.open(tmp_path) as store:
         store.record_feedback("a", "helpful")
-        store.record_feedback("b", "unhelpful", "noise")
-        store.record_feedback("b", "unhelpful")
+        store.record_feedback("b", "unhelpful", "noise", at="2026-12-01T10:00:00.000Z")
+        store.record_feedback("b", "unhelpful", at="2026-12-02T10:00:01.000Z")
         with pytest.raises(InvalidInput, match="verdict must be one of"):
             store.record_feedback("a", "great")
         records = store.records()
         assert store.verdicts("b")[0][1:] == ("unhelpful", "noise")
     assert records["a"].helpful == 1 and records["b"].unhelpful == 2
     assert factor(records["a"]) > 1.0 > factor(records["b"])
+
+
+def test_a_repeated_verdict_counts_once_a_day(tmp_path: Path) -> None:
+    with Utility.open(tmp_path) as store:
+        day = "2026-12-04T15:%02d:00.000Z"
+        assert [store.record_feedback("a", "helpful", at=day % n) for n in range(5)] == [
+            True,
+            False,
+            False,
+            False,
+            False,
+        ]
+        assert store.record_feedback("a", "unhelpful", at=day % 6)
+        assert store.record_feedback("a", "helpful", at="2026-12-05T15:00:01.000Z")
+        store.record_feedback("a", "restore", at="2026-12-05T16:00:00.000Z")
+        assert store.record_feedback("a", "helpful", at="2026-12-05T16:01:00.000Z")
+        assert store.records(["a"])["a"].helpful == 1
+        assert len(store.verdicts("a")) == 5
 
 
 def test_a_restore_forgets_the_record_before_it(tmp_path: Path) -> None:

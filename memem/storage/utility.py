@@ -26,6 +26,7 @@ import time
 from memem.core.utility import VERDICTS, Record, factor, weak, weak_rate, weight
 from memem.core.value import Value
 from memem.errors import InvalidInput
+from memem.storage.ledger import iso, parse_time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -87,16 +88,10 @@ END;
 """
 # A restore is a verdict row too: what came before it no longer counts.
 RESTORE: Final = "restore"
-
-
-def iso(moment: float | None = None) -> str:
-    """ISO 8601 UTC with milliseconds and Z (the issue's one time format)."""
-    moment = time.time() if moment is None else moment
-    whole = int(moment)
-    millis = round((moment - whole) * 1000)
-    if millis == 1000:
-        whole, millis = whole + 1, 0
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+# A helpful verdict repeated within this long is not counted again (a model steered by a
+# planted memory could otherwise praise it on every call); sinking needs no such guard.
+REPEATABLE: Final = ("helpful",)
+REPEAT_SECONDS: Final = 86_400.0
 
 
 class Use(Value):
@@ -157,16 +152,31 @@ class Utility:
 
     def record_feedback(
         self, memory_id: str, verdict: str, note: str = "", *, at: str | None = None
-    ) -> None:
-        """Record a verdict (helpful, unhelpful, wrong, outdated) or a restore on a memory."""
+    ) -> bool:
+        """Record a verdict (helpful, unhelpful, wrong, outdated) or a restore on a memory.
+        A helpful verdict the memory already got in the last REPEAT_SECONDS (since its last
+        restore) is not counted again: a model told by a memory to praise it on every call
+        moves its record once a day at most. False when not counted."""
         if verdict not in VERDICTS and verdict != RESTORE:
             raise InvalidInput(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+        at = at or iso(time.time())
         conn = self._writable()
         with conn:
+            if (
+                verdict in REPEATABLE
+                and conn.execute(
+                    "SELECT 1 FROM verdicts WHERE memory_id = ? AND verdict = ? AND at > ? "
+                    "AND at > COALESCE((SELECT restored FROM totals WHERE memory_id = ?), '') "
+                    "LIMIT 1",
+                    (memory_id, verdict, iso(parse_time(at) - REPEAT_SECONDS), memory_id),
+                ).fetchone()
+            ):
+                return False
             conn.execute(
                 "INSERT INTO verdicts VALUES (?, ?, ?, ?)",
-                (memory_id, at or iso(), verdict, note[:NOTE_CHARS]),
+                (memory_id, at, verdict, note[:NOTE_CHARS]),
             )
+        return True
 
     def records(self, ids: Sequence[str] | None = None) -> dict[str, Record]:
         """Each memory's record since its last restore, by id (`ids` None: every memory with
