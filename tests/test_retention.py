@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from memem.service.store import Store
-from memem.storage.utility import Use, Utility, iso
+from memem.storage.ledger import iso
+from memem.storage.utility import Use, Utility
 from tests.conftest import run_cli
 
 NOW = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)

@@ -12,7 +12,8 @@ from memem.core import utility as core
 from memem.core.utility import Record, factor
 from memem.errors import InvalidInput
 from memem.service.store import Store
-from memem.storage.utility import FILE, Use, Utility, iso
+from memem.storage.ledger import iso
+from memem.storage.utility import FILE, Use, Utility
 
 
 def test_without_a_utility_file_factors_are_empty_and_nothing_is_created(tmp_path: Path) -> None:

@@ -28,8 +28,9 @@ from memem.core.memory import MAX_TITLE_CHARS, Memory, format_datetime, normaliz
 from memem.core.utility import RECENT_DAYS, VERDICTS, Record, archive_reason, immunity
 from memem.errors import InvalidInput, NotFound
 from memem.storage import events, index
+from memem.storage.ledger import iso
 from memem.storage.unit import unit
-from memem.storage.utility import RESTORE, Utility, iso
+from memem.storage.utility import RESTORE, Utility
 
 if TYPE_CHECKING:
     from memem.service.reconcile import Reconciler
