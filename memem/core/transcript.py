@@ -74,7 +74,9 @@ MAX_LINE_BYTES: Final = 2 * 1024 * 1024
 MIN_CHUNK_CHARS: Final = 64
 
 _KEPT_TYPES: Final[frozenset[Role]] = frozenset({"user", "assistant"})
-_DROP_FLAGS: Final = (
+# Records flagged so are not the conversation: the miner drops them, and used-or-not
+# detection (`memem.core.usage`) never takes one for a prompt the person typed.
+DROP_FLAGS: Final = (
     "isSidechain",
     "isMeta",
     "isCompactSummary",
@@ -330,7 +332,7 @@ def _never_kept(data: bytes, start: int, stop: int) -> bool:
 
 def _message(record: Mapping[str, Any]) -> Message | None:
     role = record.get("type")
-    if role not in _KEPT_TYPES or any(record.get(flag) is True for flag in _DROP_FLAGS):
+    if role not in _KEPT_TYPES or any(record.get(flag) is True for flag in DROP_FLAGS):
         return None
     body = record.get("message")
     if not isinstance(body, dict) or (role == "assistant" and body.get("model") == "<synthetic>"):

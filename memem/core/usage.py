@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from memem.core.transcript import DROP_FLAGS
+
 # A token: letters, digits and the joiners code uses inside a name, a flag, a path or a value.
 _TOKEN: Final = re.compile(r"[A-Za-z0-9_$@%*+=.:/\\-]*[A-Za-z0-9_%*]")
 _CODE_SPAN: Final = re.compile(r"`([^`\n]{2,200})`")
@@ -231,13 +233,12 @@ class Exchange:
     closed: bool
 
 
-_NOT_PROMPTS: Final = ("isMeta", "isCompactSummary", "isVisibleInTranscriptOnly", "isSidechain")
 _EDITING: Final = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
 
 
 def _prompt_text(record: Mapping[str, Any]) -> str | None:
     """The text of a user record that is a prompt the person typed, else None."""
-    if record.get("type") != "user" or any(record.get(flag) for flag in _NOT_PROMPTS):
+    if record.get("type") != "user" or any(record.get(flag) for flag in DROP_FLAGS):
         return None
     message = record.get("message")
     content = message.get("content") if isinstance(message, Mapping) else None

@@ -363,8 +363,9 @@ def build(
 
         def weigh(ids: Sequence[str]) -> Mapping[str, float]:
             with Utility.open(state_dir) as store:
-                factors.update(store.factors(ids))
-                weak.update(store.weak_rates(ids))
+                found, rates = store.learned(ids)
+            factors.update(found)
+            weak.update(rates)
             return factors
 
         utility = weigh if learning else None

@@ -23,9 +23,12 @@ from typing import TYPE_CHECKING, Any, Final
 from memem.core import fence
 from memem.core import usage as core
 from memem.storage import index, ledger
+from memem.storage.utility import Use, Utility
 from memem.storage.workspace import read_regular
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from memem.settings import Settings
     from memem.storage.index import Connection
 
@@ -64,6 +67,7 @@ class _Transcripts:
     def __init__(self, state_dir: str | os.PathLike[str]) -> None:
         self.state_dir = state_dir
         self.cache: dict[str, list[tuple[float | None, str, core.Exchange]] | None] = {}
+        self._digest: Callable[[str], str] | None = None
 
     def get(self, path: str) -> list[tuple[float | None, str, core.Exchange]] | None:
         if path not in self.cache:
@@ -74,9 +78,9 @@ class _Transcripts:
             if data is None:
                 self.cache[path] = None
             else:
+                self._digest = self._digest or ledger.digester(self.state_dir)
                 self.cache[path] = [
-                    (_epoch(x.at), ledger.digest(self.state_dir, x.turn.prompt), x)
-                    for x in core.exchanges(data)
+                    (_epoch(x.at), self._digest(x.turn.prompt), x) for x in core.exchanges(data)
                 ]
         return self.cache[path]
 
@@ -111,8 +115,6 @@ def detect(
     settings: Settings, *, now: float | None = None, conn: Connection | None = None
 ) -> Detection:
     """One pass over the undecided injections (see the module docstring)."""
-    from memem.storage.utility import Use, Utility
-
     now = time.time() if now is None else now
     state = settings.state_dir
     result = Detection()
@@ -130,7 +132,7 @@ def detect(
     try:
         with Utility.open(state) as utility:
             for shot in shots:
-                _decide_one(shot, now, settings, conn, transcripts, utility, Use, result)
+                _decide_one(shot, now, settings, conn, transcripts, utility, result)
     finally:
         if opened is not None:
             opened.close()
@@ -143,8 +145,7 @@ def _decide_one(
     settings: Settings,
     conn: Connection,
     transcripts: _Transcripts,
-    utility: Any,
-    use: Any,
+    utility: Utility,
     result: Detection,
 ) -> None:
     state = settings.state_dir
@@ -171,7 +172,7 @@ def _decide_one(
     try:
         scores = {str(i.get("id")): i.get("score") for i in shot["items"]}
         utility.record_uses(
-            [use(mid, at, flag, _score(scores.get(mid))) for mid, flag in used.items()]
+            [Use(mid, at, flag, _score(scores.get(mid))) for mid, flag in used.items()]
         )
     except Exception as exc:  # a locked or damaged utility store: tried again next pass
         result.errors.append(f"{type(exc).__name__}: {exc}")

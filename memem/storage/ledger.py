@@ -26,6 +26,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from os import PathLike
     from typing import Any, Final
 
@@ -107,6 +108,12 @@ def _key(folder: str) -> bytes:
 def digest(state_dir: str | PathLike[str], prompt: str) -> str:
     """The prompt's keyed BLAKE2b digest (hex): the ledger matches a prompt without keeping it,
     and without the key (in the state dir only) nobody can test guesses against it."""
+    return digester(state_dir)(prompt)
+
+
+def digester(state_dir: str | PathLike[str]) -> Callable[[str], str]:
+    """`digest` for many prompts, the key read once (a detection pass digests every prompt of
+    the transcripts it reads)."""
     try:
         # `hashlib` loads OpenSSL (~3 ms of a hook process); BLAKE2 is its own small module.
         from _blake2 import blake2b
@@ -116,7 +123,11 @@ def digest(state_dir: str | PathLike[str], prompt: str) -> str:
     folder = ledger_dir(state_dir)
     os.makedirs(folder, mode=0o700, exist_ok=True)
     key = _key(folder)
-    return blake2b(prompt.encode("utf-8", "replace"), key=key, digest_size=16).hexdigest()
+
+    def keyed(prompt: str) -> str:
+        return blake2b(prompt.encode("utf-8", "replace"), key=key, digest_size=16).hexdigest()
+
+    return keyed
 
 
 def _append(state_dir: str | PathLike[str], entry: dict[str, Any]) -> None:

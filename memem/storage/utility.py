@@ -200,23 +200,19 @@ class Utility:
     def factors(self, ids: Sequence[str]) -> dict[str, float]:
         """The ranking's multiplier per id (1.0 for a memory with no record); {} when there is
         no utility store at all."""
+        return self.learned(ids)[0]
+
+    def learned(self, ids: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
+        """From one read of the records: `factors`, and `memem.core.utility.weak_rate` per id
+        with a record (the slice's weak cut). ({}, {}) without a (readable) store."""
         if self._conn is None or not ids:
-            return {}
+            return {}, {}
         try:
             records = self.records(ids)
         except sqlite3.DatabaseError:  # damaged or half-made: rank as if there were no history
-            return {}
-        return {i: factor(records[i]) if i in records else 1.0 for i in ids}
-
-    def weak_rates(self, ids: Sequence[str]) -> dict[str, float]:
-        """`memem.core.utility.weak_rate` per id with a record (the slice's weak cut)."""
-        if self._conn is None or not ids:
-            return {}
-        try:
-            records = self.records(ids)
-        except sqlite3.DatabaseError:
-            return {}
-        return {i: weak_rate(r) for i, r in records.items()}
+            return {}, {}
+        factors = {i: factor(records[i]) if i in records else 1.0 for i in ids}
+        return factors, {i: weak_rate(r) for i, r in records.items()}
 
     def verdicts(self, memory_id: str) -> list[tuple[str, str, str]]:
         """(at, verdict, note) of every verdict and restore on a memory, oldest first."""
