@@ -8,7 +8,6 @@ with a warm store (the engine) runs the same bodies through `run_tool`.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -19,11 +18,9 @@ from typing import TYPE_CHECKING, Any, Final
 from memem.core import fence
 from memem.core.text import clip
 from memem.errors import InvalidInput
-from memem.storage import ledger
 
 if TYPE_CHECKING:
     from memem.core.memory import Memory
-    from memem.core.slice import Slice
     from memem.mining.service import Mining
     from memem.service.store import Store
 
@@ -299,14 +296,6 @@ def memory_graph_rebuild(c: _Context) -> str:
     return f"graph rebuilt: {sum(counts.values())} edges {counts}"
 
 
-def _record(c: _Context, built: Slice, tool: str, session_id: str | None, query: str) -> None:
-    """The injection in the ledger, under the tool's name (`memem slice` records nothing)."""
-    with contextlib.suppress(OSError):
-        ledger.record_slice(
-            c.store.settings.state_dir, built, event=tool, session_id=session_id, prompt=query
-        )
-
-
 @_body
 def active_memory_slice(
     c: _Context,
@@ -326,8 +315,8 @@ def active_memory_slice(
         task_mode=task_mode,
         writeback_preview=writeback_preview,
         auto_commit_safe=auto_commit_safe,
+        ledger="active_memory_slice",
     )
-    _record(c, built, "active_memory_slice", session_id, query)
     lines = [built.markdown or f"(no slice: {built.reason})"]
     # After the fence: every memory-derived string here is neutralised like the slice's body.
     lines += [
@@ -340,8 +329,7 @@ def active_memory_slice(
 
 @_body
 def context_assemble(c: _Context, query: str, project: str) -> str:
-    built = c.store.slice(query, scope=project, briefing=True)
-    _record(c, built, "context_assemble", None, query)
+    built = c.store.slice(query, scope=project, briefing=True, ledger="context_assemble")
     return _bounded(built.markdown or "no memories for this project yet")
 
 

@@ -76,16 +76,8 @@ class Hit:
     ranking: str = "lexical"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "project": self.project,
-            "layer": self.layer,
-            "score": self.score,
-            "snippet": self.snippet,
-            "status": self.status,
-            "ranking": self.ranking,
-        }
+        keys = ("id", "title", "project", "layer", "score", "snippet", "status", "ranking")
+        return {k: getattr(self, k) for k in keys}
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,12 +393,14 @@ class Store(feedback.Steering):
         writeback_preview: bool = False,
         auto_commit_safe: bool = False,
         briefing: bool = False,
+        ledger: str | None = None,
     ) -> Slice:
         """The Active Memory Slice for `query`: what a hook would inject, as markdown plus its
         items (id, role, layer, score). `scope` is the project (default: from `cwd`, its
         repository's: `project_of`). With `writeback_preview` the slice lists the writes it proposes;
         with `auto_commit_safe` the safe ones (an explicit "remember that ...") are saved.
-        A `briefing` also carries the project's L0 anchors and playbook, as at session start."""
+        A `briefing` also carries the project's L0 anchors and playbook, as at session start.
+        With `ledger` (an MCP tool's name) the injection is recorded under it."""
         from memem.service import recall
 
         _check_query(query)
@@ -423,6 +417,7 @@ class Store(feedback.Steering):
             event="start" if briefing else "prompt",
             semantic=self.semantic,
             learning=self.settings.learning,
+            ledger=ledger,
         )
         if not auto_commit_safe:
             return built
