@@ -9,7 +9,7 @@
     retention_preview()          what `retention_run` would archive, and what is immune
     retention_run()              `status: archived` in the file, which stays where it is
 
-Every memory file is rewritten through one save unit (`memem.storage.unit`: the vault's
+Every memory file is rewritten by the saver (`Saver.rewrite`: one save unit, the vault's
 atomic writes and the index row together); the record of use and the verdicts live in
 `<state>/utility.sqlite3` (`memem.storage.utility`), never in the memory files. Deleting stays
 `memem purge ID`'s alone.
@@ -18,7 +18,6 @@ atomic writes and the index row together); the record of use and the verdicts li
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,15 +28,12 @@ from memem.core.utility import RECENT_DAYS, VERDICTS, Record, archive_reason, im
 from memem.errors import InvalidInput, NotFound
 from memem.storage import events, index
 from memem.storage.ledger import iso
-from memem.storage.unit import unit
 from memem.storage.utility import RESTORE, Utility
 
 if TYPE_CHECKING:
-    from memem.service.reconcile import Reconciler
     from memem.service.saving import Saver
     from memem.settings import Settings
     from memem.storage.index import Index
-    from memem.storage.vault import Vault
 
 log = logging.getLogger("memem.service.feedback")
 
@@ -102,8 +98,6 @@ class Steering:
     if TYPE_CHECKING:
         settings: Settings
         index: Index
-        vault: Vault
-        _keeper: Reconciler
         _saver: Saver
 
         def resolve(self, memory_id: str) -> str: ...
@@ -125,21 +119,24 @@ class Steering:
         changed = ""
         if verdict == "wrong":
             reason = normalize_title(f"wrong: {note}" if note else "wrong")[:MAX_TITLE_CHARS]
-            if self._rewrite(
+            if self._saver.rewrite(
                 full,
                 lambda m: _with_extra(
                     m.evolve(status="deprecated", valid_to=m.valid_to or now, updated=now),
                     deprecated_reason=reason,
                 ),
-            ):
+            )[1]:
                 changed = "deprecated"
-        elif verdict == "outdated" and self._rewrite(
-            full,
-            # True once, not now: like a superseded fact, out of recall with its end date.
-            lambda m: _with_extra(
-                m.evolve(status="deprecated", valid_to=now, updated=now),
-                outdated_reason=note or None,
-            ),
+        elif (
+            verdict == "outdated"
+            and self._saver.rewrite(
+                full,
+                # True once, not now: like a superseded fact, out of recall with its end date.
+                lambda m: _with_extra(
+                    m.evolve(status="deprecated", valid_to=now, updated=now),
+                    outdated_reason=note or None,
+                ),
+            )[1]
         ):
             changed = "deprecated, valid_to set"
         with Utility.open(self.settings.state_dir) as store:
@@ -159,7 +156,7 @@ class Steering:
             undone.append("valid_to")
         now = self._saver.clock()
         if undone:
-            self._rewrite(
+            self._saver.rewrite(
                 full,
                 lambda m: _with_extra(
                     m.evolve(status="active", valid_to=None, updated=now),
@@ -208,7 +205,7 @@ class Steering:
         for c in preview.archive:
             reason = normalize_title(c.reason)[:MAX_TITLE_CHARS]
             stamp = self._saver.clock()
-            self._rewrite(
+            self._saver.rewrite(
                 c.id,
                 lambda m, r=reason, t=stamp: _with_extra(  # type: ignore[misc]
                     m.evolve(status="archived", updated=t), archived_reason=r
@@ -225,22 +222,6 @@ class Steering:
         if row is None:
             raise NotFound(f"no memory with id {memory_id!r}")
         return row.memory
-
-    def _rewrite(self, memory_id: str, change: Callable[[Memory], Memory]) -> Memory | None:
-        """Rewrite a memory's file and row with `change` applied, in one save unit; None when
-        the change changes nothing."""
-        with unit(self.index, self.vault, self.settings.state_dir) as staged:
-            row = index.get(staged.conn, memory_id)
-            if row is None:
-                raise NotFound(f"no memory with id {memory_id!r}")
-            changed = change(row.memory)
-            if changed == row.memory:
-                return None
-            linked = index.files_of(staged.conn, changed.related)
-            stems = {i: f.removesuffix(".md") for i, f in linked.items()}
-            write = plan.render(changed, row.file, stems)
-            staged.stage(write.memory, write.file, write.data, write.fingerprint)
-        return changed
 
 
 def _with_extra(memory: Memory, **keys: str | None) -> Memory:

@@ -183,14 +183,13 @@ class Saver:
 
     def forget(self, memory_id: str, reason: str | None = None) -> Memory:
         """Deprecate the memory with this full id (`Store.forget`)."""
-        with unit(self.index, self.vault, self.settings.state_dir) as staged:
-            row = index.get(staged.conn, memory_id)
-            if row is None:
-                raise NotFound(f"no memory with id {memory_id!r}")
-            if not row.memory.active:
-                return row.memory
+
+        def deprecate(memory: Memory) -> Memory:
+            nonlocal reason
+            if not memory.active:
+                return memory
             now = self.clock()
-            extra = dict(row.memory.extra)
+            extra = dict(memory.extra)
             if reason:
                 if len(reason) > MAX_TITLE_CHARS:
                     raise TooLarge(
@@ -198,12 +197,27 @@ class Saver:
                     )
                 reason = plan.scrub(normalize_title(reason))
                 extra["deprecated_reason"] = reason
-            old = row.memory.evolve(status="deprecated", valid_to=now, updated=now, extra=extra)
-            linked = index.files_of(staged.conn, old.related)
-            write = plan.render(old, row.file, {i: _stem(f) for i, f in linked.items()})
+            return memory.evolve(status="deprecated", valid_to=now, updated=now, extra=extra)
+
+        memory, changed = self.rewrite(memory_id, deprecate)
+        if changed:
+            events.append(self.settings.events_path, "forget", id=memory_id, reason=reason)
+        return memory
+
+    def rewrite(self, memory_id: str, change: Callable[[Memory], Memory]) -> tuple[Memory, bool]:
+        """Rewrite the memory with this full id as `change` makes it (its file and its row, in
+        one save unit): the memory as it is now, and whether it changed."""
+        with unit(self.index, self.vault, self.settings.state_dir) as staged:
+            row = index.get(staged.conn, memory_id)
+            if row is None:
+                raise NotFound(f"no memory with id {memory_id!r}")
+            changed = change(row.memory)
+            if changed == row.memory:
+                return row.memory, False
+            linked = index.files_of(staged.conn, changed.related)
+            write = plan.render(changed, row.file, {i: _stem(f) for i, f in linked.items()})
             staged.stage(write.memory, write.file, write.data, write.fingerprint)
-        events.append(self.settings.events_path, "forget", id=memory_id, reason=reason)
-        return old
+        return changed, True
 
 
 def apply(staged: Unit, decided: Plan) -> None:
