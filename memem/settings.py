@@ -68,16 +68,22 @@ def sync_interval(value: str | None) -> float:
     """`MEMEM_SYNC_INTERVAL`: seconds between the engine's syncs; `0` or `off` is 0.0 (no
     schedule: `memem sync` by hand). Anything else that is not a finite number of seconds
     (a typo, `-5`, `nan`) is the default: a bad value must not stop syncing."""
+    return _interval(value, SYNC_INTERVAL)
+
+
+def _interval(value: str | None, default: float) -> float:
+    """Seconds between runs of a schedule: `0` or `off` is 0.0 (none); unset, or anything
+    that is not a positive finite number of seconds, is `default`."""
     text = (value or "").strip()
     if _off(text):
         return 0.0
     try:
-        seconds = float(text or SYNC_INTERVAL)
+        seconds = float(text or default)
     except ValueError:
-        return SYNC_INTERVAL
+        return default
     if seconds == 0.0:
         return 0.0
-    return seconds if 0.0 < seconds < float("inf") else SYNC_INTERVAL
+    return seconds if 0.0 < seconds < float("inf") else default
 
 
 def learning(env: Mapping[str, str]) -> bool:
@@ -89,12 +95,7 @@ def learning(env: Mapping[str, str]) -> bool:
 def retention_interval(value: str | None) -> float:
     """`MEMEM_RETENTION_INTERVAL`: seconds between the engine's retention runs; unset, `0`,
     `off` or not a positive finite number: 0.0, no schedule (retention only by hand)."""
-    text = (value or "").strip()
-    try:
-        seconds = float(text) if text and not _off(text) else 0.0
-    except ValueError:
-        return 0.0
-    return seconds if 0.0 < seconds < float("inf") else 0.0
+    return _interval(value, 0.0)
 
 
 def topic_shift(env: Mapping[str, str], default: float) -> float:
