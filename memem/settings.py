@@ -54,10 +54,11 @@ def vault_dir(env: Mapping[str, str]) -> str:
 def engine_off(env: Mapping[str, str]) -> bool:
     """`MEMEM_ENGINE=off` (or 0, false, no): no engine is started or asked; everything runs
     in-process."""
-    return _off(env.get("MEMEM_ENGINE", ""))
+    return is_off(env.get("MEMEM_ENGINE", ""))
 
 
-def _off(value: str) -> bool:
+def is_off(value: str) -> bool:
+    """A switch or a number set to off: `off`, `0`, `false`, `no` (any case)."""
     return value.strip().lower() in ("off", "0", "false", "no")
 
 
@@ -75,7 +76,7 @@ def _interval(value: str | None, default: float) -> float:
     """Seconds between runs of a schedule: `0` or `off` is 0.0 (none); unset, or anything
     that is not a positive finite number of seconds, is `default`."""
     text = (value or "").strip()
-    if _off(text):
+    if is_off(text):
         return 0.0
     try:
         seconds = float(text or default)
@@ -89,7 +90,7 @@ def _interval(value: str | None, default: float) -> float:
 def learning(env: Mapping[str, str]) -> bool:
     """`MEMEM_LEARNING=off` (or 0, false, no): recall ranks without the memories' record of
     use (the utility store); on by default."""
-    return not _off(env.get("MEMEM_LEARNING", ""))
+    return not is_off(env.get("MEMEM_LEARNING", ""))
 
 
 def retention_interval(value: str | None) -> float:
@@ -113,7 +114,7 @@ def daily_tokens(value: str | None) -> int:
     `200_000`); unset, `0`, `off` or anything unreadable is 0, no cap (a typo must not stop
     mining for good; `memem doctor` shows the cap in force)."""
     text = (value or "").strip().replace("_", "").replace(",", "")
-    if not text or _off(text):
+    if not text or is_off(text):
         return 0
     try:
         tokens = int(text)
@@ -252,7 +253,7 @@ class Settings(Value):
                 ]
                 if p.strip()
             ),
-            semantic=not _off(env.get("MEMEM_SEMANTIC", "")),
+            semantic=not is_off(env.get("MEMEM_SEMANTIC", "")),
             sync_interval=sync_interval(env.get("MEMEM_SYNC_INTERVAL")),
             miner_daily_tokens=daily_tokens(env.get("MEMEM_MINER_DAILY_TOKENS")),
             learning=learning(env),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from memem.core import fence
 from memem.core.text import clip
+from memem.settings import is_off
 from memem.storage.index import SQLiteError
 
 if TYPE_CHECKING:
@@ -395,13 +396,7 @@ def _miner_checks(mining: Mining) -> list[Check]:
             )
         )
     raw = (mining.env.get("MEMEM_MINER_DAILY_TOKENS") or "").strip()
-    if not mining.settings.miner_daily_tokens and raw.lower() not in (
-        "",
-        "0",
-        "off",
-        "false",
-        "no",
-    ):
+    if not mining.settings.miner_daily_tokens and raw and not is_off(raw):
         checks.append(
             Check(
                 "mining tokens",
