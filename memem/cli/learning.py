@@ -4,15 +4,13 @@ model's context and whether it was used (memem.storage.ledger, memem.service.usa
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from memem.cli.output import Usage, print_json
+from memem.cli.output import Add, Usage, print_json
 
 if TYPE_CHECKING:
     from memem.service.store import Store
 
-Add = Callable[[str, Callable[["Store", argparse.Namespace], int] | None, str], Any]
 
 LEDGER = (
     "What memem injected into the model's context (each hook event, each slice tool call) "
@@ -21,7 +19,7 @@ LEDGER = (
 LEDGER_EPILOG = """\
 Each injection: when, the session, the event (UserPromptSubmit, SessionStart, PreToolUse,
 active_memory_slice, context_assemble), and per item its id, role, score, characters,
-source (search, anchor, graph, playbook, kept, artifact) and whether it was used: yes, no,
+source (search, anchor, neighbour, playbook, kept, artifact) and whether it was used: yes, no,
 or ? while undecided (a turn is decided once the next prompt arrives or after
 MEMEM_MINER_SETTLE_SECONDS). The ledger keeps a digest of each prompt, never the prompt,
 lives in <state>/ledger/ (rotated, bounded) and never leaves this machine.

@@ -3,18 +3,23 @@ it reads standard input; and `Usage`, the error for a command used the wrong way
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from memem.errors import InvalidInput, MememError
 
 if TYPE_CHECKING:
     from memem.core.memory import Memory
+    from memem.service.store import Store
+
+# How a command module registers its subcommands: memem.cli's `add(name, handler, help)`.
+Add = Callable[[str, Callable[["Store", argparse.Namespace], int] | None, str], Any]
 
 
 class Usage(MememError):

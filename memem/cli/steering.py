@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from memem.cli.output import Usage, print_json, short
+from memem.cli.output import Add, Usage, print_json, short
 from memem.core import fence
 from memem.core.memory import MAX_TITLE_CHARS
 from memem.core.utility import MIN_INJECTIONS, RECENT_DAYS, UNHELPFUL_TIMES, USE_RATIO, VERDICTS
@@ -16,7 +15,6 @@ if TYPE_CHECKING:
     from memem.service.feedback import Candidate
     from memem.service.store import Store
 
-Add = Callable[[str, Callable[["Store", argparse.Namespace], int] | None, str], Any]
 
 FEEDBACK = "Tell memem whether a memory helped: helpful | unhelpful | wrong | outdated."
 FEEDBACK_EPILOG = """\

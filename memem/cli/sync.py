@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from memem.cli.output import print_json, progress
+from memem.cli.output import Add, print_json, progress
 from memem.core import fence
 from memem.errors import InvalidInput, NotFound
 
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from memem.service.store import Store
     from memem.service.sync import ChannelStatus, Conflict, Held, Outcome
 
-Add = Callable[[str, Callable[["Store", argparse.Namespace], int] | None, str], Any]
 
 REMOTES = """\
 REMOTE is any git URL or path git can push to: a private repository on a hosting service
