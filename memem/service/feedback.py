@@ -18,6 +18,7 @@ atomic writes and the index row together); the record of use and the verdicts li
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -119,7 +120,7 @@ class Steering:
         changed = ""
         if verdict == "wrong":
             reason = normalize_title(f"wrong: {note}" if note else "wrong")[:MAX_TITLE_CHARS]
-            if self._saver.rewrite(
+            if self.rewrite(
                 full,
                 lambda m: _with_extra(
                     m.evolve(status="deprecated", valid_to=m.valid_to or now, updated=now),
@@ -129,7 +130,7 @@ class Steering:
                 changed = "deprecated"
         elif (
             verdict == "outdated"
-            and self._saver.rewrite(
+            and self.rewrite(
                 full,
                 # True once, not now: like a superseded fact, out of recall with its end date.
                 lambda m: _with_extra(
@@ -156,7 +157,7 @@ class Steering:
             undone.append("valid_to")
         now = self._saver.clock()
         if undone:
-            self._saver.rewrite(
+            self.rewrite(
                 full,
                 lambda m: _with_extra(
                     m.evolve(status="active", valid_to=None, updated=now),
@@ -205,7 +206,7 @@ class Steering:
         for c in preview.archive:
             reason = normalize_title(c.reason)[:MAX_TITLE_CHARS]
             stamp = self._saver.clock()
-            self._saver.rewrite(
+            self.rewrite(
                 c.id,
                 lambda m, r=reason, t=stamp: _with_extra(  # type: ignore[misc]
                     m.evolve(status="archived", updated=t), archived_reason=r
@@ -216,6 +217,11 @@ class Steering:
         if done:
             log.info("retention archived memories", extra={"count": len(done)})
         return Retention(preview.archive, preview.immune, tuple(done))
+
+    def rewrite(self, memory_id: str, change: Callable[[Memory], Memory]) -> tuple[Memory, bool]:
+        """The memory with this full id rewritten as `change` makes it (`Saver.rewrite`: its
+        file and row in one save unit): the memory as it is now, and whether it changed."""
+        return self._saver.rewrite(memory_id, change)
 
     def _current(self, memory_id: str) -> Memory:
         row = index.get(self.index.connection(), memory_id)

@@ -32,8 +32,8 @@ from memem.core.slice import CLOSE, OPEN
 from memem.core.text import clip
 from memem.core.transcript import MAX_LINE_BYTES
 from memem.core.transcript import parse as parse_transcript
-from memem.storage import index, miner_state
-from memem.storage.unit import unit
+from memem.errors import NotFound
+from memem.storage import miner_state
 
 if TYPE_CHECKING:
     from memem.service.store import Store
@@ -48,20 +48,12 @@ NOT_HERE: Final = "transcript not on this machine"
 def attach(store: Store, memory_id: str, pointer: Provenance) -> Memory | None:
     """Give the memory `memory_id` this pointer, merged with the one it has (`merge`): its
     file is rewritten only when that changes something. None when there is no such memory."""
-    with unit(store.index, store.vault, store.settings.state_dir) as staged:
-        row = index.get(staged.conn, memory_id)
-        if row is None:
-            return None
-        merged = pointers.merge(row.memory.provenance, pointer)
-        if merged == row.memory.provenance:
-            return row.memory
-        from memem.core import plan
-
-        memory = row.memory.evolve(provenance=merged)
-        linked = index.files_of(staged.conn, memory.related)
-        stems = {i: f.removesuffix(".md") for i, f in linked.items()}
-        write = plan.render(memory, row.file, stems)
-        staged.stage(write.memory, write.file, write.data, write.fingerprint)
+    try:
+        memory, _ = store.rewrite(
+            memory_id, lambda m: m.evolve(provenance=pointers.merge(m.provenance, pointer))
+        )
+    except NotFound:
+        return None
     return memory
 
 
