@@ -392,18 +392,16 @@ def label(name: str, limit: int = LABEL_CHARS) -> str:
     return neutralise(cleaned)
 
 
-# Characters that break or hide a line: controls, zero-width and bidi formatting, tag characters,
-# unpaired surrogates (a JSON caller's "\ud800": no file or database can store them).
-_UNSEEN: Final = (
-    "[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
-    "\ud800-\udfff\ufff9-\ufffb\U000e0000-\U000e007f]+"
+# Characters that hide or reorder text: DEL and C1 controls, zero-width and bidi formatting, tag
+# characters, unpaired surrogates (a JSON caller's "\ud800": no file or database can store them).
+_HIDDEN: Final = (
+    "\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+    "\ud800-\udfff\ufff9-\ufffb\U000e0000-\U000e007f"
 )
-
-
-_UNSEEN_IN_TEXT: Final = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
-    "\ud800-\udfff\ufff9-\ufffb\U000e0000-\U000e007f]+"
-)
+# What breaks or hides a line (every C0 control too), and what text of several lines drops
+# (tab and newline kept). Compiled when first used, as the patterns above.
+_UNSEEN: Final = f"[\x00-\x1f{_HIDDEN}]+"
+_UNSEEN_IN_TEXT: Final = f"[\x00-\x08\x0b-\x1f{_HIDDEN}]+"
 
 
 def visible(text: str) -> str:
@@ -411,7 +409,7 @@ def visible(text: str) -> str:
     terminal escape, a carriage return that overwrites a line), zero-width, bidi or tag
     characters; tabs and newlines stay. Fence it afterwards (`wrap`): dropping a zero-width
     character can join a fence tag's letters."""
-    return _UNSEEN_IN_TEXT.sub("", text)
+    return re.sub(_UNSEEN_IN_TEXT, "", text)
 
 
 def line(text: str, limit: int = 200) -> str:
