@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,18 @@ def test_cli_bad_input_exits_2(args: tuple[str, ...], message: str) -> None:
 def test_cli_unknown_id_exits_1_with_one_line() -> None:
     out = run_cli("feedback", "0" * 32, "helpful")
     assert out.returncode == 1 and out.stderr.startswith("memem: no memory")
+
+
+def test_a_damaged_record_of_use_is_named_and_the_index_left_alone() -> None:
+    saved = run_cli("save", "Invoices are generated on the 1st by the billing cron.")
+    memory_id = saved.stdout.split()[-1]
+    state = Path(os.environ["MEMEM_DIR"])
+    (state / "utility.sqlite3").write_bytes(b"not a database, damaged" * 200)
+    out = run_cli("feedback", memory_id, "helpful")
+    assert out.returncode == 1
+    assert "record of use" in out.stderr and "utility.sqlite3" in out.stderr
+    assert "index" not in out.stderr and not list(state.glob("index.sqlite3.corrupt-*"))
+    assert run_cli("get", memory_id).returncode == 0
 
 
 def test_mcp_memory_feedback_over_stdio(tmp_path: Path) -> None:

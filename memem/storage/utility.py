@@ -25,12 +25,13 @@ import time
 
 from memem.core.utility import VERDICTS, Record, factor, weak, weak_rate, weight
 from memem.core.value import Value
-from memem.errors import InvalidInput
+from memem.errors import ConfigError, InvalidInput
+from memem.storage.database import unusable
 from memem.storage.ledger import iso, parse_time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
     from os import PathLike
     from typing import Final, Self
 
@@ -144,8 +145,7 @@ class Utility:
         ]
         if not rows:
             return 0
-        conn = self._writable()
-        with conn:
+        with self._transaction() as conn:
             # rowcount: the rows this statement added (the triggers' are not counted).
             added = conn.executemany("INSERT OR IGNORE INTO uses VALUES (?, ?, ?, ?, ?)", rows)
             return max(0, added.rowcount)
@@ -160,8 +160,7 @@ class Utility:
         if verdict not in VERDICTS and verdict != RESTORE:
             raise InvalidInput(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
         at = at or iso(time.time())
-        conn = self._writable()
-        with conn:
+        with self._transaction() as conn:
             if (
                 verdict in REPEATABLE
                 and conn.execute(
@@ -239,6 +238,23 @@ class Utility:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. A damaged file is a ConfigError that names it: the record
+        of use is the user's history, not derived data, so it is never dropped, and its
+        damage is never taken for the index's (which the CLI would move aside)."""
+        try:
+            conn = self._writable()
+            with conn:
+                yield conn
+        except sqlite3.DatabaseError as exc:
+            if not unusable(exc):
+                raise
+            raise ConfigError(
+                f"the record of use {self.path} is damaged ({exc}): move it aside to start "
+                "it afresh"
+            ) from exc
 
     def _writable(self) -> sqlite3.Connection:
         if self._conn is None:
